@@ -1,0 +1,293 @@
+"""Public entry points: evaluate one mapping, a batch of candidates, or a whole network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .dataflow import Dataflow
+from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
+from .engine import ERROR_REASONS, Engine, HardwareBatch
+from .errors import MappingError
+from .hardware import Hardware
+from .layer import Layer, Network, TensorTable, tensor_table
+from .levels import build_levels
+
+TENSORS = ("input", "filter", "output")
+ERR_MACS = 16     # MAESTRO's MAC count differs from the layer's true MAC count
+ERR_RUNTIME = 32  # runtime below the compute bound MACs / (PEs x SIMD lanes)
+REASONS = dict(ERROR_REASONS)
+REASONS[ERR_MACS] = "analysed MAC count differs from the layer's true MAC count"
+REASONS[ERR_RUNTIME] = "runtime is below the compute bound MACs / (PEs x SIMD lanes)"
+
+
+def describe_flags(flags: int) -> str:
+    """Human-readable reasons for a bitmask of invalidity flags ('' when valid)."""
+    return "; ".join(text for bit, text in sorted(REASONS.items()) if int(flags) & bit)
+
+
+@dataclass
+class CostReport:
+    """Everything the model reports for one (layer, dataflow, hardware).
+
+    Sizes and traffic are element counts. ``*_l2_*`` counters are at the top level's upstream
+    (L2) side, ``*_l1_*`` at its downstream side (MAESTRO's convention). ``energy_nj`` uses this
+    layer's own counters: ``unit*(l2*(in/filter L2 reads+writes + output L2 writes) + l1*(all six
+    L1 counters))``, which equals MAESTRO's CSV energy except where MAESTRO takes the previous
+    layer's L1 counters (multi-level mappings); ``energy_total_nj`` adds MACs and output L2
+    reads (MAESTRO's console total). ``valid`` is False, with ``reason``, when the result is
+    physically inconsistent or MAESTRO cannot analyse it.
+    """
+
+    layer: str
+    runtime: int
+    num_macs: int
+    expected_macs: int
+    throughput: float
+    energy_nj: float
+    energy_total_nj: float
+    area: float
+    power: float
+    pe_power: float
+    l1_power: float
+    l2_power: float
+    noc_power: float
+    noc_bw_req: int
+    avg_bw_req: float
+    offchip_bw_req: int
+    l2_size: int
+    l1_size: int
+    input_l2_size: int
+    filter_l2_size: int
+    output_l2_size: int
+    input_l1_size: int
+    filter_l1_size: int
+    output_l1_size: int
+    input_l1_read: int
+    input_l1_write: int
+    input_l2_read: int
+    input_l2_write: int
+    input_reuse_factor: float
+    filter_l1_read: int
+    filter_l1_write: int
+    filter_l2_read: int
+    filter_l2_write: int
+    filter_reuse_factor: float
+    output_l1_read: int
+    output_l1_write: int
+    output_l2_read: int
+    output_l2_write: int
+    output_reuse_factor: float
+    ingress_delay_min: int
+    ingress_delay_max: int
+    ingress_delay_avg: int
+    egress_delay_min: int
+    egress_delay_max: int
+    egress_delay_avg: int
+    compute_delay_min: int
+    compute_delay_max: int
+    compute_delay_avg: int
+    avg_utilized_pes: float
+    arithmetic_intensity: float
+    num_input_elements: int
+    num_weight_elements: int
+    num_pes: int
+    simd_lanes: int
+    flags: int
+    valid: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+REPORT_FIELDS = tuple(f.name for f in fields(CostReport))
+
+
+class BatchReport(dict):
+    """Field name -> array over candidates (same names as :class:`CostReport`)."""
+
+    def row(self, k: int) -> CostReport:
+        vals = {}
+        for f in fields(CostReport):
+            v = self[f.name]
+            v = v[k] if isinstance(v, np.ndarray) else v
+            if f.type in ("int", int):
+                v = int(v)
+            elif f.type in ("float", float):
+                v = float(v)
+            elif f.type in ("bool", bool):
+                v = bool(v)
+            vals[f.name] = v
+        return CostReport(**vals)
+
+    def __len__(self) -> int:  # number of candidates
+        return len(self["runtime"])
+
+
+def hardware_batch(hw, B: int) -> HardwareBatch:
+    """Broadcast a :class:`Hardware` or a mapping of field -> scalar/array to ``B`` candidates."""
+    if isinstance(hw, Hardware):
+        hw = hw.to_dict()
+    get = lambda k, d: np.broadcast_to(np.asarray(hw.get(k, d), dtype=np.int64), (B,))  # noqa
+    return HardwareBatch(num_pes=get("num_pes", 1), noc_bw=get("noc_bw", 2**31 - 1),
+                         noc_latency=get("noc_latency", 1), offchip_bw=get("offchip_bw", 2**31 - 1),
+                         simd_lanes=get("simd_lanes", 1))
+
+
+def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
+                   table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
+                   area_power: AreaPowerModel = DEFAULT_AREA_POWER) -> BatchReport:
+    """Evaluate many candidate mappings of one layer that share one dataflow ``shape``.
+
+    ``shape`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
+    ``""`` for clusters), e.g. ``Dataflow.shape``. ``sizes`` and ``offsets`` are ``[B, len(shape)]``
+    integer arrays (cluster columns: size = cluster size; offset ignored). ``hardware`` is a
+    :class:`Hardware` or a dict of field -> scalar or ``[B]`` array. No Python loop runs per
+    candidate.
+    """
+    shape = tuple(shape)
+    sizes = np.atleast_2d(np.asarray(sizes, dtype=np.int64))
+    offsets = np.atleast_2d(np.asarray(offsets, dtype=np.int64))
+    B = sizes.shape[0]
+    if sizes.shape != (B, len(shape)) or offsets.shape != sizes.shape:
+        raise ValueError(f"sizes/offsets must be [B, {len(shape)}] arrays")
+    if (sizes <= 0).any() or (offsets <= 0).any():
+        raise MappingError("directive sizes, offsets and cluster sizes must be positive",
+                           rule="positive-size")
+    if table is None:
+        table = tensor_table(layer.type, "N" in layer.dims)
+    hwb = hardware_batch(hardware, B)
+    levels = build_levels(layer, table, shape, sizes, offsets, hwb.num_pes)
+    eng = Engine(levels, table, hwb)
+    cand = np.arange(B)
+    res = eng.analyze(0, cand, dict(levels[0].SD))
+    return _report(layer, table, res, hwb, energy, area_power)
+
+
+def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
+    r = BatchReport()
+    B = len(res["runtime"])
+    r["layer"] = np.full(B, layer.name, dtype=object)
+    runtime = res["runtime"]
+    macs = res["num_macs"]
+    r["runtime"], r["num_macs"] = runtime, macs
+    expected = layer.macs
+    r["expected_macs"] = np.full(B, expected, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r["throughput"] = macs / runtime
+    cnt = res["counters"]
+    for t, name in enumerate(TENSORS):
+        r[f"{name}_l2_read"] = cnt[:, t, 0]
+        r[f"{name}_l2_write"] = cnt[:, t, 1]
+        r[f"{name}_l1_read"] = cnt[:, t, 2]
+        r[f"{name}_l1_write"] = cnt[:, t, 3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r[f"{name}_reuse_factor"] = cnt[:, t, 2] / cnt[:, t, 3]
+    l2s = np.stack([res["l2_size_in"], res["l2_size_w"], res["l2_size_out"]], axis=1)
+    l1s = res["first_l1"]
+    for t, name in enumerate(TENSORS):
+        r[f"{name}_l2_size"] = l2s[:, t]
+        r[f"{name}_l1_size"] = l1s[:, t]
+    r["l2_size"] = l2s.sum(axis=1)
+    r["l1_size"] = l1s.sum(axis=1)
+    l1_all = cnt[:, :, 2:].sum(axis=(1, 2))
+    l2_main = cnt[:, 0, :2].sum(axis=1) + cnt[:, 1, :2].sum(axis=1) + cnt[:, 2, 1]
+    e = energy
+    r["energy_nj"] = e.unit_nj * (e.l2_read * l2_main + e.l1_read * l1_all)
+    l1_rd = cnt[:, :, 2].sum(axis=1)
+    l1_wr = cnt[:, :, 3].sum(axis=1)
+    l2_rd = cnt[:, :, 0].sum(axis=1)
+    l2_wr = cnt[:, :, 1].sum(axis=1)
+    r["energy_total_nj"] = e.unit_nj * (e.l2_read * l2_rd + e.l2_write * l2_wr
+                                        + e.l1_read * l1_rd + e.l1_write * l1_wr + e.mac * macs)
+    ap = area_power.evaluate(hwb.num_pes, hwb.simd_lanes, hwb.noc_bw, r["l1_size"], r["l2_size"])
+    r.update(ap)
+    r["noc_bw_req"] = res["peak_bw"]
+    r["avg_bw_req"] = res["avg_bw"]
+    r["offchip_bw_req"] = res["offchip_req"]
+    for k, name in enumerate(("ingress", "egress", "compute")):
+        for s, stat in enumerate(("min", "max", "avg")):
+            r[f"{name}_delay_{stat}"] = res["delays"][:, k, s]
+    r["avg_utilized_pes"] = res["avg_active"]
+    r["arithmetic_intensity"] = res["ai"]
+    n_in, n_w = layer.tensor_elements(table)
+    r["num_input_elements"] = np.full(B, n_in, dtype=np.int64)
+    r["num_weight_elements"] = np.full(B, n_w, dtype=np.int64)
+    r["num_pes"] = np.asarray(hwb.num_pes)
+    r["simd_lanes"] = np.asarray(hwb.simd_lanes)
+    flags = res["err"].copy()
+    flags |= np.where(macs != expected, ERR_MACS, 0)
+    bound = hwb.num_pes * hwb.simd_lanes
+    flags |= np.where(runtime * bound < expected, ERR_RUNTIME, 0)
+    r["flags"] = flags
+    r["valid"] = flags == 0
+    r["reason"] = np.array([describe_flags(f) for f in flags], dtype=object) if B <= 64 else (
+        _reasons_vectorised(flags))
+    return r
+
+
+def _reasons_vectorised(flags: np.ndarray) -> np.ndarray:
+    uniq, inv = np.unique(flags, return_inverse=True)
+    texts = np.array([describe_flags(f) for f in uniq], dtype=object)
+    return texts[inv]
+
+
+def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None, *,
+             table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
+             area_power: AreaPowerModel = DEFAULT_AREA_POWER) -> CostReport:
+    """Evaluate one mapping (``dataflow`` or ``layer.dataflow``) on ``hardware``.
+
+    This is the batch path with one candidate, so both give identical numbers.
+    """
+    df = dataflow if dataflow is not None else layer.dataflow
+    if df is None:
+        raise MappingError(f"layer {layer.name!r} has no dataflow to evaluate", rule="dataflow")
+    sizes = np.array([[d.size for d in df.directives]], dtype=np.int64)
+    offsets = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
+                       dtype=np.int64)
+    return evaluate_batch(layer, df.shape, sizes, offsets, hardware, table=table, energy=energy,
+                          area_power=area_power).row(0)
+
+
+def network_tables(network: Network) -> dict[str, TensorTable]:
+    """MAESTRO builds one tensor table per layer type, from the first layer of that type."""
+    tables: dict[str, TensorTable] = {}
+    for layer in network.layers:
+        key = "CONV" if layer.type == "TRCONV" else layer.type
+        if key not in tables:
+            tables[key] = tensor_table(layer.type, "N" in layer.dims)
+    return tables
+
+
+def evaluate_network(network: Network, hardware: Hardware, **kw) -> list[CostReport]:
+    """Evaluate every layer's own dataflow, with MAESTRO's per-type tensor tables."""
+    tables = network_tables(network)
+    out = []
+    for layer in network.layers:
+        table = tables["CONV" if layer.type == "TRCONV" else layer.type]
+        if "N" in table.input and "N" not in layer.dims:
+            raise MappingError(
+                f"layer {layer.name!r} must declare N: the first {layer.type} layer of the "
+                "network declares it (MAESTRO uses one tensor table per layer type)",
+                rule="batch-dim")
+        out.append(evaluate(layer, hardware, table=table, **kw))
+    return out
+
+
+def maestro_csv_energy(reports: list[CostReport], multi_level: list[bool],
+                       energy: EnergyModel = DEFAULT_ENERGY) -> list[float]:
+    """MAESTRO's own CSV energy: for multi-level mappings it uses the previous layer's L1 sum.
+
+    Provided for comparison only; :attr:`CostReport.energy_nj` is the consistent definition.
+    """
+    out, prev_l1 = [], 0
+    for rep, multi in zip(reports, multi_level):
+        l1 = sum(getattr(rep, f"{t}_l1_{a}") for t in TENSORS for a in ("read", "write"))
+        l2 = (rep.input_l2_read + rep.input_l2_write + rep.filter_l2_read + rep.filter_l2_write
+              + rep.output_l2_write)
+        used = prev_l1 if multi else l1
+        out.append(energy.unit_nj * (energy.l2_read * l2 + energy.l1_read * used))
+        prev_l1 = l1
+    return out

@@ -1,0 +1,23 @@
+"""Integer helpers with C semantics, vectorised (MAESTRO's arithmetic is C integer arithmetic)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def tdiv(a, b):
+    """C integer division: truncates toward zero (``(1-4)/2 == -1``). ``b`` must be non-zero."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
+
+
+def ceil_div(a, b):
+    """``ceil(a / b)`` for non-negative ``a`` and positive ``b``."""
+    return (np.asarray(a, dtype=np.int64) + b - 1) // b
+
+
+def nz(x):
+    """``x`` where non-zero, else 1 (MAESTRO's guard against zero factors)."""
+    return np.where(x != 0, x, 1)

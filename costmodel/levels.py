@@ -1,0 +1,198 @@
+"""Static preprocessing of a layer's dataflow into cluster levels (spec §2), vectorised.
+
+The *structure* of every level (which directives, in which order, on which dimension) depends
+only on the dataflow's shape; the sizes, offsets, unit counts and tile tables are arrays over a
+batch of candidates that share that shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import MappingError
+from .intmath import tdiv
+from .layer import Layer, TensorTable
+
+REF_DIMS = {"Y": "R", "X": "S"}  # reference dim -> sliding partner
+OUT_OF = {"Y": "Y'", "X": "X'"}  # reference dim -> output-centric name
+PARTNER = {"Y": "R", "X": "S", "R": "Y", "S": "X"}
+
+
+@dataclass
+class LevelDirective:
+    """One completed directive of a level: kind 'T' or 'S', its dim, and per-candidate m, o."""
+
+    kind: str
+    var: str
+    m: np.ndarray
+    o: np.ndarray
+
+
+@dataclass
+class Level:
+    """A cluster level: completed directives, unit count and the static tile tables (§2.5)."""
+
+    index: int
+    directives: list[LevelDirective]
+    N: np.ndarray                      # sub-units per unit of this level, per candidate
+    SD: dict[str, np.ndarray]          # static dimension table of this level
+    nec: np.ndarray = None             # active sub-units at a spatial edge
+    mp: dict[str, np.ndarray] = field(default_factory=dict)
+    un: dict[str, np.ndarray] = field(default_factory=dict)
+    mpe: dict[str, np.ndarray] = field(default_factory=dict)
+    une: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def vars(self) -> list[str]:
+        return [d.var for d in self.directives]
+
+    def first_dir(self, var: str) -> int:
+        return next(j for j, d in enumerate(self.directives) if d.var == var)
+
+    def last_dir(self, var: str) -> int:
+        return max(j for j, d in enumerate(self.directives) if d.var == var)
+
+    @property
+    def spatial(self) -> list[int]:
+        return [j for j, d in enumerate(self.directives) if d.kind == "S"]
+
+
+def split_shape(shape) -> list[list[tuple[str, str, int]]]:
+    """Cut a dataflow shape at its Cluster entries: ``[(kind, dim, column), ...]`` per level."""
+    out: list[list[tuple[str, str, int]]] = [[]]
+    for col, (kind, dim) in enumerate(shape):
+        if kind == "C":
+            out.append([])
+        else:
+            out[-1].append((kind, dim, col))
+    return out
+
+
+def build_levels(layer: Layer, table: TensorTable, shape, sizes: np.ndarray,
+                 offsets: np.ndarray, num_pes: np.ndarray) -> list[Level]:
+    """Complete every level's directive list and compute its static tables (spec §2.3-§2.5).
+
+    ``sizes``/``offsets`` are ``[B, len(shape)]`` int64 arrays (cluster entries: size = cluster
+    size). Raises :class:`MappingError` for shape-level errors (no spatial map, unknown dim).
+    Per-candidate problems (more PEs requested than exist) give ``N == 0`` and are flagged by
+    the engine.
+    """
+    B = sizes.shape[0]
+    sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in layer.full_dims().items()}
+    full = layer.full_dims()
+    cluster_cols = [c for c, (k, _) in enumerate(shape) if k == "C"]
+    U = np.ones(B, dtype=np.int64)
+    for c in cluster_cols:
+        U = U * sizes[:, c]
+    specs = split_shape(shape)
+    levels: list[Level] = []
+    SD = sd0
+    parent: list[LevelDirective] | None = None
+    input_vars = table.input_vars
+    for i, items in enumerate(specs):
+        if i == 0:
+            N = np.where(num_pes >= U, num_pes // np.maximum(U, 1), 0)
+        else:
+            N = sizes[:, cluster_cols[i - 1]].astype(np.int64)
+        dl = [LevelDirective(k, v, sizes[:, c].astype(np.int64), offsets[:, c].astype(np.int64))
+              for k, v, c in items]
+        # 1. output-centric Y'/X' -> input-centric Y/X
+        for ref, slide in (("X", "S"), ("Y", "R")):
+            out = OUT_OF[ref]
+            if any(d.var == out for d in dl) and not any(d.var == ref for d in dl):
+                sdir = next((d for d in dl if d.var == slide), None)
+                if sdir is None:
+                    raise MappingError(
+                        f"level {i} maps {out} but has no explicit directive on {slide}; "
+                        f"MAESTRO needs one to convert {out} to {ref} (it reads garbage otherwise)",
+                        rule="output-centric")
+                for d in dl:
+                    if d.var == out:
+                        d.var = ref
+                        d.m = d.m + sdir.m - 1
+        # 2. inherit the parent's missing directives, at the front, as TemporalMaps
+        if parent is not None:
+            for u in parent:
+                if not any(d.var == u.var for d in dl):
+                    dl.insert(0, LevelDirective("T", u.var, u.m.copy(), u.o.copy()))
+        # 3. unroll missing input variables
+        for v in input_vars:
+            if v in SD and not any(d.var == v for d in dl):
+                dl.append(LevelDirective("T", v, SD[v].copy(), SD[v].copy()))
+        for d in dl:
+            if d.var not in SD:
+                raise MappingError(f"dimension {d.var} not found at cluster level {i} "
+                                   f"(a {layer.type} layer has no {d.var} below the top level)",
+                                   rule="dimension")
+        # 4. stride adjustment of X/Y directives
+        for d in dl:
+            s = layer.stride(d.var) if d.var in REF_DIMS else 1
+            if s == 1:
+                continue
+            r = full[REF_DIMS[d.var]]
+            tgt = next(x for x in dl if x.var == d.var)
+            cond = tgt.m >= r
+            q = tdiv(tgt.m + s - r, s)
+            new_m = q * min(s, r) + max(r - s, 0)
+            new_o = q * r if (i > 0 and r < s) else q * s
+            tgt.m = np.where(cond, new_m, tgt.m)
+            tgt.o = np.where(cond, new_o, tgt.o)
+        # 5. level creation
+        n_sp = sum(d.kind == "S" for d in dl)
+        if n_sp == 0:
+            raise MappingError(f"cluster level {i} has no SpatialMap", rule="spatial-count")
+        if n_sp > 2:
+            raise MappingError(f"cluster level {i} has {n_sp} SpatialMaps; at most 2 are allowed",
+                               rule="spatial-count")
+        lv = Level(i, dl, N, SD)
+        _static_tables(lv)
+        levels.append(lv)
+        # 6. child static dims
+        nxt: dict[str, np.ndarray] = {}
+        for v in input_vars:
+            d = next((x for x in dl if x.var == v), None)
+            if d is not None and v in SD:
+                nxt[v] = np.minimum(d.m, SD[v])
+        SD = nxt
+        parent = dl
+    return levels
+
+
+def _static_tables(lv: Level) -> None:
+    """nec and the mp/un/mpe/une tables of a level, from its static dims (spec §2.5)."""
+    SD, N = lv.SD, np.maximum(lv.N, 1)
+    d0 = lv.directives[lv.spatial[0]]
+    D, m, o = SD[d0.var], d0.m, d0.o
+    full = o * (N - 1) + m
+    ns = tdiv(tdiv(D - m, o) + 1, N) - 1
+    rem = D - (ns + 1) * o * N
+    nec_a = np.where(rem < m, 1, tdiv(rem - m, o) + 1)
+    nec_b = tdiv(D - m, o) + 1
+    nec_b = np.where(o * (nec_b - 1) + m < D, nec_b + 1, nec_b)
+    nec = np.where(D > full, nec_a, np.where(D > m, nec_b, 1))
+    lv.nec = np.where(D <= m, 1, nec).astype(np.int64)
+    for d in lv.directives:
+        D = SD[d.var]
+        m, o = d.m, d.o
+        st = np.maximum(tdiv(D - m, o), 0)
+        has_edge = (st * o + m < D) | (m > D)
+        lv.mp[d.var] = m
+        un = np.minimum(m, o)
+        if d.kind == "T":
+            un = np.where(D <= m, 0, un)
+        lv.un[d.var] = un
+        em = D - (st + 1) * o
+        em = np.where(em < 0, D, em)
+        lv.mpe[d.var] = np.where(has_edge, em, m)
+        lv.une[d.var] = np.maximum(o - (m - em), 0)
+    zero = np.zeros_like(lv.N)
+    for d in lv.directives:
+        if d.var not in REF_DIMS:
+            continue
+        a, s = OUT_OF[d.var], REF_DIMS[d.var]
+        lv.mp[a] = lv.mp[d.var] - lv.mp.get(s, zero) + 1
+        lv.un[a] = np.minimum(d.o, d.m)
+        lv.mpe[a] = lv.mpe[d.var] - lv.mpe.get(s, zero) + 1
+        lv.une[a] = np.minimum(d.o, lv.mpe[a])
