@@ -8,6 +8,7 @@ import numpy as np
 
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
+from .engine import ERR_NO_VALID as ERROR_NO_VALID
 from .engine import ERROR_REASONS, Engine, HardwareBatch
 from .errors import MappingError
 from .hardware import Hardware
@@ -287,7 +288,9 @@ def maestro_csv_energy(reports: list[CostReport], multi_level: list[bool],
         l1 = sum(getattr(rep, f"{t}_l1_{a}") for t in TENSORS for a in ("read", "write"))
         l2 = (rep.input_l2_read + rep.input_l2_write + rep.filter_l2_read + rep.filter_l2_write
               + rep.output_l2_write)
-        used = prev_l1 if multi else l1
+        # MAESTRO's top record is also its first record when nothing was recursed into
+        recursed = multi and not rep.flags & ERROR_NO_VALID
+        used = prev_l1 if recursed else l1
         out.append(energy.unit_nj * (energy.l2_read * l2 + energy.l1_read * used))
         prev_l1 = l1
     return out

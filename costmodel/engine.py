@@ -483,20 +483,26 @@ class _Group:
             res["peak_bw"][rows] = np.where(valid, tdiv(traffic, comp1), 0).max(axis=1)
             tot = ov.sum(axis=1)
             tot_s = np.maximum(tot, 1)
-            res["avg_bw"][rows] = np.where(valid, tdiv(occ * traffic, comp1), 0).sum(axis=1) / tot_s
+            with np.errstate(divide="ignore", invalid="ignore"):
+                res["avg_bw"][rows] = (np.where(valid, tdiv(occ * traffic, comp1), 0).sum(axis=1)
+                                       / tot)
+            # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
             big = np.iinfo(np.int64).max
+            lo = np.iinfo(np.int64).min
             for k, dly in enumerate((d_in, d_out, comp1)):
-                res["delays"][rows, k, 0] = np.where(valid, dly, big).min(axis=1)
-                res["delays"][rows, k, 1] = np.where(valid, dly, -big).max(axis=1)
-                res["delays"][rows, k, 2] = tdiv((ov * dly).sum(axis=1), tot_s)
+                res["delays"][rows, k, 0] = np.where(any_valid, np.where(valid, dly, big).min(axis=1),
+                                                     lo)
+                res["delays"][rows, k, 1] = np.where(valid, dly, 0).max(axis=1, initial=0)
+                res["delays"][rows, k, 2] = np.where(any_valid, tdiv((ov * dly).sum(axis=1), tot_s),
+                                                     lo)
             last_valid = self.C - 1 - np.argmax(valid[:, ::-1], axis=1)
             ridx = np.arange(len(cand))
             with np.errstate(divide="ignore", invalid="ignore"):
                 res["ai"][rows] = (self.macs[ridx, last_valid].astype(float)
                                    / self.ing[ridx, last_valid])
         tot = ov.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res["avg_active"][rows] = (ov * act).sum(axis=1) / tot
+        # MAESTRO reports 0 active units when no case is valid
+        res["avg_active"][rows] = (ov * act).sum(axis=1) / np.maximum(tot, 1)
         res["runtime"][rows] = (ov * delay).sum(axis=1)
         res["err"][rows] |= err
 
