@@ -63,7 +63,8 @@ class _LayerState:
         return self.type is not None and self.dims_line is not None
 
 
-def directive_dim_error(layer_type: str, dims: dict[str, int], d: Directive) -> tuple[str, str] | None:
+def directive_dim_error(layer_type: str, dims: dict[str, int],
+                        d: Directive) -> tuple[str, str] | None:
     """``(message, rule)`` if directive ``d`` names a dim unknown or undeclared for the layer."""
     if isinstance(d, Cluster):
         return None
@@ -139,7 +140,8 @@ class MappingParser:
 
     def value(self, st: _LayerState, what: str, allow_sz: bool = True) -> int:
         """INT, constant name or ``Sz(D)``; must be a positive 32-bit integer."""
-        tok = self.next(f"{what} (an integer{', a constant or Sz(D)' if allow_sz else ' or a constant'})")
+        forms = ", a constant or Sz(D)" if allow_sz else " or a constant"
+        tok = self.next(f"{what} (an integer{forms})")
         text = tok.text
         if text == "Sz" and allow_sz:
             dim = self.next("a dimension name after Sz")
@@ -350,33 +352,38 @@ class MappingParser:
             tok = self.next("TemporalMap, SpatialMap, Cluster or '}'")
             if tok.text == "}":
                 break
-            if tok.text in ("TemporalMap", "SpatialMap"):
-                size = self.value(st, f"the size of {tok.text}")
-                offset = self.value(st, f"the offset of {tok.text}")
-                dim = self.next(f"the dimension of {tok.text}")
-                if dim.text in KEYWORDS:
-                    raise self.error(f"expected the dimension of {tok.text}, found {dim.text!r}",
-                                     dim.line, "unexpected-token")
-                cls = TemporalMap if tok.text == "TemporalMap" else SpatialMap
-                st.directives.append((cls(size, offset, dim.text), tok.line))
-            elif tok.text == "Cluster":
-                size = self.value(st, "the Cluster size")
-                ctype = self.next("the Cluster type (P or L)")
-                if ctype.text not in ("P", "L"):
-                    raise self.error(f"unknown Cluster type {ctype.text!r}; expected P or L",
-                                     ctype.line, "cluster-type")
+            if tok.text not in DIRECTIVES:
+                raise self.error(f"unknown directive {tok.text!r}; expected TemporalMap, "
+                                 "SpatialMap, Cluster or '}'", tok.line, "unexpected-token")
+            d = self.directive(st, tok)
+            if isinstance(d, Cluster):
                 clusters += 1
                 if clusters > MAX_CLUSTERS:
                     raise self.error(f"more than {MAX_CLUSTERS} Cluster directives (MAESTRO "
                                      f"supports at most {MAX_CLUSTERS + 1} levels)", tok.line,
                                      "cluster-count")
-                st.directives.append((Cluster(size, ctype.text), tok.line))
-            else:
-                raise self.error(f"unknown directive {tok.text!r}; expected TemporalMap, "
-                                 "SpatialMap, Cluster or '}'", tok.line, "unexpected-token")
+            st.directives.append((d, tok.line))
             if st.ready:
                 self.check_directives(st)
         self.blocks.pop()
+
+    def directive(self, st: _LayerState, kw: Token) -> Directive:
+        """The rest of one directive after its keyword ``kw`` (sizes resolved against ``st``)."""
+        if kw.text == "Cluster":
+            size = self.value(st, "the Cluster size")
+            ctype = self.next("the Cluster type (P or L)")
+            if ctype.text not in ("P", "L"):
+                raise self.error(f"unknown Cluster type {ctype.text!r}; expected P or L",
+                                 ctype.line, "cluster-type")
+            return Cluster(size, ctype.text)
+        size = self.value(st, f"the size of {kw.text}")
+        offset = self.value(st, f"the offset of {kw.text}")
+        dim = self.next(f"the dimension of {kw.text}")
+        if dim.text in KEYWORDS:
+            raise self.error(f"expected the dimension of {kw.text}, found {dim.text!r}",
+                             dim.line, "unexpected-token")
+        cls = TemporalMap if kw.text == "TemporalMap" else SpatialMap
+        return cls(size, offset, dim.text)
 
     def finish_layer(self, st: _LayerState) -> None:
         if st.type is None:
@@ -410,3 +417,22 @@ class MappingParser:
                 raise
             self.prev = (layer.name, dataflow)
         self.layers.append(layer)
+
+
+def parse_directive(text: str, dims: dict[str, int] | None = None) -> Directive:
+    """One directive written as in a mapping file, e.g. ``"TemporalMap(Sz(R),1) Y"``.
+
+    ``Sz(D)`` is resolved against ``dims``; a trailing ``;`` is allowed. The error (if any)
+    carries no source or line.
+    """
+    parser = MappingParser(text, source="")
+    st = _LayerState("", 1, dims=dict(dims or {}))
+    kw = parser.next("TemporalMap, SpatialMap or Cluster")
+    if kw.text not in DIRECTIVES:
+        raise MaestroInputError(f"unknown directive {kw.text!r}; expected TemporalMap, "
+                                "SpatialMap or Cluster", rule="unexpected-token")
+    d = parser.directive(st, kw)
+    if parser.pos < len(parser.toks):
+        raise MaestroInputError(f"unexpected {parser.toks[parser.pos].text!r} after {d}",
+                                rule="unexpected-token")
+    return d

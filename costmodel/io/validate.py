@@ -34,6 +34,9 @@ def validate_dataflow(layer: Layer, source: str | None = None, line: int | None 
       inheriting its parent's directives, spec 2.4 steps 1-2) with a directive on a dim
       that inner levels do not carry. Inner levels only know the tensor-coupled dims
       (e.g. not K for DSCONV) and never Y'/X'. MAESTRO: "Dimension ... not found";
+    * ``prime-without-filter-map``: a level maps Y' (X') but not Y (X) and has no directive
+      of its own on R (S); MAESTRO then converts Y' to Y with an uninitialised filter size
+      (undefined behaviour, spec 2.4 step 1);
     * ``no-spatial-map`` / ``spatial-map-count``: each level needs 1 or 2 SpatialMaps.
 
     Checks needing the hardware (cluster sizes vs. PE count) are not done here.
@@ -53,6 +56,12 @@ def validate_dataflow(layer: Layer, source: str | None = None, line: int | None 
                     f"{where}: directive on dimension {dim!r}, which the layer does not declare "
                     f"(declared: {', '.join(layer.dims)})",
                     source=source, line=line, rule="undeclared-dimension")
+        for prime, slide in (("Y'", "R"), ("X'", "S")):
+            if prime in explicit and prime[0] not in explicit and slide not in explicit:
+                raise MappingError(
+                    f"{where}: a directive on {prime} needs a directive on {slide} at the same "
+                    f"level (MAESTRO converts {prime} to {prime[0]} with the {slide} tile size)",
+                    source=source, line=line, rule="prime-without-filter-map")
         # Input-centric conversion: Y'/X' become Y/X unless the level also maps Y/X.
         completed = {d[0] if d in ("Y'", "X'") and d[0] not in explicit else d for d in explicit}
         completed |= parent

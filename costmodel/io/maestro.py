@@ -1,0 +1,170 @@
+"""Read and write MAESTRO's own file formats: mapping/model files and hardware files.
+
+Mapping files follow spec section 1.2; see :func:`parse_mapping` for where we are stricter
+or more lenient than the MAESTRO binary. Hardware files follow spec section 1.4.
+"""
+
+from __future__ import annotations
+
+import re
+from os import PathLike
+from pathlib import Path
+
+from ..errors import MaestroInputError
+from ..hardware import Hardware
+from ..layer import Network
+from ._dfsl import KEYWORDS, MappingParser, parse_directive
+from ._lexer import INT_MAX, is_int, tokenize
+from .validate import validate_dataflow
+
+__all__ = ["parse_mapping", "load_mapping", "format_mapping", "save_mapping",
+           "validate_dataflow", "parse_directive", "parse_hardware", "load_hardware",
+           "format_hardware", "save_hardware", "HW_KEYS"]
+
+StrPath = str | PathLike
+
+
+def _read(path: StrPath) -> str:
+    # Universal newlines turn CRLF into LF; undecodable bytes become U+FFFD and then fail as
+    # unknown tokens with a line number.
+    return Path(path).read_text(encoding="utf-8", errors="replace")
+
+
+# -- mapping files ---------------------------------------------------------------------------
+def parse_mapping(text: str, source: str = "<string>") -> Network:
+    """Parse the text of a MAESTRO mapping (``.m``) file into a :class:`Network`.
+
+    ``Sz(D)`` and ``Constant`` names are resolved to integers, as MAESTRO does. Strides
+    equal to 1 are dropped from ``Layer.strides``. Every violation raises
+    :class:`MaestroInputError` with ``source``, a 1-based ``line`` and a ``rule``.
+
+    Beyond MAESTRO's parse-time checks this checks dimension names per layer type,
+    directives on undeclared dims, Y and Y' both declared, missing R/S, duplicate blocks
+    and dims, glued braces (``Dataflow{``), ``Accelerator`` blocks, and runs
+    :func:`validate_dataflow` on every mapped layer (reported at its ``Dataflow`` line).
+
+    Lenient where MAESTRO is not: CRLF line endings; ``FC`` layers (dims K, C and optional
+    N; they become CONV with missing R, S, Y, X set to 1); ``Layer`` blocks outside any
+    ``Network`` (network name ``"Network"``). A layer with a missing or empty ``Dataflow``
+    block gets a *copy* of the previous mapped layer's dataflow (MAESTRO shares the list;
+    the copy is deliberate), or ``None`` if no layer before it was mapped. Offsets larger
+    than sizes are accepted: MAESTRO runs such mappings (e.g. on strided X/Y).
+    """
+    return MappingParser(text, source).parse()
+
+
+def load_mapping(path: StrPath) -> Network:
+    """Read and parse a mapping file; errors name the file as given."""
+    return parse_mapping(_read(path), str(path))
+
+
+_BAD_NAME_CHARS = re.compile(r"[\s,\->():;{}]")
+
+
+def _token_name(name: str, default: str) -> str:
+    """``name`` made a single MAESTRO token (bad characters become ``_``)."""
+    name = _BAD_NAME_CHARS.sub("_", str(name)) or default
+    if name in KEYWORDS or name.startswith("//"):
+        name = f"{default}_{name.lstrip('/')}"
+    return name
+
+
+def format_mapping(network: Network) -> str:
+    """The network as a mapping file that the MAESTRO binary accepts.
+
+    Every mapped layer gets its own explicit ``Dataflow`` block (never MAESTRO's shared
+    inheritance). Names are made single tokens (separators and braces become ``_``).
+    A layer without dataflow after a mapped one cannot be expressed (it would inherit),
+    so it raises :class:`MaestroInputError`.
+    """
+    out = [f"Network {_token_name(network.name, 'Network')} {{"]
+    mapped_before = None
+    for layer in network.layers:
+        if layer.dataflow is None and mapped_before is not None:
+            raise MaestroInputError(
+                f"layer {layer.name!r} has no dataflow but follows mapped layer "
+                f"{mapped_before!r}; in a MAESTRO file it would inherit that dataflow",
+                rule="unrepresentable")
+        out.append(f"\tLayer {_token_name(layer.name, 'Layer')} {{")
+        out.append(f"\t\tType: {layer.type}")
+        if any(int(s) != 1 for s in layer.strides.values()):
+            out.append(f"\t\tStride {{ X: {layer.stride('X')}, Y: {layer.stride('Y')} }}")
+        dims = ", ".join(f"{d}: {int(v)}" for d, v in layer.dims.items())
+        out.append(f"\t\tDimensions {{ {dims} }}")
+        if layer.dataflow is not None:
+            mapped_before = layer.name
+            out.append("\t\tDataflow {")
+            out.extend(f"\t\t\t{d};" for d in layer.dataflow.directives)
+            out.append("\t\t}")
+        out.append("\t}")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def save_mapping(network: Network, path: StrPath) -> None:
+    """Write :func:`format_mapping` output to ``path``."""
+    Path(path).write_text(format_mapping(network), encoding="utf-8")
+
+
+# -- hardware files --------------------------------------------------------------------------
+#: MAESTRO hardware-file key -> Hardware field. ``num_simd_lanes`` is our extension.
+HW_KEYS = {"num_pes": "num_pes", "l1_size_cstr": "l1_size", "l2_size_cstr": "l2_size",
+           "noc_bw_cstr": "noc_bw", "offchip_bw_cstr": "offchip_bw",
+           "NoC_NumHops": "noc_latency", "num_simd_lanes": "simd_lanes"}
+
+
+def parse_hardware(text: str, source: str = "<string>") -> Hardware:
+    """Parse a MAESTRO hardware file (``key value`` pairs, lexed like mapping files).
+
+    Absent keys take MAESTRO's HW-file defaults (1 PE, INT_MAX sizes and bandwidths,
+    ``NoC_NumHops`` 1), which are :class:`Hardware`'s defaults. ``NoC_NumHops`` is the NoC
+    latency and may be 0; every other value must be a positive integer. The optional key
+    ``num_simd_lanes`` is our extension (MAESTRO only takes it from the command line and
+    rejects it in a file). Rules: ``hw-unknown-key``, ``hw-duplicate-key``, ``hw-value``.
+    """
+    tokens = tokenize(text)
+    values: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for i in range(0, len(tokens), 2):
+        key = tokens[i]
+        if key.text not in HW_KEYS:
+            hint = (" (this looks like a mapping file)" if key.text in ("Network", "Layer",
+                                                                         "Constant") else "")
+            raise MaestroInputError(f"unknown hardware key {key.text!r}{hint}; expected one of "
+                                    f"{', '.join(HW_KEYS)}", source=source, line=key.line,
+                                    rule="hw-unknown-key")
+        if key.text in seen:
+            raise MaestroInputError(f"{key.text} given twice (first at line {seen[key.text]})",
+                                    source=source, line=key.line, rule="hw-duplicate-key")
+        seen[key.text] = key.line
+        if i + 1 >= len(tokens):
+            raise MaestroInputError(f"{key.text} has no value", source=source, line=key.line,
+                                    rule="hw-value")
+        val = tokens[i + 1]
+        minimum = 0 if key.text == "NoC_NumHops" else 1
+        if not is_int(val.text) or not minimum <= int(val.text) <= INT_MAX:
+            need = "a non-negative" if minimum == 0 else "a positive"
+            raise MaestroInputError(f"{key.text} must be {need} integer, got {val.text!r}",
+                                    source=source, line=val.line, rule="hw-value")
+        values[HW_KEYS[key.text]] = int(val.text)
+    return Hardware(**values)
+
+
+def load_hardware(path: StrPath) -> Hardware:
+    """Read and parse a MAESTRO hardware file."""
+    return parse_hardware(_read(path), str(path))
+
+
+def format_hardware(hw: Hardware) -> str:
+    """A MAESTRO hardware file with all six MAESTRO keys.
+
+    ``simd_lanes`` is not written: MAESTRO rejects unknown keys in a HW file, so pass
+    ``--num_simd_lanes`` on its command line instead.
+    """
+    keys = [k for k in HW_KEYS if k != "num_simd_lanes"]
+    return "".join(f"{k}: {int(getattr(hw, HW_KEYS[k]))}\n" for k in keys)
+
+
+def save_hardware(hw: Hardware, path: StrPath) -> None:
+    """Write :func:`format_hardware` output to ``path``."""
+    Path(path).write_text(format_hardware(hw), encoding="utf-8")
