@@ -1,0 +1,185 @@
+"""Throughput of the batch cost model on random valid mappings of every ResNet-50 layer shape.
+
+Usage: python benchmarks/costmodel_throughput.py [--quick] [--candidates N] [--batch B] [--seed S]
+
+For each dataflow shape (a 2-level weight-stationary KC-P, a 1-level output-stationary YX-P and
+a 3-level one) and each distinct ResNet-50 conv layer shape, it draws ``--candidates`` random
+mappings that MAESTRO's parser accepts (R/S temporal maps cover the whole filter, Y/X tiles are
+at least one filter window, cluster sizes fit the PEs) and evaluates them with
+``costmodel.analysis.evaluate_batch`` in batches of ``--batch``, on one process. Only the
+evaluate_batch calls are timed. It prints per-shape figures, the median latency of a single
+``costmodel.analysis.evaluate`` call, and as its last line ``evaluations/s: N`` (overall).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap  # noqa: E402
+from costmodel.analysis import evaluate, evaluate_batch  # noqa: E402
+
+
+def resnet50_layers() -> list[Layer]:
+    """The distinct conv layer shapes of ResNet-50 (as in MAESTRO's Resnet50 mapping files).
+
+    No padding (MAESTRO has none): Y/X are input sizes. Stride 2 sits on CONV1 and on the first
+    1x1 conv and the projection shortcut of stages conv3..conv5. FC is a 1x1 CONV.
+    """
+    specs = [("CONV1", 64, 3, 7, 224, 2)]
+    c_in, size = 64, 56
+    for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)], start=2):
+        del blocks  # every block after the first repeats the first one's shapes
+        stride = 1 if stage == 2 else 2
+        out_size = size // stride
+        specs += [
+            (f"CONV{stage}_1_1", width, c_in, 1, size, stride),
+            (f"CONV{stage}_1_2", width, width, 3, out_size, 1),
+            (f"CONV{stage}_1_3", 4 * width, width, 1, out_size, 1),
+            (f"CONV{stage}_1_proj", 4 * width, c_in, 1, size, stride),
+            (f"CONV{stage}_2_1", width, 4 * width, 1, out_size, 1),
+        ]
+        c_in, size = 4 * width, out_size
+    specs.append(("FC1000", 1000, 2048, 1, 1, 1))
+    layers, seen = [], set()
+    for name, k, c, r, yx, s in specs:
+        layer = Layer(name, "CONV", {"K": k, "C": c, "R": r, "S": r, "Y": yx, "X": yx},
+                      {"Y": s, "X": s} if s != 1 else {})
+        if layer.shape_key() not in seen:
+            seen.add(layer.shape_key())
+            layers.append(layer)
+    return layers
+
+
+def _shape(text: str) -> tuple[tuple[str, str], ...]:
+    """``"S K; T C; C; ..."`` -> ``(("S", "K"), ("T", "C"), ("C", ""), ...)``."""
+    out = []
+    for item in text.split(";"):
+        kind, *dim = item.split()
+        out.append((kind, dim[0] if dim else ""))
+    return tuple(out)
+
+
+# name -> (dataflow shape, hardware)
+SHAPES = {
+    "kcp_ws 2-level": (_shape("S K; T C; T R; T S; T Y; T X; C; S C; T Y; T X; T R; T S"),
+                       Hardware(num_pes=256, noc_bw=64, offchip_bw=32)),
+    "yxp_os 1-level": (_shape("T K; T C; S Y; T X; T R; T S"),
+                       Hardware(num_pes=168, noc_bw=32, offchip_bw=16)),
+    "3-level": (_shape("S K; T C; T Y; T X; T R; T S; C; S C; T K; T Y; T X; C; S Y; T X; T R; "
+                       "T S"),
+                Hardware(num_pes=256, noc_bw=128, offchip_bw=64)),
+}
+
+
+def _log_uniform(rng, lo, hi):
+    """Integers in ``[lo, hi]`` (arrays), log-uniformly distributed."""
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    x = np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))
+    return np.clip(np.floor(x), lo, hi).astype(np.int64)
+
+
+def random_mappings(layer: Layer, shape, n: int, num_pes: int, rng):
+    """``n`` random ``(sizes, offsets)`` of ``shape`` for ``layer`` that MAESTRO accepts.
+
+    R/S TemporalMaps cover the whole filter (size == offset == dim). Other tiles are at most the
+    enclosing level's tile on the same dim; Y/X tiles hold at least one filter window, with
+    offset ``size - R + 1`` (no output overlap) or a random one. K/C offsets are mostly the
+    size. Cluster sizes divide the PEs available to them or are random.
+    """
+    dims = layer.full_dims()
+    sizes = np.empty((n, len(shape)), dtype=np.int64)
+    offsets = np.empty_like(sizes)
+    outer: dict[str, np.ndarray] = {}
+    pes_left = np.full(n, num_pes, dtype=np.int64)
+    for col, (kind, dim) in enumerate(shape):
+        if kind == "C":
+            divs = np.array([d for d in range(1, num_pes + 1) if num_pes % d == 0])
+            c = np.where(rng.random(n) < 0.5, rng.choice(divs, n), _log_uniform(rng, 1, num_pes))
+            c = np.minimum(c, pes_left)
+            sizes[:, col] = offsets[:, col] = c
+            pes_left = np.maximum(pes_left // c, 1)
+            continue
+        full = dims[dim]
+        hi = np.minimum(outer.get(dim, full), full)
+        if kind == "T" and dim in ("R", "S"):
+            m = np.full(n, full, dtype=np.int64)
+            o = m
+        elif dim in ("Y", "X"):
+            win = dims["R" if dim == "Y" else "S"]
+            m = _log_uniform(rng, np.minimum(win, hi), hi)
+            o = np.where(rng.random(n) < 0.7, np.maximum(m - win + 1, 1),
+                         rng.integers(1, m + 1))
+        else:
+            m = _log_uniform(rng, 1, hi)
+            o = np.where(rng.random(n) < 0.9, m, rng.integers(1, m + 1))
+        sizes[:, col], offsets[:, col] = m, o
+        outer[dim] = m
+    return sizes, offsets
+
+
+def bench_shape(name, shape, hw, layers, n_cand, batch, rng):
+    """Evaluate ``n_cand`` random mappings per layer; returns (evaluations, seconds, valid)."""
+    n_eval, secs, n_valid = 0, 0.0, 0
+    for layer in layers:
+        sizes, offsets = random_mappings(layer, shape, n_cand, hw.num_pes, rng)
+        for lo in range(0, n_cand, batch):
+            s, o = sizes[lo:lo + batch], offsets[lo:lo + batch]
+            t0 = time.perf_counter()
+            rep = evaluate_batch(layer, shape, s, o, hw)
+            secs += time.perf_counter() - t0
+            n_eval += len(s)
+            n_valid += int(np.count_nonzero(rep["valid"]))
+    print(f"{name:16s} {len(layers)} layers x {n_cand} candidates: {n_eval} evaluations in "
+          f"{secs:.2f} s = {n_eval / secs:,.0f}/s ({100 * n_valid / n_eval:.0f}% valid)")
+    return n_eval, secs
+
+
+def single_latency(layers, repeats: int) -> float:
+    """Median seconds of one ``evaluate`` call (kcp_ws mapping of a 3x3 ResNet-50 layer)."""
+    layer = next(x for x in layers if x.dims["R"] == 3)
+    df = Dataflow([SpatialMap(1, 1, "K"), TemporalMap(64, 64, "C"), TemporalMap(3, 3, "R"),
+                   TemporalMap(3, 3, "S"), TemporalMap(3, 1, "Y"), TemporalMap(3, 1, "X"),
+                   Cluster(64), SpatialMap(1, 1, "C"), TemporalMap(3, 1, "Y"),
+                   TemporalMap(3, 1, "X"), TemporalMap(3, 3, "R"), TemporalMap(3, 3, "S")])
+    hw = SHAPES["kcp_ws 2-level"][1]
+    evaluate(layer, hw, df)  # warm caches
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        evaluate(layer, hw, df)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a few seconds: smoke test")
+    ap.add_argument("--candidates", type=int, default=None,
+                    help="random mappings per (layer, dataflow shape) (default 10000, quick 500)")
+    ap.add_argument("--batch", type=int, default=20000, help="candidates per evaluate_batch call")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    n_cand = a.candidates or (500 if a.quick else 10000)
+    rng = np.random.default_rng(a.seed)
+    layers = resnet50_layers()
+    total_n, total_s = 0, 0.0
+    for name, (shape, hw) in SHAPES.items():
+        n, s = bench_shape(name, shape, hw, layers, n_cand, a.batch, rng)
+        total_n += n
+        total_s += s
+    lat = single_latency(layers, 20 if a.quick else 200)
+    print(f"single evaluate() latency (median): {lat * 1e3:.2f} ms")
+    print(f"evaluations/s: {total_n / total_s:.0f}")
+
+
+if __name__ == "__main__":
+    main()
