@@ -1,0 +1,81 @@
+"""The search loop: ask a strategy, score with the evaluator, tell, until a budget runs out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from costmodel import Dataflow
+from costmodel.analysis import CostReport, evaluate
+from search_spaces import Genomes, MappingSpace
+
+from .evaluator import Evaluator
+from .strategies import Strategy
+
+
+@dataclass
+class SearchResult:
+    """Outcome of one search on one layer."""
+
+    best_fitness: float
+    best_genome: Genomes | None
+    dataflow: Dataflow | None
+    report: CostReport | None
+    evaluations: int
+    seconds: float
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (evals, s, best)
+    strategy: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.dataflow is not None
+
+    def evals_to_reach(self, target: float) -> int | None:
+        """Evaluations after which the best-so-far was within ``target`` (None if never)."""
+        for ev, _, best in self.history:
+            if best <= target:
+                return ev
+        return None
+
+
+def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
+               budget: int | None = 10_000, time_limit: float | None = None,
+               progress=None) -> SearchResult:
+    """Run ``strategy`` until ``budget`` evaluations or ``time_limit`` seconds are used.
+
+    With only an evaluation budget the result is reproducible for a given seed.
+    """
+    if budget is None and time_limit is None:
+        raise ValueError("give an evaluation budget, a time limit, or both")
+    t0 = time.perf_counter()
+    evals = 0
+    best, best_g = np.inf, None
+    history: list[tuple[int, float, float]] = []
+    while True:
+        if budget is not None and evals >= budget:
+            break
+        if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            break
+        g = strategy.ask(None if budget is None else budget - evals)
+        if len(g) == 0:
+            break
+        ev = evaluator(g)
+        if getattr(strategy, "multi", False):
+            strategy.tell(g, ev.fitness, ev.violation, secondary=ev.metrics["energy_nj"])
+        else:
+            strategy.tell(g, ev.fitness, ev.violation)
+        evals += len(g)
+        k = int(np.argmin(ev.fitness)) if len(g) else 0
+        if len(g) and ev.fitness[k] < best:
+            best, best_g = float(ev.fitness[k]), g.take([k])
+        history.append((evals, time.perf_counter() - t0, best))
+        if progress is not None:
+            progress(evals, best)
+    df = rep = None
+    if best_g is not None:
+        df = space.decode(best_g, 0)
+        rep = evaluate(space.layer, space.hardware, df)
+    return SearchResult(best, best_g, df, rep, evals, time.perf_counter() - t0, history,
+                        strategy.name)

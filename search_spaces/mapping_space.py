@@ -1,0 +1,462 @@
+"""The space of MAESTRO dataflows for one layer, as batches of numeric genomes.
+
+A genome describes up to ``max_levels`` cluster levels. Level ``l`` has a loop order over the
+layer's dims (outermost first), one spatially mapped dim, a tile size per dim and, below the top,
+a cluster size (units per unit of the level above). Tiles of ``Y``/``X`` count *output* rows and
+columns (sliding windows and strides are handled when decoding); ``R``/``S`` are always mapped
+whole (MAESTRO requires it of temporal maps on them). Tiles need not divide their dimension.
+
+Everything is an array over a batch of genomes, so strategies can sample, mutate and cross
+whole populations, and the evaluator can send every group of genomes that share a dataflow
+*shape* to the batch cost model in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap
+
+SLIDING = {"Y": "R", "X": "S"}
+
+
+@dataclass
+class Genomes:
+    """A batch of ``G`` mapping genomes (see module docstring). Arrays are owned, not views."""
+
+    levels: np.ndarray    # [G] number of cluster levels in use (1..max_levels)
+    order: np.ndarray     # [G, L, D] permutation of dim indices, outermost loop first
+    par: np.ndarray       # [G, L] index of the spatially mapped dim
+    tiles: np.ndarray     # [G, L, D] tile sizes (Y/X in output rows/columns)
+    clusters: np.ndarray  # [G, L] units per unit of the level above (column 0 unused, = 1)
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    def take(self, idx) -> Genomes:
+        return Genomes(**{f.name: getattr(self, f.name)[idx].copy() for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Genomes]) -> Genomes:
+        return Genomes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                          for f in fields(Genomes)})
+
+    def keys(self) -> np.ndarray:
+        """A bytes key per genome that identifies it exactly (for de-duplication)."""
+        G = len(self)
+        flat = np.concatenate([self.levels[:, None], self.order.reshape(G, -1),
+                               self.par, self.tiles.reshape(G, -1), self.clusters], axis=1)
+        flat = np.ascontiguousarray(flat.astype(np.int64))
+        return flat.view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
+
+
+@dataclass
+class MappingSpace:
+    """All dataflows of ``layer`` on ``hardware`` with 1..``max_levels`` cluster levels.
+
+    Restrictions (for templates and limited-flexibility accelerators): ``fixed_levels`` pins the
+    level count; ``fixed_order[l]`` pins level ``l``'s loop order (dim names, outermost first);
+    ``fixed_par[l]`` pins its spatial dim; ``par_choices`` limits the spatial dims;
+    ``fixed_tiles[(l, dim)]`` pins a tile; ``fixed_clusters[l]`` pins a cluster size;
+    ``tile_divisors`` restricts tiles to divisors of the parent tile.
+    """
+
+    layer: Layer
+    hardware: Hardware
+    max_levels: int = 2
+    min_levels: int = 1
+    fixed_levels: int | None = None
+    fixed_order: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    fixed_par: dict[int, str] = field(default_factory=dict)
+    par_choices: tuple[str, ...] | None = None
+    fixed_tiles: dict[tuple[int, str], int] = field(default_factory=dict)
+    fixed_clusters: dict[int, int] = field(default_factory=dict)
+    tile_divisors: bool = False
+    name: str = "free"
+
+    def __post_init__(self) -> None:
+        lay = self.layer
+        if lay.type == "GEMM":
+            dims = ["M", "N", "K"]
+        else:
+            dims = (["N"] if "N" in lay.dims else []) + (
+                ["C"] if lay.type == "DSCONV" else ["K", "C"]) + (
+                ["G"] if lay.type == "NGCONV" else []) + ["R", "S", "Y", "X"]
+        self.dims: list[str] = dims
+        self.D = len(dims)
+        full = lay.full_dims()
+        ext = []
+        for d in dims:
+            if d in SLIDING:
+                ext.append(lay.output_size(d))
+            elif d in ("R", "S"):
+                ext.append(1)
+            else:
+                ext.append(full[d])
+        self.extent = np.array(ext, dtype=np.int64)  # tile upper bounds at the top level
+        if (self.extent <= 0).any():
+            raise ValueError(f"layer {lay.name}: non-positive output size")
+        allowed = self.par_choices or tuple(d for d in dims if d not in ("R", "S"))
+        self.par_idx = np.array([dims.index(d) for d in allowed], dtype=np.int64)
+        self.L = self.fixed_levels or self.max_levels
+        if self.fixed_levels:
+            self.min_levels = self.max_levels = self.fixed_levels
+        self.P = int(self.hardware.num_pes)
+        self._rs = np.array([d in ("R", "S") for d in dims])
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, rng: np.random.Generator, n: int, tiles_per_shape: int = 1) -> Genomes:
+        """``n`` random genomes (repaired, so they satisfy every structural rule).
+
+        With ``tiles_per_shape`` = k, blocks of k genomes share one random structure (levels,
+        loop orders, spatial dims) and differ in tiles and cluster sizes: still uniform over
+        structures, and k times cheaper to evaluate (one cost-model call per block).
+        """
+        if n == 0:
+            return self.empty()
+        g = self._sample(rng, n)
+        if tiles_per_shape > 1:
+            lead = (np.arange(n) // tiles_per_shape) * tiles_per_shape
+            g.levels, g.order, g.par = g.levels[lead], g.order[lead], g.par[lead]
+            g = self.repair(g)
+        return g
+
+    def with_structure_of(self, g: Genomes, src: Genomes) -> Genomes:
+        """Copies of ``g`` that take levels, loop orders and spatial dims from ``src``."""
+        out = g.take(np.arange(len(g)))
+        out.levels, out.order, out.par = src.levels.copy(), src.order.copy(), src.par.copy()
+        return self.repair(out)
+
+    def _sample(self, rng: np.random.Generator, n: int) -> Genomes:
+        L, D = self.L, self.D
+        levels = rng.integers(self.min_levels, self.max_levels + 1, n)
+        order = np.argsort(rng.random((n, L, D)), axis=2)
+        par = self.par_idx[rng.integers(0, len(self.par_idx), (n, L))]
+        tiles = np.empty((n, L, D), dtype=np.int64)
+        hi = np.broadcast_to(self.extent, (n, D)).copy()
+        for lv in range(L):
+            tiles[:, lv] = self._rand_tile(rng, hi)
+            hi = tiles[:, lv]
+        clusters = np.ones((n, L), dtype=np.int64)
+        if L > 1:
+            # split log2(P) randomly between levels
+            logp = np.log2(max(self.P, 1))
+            w = rng.random((n, L))
+            share = w / w.sum(axis=1, keepdims=True) * logp
+            clusters[:, 1:] = np.maximum(1, np.round(2.0 ** share[:, 1:])).astype(np.int64)
+        g = Genomes(levels, order, par, tiles, clusters)
+        return self.repair(g)
+
+    def _rand_tile(self, rng, hi: np.ndarray) -> np.ndarray:
+        """Log-uniform integers in [1, hi], half of them snapped to a divisor-friendly value."""
+        u = rng.random(hi.shape)
+        t = np.floor(np.exp(u * np.log(hi + 1))).astype(np.int64)
+        t = np.clip(t, 1, hi)
+        if self.tile_divisors:
+            return self._snap_divisor(t, hi)
+        snap = rng.random(hi.shape) < 0.5
+        return np.where(snap, self._snap_divisor(t, hi), t)
+
+    @staticmethod
+    def _snap_divisor(t: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Largest divisor of ``hi`` that is <= ``t`` (vectorised by trial division)."""
+        out = t.copy()
+        todo = (hi % out) != 0
+        while todo.any():
+            out = np.where(todo, out - 1, out)
+            todo = (hi % np.maximum(out, 1)) != 0
+        return np.maximum(out, 1)
+
+    def empty(self) -> Genomes:
+        """A batch of zero genomes."""
+        L, D = self.L, self.D
+        z = np.zeros
+        return Genomes(z(0, np.int64), z((0, L, D), np.int64), z((0, L), np.int64),
+                       z((0, L, D), np.int64), z((0, L), np.int64))
+
+    # ------------------------------------------------------------------ repair
+    def repair(self, g: Genomes) -> Genomes:
+        """Project genomes onto the space: bounds, nesting of tiles, PE budget, fixed axes."""
+        L, D = self.L, self.D
+        g.levels = np.clip(g.levels, self.min_levels, self.max_levels)
+        for lv, names in self.fixed_order.items():
+            if lv < L:
+                g.order[:, lv] = [self.dims.index(d) for d in names]
+        for lv, d in self.fixed_par.items():
+            if lv < L:
+                g.par[:, lv] = self.dims.index(d)
+        bad_par = ~np.isin(g.par, self.par_idx)
+        if bad_par.any():
+            g.par = np.where(bad_par, self.par_idx[0], g.par)
+        for (lv, d), v in self.fixed_tiles.items():
+            if lv < L:
+                g.tiles[:, lv, self.dims.index(d)] = v
+        hi = np.broadcast_to(self.extent, (len(g), D))
+        for lv in range(L):
+            t = np.clip(g.tiles[:, lv], 1, hi)
+            if self.tile_divisors:
+                t = self._snap_divisor(t, hi)
+            t[:, self._rs] = 1
+            g.tiles[:, lv] = t
+            hi = t
+        g.clusters[:, 0] = 1
+        for lv, c in self.fixed_clusters.items():
+            if 0 < lv < L:
+                g.clusters[:, lv] = c
+        g.clusters = np.clip(g.clusters, 1, self.P)
+        # the clusters in use must fit in the PE array: shrink the innermost ones first
+        for lv in range(L - 1, 0, -1):
+            in_use = np.arange(L)[None, :] < g.levels[:, None]
+            prod = np.where(in_use, g.clusters, 1).prod(axis=1)
+            over = prod > self.P
+            if not over.any():
+                break
+            others = prod // g.clusters[:, lv]
+            g.clusters[:, lv] = np.where(over & (lv < g.levels),
+                                         np.maximum(1, self.P // np.maximum(others, 1)),
+                                         g.clusters[:, lv])
+        return g
+
+    # ------------------------------------------------------------------ decoding
+    def shape_keys(self, g: Genomes) -> np.ndarray:
+        """A bytes key per genome: genomes with equal keys share a dataflow shape."""
+        G = len(g)
+        in_use = np.arange(self.L)[None, :] < g.levels[:, None]
+        order = np.where(in_use[:, :, None], g.order, 0).reshape(G, -1)
+        par = np.where(in_use, g.par, 0)
+        flat = np.ascontiguousarray(
+            np.concatenate([g.levels[:, None], order, par], axis=1).astype(np.int8))
+        return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
+
+    def shape_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
+        """The dataflow shape of genome ``i`` (same for every genome with the same key)."""
+        out = []
+        for lv in range(int(g.levels[i])):
+            if lv > 0:
+                out.append(("C", ""))
+            for di in g.order[i, lv]:
+                out.append(("S" if di == g.par[i, lv] else "T", self.dims[di]))
+        return tuple(out)
+
+    def sizes_offsets(self, g: Genomes, idx: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+        """``[n, len(shape)]`` sizes and offsets of genomes ``idx`` that share ``shape``."""
+        lay = self.layer
+        n = len(idx)
+        sizes = np.empty((n, len(shape)), dtype=np.int64)
+        offs = np.empty_like(sizes)
+        lv = 0
+        full = lay.full_dims()
+        for col, (kind, dim) in enumerate(shape):
+            if kind == "C":
+                lv += 1
+                sizes[:, col] = offs[:, col] = g.clusters[idx, lv]
+                continue
+            di = self.dims.index(dim)
+            q = g.tiles[idx, lv, di]
+            if dim in SLIDING:
+                r = full[SLIDING[dim]]
+                s = lay.stride(dim)
+                sizes[:, col] = (q - 1) * s + r
+                offs[:, col] = q * s
+            elif dim in ("R", "S"):
+                sizes[:, col] = offs[:, col] = full[dim]
+            else:
+                sizes[:, col] = offs[:, col] = q
+        return sizes, offs
+
+    def decode(self, g: Genomes, i: int) -> Dataflow:
+        """Genome ``i`` as a MAESTRO dataflow."""
+        shape = self.shape_of(g, i)
+        sizes, offs = self.sizes_offsets(g, np.array([i]), shape)
+        out = []
+        for (kind, dim), m, o in zip(shape, sizes[0], offs[0]):
+            if kind == "C":
+                out.append(Cluster(int(m), "P"))
+            elif kind == "S":
+                out.append(SpatialMap(int(m), int(o), dim))
+            else:
+                out.append(TemporalMap(int(m), int(o), dim))
+        return Dataflow(out)
+
+    # ------------------------------------------------------------------ variation
+    def mutate(self, rng: np.random.Generator, g: Genomes, rate: float = 0.3,
+               structural: bool = True) -> Genomes:
+        """Domain-aware mutation: tile steps, re-drawn tiles, spatial-dim change, loop swaps,
+        cluster resizing and adding/removing a level (the last three only if ``structural``)."""
+        g = g.take(np.arange(len(g)))
+        n, L, D = len(g), self.L, self.D
+        # tile: multiply/divide by 2 or re-draw, at one random (level, dim) per genome
+        lv = rng.integers(0, L, n)
+        di = rng.integers(0, D, n)
+        hit = rng.random(n) < max(rate, 0.5)
+        cur = g.tiles[np.arange(n), lv, di]
+        parent = np.where(lv == 0, self.extent[di],
+                          g.tiles[np.arange(n), np.maximum(lv - 1, 0), di])
+        kind = rng.integers(0, 3, n)
+        redraw = self._rand_tile(rng, parent)
+        new = np.where(kind == 0, cur * 2, np.where(kind == 1, np.maximum(cur // 2, 1), redraw))
+        new = np.where(rng.random(n) < 0.2, cur + rng.choice([-1, 1], n), new)
+        g.tiles[np.arange(n), lv, di] = np.where(hit, new, cur)
+        if structural:
+            # spatial dim
+            m = rng.random((n, L)) < rate / 2
+            g.par = np.where(m, self.par_idx[rng.integers(0, len(self.par_idx), (n, L))], g.par)
+            # swap two loops at a level
+            m = rng.random(n) < rate
+            lv = rng.integers(0, L, n)
+            a, b = rng.integers(0, D, n), rng.integers(0, D, n)
+            rows = np.nonzero(m)[0]
+            oa = g.order[rows, lv[rows], a[rows]].copy()
+            g.order[rows, lv[rows], a[rows]] = g.order[rows, lv[rows], b[rows]]
+            g.order[rows, lv[rows], b[rows]] = oa
+            # cluster sizes x2 / /2
+            if L > 1:
+                m = rng.random((n, L)) < rate / 2
+                f = np.where(rng.random((n, L)) < 0.5, 2.0, 0.5)
+                g.clusters = np.where(m, np.maximum(1, (g.clusters * f).astype(np.int64)),
+                                      g.clusters)
+            # add or remove a level
+            if self.max_levels > self.min_levels:
+                m = rng.random(n) < rate / 3
+                g.levels = np.where(m, g.levels + rng.choice([-1, 1], n), g.levels)
+        return self.repair(g)
+
+    def crossover(self, rng: np.random.Generator, a: Genomes, b: Genomes) -> Genomes:
+        """GAMMA-style crossover: each dim's tiles (all levels) come from one parent; the loop
+        orders, spatial dims, cluster sizes and level count from a randomly chosen parent."""
+        n, D = len(a), self.D
+        child = a.take(np.arange(n))
+        pick = rng.random((n, 1, D)) < 0.5
+        child.tiles = np.where(pick, a.tiles, b.tiles)
+        sw = rng.random(n) < 0.5
+        for name in ("levels", "order", "par", "clusters"):
+            av, bv = getattr(a, name), getattr(b, name)
+            m = sw.reshape((n,) + (1,) * (av.ndim - 1))
+            setattr(child, name, np.where(m, bv, av).copy())
+        return self.repair(child)
+
+    def crossover_tiles(self, rng: np.random.Generator, a: Genomes, b: Genomes) -> Genomes:
+        """Children with ``a``'s structure; each dim's tiles (all levels) and each cluster size
+        come from ``a`` or ``b`` at random."""
+        n, D = len(a), self.D
+        child = a.take(np.arange(n))
+        pick = rng.random((n, 1, D)) < 0.5
+        child.tiles = np.where(pick, a.tiles, b.tiles)
+        pc = rng.random(a.clusters.shape) < 0.5
+        child.clusters = np.where(pc, a.clusters, b.clusters)
+        return self.repair(child)
+
+    # ------------------------------------------------------------------ Optuna encoding
+    def suggest(self, trial) -> Genomes:
+        """Draw one genome through an Optuna trial (numeric parameters only, so every
+        sampler, CMA-ES included, can handle them; loop orders use random keys)."""
+        L, D = self.L, self.D
+        levels = trial.suggest_int("levels", self.min_levels, self.max_levels)
+        order = np.zeros((1, L, D), dtype=np.int64)
+        par = np.zeros((1, L), dtype=np.int64)
+        tiles = np.ones((1, L, D), dtype=np.int64)
+        clusters = np.ones((1, L), dtype=np.int64)
+        for lv in range(L):
+            keys = [trial.suggest_float(f"l{lv}_key_{d}", 0.0, 1.0) for d in self.dims]
+            order[0, lv] = np.argsort(keys)
+            par[0, lv] = self.par_idx[trial.suggest_int(f"l{lv}_par", 0, len(self.par_idx) - 1)]
+            for k, d in enumerate(self.dims):
+                if self._rs[k]:
+                    continue
+                tiles[0, lv, k] = trial.suggest_int(f"l{lv}_tile_{d}", 1, int(self.extent[k]),
+                                                    log=True)
+            if lv > 0:
+                clusters[0, lv] = trial.suggest_int(f"l{lv}_cluster", 1, self.P, log=True)
+        g = Genomes(np.array([levels]), order, par, tiles, clusters)
+        return self.repair(g)
+
+    # ------------------------------------------------------------------ enumeration
+    def is_enumerable(self) -> bool:
+        """True when the structure (levels, orders, spatial dims) is fixed."""
+        return bool(self.fixed_levels) and all(
+            lv in self.fixed_order and lv in self.fixed_par for lv in range(self.L))
+
+    def _chains(self, k: int) -> np.ndarray:
+        """All nested tile chains ``t0 >= t1 >= ...`` of dim ``k`` (``[n, L]``)."""
+        def options(hi):
+            vals = np.arange(1, hi + 1)
+            return vals[hi % vals == 0] if self.tile_divisors else vals
+
+        fixed = {lv: v for (lv, d), v in self.fixed_tiles.items() if d == self.dims[k]}
+        chains = [[]]
+        for lv in range(self.L):
+            nxt = []
+            for ch in chains:
+                hi = int(self.extent[k]) if lv == 0 else ch[-1]
+                opts = [fixed[lv]] if lv in fixed else ([1] if self._rs[k] else options(hi))
+                nxt += [ch + [int(t)] for t in opts if t <= hi]
+            chains = nxt
+        return np.array(chains, dtype=np.int64).reshape(len(chains), self.L)
+
+    def _cluster_options(self) -> np.ndarray:
+        """Cluster-size tuples for levels 1..L-1: fixed ones, else powers of two, product <= P."""
+        opts = []
+        for lv in range(1, self.L):
+            if lv in self.fixed_clusters:
+                opts.append([self.fixed_clusters[lv]])
+            else:
+                opts.append([2 ** e for e in range(int(np.log2(self.P)) + 1)])
+        if not opts:
+            return np.ones((1, 1), dtype=np.int64)
+        grid = np.array(np.meshgrid(*opts, indexing="ij")).reshape(len(opts), -1).T
+        grid = grid[grid.prod(axis=1) <= self.P]
+        return np.concatenate([np.ones((len(grid), 1), dtype=np.int64), grid], axis=1)
+
+    def enumeration_size(self) -> int:
+        if not self.is_enumerable():
+            raise ValueError("space is not enumerable: fix levels, loop orders and spatial dims")
+        n = len(self._cluster_options())
+        for k in range(self.D):
+            n *= len(self._chains(k))
+        return n
+
+    def enumerate(self, chunk: int = 100_000, start: int = 0):
+        """Yield every genome of an enumerable space from index ``start``, ``chunk`` at a time."""
+        size = self.enumeration_size()
+        chains = [self._chains(k) for k in range(self.D)]
+        clusters = self._cluster_options()
+        dims_shape = [len(c) for c in chains] + [len(clusters)]
+        L, D = self.L, self.D
+        order = np.array([[self.dims.index(d) for d in self.fixed_order[lv]] for lv in range(L)])
+        par = np.array([self.dims.index(self.fixed_par[lv]) for lv in range(L)])
+        for first in range(start, size, chunk):
+            flat = np.arange(first, min(size, first + chunk))
+            idx = np.unravel_index(flat, dims_shape)
+            n = len(flat)
+            tiles = np.stack([chains[k][idx[k]] for k in range(D)], axis=2)  # [n, L, D]
+            g = Genomes(np.full(n, L), np.broadcast_to(order, (n, L, D)).copy(),
+                        np.broadcast_to(par, (n, L)).copy(), tiles, clusters[idx[D]].copy())
+            yield g
+
+    def l1_requirement(self, g: Genomes) -> np.ndarray:
+        """The L1 size MAESTRO will report for the innermost level (2x the mapped tiles), from
+        the genome alone; exact unless leading iteration cases are invalid (then larger)."""
+        lay = self.layer
+        full = lay.full_dims()
+        inner = g.levels - 1
+        t = g.tiles[np.arange(len(g)), inner]  # [n, D]
+        size = {}
+        for k, d in enumerate(self.dims):
+            if d in SLIDING:
+                size[d] = (t[:, k] - 1) * lay.stride(d) + full[SLIDING[d]]
+            elif d in ("R", "S"):
+                size[d] = np.full(len(g), full[d])
+            else:
+                size[d] = t[:, k]
+        from costmodel.layer import tensor_table
+
+        total = np.zeros(len(g), dtype=np.int64)
+        for tv in tensor_table(lay.type, "N" in lay.dims).tensors():
+            vol = np.ones(len(g), dtype=np.int64)
+            for d in tv:
+                if d in size:
+                    vol = vol * size[d]
+            total += 2 * vol
+        return total
