@@ -133,7 +133,8 @@ class MappingParser:
             tok = self.next(f"a name and '{{' after {keyword.text}")
             if tok.text == "{":
                 return names, tok
-            if tok.text in KEYWORDS:
+            following = self.toks[self.pos].text if self.pos < len(self.toks) else None
+            if tok.text in KEYWORDS and following != "{":  # a keyword is a name only before {
                 raise self.error(f"expected '{{' after '{keyword.text} {' '.join(names)}', "
                                  f"found {tok.text!r}", tok.line, "missing-brace")
             names.append(tok.text)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import MaestroInputError
 from ..hardware import Hardware
 from ..layer import Network
-from ._dfsl import KEYWORDS, MappingParser, parse_directive
+from ._dfsl import MappingParser, parse_directive
 from ._lexer import INT_MAX, is_int, tokenize
 from .validate import validate_dataflow
 
@@ -58,15 +58,13 @@ def load_mapping(path: StrPath) -> Network:
     return parse_mapping(_read(path), str(path))
 
 
-_BAD_NAME_CHARS = re.compile(r"[\s,\->():;{}]")
+_BAD_NAME_CHARS = re.compile(r"[ \t\r\n,\->():;{}]")
 
 
 def _token_name(name: str, default: str) -> str:
     """``name`` made a single MAESTRO token (bad characters become ``_``)."""
     name = _BAD_NAME_CHARS.sub("_", str(name)) or default
-    if name in KEYWORDS or name.startswith("//"):
-        name = f"{default}_{name.lstrip('/')}"
-    return name
+    return f"_{name}" if name.startswith("//") else name
 
 
 def format_mapping(network: Network) -> str:

@@ -25,6 +25,7 @@ field path, e.g. ``model.yaml: layers[3].dims.K: must be a positive integer``. U
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import fields
 from os import PathLike
 from pathlib import Path
@@ -61,6 +62,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
     seen: set = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):
+            break  # the base constructor reports unhashable keys
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -113,8 +116,8 @@ def _mapping(value: Any, path: str, allowed: tuple[str, ...] | None = None) -> d
 
 def _int(value: Any, path: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
-        need = "a positive" if minimum == 1 else f"an integer >= {minimum}, i.e. a"
-        raise _Err(path, f"must be {need} integer, got {value!r}", "yaml-value")
+        need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise _Err(path, f"must be {need}, got {value!r}", "yaml-value")
     return value
 
 
