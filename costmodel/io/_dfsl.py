@@ -16,6 +16,9 @@ Deliberate differences from MAESTRO (all documented in :func:`parse_mapping`):
 * other unknown top-level tokens are errors, except hardware keys with their values,
   which MAESTRO (and we) ignore in a mapping file;
 * CRLF line endings are accepted (see :mod:`._lexer`).
+
+Line numbers are the file's real 1-based lines. MAESTRO's own messages count every comment
+line twice, so its numbers are larger by the number of ``//`` lines above the error.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class MappingParser:
         self.layers: list[Layer] = []
         self.net_name: str | None = None
         self.prev: tuple[str, Dataflow] | None = None  # (layer name, dataflow) to inherit
+        self.saw_hw_key = False
 
     # -- token helpers -------------------------------------------------------------------
     def error(self, message: str, line: int | None, rule: str) -> MaestroInputError:
@@ -135,7 +139,7 @@ class MappingParser:
                 return names, tok
             following = self.toks[self.pos].text if self.pos < len(self.toks) else None
             if tok.text in KEYWORDS and following != "{":  # a keyword is a name only before {
-                raise self.error(f"expected '{{' after '{keyword.text} {' '.join(names)}', "
+                raise self.error(f"expected '{{' after '{' '.join([keyword.text, *names])}', "
                                  f"found {tok.text!r}", tok.line, "missing-brace")
             names.append(tok.text)
 
@@ -186,6 +190,7 @@ class MappingParser:
                                  "in a separate hardware file (num_pes, l1_size_cstr, ...)",
                                  tok.line, "accelerator-block")
             elif tok.text in HW_FILE_KEYS:
+                self.saw_hw_key = True
                 if self.pos < len(self.toks) and is_int(self.toks[self.pos].text):
                     self.pos += 1  # a hardware key in a mapping file: ignored, as by MAESTRO
             elif tok.text == "}":
@@ -194,8 +199,9 @@ class MappingParser:
                 raise self.error(f"unexpected {tok.text!r} at top level; expected Network, "
                                  "Layer or Constant", tok.line, "unexpected-token")
         if not self.layers:
-            raise self.error("no layers found; expected 'Network NAME { Layer NAME { ... } }'",
-                             self.toks[-1].line if self.toks else 1, "no-layers")
+            hint = " (this looks like a hardware file)" if self.saw_hw_key else ""
+            raise self.error(f"no layers found{hint}; expected 'Network NAME {{ Layer NAME "
+                             "{ ... } }'", self.toks[-1].line if self.toks else 1, "no-layers")
         return Network(self.net_name or "Network", self.layers)
 
     def constant(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from ..errors import MappingError
 from ..layer import CONV_DIMS, GEMM_DIMS, Layer, tensor_table
 
@@ -23,7 +25,8 @@ def mappable_dims(layer_type: str, declared: dict[str, int] | list[str]) -> set[
     return names
 
 
-def validate_dataflow(layer: Layer, source: str | None = None, line: int | None = None) -> None:
+def validate_dataflow(layer: Layer, source: str | None = None, line: int | None = None, *,
+                      num_pes: int | None = None) -> None:
     """Check that ``layer.dataflow`` can be analysed; raise :class:`MappingError` if not.
 
     Rules, per cluster level from the outermost (level 0) in:
@@ -39,11 +42,17 @@ def validate_dataflow(layer: Layer, source: str | None = None, line: int | None 
       (undefined behaviour, spec 2.4 step 1);
     * ``no-spatial-map`` / ``spatial-map-count``: each level needs 1 or 2 SpatialMaps.
 
-    Checks needing the hardware (cluster sizes vs. PE count) are not done here.
+    With ``num_pes`` given, also ``cluster-exceeds-pes``: the product of the Cluster sizes
+    must not exceed the PE count (MAESTRO divides by zero otherwise, spec 2.3).
     """
     df = layer.dataflow
     if df is None:
         return
+    if num_pes is not None and prod(df.cluster_sizes) > num_pes:
+        raise MappingError(
+            f"layer {layer.name!r}: Cluster sizes {' x '.join(map(str, df.cluster_sizes))} = "
+            f"{prod(df.cluster_sizes)} PEs per top-level unit, but there are only {num_pes} PEs",
+            source=source, line=line, rule="cluster-exceeds-pes")
     sd0 = set(layer.full_dims())
     inner = set(tensor_table(layer.type, "N" in layer.dims).input_vars) & sd0
     parent: set[str] = set()

@@ -54,7 +54,11 @@ class _Err(Exception):
 
 
 # -- YAML text <-> Python data ----------------------------------------------------------------
-class _Loader(yaml.SafeLoader):
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc, valid-type]
     """Safe loader that rejects duplicate mapping keys."""
 
 
@@ -78,7 +82,7 @@ class _Flow(dict):
     """A mapping dumped in flow style (``{K: 64, C: 3}``)."""
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(_SafeDumper):  # type: ignore[misc, valid-type]
     pass
 
 

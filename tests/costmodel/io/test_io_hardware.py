@@ -84,7 +84,7 @@ def test_yaml_round_trip_and_dispatch(tmp_path):
     ("noc_latency: -1", "hw.yaml: noc_latency: must be an integer >= 0"),
     ("pes: 4", "hw.yaml: pes: unknown field"),
     ("[1, 2]", "hw.yaml: must be a mapping"),
-    ("num_pes: [", "hw.yaml:1: invalid YAML"),
+    ("num_pes: [\n", "hw.yaml:2: invalid YAML"),
 ])
 def test_bad_hardware_yaml(text, fragment):
     with pytest.raises(MaestroInputError) as info:

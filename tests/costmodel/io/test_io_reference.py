@@ -20,7 +20,7 @@ from _maestro_io_ref import (
 
 from costmodel.errors import MaestroInputError
 from costmodel.hardware import INT_MAX
-from costmodel.io import load_hardware, load_mapping
+from costmodel.io import load_hardware, load_mapping, validate_dataflow
 
 pytestmark = needs_ref
 
@@ -139,6 +139,16 @@ def test_analysis_time_failures_parse(case_id):
     case = next(c for c in cases() if c["case_id"] == case_id)
     assert case["status"] != "ok"
     assert load_mapping(mapping_path(case)).layers
+
+
+def test_cluster_larger_than_pe_count_with_hardware():
+    case = next(c for c in cases() if c["case_id"] == "p_0012")  # SIGFPE in MAESTRO
+    layer = load_mapping(mapping_path(case)).layers[0]
+    hw = load_hardware(case_dir(case) / "hw.m")
+    with pytest.raises(MaestroInputError) as info:
+        validate_dataflow(layer, "p_0012.m", 11, num_pes=hw.num_pes)
+    assert info.value.rule == "cluster-exceeds-pes" and "only 64 PEs" in str(info.value)
+    validate_dataflow(layer, num_pes=128)
 
 
 def test_unet_rs_duplicate_dimension():

@@ -112,7 +112,7 @@ def test_field_path_errors(path, value, message):
 
 
 def test_yaml_syntax_and_top_level_errors():
-    for text, fragment in [("layers: [", "model.yaml:1: invalid YAML"),
+    for text, fragment in [("layers: [\n", "model.yaml:2: invalid YAML"),
                            ("- 1\n- 2\n", "model.yaml: (top level): must be a mapping"),
                            ("layers:\n  - {name: a, name: b}\n", "duplicate key 'name'")]:
         with pytest.raises(MaestroInputError) as info:
