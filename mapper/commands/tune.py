@@ -1,0 +1,118 @@
+"""``mapper tune``: find the best mapping of every layer of a model (and optionally hardware)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from search_spaces import Constraints
+from search_spaces.hardware_space import HardwareSpace, budget_preset
+
+from ..evaluator import OBJECTIVES
+from ..presets import DEFAULT_HARDWARE, HARDWARE_PRESETS, resolve_hardware, resolve_model
+from ..strategies import DEFAULT_STRATEGY, STRATEGIES
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "tune", help="find the best dataflow per layer of a model",
+        description="Tune every layer of MODEL (a bundled model name, a MAESTRO .m file whose "
+        "dataflows are ignored, or YAML). Writes DIR/mappings.m, report.csv, summary.json. "
+        "With --area-budget/--power-budget the hardware is co-optimised too.")
+    p.add_argument("model")
+    p.add_argument("--hw", default=None,
+                   help=f"hardware file or preset ({', '.join(HARDWARE_PRESETS)}); "
+                   f"default {DEFAULT_HARDWARE}")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
+    p.add_argument("--objective", default="latency", choices=OBJECTIVES)
+    p.add_argument("--budget", type=int, default=None,
+                   help="evaluations per distinct layer (default 4000; with --time-limit only: "
+                   "unlimited)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--levels", type=int, default=2, choices=(1, 2, 3),
+                   help="maximum number of cluster levels")
+    p.add_argument("--template", default=None,
+                   help="restricted space, e.g. kcp_ws or kcp_ws:T1O0P0S1 (flexibility class)")
+    p.add_argument("--out", default="out", help="output directory (default ./out)")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-resume", action="store_true",
+                   help="ignore finished layers checkpointed by an earlier run in --out")
+    p.add_argument("--area-budget", default=None,
+                   help="co-optimise hardware within this area (number, or preset edge/cloud)")
+    p.add_argument("--power-budget", default=None,
+                   help="co-optimise hardware within this power (number, or preset edge/cloud)")
+    p.add_argument("--hw-candidates", type=int, default=8,
+                   help="hardware configurations per co-optimisation round")
+    p.add_argument("--hw-rounds", type=int, default=2)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run)
+
+
+def _budget(value: str | None, kind: str) -> float | None:
+    if value is None:
+        return None
+    if value in ("edge", "cloud"):
+        return budget_preset(value)[kind]
+    try:
+        return float(value)
+    except ValueError:
+        from costmodel.errors import MaestroInputError
+
+        raise MaestroInputError(f"--{kind}-budget must be a number or edge/cloud, got {value!r}",
+                                rule="usage") from None
+
+
+def run(args) -> int:
+    from ..results import write_results
+    from ..tuner import TuneSettings, tune_model
+
+    network = resolve_model(args.model)
+    hw = resolve_hardware(args.hw)
+    budget = args.budget if args.budget is not None else (None if args.time_limit else 4000)
+    settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
+                            time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
+                            max_levels=args.levels, template=args.template,
+                            constraints=Constraints())
+    out = Path(args.out)
+    t0 = time.perf_counter()
+
+    def progress(done, total, name):
+        if not args.quiet:
+            print(f"\r[{done}/{total} distinct layers] {name:<24} {time.perf_counter() - t0:6.1f}s",
+                  end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    area, power = _budget(args.area_budget, "area"), _budget(args.power_budget, "power")
+    if area is not None or power is not None:
+        from ..cooptimize import co_optimize
+
+        space = HardwareSpace(area_budget=area, power_budget=power,
+                              offchip_bw=(hw.offchip_bw,), noc_latency=(hw.noc_latency,),
+                              simd_lanes=(hw.simd_lanes,))
+        co = co_optimize(network, space, settings, candidates=args.hw_candidates,
+                         rounds=args.hw_rounds,
+                         progress=None if args.quiet else lambda m: print(m, file=sys.stderr))
+        result = co.best
+        summary = write_results(result, out, plots=not args.no_plots)
+        import json
+
+        from ..atomic import write_text
+        summary["cooptimization"] = {"area_budget": area, "power_budget": power,
+                                     "candidates": co.candidates}
+        write_text(out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
+    else:
+        ckpt = None if args.no_resume else out / ".checkpoint"
+        result = tune_model(network, hw, settings, checkpoint_dir=ckpt, progress=progress)
+        summary = write_results(result, out, plots=not args.no_plots)
+    t = summary["totals"]
+    print(f"{network.name}: {t['layers_mapped']}/{t['layers']} layers mapped "
+          f"({t['distinct_shapes']} distinct), total runtime {t['runtime_cycles']} cycles, "
+          f"energy {t['energy_nj']:.6g} nJ, {t['evaluations']} evaluations in "
+          f"{result.seconds:.1f}s on {result.hardware.num_pes} PEs -> {out}/")
+    if summary["unmapped_layers"]:
+        print("warning: no feasible mapping found for: " + ", ".join(summary["unmapped_layers"]),
+              file=sys.stderr)
+        return 1
+    return 0
