@@ -55,8 +55,8 @@ def feasible_configs(space: HardwareSpace, rng: np.random.Generator, n: int,
         c = space.cost(cheapest)
         raise MaestroInputError(
             f"no hardware in the space meets the budget (area <= {space.area_budget}, power <= "
-            f"{space.power_budget}); the smallest configuration needs area {float(c['area'][0]):.4g}"
-            f" and power {float(c['power'][0]):.4g}", rule="budget")
+            f"{space.power_budget}); the smallest configuration needs area "
+            f"{float(c['area'][0]):.4g} and power {float(c['power'][0]):.4g}", rule="budget")
     picked = picked[:n]
     return {k: np.array([p[k] for p in picked]) for k in picked[0]}
 

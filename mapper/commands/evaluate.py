@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
         "evaluate", help="evaluate the dataflows of a mapping file (.m or .yaml)",
         description="Evaluate every layer's dataflow of MAPPING on a hardware description. "
         "Without --hw, MAESTRO's command-line hardware options apply (with their defaults).")
-    p.add_argument("mapping", nargs="?", help="MAESTRO .m mapping file or YAML model with dataflows")
+    p.add_argument("mapping", nargs="?",
+                   help="MAESTRO .m mapping file or YAML model with dataflows")
     p.add_argument("--Mapping_file", dest="mapping_opt", help=argparse.SUPPRESS)
     p.add_argument("--hw", "--HW_file", dest="hw", help="hardware file (.m or .yaml)")
     p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
@@ -85,10 +86,11 @@ def format_table(network, reports, hw: Hardware) -> str:
     lines.append(f"total: {tot_rt} cycles, {tot_e:.6g} nJ, "
                  f"{sum(not r.valid for r in reports)} invalid layer(s)")
     warn = []
-    if max(r.l1_size for r in reports) > hw.l1_size:
-        warn.append(f"L1 requirement {max(r.l1_size for r in reports)} exceeds L1 size {hw.l1_size}")
-    if max(r.l2_size for r in reports) > hw.l2_size:
-        warn.append(f"L2 requirement {max(r.l2_size for r in reports)} exceeds L2 size {hw.l2_size}")
+    l1, l2 = max(r.l1_size for r in reports), max(r.l2_size for r in reports)
+    if l1 > hw.l1_size:
+        warn.append(f"L1 requirement {l1} exceeds L1 size {hw.l1_size}")
+    if l2 > hw.l2_size:
+        warn.append(f"L2 requirement {l2} exceeds L2 size {hw.l2_size}")
     if max(r.offchip_bw_req for r in reports) > hw.offchip_bw:
         warn.append("off-chip bandwidth requirement exceeds the off-chip bandwidth")
     lines += [f"warning: {w}" for w in warn]

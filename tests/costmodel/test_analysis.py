@@ -1,0 +1,101 @@
+"""The cost model on the spec's worked example, its invariants, and batch == scalar."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap
+from costmodel.analysis import evaluate, evaluate_batch
+from costmodel.errors import MappingError
+from search_spaces import MappingSpace
+
+T, S = TemporalMap, SpatialMap
+KCP_WS = Dataflow([S(1, 1, "K"), T(64, 64, "C"), T(3, 3, "R"), T(3, 3, "S"), T(3, 1, "Y"),
+                   T(3, 1, "X"), Cluster(64), S(1, 1, "C"), T(3, 1, "Y"), T(3, 1, "X"),
+                   T(3, 3, "R"), T(3, 3, "S")])
+CONV2 = Layer("CONV2_1_2", "CONV", dict(K=64, C=64, R=3, S=3, Y=56, X=56), dataflow=KCP_WS)
+ACC1 = Hardware(num_pes=256, l1_size=100, l2_size=3000, noc_bw=1000, offchip_bw=50)
+
+
+def test_worked_example():
+    r = evaluate(CONV2, ACC1)
+    assert r.runtime == 2_659_392
+    assert r.num_macs == r.expected_macs == 107_495_424
+    assert (r.input_l2_size, r.filter_l2_size, r.output_l2_size) == (1152, 4608, 8)
+    assert (r.input_l1_size, r.filter_l1_size, r.output_l1_size) == (18, 18, 18)
+    assert r.input_l2_read == 9_281_088 and r.filter_l2_read == 36_864
+    assert r.noc_bw_req == 261 and r.offchip_bw_req == 261
+    assert r.avg_bw_req == pytest.approx(18.1559, rel=1e-5)
+    assert r.arithmetic_intensity == 12
+    assert r.avg_utilized_pes == 256
+    assert r.area == pytest.approx(4.19049e8, rel=1e-5)
+    assert r.power == pytest.approx(3435.59, rel=1e-5)
+    assert r.valid and r.reason == ""
+
+
+def test_unlimited_offchip_runtime():
+    hw = Hardware(num_pes=256, noc_bw=1000)
+    assert evaluate(CONV2, hw).runtime == 513_219  # 14 + 46,655 * 11 (spec §8)
+
+
+def test_cluster_larger_than_pes_is_flagged_not_crashing():
+    r = evaluate(CONV2, Hardware(num_pes=32, noc_bw=1000, offchip_bw=50))
+    assert not r.valid and "more PEs" in r.reason
+
+
+def test_no_spatial_map_is_an_error():
+    lay = Layer("x", "CONV", dict(K=4, C=4, R=1, S=1, Y=4, X=4),
+                dataflow=Dataflow([T(1, 1, "K"), T(1, 1, "C")]))
+    with pytest.raises(MappingError, match="no SpatialMap"):
+        evaluate(lay, ACC1)
+
+
+def _random_batch(layer, hw, seed, n, levels=2):
+    space = MappingSpace(layer, hw, max_levels=levels, min_levels=levels)
+    g = space.sample(np.random.default_rng(seed), n, tiles_per_shape=n)
+    shape = space.shape_of(g, 0)
+    sizes, offs = space.sizes_offsets(g, np.arange(n), shape)
+    return space, g, shape, sizes, offs
+
+
+LAYERS = [
+    Layer("c3", "CONV", dict(K=32, C=16, R=3, S=3, Y=14, X=14)),
+    Layer("c1s2", "CONV", dict(K=64, C=32, R=1, S=1, Y=28, X=28), {"X": 2, "Y": 2}),
+    Layer("c7s2", "CONV", dict(K=16, C=3, R=7, S=7, Y=40, X=40), {"X": 2, "Y": 2}),
+    Layer("dw", "DSCONV", dict(K=1, C=32, R=3, S=3, Y=16, X=16)),
+    Layer("gemm", "GEMM", dict(M=64, N=48, K=96)),
+    Layer("batched", "CONV", dict(N=2, K=8, C=8, R=3, S=3, Y=9, X=9)),
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(LAYERS), st.integers(0, 2**31), st.integers(1, 3),
+       st.sampled_from([16, 64, 168, 256]), st.sampled_from([1, 2, 4]))
+def test_batch_equals_scalar_and_invariants(layer, seed, levels, pes, simd):
+    hw = Hardware(num_pes=pes, noc_bw=64, offchip_bw=128, simd_lanes=simd)
+    space, g, shape, sizes, offs = _random_batch(layer, hw, seed, 8, levels)
+    batch = evaluate_batch(layer, shape, sizes, offs, hw)
+    for i in range(len(g)):
+        one = evaluate(layer, hw, space.decode(g, i))
+        row = batch.row(i)
+        for k, v in one.to_dict().items():
+            w = getattr(row, k)
+            assert (v == w) or (v != v and w != w), (k, v, w)
+        if one.valid:  # physical invariants of every mapping the search may return
+            assert one.num_macs == layer.macs
+            assert one.runtime * pes * simd >= layer.macs
+            assert one.input_l1_read == one.num_macs == one.filter_l1_read
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(LAYERS), st.integers(0, 2**31))
+def test_random_mappings_never_crash(layer, seed):
+    hw = Hardware(num_pes=64, noc_bw=32, offchip_bw=16)
+    space = MappingSpace(layer, hw, max_levels=3)
+    g = space.sample(np.random.default_rng(seed), 16)
+    for i in range(len(g)):
+        r = evaluate(layer, hw, space.decode(g, i))
+        assert r.runtime >= 0 and (r.valid or r.reason)
