@@ -53,6 +53,7 @@ def reference_rows() -> dict[str, list[dict[str, str]]]:
     return dict(out)
 
 
+@lru_cache(maxsize=1)
 def accepted_mappings() -> dict[Path, list[str]]:
     """Mapping files MAESTRO ran successfully -> ids of the cases that used them."""
     out: dict[Path, list[str]] = defaultdict(list)
