@@ -178,7 +178,7 @@ def load_model_counts(name: str) -> dict[str, int]:
 
 
 # -- reading ----------------------------------------------------------------------------------
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available
     """Safe loader that rejects duplicate mapping keys."""
 
 
