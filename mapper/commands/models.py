@@ -78,7 +78,7 @@ def _load(name: str):
 
     path = Path(name)
     suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml", ".m") and (path.exists() or "/" in name or "\\" in name):
+    if suffix in (".yaml", ".yml", ".m"):
         if suffix == ".m":
             from costmodel.io import load_mapping
 
