@@ -62,6 +62,8 @@ class Layer:
     dims: dict[str, int]
     strides: dict[str, int] = field(default_factory=dict)
     dataflow: Dataflow | None = None
+    #: line of the layer's Dataflow block (or header) in the file it was read from, if any
+    source_line: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.type not in LAYER_TYPES:

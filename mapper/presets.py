@@ -39,8 +39,13 @@ def resolve_model(spec: str) -> Network:
     """A bundled model name, or a MAESTRO ``.m`` / YAML model file (dataflows are ignored)."""
     from costmodel.io import load_network
 
-    if Path(spec).suffix.lower() in (".m", ".yaml", ".yml"):
+    suffix = Path(spec).suffix.lower()
+    if suffix == ".m":
         return load_network(spec)
+    if suffix in (".yaml", ".yml"):
+        from .zoo import load_model_file  # reads both the zoo schema (counts) and plain YAML
+
+        return load_model_file(spec)
     try:
         from .zoo import load_model
     except ImportError:  # pragma: no cover - zoo is part of the package

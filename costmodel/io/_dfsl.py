@@ -413,6 +413,7 @@ class MappingParser:
             layer = Layer(st.name, st.type, dict(st.dims), strides, dataflow)
         except MaestroInputError as exc:
             raise self.error(exc.message, st.line, exc.rule or "layer") from None
+        layer.source_line = st.dataflow_line or st.line
         if dataflow is not None:
             line = st.dataflow_line or st.line
             try:

@@ -25,7 +25,7 @@ HEADER = (
     "(Min), Egress Delay (Max),  Egress Delay (Avg),Compute Delay (Min), Compute Delay (Min), "
     "Compute Delay (Avg),Avg number of utilized PEs, Arithmetic Intensity"
 )
-N_HEADER_COLUMNS = 51
+N_HEADER_COLUMNS = 52
 
 
 def _g(x: float, digits: int) -> str:
@@ -45,7 +45,7 @@ def _ratio(a: float, b: float) -> float:
 
 
 def row_values(network: str, rep: CostReport, noc_bw: int, digits: int = 6) -> list[str]:
-    """The 51 CSV fields of one layer, formatted as MAESTRO prints them."""
+    """The 52 CSV fields of one layer, formatted as MAESTRO prints them."""
     g = lambda x: _g(x, digits)  # noqa: E731
     i = lambda x: str(int(x))  # noqa: E731
     e = rep.energy_nj

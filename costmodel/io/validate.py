@@ -40,7 +40,9 @@ def validate_dataflow(layer: Layer, source: str | None = None, line: int | None 
     * ``prime-without-filter-map``: a level maps Y' (X') but not Y (X) and has no directive
       of its own on R (S); MAESTRO then converts Y' to Y with an uninitialised filter size
       (undefined behaviour, spec 2.4 step 1);
-    * ``no-spatial-map`` / ``spatial-map-count``: each level needs 1 or 2 SpatialMaps.
+    * ``no-spatial-map`` / ``spatial-map-count``: each level needs 1 or 2 SpatialMaps;
+    * ``offset-gt-size``: an offset larger than its size skips data (MAESTRO silently
+      exits or miscounts), except on strided X/Y whose offsets MAESTRO recomputes.
 
     With ``num_pes`` given, also ``cluster-exceeds-pes``: the product of the Cluster sizes
     must not exceed the PE count (MAESTRO divides by zero otherwise, spec 2.3).
@@ -53,6 +55,15 @@ def validate_dataflow(layer: Layer, source: str | None = None, line: int | None 
             f"layer {layer.name!r}: Cluster sizes {' x '.join(map(str, df.cluster_sizes))} = "
             f"{prod(df.cluster_sizes)} PEs per top-level unit, but there are only {num_pes} PEs",
             source=source, line=line, rule="cluster-exceeds-pes")
+    for d in df.directives:
+        if d.kind == "C" or d.offset <= d.size:
+            continue
+        if d.dim[0] in ("X", "Y") and layer.stride(d.dim[0]) > 1:
+            continue  # MAESTRO recomputes offsets of strided X/Y maps (spec 2.4 step 4)
+        raise MappingError(
+            f"layer {layer.name!r}: {d} has offset {d.offset} > size {d.size}, which skips "
+            f"elements of {d.dim} (allowed only on strided X/Y, whose offsets MAESTRO "
+            "recomputes)", source=source, line=line, rule="offset-gt-size")
     sd0 = set(layer.full_dims())
     inner = set(tensor_table(layer.type, "N" in layer.dims).input_vars) & sd0
     parent: set[str] = set()

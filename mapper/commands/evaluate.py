@@ -10,11 +10,30 @@ from pathlib import Path
 
 from costmodel import Hardware
 from costmodel.analysis import evaluate_network
-from costmodel.errors import MaestroInputError
+from costmodel.engine import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
+from costmodel.errors import MaestroInputError, MappingError
+from costmodel.io.validate import validate_dataflow
 from costmodel.hardware import INT_MAX
 from costmodel.io.maestro_csv import format_csv
 
 from ..atomic import write_text
+
+
+# Results the original binary cannot produce (it crashes or aborts): reported as errors here;
+# the Python API returns them flagged invalid instead. (A layer with no valid top-level case
+# is not fatal: MAESTRO prints a row for it, and so do we, marked invalid.)
+FATAL = ERR_PES | ERR_UNIQUE_ZERO | ERR_ZERO_COMPUTE
+FATAL_RULES = {ERR_PES: "cluster-exceeds-pes", ERR_UNIQUE_ZERO: "unique-zero",
+               ERR_ZERO_COMPUTE: "empty-sub-cluster"}
+
+
+#: MAESTRO options that the binary parses and ignores (or that only affect its console output)
+MAESTRO_IGNORED = (
+    "print_res", "print_res_csv_file", "print_log_file", "msg_print_lv", "noc_mc_support",
+    "dataflow_file", "layer_file", "do_implicit_reduction", "do_fg_sync", "do_reduction_op",
+    "full_buffer", "do_dse", "verbose", "print_design_space", "print_space", "min_num_PEs",
+    "max_num_PEs", "pe_tick", "area_constraint", "power_constraint", "optimization_target",
+    "bw_sweep", "top_bw_only", "min_noc_bw", "max_noc_bw", "bw_tick")
 
 
 def add_parser(sub) -> None:
@@ -40,6 +59,8 @@ def add_parser(sub) -> None:
     g.add_argument("--noc_hop_latency", type=int, default=0)
     g.add_argument("--num_simd_lanes", type=int, default=None,
                    help="MACs per PE per cycle (default 1; also applies with --hw)")
+    for opt in MAESTRO_IGNORED:  # accepted so MAESTRO command lines run unchanged
+        p.add_argument(f"--{opt}", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
 
 
@@ -113,7 +134,14 @@ def run(args) -> int:
             f"layer(s) {', '.join(missing)} have no Dataflow block; evaluate needs one per layer "
             "(use `mapper tune` to find dataflows)", source=path, rule="dataflow")
     hw = hardware_from_args(args)
+    for layer in network.layers:  # checks that need the hardware (PE count)
+        validate_dataflow(layer, str(path), layer.source_line, num_pes=hw.num_pes)
     reports = evaluate_network(network, hw)
+    for layer, rep in zip(network.layers, reports):
+        if rep.flags & FATAL:
+            raise MappingError(f"layer {layer.name!r} cannot be analysed: {rep.reason}",
+                               source=str(path), line=layer.source_line,
+                               rule=FATAL_RULES[rep.flags & FATAL & -(rep.flags & FATAL)])
     if args.format == "maestro-csv":
         text = format_csv(network.name, reports, hw.noc_bw, digits=args.digits)
     elif args.format == "json":

@@ -16,6 +16,7 @@ from search_spaces import Genomes
 from .base import Strategy
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "nsga3", "qmc", "optuna-random")
+CONSTRAINED = ("tpe", "nsga2", "nsga3")  # samplers that use Optuna's constraint interface
 
 
 def _constraints(trial):
@@ -84,7 +85,9 @@ class OptunaStrategy(Strategy):
     def tell(self, g, fitness, violation, secondary=None) -> None:
         for k, t in enumerate(self._trials):
             c = float(violation[k]) if (np.isfinite(fitness[k]) or violation[k] > 0) else 1.0
-            if hasattr(t, "set_constraint"):
+            if self.name not in CONSTRAINED:
+                pass  # this sampler ignores constraints: the penalty value steers it
+            elif hasattr(t, "set_constraint"):
                 t.set_constraint("violation", c)
             else:
                 t.set_user_attr("constraint", (c,))

@@ -1,0 +1,87 @@
+"""Strategy conformance: every strategy is seeded-reproducible, respects its budget and the
+constraints, and finds the known optimum of a small enumerable space."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import Hardware, Layer
+from mapper.evaluator import Evaluator
+from mapper.search import run_search
+from mapper.strategies import STRATEGIES, make_strategy
+from search_spaces import Constraints, MappingSpace
+
+LAYER = Layer("small", "CONV", dict(K=8, C=4, R=3, S=3, Y=6, X=6))
+HW = Hardware(num_pes=16, l1_size=64, l2_size=4096, noc_bw=8, offchip_bw=16)
+
+
+def small_space():
+    return MappingSpace(LAYER, HW, fixed_levels=1,
+                        fixed_order={0: ("K", "C", "R", "S", "Y", "X")}, fixed_par={0: "K"},
+                        tile_divisors=True)
+
+
+def known_optimum():
+    sp = small_space()
+    ev = Evaluator(sp, "latency")
+    return min(float(ev(g).fitness.min()) for g in sp.enumerate())
+
+
+BUDGET = {"tpe": 150, "cmaes": 200, "nsga2": 200, "nsga3": 200, "qmc": 200,
+          "optuna-random": 200}
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_strategy_conformance(name):
+    opt = known_optimum()
+    budget = BUDGET.get(name, 400)
+    results = []
+    for _ in range(2):
+        sp = small_space()
+        ev = Evaluator(sp, "latency", Constraints())
+        st = make_strategy(name, sp, seed=3)
+        results.append(run_search(sp, st, ev, budget=budget))
+    a, b = results
+    # reproducible
+    assert a.best_fitness == b.best_fitness and str(a.dataflow) == str(b.dataflow)
+    # budget respected
+    assert a.evaluations <= budget
+    # constraints and physical consistency hold for the returned mapping
+    rep = a.report
+    assert rep.valid and rep.l1_size <= HW.l1_size and rep.l2_size <= HW.l2_size
+    assert rep.runtime == a.best_fitness
+    # finds the known optimum of the small space
+    assert a.best_fitness == opt, (name, a.best_fitness, opt)
+
+
+def test_exhaustive_pruning_keeps_the_optimum():
+    sp = small_space()
+    full = run_search(sp, make_strategy("exhaustive", sp, prune=False), Evaluator(sp),
+                      budget=None, time_limit=60)
+    sp2 = small_space()
+    st = make_strategy("exhaustive", sp2, prune=True)
+    pruned = run_search(sp2, st, Evaluator(sp2), budget=None, time_limit=60)
+    assert pruned.best_fitness == full.best_fitness
+    assert pruned.evaluations + st.pruned <= full.evaluations
+
+
+def test_time_limit_stops_the_search():
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    r = run_search(sp, make_strategy("random", sp, batch_size=64), Evaluator(sp), budget=None,
+                   time_limit=0.5)
+    assert r.seconds < 3 and r.evaluations > 0
+
+
+def test_ga_beats_random_on_a_real_layer():
+    lay = Layer("c", "CONV", dict(K=64, C=64, R=3, S=3, Y=30, X=30))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    best = {}
+    for name in ("ga", "random"):
+        vals = []
+        for seed in range(3):
+            sp = MappingSpace(lay, hw, max_levels=2)
+            vals.append(run_search(sp, make_strategy(name, sp, seed=seed), Evaluator(sp),
+                                   budget=3000).best_fitness)
+        best[name] = np.median(vals)
+    assert best["ga"] <= best["random"]

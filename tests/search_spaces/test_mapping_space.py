@@ -1,0 +1,101 @@
+"""Mapping space: sampling, repair, decoding, variation operators, enumeration, templates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import Hardware, Layer
+from costmodel.analysis import evaluate
+from search_spaces import MappingSpace
+from search_spaces.templates import TEMPLATES, make_space
+
+LAYER = Layer("c", "CONV", dict(K=32, C=16, R=3, S=3, Y=18, X=18), {"X": 1, "Y": 1})
+HW = Hardware(num_pes=64, l1_size=512, l2_size=100000, noc_bw=64, offchip_bw=64)
+
+
+def _check_rules(space, g):
+    assert ((g.levels >= space.min_levels) & (g.levels <= space.max_levels)).all()
+    assert (g.tiles >= 1).all()
+    assert (g.tiles[:, 0] <= space.extent).all()
+    assert (g.tiles[:, 1:] <= g.tiles[:, :-1]).all()
+    in_use = np.arange(space.L)[None, :] < g.levels[:, None]
+    assert (np.where(in_use, g.clusters, 1).prod(axis=1) <= space.P).all()
+    for row in g.order.reshape(-1, space.D):
+        assert sorted(row) == list(range(space.D))
+
+
+def test_sample_mutate_crossover_keep_the_rules():
+    rng = np.random.default_rng(0)
+    sp = MappingSpace(LAYER, HW, max_levels=3)
+    g = sp.sample(rng, 200)
+    _check_rules(sp, g)
+    _check_rules(sp, sp.mutate(rng, g))
+    _check_rules(sp, sp.crossover(rng, g, g.take(rng.permutation(len(g)))))
+    _check_rules(sp, sp.crossover_tiles(rng, g, g.take(rng.permutation(len(g)))))
+
+
+def test_same_seed_same_samples():
+    a = MappingSpace(LAYER, HW).sample(np.random.default_rng(7), 50)
+    b = MappingSpace(LAYER, HW).sample(np.random.default_rng(7), 50)
+    assert (a.keys() == b.keys()).all()
+
+
+def test_decode_gives_valid_maestro_dataflows():
+    rng = np.random.default_rng(1)
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    g = sp.sample(rng, 100)
+    valid = 0
+    for i in range(len(g)):
+        df = sp.decode(g, i)
+        assert df.num_levels == g.levels[i]
+        valid += evaluate(LAYER, HW, df).valid
+    assert valid > 30  # most random mappings are physically consistent
+
+
+def test_optuna_encoding_round_trip():
+    optuna = pytest.importorskip("optuna")
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        t = study.ask()
+        g = sp.suggest(t)
+        _check_rules(sp, g)
+        # the same parameters decode to the same genome
+        fixed = optuna.trial.FixedTrial(t.params)
+        assert (sp.suggest(fixed).keys() == g.keys()).all()
+        study.tell(t, 0.0)
+
+
+def test_enumeration_is_complete_and_unique():
+    sp = MappingSpace(Layer("s", "CONV", dict(K=8, C=4, R=3, S=3, Y=6, X=6)), HW,
+                      fixed_levels=1, fixed_order={0: ("K", "C", "R", "S", "Y", "X")},
+                      fixed_par={0: "K"}, tile_divisors=True)
+    n = sp.enumeration_size()
+    assert n == 4 * 3 * 3 * 3  # divisors of K=8, C=4, and of the 4 output rows/cols
+    g = np.concatenate([x.keys() for x in sp.enumerate(chunk=7)])
+    assert len(g) == n == len(np.unique(g))
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_templates_decode_to_their_dataflow_style(name):
+    sp = make_space(LAYER, HW, name)
+    g = sp.sample(np.random.default_rng(0), 10)
+    t = TEMPLATES[name]
+    for i in range(len(g)):
+        df = sp.decode(g, i)
+        levels = df.levels()
+        assert len(levels) == len(t.orders)
+        for lv, dirs in enumerate(levels):
+            assert [d.dim for d in dirs if d.kind == "S"] == [t.pars[lv]]
+            assert tuple(d.dim for d in dirs) == t.orders[lv]
+
+
+def test_flexibility_class_fixes_axes():
+    sp = make_space(LAYER, HW, "kcp_ws:T0O0P0S0")
+    g = sp.sample(np.random.default_rng(0), 20)
+    assert len(np.unique(g.keys())) == 1  # a fixed-function accelerator has one mapping
+    sp = make_space(LAYER, HW, "kcp_ws:T1O1P0S0")
+    g = sp.sample(np.random.default_rng(0), 50)
+    assert (g.clusters[:, 1] == 64).all() and (g.par[:, 0] == sp.dims.index("K")).all()
+    assert len(np.unique(g.order[:, 0], axis=0)) > 1
