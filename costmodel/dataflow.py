@@ -48,7 +48,7 @@ class Cluster:
         return f"Cluster({self.size},{self.type})"
 
 
-Directive = Union[TemporalMap, SpatialMap, Cluster]
+Directive = Union[TemporalMap, SpatialMap, Cluster]  # noqa: UP007 (runtime alias, py3.10)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Dataflow:
 
     @property
     def shape(self) -> tuple[tuple[str, str], ...]:
-        """The structure without sizes: ``(kind, dim)`` per directive, ``("C", "")`` for clusters."""
+        """The structure without sizes: ``(kind, dim)`` per directive (``("C", "")``: cluster)."""
         return tuple((d.kind, d.dim if d.kind != "C" else "") for d in self.directives)
 
     @property

@@ -29,11 +29,12 @@ class Hardware:
         for name in ("num_pes", "l1_size", "l2_size", "noc_bw", "offchip_bw", "simd_lanes"):
             v = getattr(self, name)
             if int(v) != v or int(v) <= 0:
-                raise MaestroInputError(f"hardware field {name} must be a positive integer, got {v}",
-                                        rule="hardware")
+                raise MaestroInputError(
+                    f"hardware field {name} must be a positive integer, got {v}", rule="hardware")
         if int(self.noc_latency) != self.noc_latency or self.noc_latency < 0:
             raise MaestroInputError(
-                f"hardware field noc_latency must be a non-negative integer, got {self.noc_latency}",
+                "hardware field noc_latency must be a non-negative integer, "
+                f"got {self.noc_latency}",
                 rule="hardware")
 
     @classmethod

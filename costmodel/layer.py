@@ -104,7 +104,7 @@ class Layer:
         return int(self.strides.get(dim, 1))
 
     def full_dims(self) -> dict[str, int]:
-        """Dimension table SD_0: declared dims plus derived Y/X/Y'/X' (stride ignored, as MAESTRO)."""
+        """Dimension table SD_0: declared dims plus derived Y/X/Y'/X' (stride ignored: MAESTRO)."""
         sd = {k: int(v) for k, v in self.dims.items()}
         if self.is_conv_family:
             for ref, slide, out in (("Y", "R", "Y'"), ("X", "S", "X'")):

@@ -12,12 +12,11 @@ from costmodel import Hardware
 from costmodel.analysis import evaluate_network
 from costmodel.engine import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
 from costmodel.errors import MaestroInputError, MappingError
-from costmodel.io.validate import validate_dataflow
 from costmodel.hardware import INT_MAX
 from costmodel.io.maestro_csv import format_csv
+from costmodel.io.validate import validate_dataflow
 
 from ..atomic import write_text
-
 
 # Results the original binary cannot produce (it crashes or aborts): reported as errors here;
 # the Python API returns them flagged invalid instead. (A layer with no valid top-level case
