@@ -20,8 +20,8 @@ HEADER = (
     "Multicasting Factor (Input), Num Total Input Pixels, Num Total Weight Pixels, Ops/J, "
     "Num MACs, PE power, L1 power, L2 power, NOC power, input l1 read, input l1 write, input l2 "
     "read, input l2 write, input reuse factor,filter l1 read, filter l1 write, filter l2 read, "
-    "filter l2 write, filter reuse factor,output l1 read, output l1 write, output l2 read, output l2 write, output "
-    "reuse factor,Ingress Delay (Min), Ingress Delay (Max), Ingress Delay (Avg), Egress Delay "
+    "filter l2 write, filter reuse factor,output l1 read, output l1 write, output l2 read, "
+    "output l2 write, output reuse factor,Ingress Delay (Min), Ingress Delay (Max), Ingress Delay (Avg), Egress Delay "
     "(Min), Egress Delay (Max),  Egress Delay (Avg),Compute Delay (Min), Compute Delay (Min), "
     "Compute Delay (Avg),Avg number of utilized PEs, Arithmetic Intensity"
 )
