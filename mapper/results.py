@@ -16,7 +16,7 @@ from .atomic import write_text
 from .tuner import ModelResult
 
 REPORT_COLUMNS = (
-    "layer", "type", "dims", "strides", "shape_index", "reused", "runtime", "num_macs",
+    "layer", "type", "dims", "strides", "count", "shape_index", "reused", "runtime", "num_macs",
     "energy_nj", "throughput", "avg_utilized_pes", "l1_size", "l2_size", "noc_bw_req",
     "offchip_bw_req", "area", "power", "valid", "evaluations", "seconds", "dataflow")
 
@@ -32,7 +32,8 @@ def report_rows(result: ModelResult) -> list[dict]:
         row = {"layer": lay.name, "type": lay.type,
                "dims": " ".join(f"{k}:{v}" for k, v in lay.dims.items()),
                "strides": " ".join(f"{k}:{v}" for k, v in lay.strides.items()),
-               "shape_index": r.shape_index, "reused": int(r.reused),
+               "count": result.count(r), "shape_index": r.shape_index,
+               "reused": int(r.reused),
                "evaluations": 0 if r.reused else r.evaluations,
                "seconds": 0.0 if r.reused else round(r.seconds, 3),
                "dataflow": str(lay.dataflow) if lay.dataflow else ""}

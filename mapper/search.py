@@ -12,6 +12,7 @@ from costmodel.analysis import CostReport, evaluate
 from search_spaces import Genomes, MappingSpace
 
 from .evaluator import Evaluator
+from .pareto import ParetoArchive
 from .strategies import Strategy
 
 
@@ -27,6 +28,7 @@ class SearchResult:
     seconds: float
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (evals, s, best)
     strategy: str = ""
+    pareto: ParetoArchive | None = None  # set when the search kept a Pareto archive
 
     @property
     def found(self) -> bool:
@@ -42,7 +44,7 @@ class SearchResult:
 
 def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
                budget: int | None = 10_000, time_limit: float | None = None,
-               progress=None) -> SearchResult:
+               progress=None, pareto: ParetoArchive | None = None) -> SearchResult:
     """Run ``strategy`` until ``budget`` evaluations or ``time_limit`` seconds are used.
 
     With only an evaluation budget the result is reproducible for a given seed.
@@ -67,6 +69,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         else:
             strategy.tell(g, ev.fitness, ev.violation)
         evals += len(g)
+        if pareto is not None:
+            pareto.add(g, ev.metrics, ev.feasible)
         k = int(np.argmin(ev.fitness)) if len(g) else 0
         if len(g) and ev.fitness[k] < best:
             best, best_g = float(ev.fitness[k]), g.take([k])
@@ -78,4 +82,4 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         df = space.decode(best_g, 0)
         rep = evaluate(space.layer, space.hardware, df)
     return SearchResult(best, best_g, df, rep, evals, time.perf_counter() - t0, history,
-                        strategy.name)
+                        strategy.name, pareto)

@@ -79,14 +79,19 @@ class ModelResult:
     seconds: float
     resumed_layers: int = 0
 
+    def count(self, r: LayerResult) -> int:
+        """Instances of a layer in the model (zoo models may repeat a layer, e.g. per head)."""
+        return int(getattr(self.network, "counts", {}).get(r.layer.name, 1))
+
     def totals(self) -> dict:
+        """Model totals; a layer with ``count`` instances contributes ``count`` times."""
         found = [r for r in self.layers if r.found]
         return {
             "layers": len(self.layers), "layers_mapped": len(found),
             "distinct_shapes": len({r.shape_index for r in self.layers}),
-            "runtime_cycles": int(sum(r.report.runtime for r in found)),
-            "energy_nj": float(sum(r.report.energy_nj for r in found)),
-            "num_macs": int(sum(r.report.num_macs for r in found)),
+            "runtime_cycles": int(sum(r.report.runtime * self.count(r) for r in found)),
+            "energy_nj": float(sum(r.report.energy_nj * self.count(r) for r in found)),
+            "num_macs": int(sum(r.report.num_macs * self.count(r) for r in found)),
             "evaluations": int(sum(r.evaluations for r in self.layers if not r.reused)),
         }
 
