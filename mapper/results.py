@@ -73,6 +73,15 @@ def write_results(result: ModelResult, out_dir: str | Path, *, plots: bool = Tru
         "invalid_layers": [r.layer.name for r in result.layers if r.found and not r.report.valid],
         "files": ["mappings.m", "mappings.yaml", "hardware.m", "report.csv", "summary.json"],
     }
+    fronts = [(r.layer.name, p) for r in result.layers if not r.reused for p in r.pareto]
+    if fronts:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["layer", "runtime", "energy_nj", "area", "dataflow"])
+        w.writerows([name, p["runtime"], p["energy_nj"], p["area"], p["dataflow"]]
+                     for name, p in fronts)
+        write_text(out / "pareto.csv", buf.getvalue())
+        summary["files"].append("pareto.csv")
     if plots:
         made = plot_results(result, out)
         summary["files"] += made
@@ -117,4 +126,22 @@ def plot_results(result: ModelResult, out: Path) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "convergence.png", dpi=120)
     plt.close(fig)
-    return ["layers.png", "convergence.png"]
+    made = ["layers.png", "convergence.png"]
+    tuned = [r for r in result.layers if not r.reused and r.pareto]
+    if tuned:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for r in tuned[:8]:
+            pts = sorted((p["runtime"], p["energy_nj"]) for p in r.pareto)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=0.8,
+                    label=r.layer.name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("runtime (cycles)")
+        ax.set_ylabel("energy (nJ)")
+        ax.set_title("Pareto fronts (latency vs energy; area also kept)")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(out / "pareto.png", dpi=120)
+        plt.close(fig)
+        made.append("pareto.png")
+    return made

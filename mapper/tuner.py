@@ -26,6 +26,7 @@ from search_spaces.templates import make_space
 
 from .atomic import write_text
 from .evaluator import Evaluator
+from .pareto import ParetoArchive
 from .search import SearchResult, run_search
 from .strategies import DEFAULT_STRATEGY, make_strategy
 
@@ -42,6 +43,7 @@ class TuneSettings:
     jobs: int = 1
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
+    pareto: bool = False               # also keep each layer's latency/energy/area front
     constraints: Constraints = field(default_factory=Constraints)
     strategy_params: dict = field(default_factory=dict)
 
@@ -64,6 +66,7 @@ class LayerResult:
     evaluations: int
     seconds: float
     history: list = field(default_factory=list)
+    pareto: list = field(default_factory=list)  # [{runtime, energy_nj, area, dataflow}]
 
     @property
     def found(self) -> bool:
@@ -113,16 +116,23 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
                              shape_seed(settings.seed, layer) if seed is None else seed, **params)
     evaluator = Evaluator(space, settings.objective, settings.constraints)
     return run_search(space, strategy, evaluator, budget=settings.budget,
-                      time_limit=settings.time_limit)
+                      time_limit=settings.time_limit,
+                      pareto=ParetoArchive() if settings.pareto else None)
 
 
 def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings) -> dict:
     """One distinct layer, in a worker: returns a picklable, checkpointable record."""
     res = tune_layer(layer, hw, settings)
+    front = []
+    if res.pareto is not None and res.pareto.genomes is not None:
+        space = space_for(layer, hw, settings)
+        for k, pt in enumerate(res.pareto.points):
+            front.append({**dict(zip(res.pareto.objectives, map(float, pt))),
+                          "dataflow": str(space.decode(res.pareto.genomes, k))})
     return {"dataflow": None if res.dataflow is None else [str(d) for d in res.dataflow.directives],
             "evaluations": res.evaluations, "seconds": res.seconds,
             "best": None if not np.isfinite(res.best_fitness) else res.best_fitness,
-            "history": res.history[-200:]}
+            "history": res.history[-200:], "pareto": front}
 
 
 def _dataflow_from_record(rec: dict) -> Dataflow | None:
@@ -188,7 +198,7 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
         tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df)
         rep = evaluate(tuned, hw) if df is not None else None
         out.append(LayerResult(tuned, rep, k, first[k] != i, rec["evaluations"], rec["seconds"],
-                               rec.get("history", [])))
+                               rec.get("history", []), rec.get("pareto", [])))
     return ModelResult(network, hw, settings, out, time.perf_counter() - t0, resumed)
 
 

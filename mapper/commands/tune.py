@@ -36,6 +36,8 @@ def add_parser(sub) -> None:
                    help="maximum number of cluster levels")
     p.add_argument("--template", default=None,
                    help="restricted space, e.g. kcp_ws or kcp_ws:T1O0P0S1 (flexibility class)")
+    p.add_argument("--pareto", action="store_true",
+                   help="also write each layer's latency/energy/area Pareto front (pareto.csv)")
     p.add_argument("--out", default="out", help="output directory (default ./out)")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-resume", action="store_true",
@@ -74,7 +76,7 @@ def run(args) -> int:
     budget = args.budget if args.budget is not None else (None if args.time_limit else 4000)
     settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
-                            max_levels=args.levels, template=args.template,
+                            max_levels=args.levels, template=args.template, pareto=args.pareto,
                             constraints=Constraints())
     out = Path(args.out)
     t0 = time.perf_counter()
