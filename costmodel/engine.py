@@ -1,20 +1,39 @@
 """The recursive cost engine (spec §3-§5), vectorised over candidates and iteration cases.
 
 A level is analysed for a batch of *rows*; a row is a candidate index plus a dynamic
-dimension table ``DD``. Rows whose directives have the same set of iteration states share a
-*signature*, hence the same list of cases in MAESTRO's enumeration order; each signature group
-is evaluated as ``[rows, cases]`` arrays. Child levels are evaluated once for all distinct
-``(candidate, DD)`` pairs that the parent's cases hand down (memoisation, spec §5.1).
+dimension table ``DD``. Rows whose directives have the same number of iteration states share
+a case list and MAESTRO's case order (§3.2 depends only on those counts); they form a group.
+
+Within a group every per-case quantity is a numpy array of shape ``[rows, s_0, ..., s_{n-1}]``
+with one axis per directive (``s_j`` = its state count), in lexicographic case order, and
+broadcasting does the rest: a quantity that depends on a few directives' states has size 1 on
+the other axes, so products over directives are outer products and cost about one pass over the
+cases instead of one pass per directive. Three facts, all consequences of §3-§4, keep most
+quantities small:
+
+* A variable's state is that of the *last* directive on it, so per-variable factors live on
+  that directive's axis; the other axes only carry occurrence counts.
+* Ingress (§4.2) depends on the case only through ``c``, the innermost changing directive:
+  a TemporalMap factor never depends on the state (at Init, ``E`` is ``init_edge``, and a
+  directive with ``init_edge`` has no other state), nor does a SpatialMap factor once ``c`` is
+  fixed. So ingress is a ``[rows, n + 1]`` table indexed by ``c + 1``.
+* In PEEgress (§4.4) only SpatialMap factors depend on ``(first, ee)``; the aggregation over
+  sub-units (§4.3) is done on their product alone and multiplied by the TemporalMap product.
+
+The child level's dims are ``mp`` or ``mpe`` of each variable (§4.5), so a child row is the key
+``(parent row, bitmask)``; the child level is evaluated once per distinct key (memoisation,
+spec §5.1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from math import prod
 
 import numpy as np
 
-from .intmath import ceil_div, nz, tdiv
+from .intmath import ceil_div, nz, tdiv, tdiv_pos
 from .layer import TensorTable
 from .levels import OUT_OF, PARTNER, REF_DIMS, Level
 
@@ -32,6 +51,9 @@ ERROR_REASONS = {
     ERR_NO_VALID: "no valid iteration case at the top level",
 }
 
+# child keys: below this many (parent rows << mask bits) a dense flag table dedupes them
+_DENSE_KEYS = 1 << 24
+
 
 @dataclass
 class HardwareBatch:
@@ -44,23 +66,59 @@ class HardwareBatch:
     simd_lanes: np.ndarray
 
 
-@lru_cache(maxsize=4096)
-def case_table(sig: tuple[int, ...]) -> np.ndarray:
-    """Positions ``[cases, directives]`` for a signature, in MAESTRO's case order (§3.2).
+@dataclass
+class _DirStates:
+    """Iteration-state descriptors of one directive for a batch of rows (spec §3.1)."""
 
-    ``sig[j]`` has bit 0 set when directive j has a Steady state and bit 1 when it has an Edge.
+    ns: np.ndarray         # Steady occurrence count
+    unrolled: np.ndarray   # at Init
+    init_edge: np.ndarray  # at Init
+    ee_i: np.ndarray       # sp_edge_edge at Init
+    ee_e: np.ndarray       # sp_edge_edge at Edge
+    has_st: np.ndarray     # a Steady state exists
+    has_ed: np.ndarray     # an Edge state exists
+
+    def take(self, rows: np.ndarray) -> _DirStates:
+        return _DirStates(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class _CaseGrid:
+    """Row-independent case structure of one count vector (cases in lexicographic order)."""
+
+    c: np.ndarray     # [1, *counts]: innermost changing directive, -1 for the all-Init cases
+    perm: np.ndarray  # [C]: MAESTRO's q-th case (§3.2) -> lexicographic flat index
+
+
+@lru_cache(maxsize=4096)
+def case_grid(counts: tuple[int, ...], last_axes: tuple[bool, ...]) -> _CaseGrid:
+    """The ``c`` of every case and MAESTRO's case order for directives with ``counts`` states.
+
+    ``last_axes[j]`` is True when directive j is the last one on its variable; only those
+    decide the variable states, hence ``c`` (the last directive whose variable is not at Init).
+    MAESTRO's case ``q`` uses state ``ceil(q / f_j) mod s_j`` for directive ``j``, with
+    ``f_j`` the product of the later counts.
     """
-    states = [[INIT] + ([STEADY] if s & 1 else []) + ([EDGE] if s & 2 else []) for s in sig]
-    counts = [len(s) for s in states]
-    n = len(sig)
-    f = [int(np.prod(counts[j + 1:], dtype=np.int64)) for j in range(n)]
-    total = int(np.prod(counts, dtype=np.int64))
+    idx = np.indices(counts, dtype=np.int64)
+    c = np.full(counts, -1, dtype=np.int64)
+    for j, is_last in enumerate(last_axes):
+        if is_last:
+            c = np.where(idx[j] >= 1, j, c)
+    total = prod(counts)
     q = np.arange(total, dtype=np.int64)
-    pos = np.empty((total, n), dtype=np.int8)
-    for j in range(n):
-        idx = ((q + f[j] - 1) // f[j]) % counts[j]
-        pos[:, j] = np.asarray(states[j], dtype=np.int8)[idx]
-    return pos
+    state = [((q + f - 1) // f) % s
+             for s, f in zip(counts, [prod(counts[j + 1:]) for j in range(len(counts))])]
+    perm = np.ravel_multi_index(state, counts)
+    return _CaseGrid(c.reshape((1,) + counts), np.asarray(perm, dtype=np.int64))
+
+
+def _prod(factors):
+    """Product of broadcastable arrays, smallest first (so outer products grow only once)."""
+    factors = sorted((f for f in factors if not isinstance(f, int)), key=np.size)
+    out = 1
+    for f in factors:
+        out = out * f
+    return out
 
 
 class Engine:
@@ -73,12 +131,12 @@ class Engine:
         self.tensors = table.tensors()
 
     # ------------------------------------------------------------------ iteration states
-    def _states(self, lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]):
+    @staticmethod
+    def _states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]) -> list[_DirStates]:
         """Per-directive state descriptors for each row (spec §3.1)."""
         N = np.maximum(lv.N[cand], 1)
         out = []
-        code = np.zeros(len(cand), dtype=np.int64)
-        for j, d in enumerate(lv.directives):
+        for d in lv.directives:
             D = DD[d.var]
             m, o = d.m[cand], d.o[cand]
             if d.kind == "T":
@@ -87,8 +145,7 @@ class Engine:
                 ns = tdiv(D - m, o)
                 has_st = (m < D) & (ns > 0)
                 has_ed = ~init_edge & (ns * o + m < D)
-                ee_i = np.zeros_like(init_edge)
-                ee_e = ee_i
+                ee_i = ee_e = np.zeros_like(init_edge)
             else:
                 cov = m + o * (N - 1)
                 unrolled = D <= cov
@@ -101,9 +158,8 @@ class Engine:
                 a = np.where(rem < m, 1, tdiv(rem - m, o) + 1)
                 ee_e = (a - 1) * o + m < rem
                 has_ed = ~init_edge & edge
-            out.append((ns, unrolled, init_edge, ee_i, ee_e))
-            code += (has_st.astype(np.int64) + 2 * has_ed.astype(np.int64)) << (2 * j)
-        return out, code
+            out.append(_DirStates(ns, unrolled, init_edge, ee_i, ee_e, has_st, has_ed))
+        return out
 
     # ------------------------------------------------------------------ level analysis
     def analyze(self, i: int, cand: np.ndarray, DD: dict[str, np.ndarray]) -> dict:
@@ -111,52 +167,71 @@ class Engine:
         lv = self.levels[i]
         M = len(cand)
         top = i == 0
-        st, code = self._states(lv, cand, DD)
+        st = self._states(lv, cand, DD)
         res = {k: np.zeros(M, dtype=np.int64) for k in ("runtime", "err")}
         res["avg_active"] = np.zeros(M)
         res["first_l1"] = np.zeros((M, 3), dtype=np.int64)
         if top:
             _init_top_fields(res, M)
-        ucodes, inverse = np.unique(code, return_inverse=True)
+        code = np.zeros(M, dtype=np.int64)
+        for j, s in enumerate(st):
+            code |= (s.has_st.astype(np.int64) + s.has_ed) << (2 * j)
+        order = np.argsort(code, kind="stable")
+        ucodes, starts = np.unique(code[order], return_index=True)
         groups = []
-        for g, c in enumerate(ucodes):
-            rows = np.nonzero(inverse == g)[0]
-            sig = tuple(int((c >> (2 * j)) & 3) for j in range(len(lv.directives)))
-            groups.append(_Group(self, lv, i, cand[rows], rows, {k: v[rows] for k, v in DD.items()},
-                                 [tuple(a[rows] for a in s) for s in st], case_table(sig)))
+        for c, rows in zip(ucodes, np.split(order, starts[1:])):
+            counts = tuple(1 + int((c >> (2 * j)) & 3) for j in range(len(st)))
+            groups.append(_Group(self, lv, i, rows, cand[rows], {k: v[rows] for k, v in DD.items()},
+                                 [s.take(rows) for s in st], counts))
         if i < len(self.levels) - 1:
-            self._recurse(i, groups)
+            self._recurse(i, groups, cand)
         for grp in groups:
             grp.finish(res, top)
         res["err"] |= np.where(lv.N[cand] == 0, ERR_PES, 0)
         return res
 
-    def _recurse(self, i: int, groups: list[_Group]) -> None:
-        """Evaluate the child level once for every distinct (candidate, dims) the cases need."""
-        child = self.levels[i + 1]
+    def _recurse(self, i: int, groups: list[_Group], cand: np.ndarray) -> None:
+        """Evaluate the child level once for every distinct (row, child dims) the cases need.
+
+        A child dim is the parent's ``mp[v]`` or ``mpe[v]`` (§4.5), so the key of a child row
+        is ``parent row << nb | bitmask``, with one bit per variable whose two values differ
+        for some row.
+        """
+        lv, child = self.levels[i], self.levels[i + 1]
         cvars = list(child.SD.keys())
-        keys, owners = [], []
-        for gi, grp in enumerate(groups):
-            for variant in (True, False):
-                need = grp.child_need[variant]
-                r, c = np.nonzero(need)
-                if len(r) == 0:
-                    continue
-                sub = grp.subdims(variant)
-                cols = [grp.cand[r]] + [np.broadcast_to(sub[v], need.shape)[r, c] for v in cvars]
-                keys.append(np.stack(cols, axis=1))
-                owners.append((gi, variant, r, c))
-        if not keys:
+        mp = {v: lv.mp[v][cand] for v in cvars}
+        mpe = {v: lv.mpe[v][cand] for v in cvars}
+        bit_vars = [v for v in cvars if (mp[v] != mpe[v]).any()]
+        nb = len(bit_vars)
+        keys = [grp.child_keys(bit_vars, nb) for grp in groups]
+        allk = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        if len(allk) == 0:
             return
-        allk = np.concatenate(keys, axis=0)
-        uniq, inv = np.unique(allk, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        cres = self.analyze(i + 1, uniq[:, 0], {v: uniq[:, k + 1] for k, v in enumerate(cvars)})
-        start = 0
-        for gi, variant, r, c in owners:
-            sel = inv[start:start + len(r)]
-            start += len(r)
-            groups[gi].take_child(variant, r, c, {k: v[sel] for k, v in cres.items()})
+        if len(cand) << nb <= _DENSE_KEYS:
+            flags = np.zeros(len(cand) << nb, dtype=bool)
+            flags[allk] = True
+            uniq = np.flatnonzero(flags)
+            table = np.cumsum(flags) - 1
+
+            def lookup(k):
+                return table[k]
+        else:
+            uniq = np.unique(allk)
+
+            def lookup(k):
+                return np.minimum(np.searchsorted(uniq, k), len(uniq) - 1)
+        parent = uniq >> nb
+        cc = cand[parent]
+        DD = {v: mp[v][parent] for v in cvars}
+        for b, v in enumerate(bit_vars):
+            DD[v] = np.where(((uniq >> b) & 1).astype(bool), mpe[v][parent], DD[v])
+        cres = self.analyze(i + 1, cc, DD)
+        # a row inherits the error bits of every child it calls (on its valid cases)
+        child_err = np.zeros(len(cand), dtype=np.int64)
+        bad = np.flatnonzero(cres["err"])
+        np.bitwise_or.at(child_err, parent[bad], cres["err"][bad])
+        for grp in groups:
+            grp.take_child(cres, lookup, child_err[grp.rows])
 
 
 def _init_top_fields(res: dict, M: int) -> None:
@@ -170,120 +245,113 @@ def _init_top_fields(res: dict, M: int) -> None:
 
 
 class _Group:
-    """Rows of one level sharing a case list; every quantity is a ``[rows, cases]`` array."""
+    """Rows of one level sharing state counts; per-case quantities are broadcast n-D arrays.
 
-    def __init__(self, eng: Engine, lv: Level, i: int, cand, rows, DD, st, pos):
+    Attributes ending in ``_f`` are materialised ``[rows, cases]`` arrays in lexicographic
+    case order; ``self.grid.perm`` gives MAESTRO's order for the order-dependent results.
+    """
+
+    def __init__(self, eng: Engine, lv: Level, i: int, rows, cand, DD, st, counts):
         self.eng, self.lv, self.i = eng, lv, i
-        self.cand, self.rows, self.DD = cand, rows, DD
+        self.rows, self.cand, self.DD = rows, cand, DD
         self.innermost = i == len(eng.levels) - 1
         dirs = lv.directives
         n = len(dirs)
-        C = pos.shape[0]
-        self.C = C
-        col = lambda a: a[:, None]  # noqa: E731
-        self.N = col(lv.N[cand])
-        self.nec = col(lv.nec[cand])
-        self.nec1 = self.nec == 1
-        occ = np.ones((len(cand), C), dtype=np.int64)
-        for j in range(n):
-            ns = st[j][0]
-            occ = occ * np.where(pos[:, j] == STEADY, col(ns), 1)
-        self.occ = occ
-        vars_ = []
-        for d in dirs:
-            if d.var not in vars_:
-                vars_.append(d.var)
+        self.R, self.n, self.counts = len(rows), n, counts
+        self.C = prod(counts)
+        vars_ = list(dict.fromkeys(d.var for d in dirs))
         self.last = {v: max(j for j in range(n) if dirs[j].var == v) for v in vars_}
         self.first = {v: min(j for j in range(n) if dirs[j].var == v) for v in vars_}
-        self.posv = {v: pos[:, self.last[v]] for v in vars_}
-        self.E, self.unr, self.spee = {}, {}, {}
+        self.grid = case_grid(counts, tuple(self.last[d.var] == j for j, d in enumerate(dirs)))
+        self.st = st
+        self.N = self.col(lv.N[cand])
+        self.nec = self.col(lv.nec[cand])
+        self.nec1 = self.nec == 1
+        g = lambda t: {k: self.col(v[cand]) for k, v in t.items()}  # noqa: E731
+        self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
+        pos = [self._axis(j, self._positions(counts[j], st[j])) for j in range(n)]
+        self.occ = _prod([np.where(pos[j] == STEADY, self.col(st[j].ns), 1)
+                          for j in range(n) if counts[j] > 1])
+        self.posv, self.E, self.spee = {}, {}, {}
         for v in vars_:
             L = self.last[v]
-            ns, unrolled, init_edge, ee_i, ee_e = st[L]
-            p = self.posv[v]
-            self.E[v] = (p == EDGE) | ((p == INIT) & col(init_edge))
-            self.unr[v] = (p == INIT) & col(unrolled)
-            self.spee[v] = np.where(p == INIT, col(ee_i), (p == EDGE) & col(ee_e))
-        nonin = np.stack([self.posv[d.var] != INIT for d in dirs], axis=1)  # [C, n]
-        self.c = np.where(nonin.any(axis=1), n - 1 - np.argmax(nonin[:, ::-1], axis=1), -1)
-        self.all_init = ~np.stack([self.posv[v] != INIT for v in vars_], axis=1).any(axis=1)
-        g = lambda t: {k: col(v[cand]) for k, v in t.items()}  # noqa: E731
-        self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
-        self._compute()
+            p, s = pos[L], st[L]
+            self.posv[v] = p
+            self.E[v] = (p == EDGE) | ((p == INIT) & self.col(s.init_edge))
+            self.spee[v] = np.where(p == INIT, self.col(s.ee_i), (p == EDGE) & self.col(s.ee_e))
+        self.err = np.zeros(self.R, dtype=np.int64)
+        self._output_side()
+        self._input_side()
+        v0 = dirs[lv.spatial[0]].var
+        self.is_e = self.E[v0]
+        self.spee0 = self.spee[v0]
+        self.active = np.where(self.is_e, self.nec, self.N)
+        self.child = None
 
-    # -- per-unit volumes (spec §4.1-§4.4) ---------------------------------------------
-    def pe_mapped(self, tv, first, ee):
-        out = 1
-        for d in self.lv.directives:
-            v = d.var
-            if v not in tv:
-                continue
-            if d.kind == "T":
-                f = np.where(self.E[v], self.mpe[v], self.mp[v])
-            else:
-                f = np.where(self.E[v],
-                             np.where(self.nec1, np.where(first | np.asarray(ee), self.mpe[v], 1),
-                                      np.where(ee, self.mpe[v], self.mp[v])),
-                             self.mp[v])
-            out = out * f
-        return out
+    # -- layout helpers ----------------------------------------------------------------
+    def col(self, x):
+        """A per-row array as ``[R, 1, ..., 1]``."""
+        return np.asarray(x).reshape((-1,) + (1,) * self.n)
 
-    def pe_ingress(self, tv, first, ee, inited):
-        c = self.c
-        full = self.pe_mapped(tv, first, ee)
-        out = 1
-        for j, d in enumerate(self.lv.directives):
-            v = d.var
-            if v not in tv:
-                continue
-            p = self.posv[v]
-            is_c = (c == j)
-            if d.kind == "T":
-                f_init = np.where(self.E[v], self.mpe[v], self.mp[v])
-                f_non = np.where(is_c & ~inited, self.un[v], self.mp[v])
-            else:
-                Mx = np.where(ee, self.mpe[v], self.mp[v])
-                Ux = np.where(ee, self.une[v], self.un[v])
-                f_init = np.where(first | (j <= c), Mx, Ux)
-                f_non = np.where(first, Mx, np.where(is_c & ~inited, Ux, Mx))
-            out = out * np.where(p == INIT, f_init, f_non)
-        coupled = np.array([cj >= 0 and self.lv.directives[cj].var in tv for cj in c])
-        return np.where(c < 0, full, np.where(coupled, out, 0))
+    def _axis(self, j, table):
+        """A ``[R or 1, s_j]`` table as ``[R or 1, 1, .., s_j, .., 1]`` (directive j's axis)."""
+        shape = [table.shape[0]] + [1] * self.n
+        shape[j + 1] = table.shape[1]
+        return table.reshape(shape)
 
-    def pe_egress(self, tv, psum, first, ee, reuse_edge=True):
-        mp, un, mpe, une, E = self.mp, self.un, self.mpe, self.une, self.E
-        nec1 = self.nec1
-        out = 1
+    def flat(self, x):
+        """Materialise a broadcast per-case quantity as ``[R, C]`` (lexicographic cases)."""
+        return np.broadcast_to(x, (self.R,) + self.counts).reshape(self.R, self.C)
+
+    @staticmethod
+    def _positions(count, s: _DirStates):
+        """State positions of one directive per row: ``[1 or R, count]`` (Init first, §3.1)."""
+        if count == 1:
+            return np.full((1, 1), INIT, dtype=np.int8)
+        if count == 3:
+            return np.array([[INIT, STEADY, EDGE]], dtype=np.int8)
+        second = np.where(s.has_st, STEADY, EDGE).astype(np.int8)
+        return np.stack([np.zeros_like(second), second], axis=1)
+
+    # -- output side: egress, partial sums, MACs (spec §4.4) ---------------------------
+    def _egress_factors(self, tv, psum, kind, first=True, ee=False, reuse_edge=True):
+        """Factors of ``PEEgress`` of the directives of one kind.
+
+        ``kind == "T"`` factors do not depend on ``first``/``ee``; ``"S"`` factors do.
+        Part A (``psum``) covers directives on non-output dims, part B the output dims (each
+        through its first directive).
+        """
+        dirs = self.lv.directives
+        mp, un, mpe, une, E, nec1 = self.mp, self.un, self.mpe, self.une, self.E, self.nec1
+        ee_any = first | np.asarray(ee)
+        out = []
         if psum:
-            for d in self.lv.directives:
+            for d in dirs:
                 v = d.var
-                if v in tv:
+                if v in tv or d.kind != kind:
+                    continue
+                if kind == "T":
+                    out.append(np.where(E[v], mpe[v], mp[v]))
                     continue
                 p = self.posv[v]
-                if d.kind == "T":
-                    f = np.where(E[v], mpe[v], mp[v])
-                else:
-                    base = np.where(first, mp[v], nz(un[v]))
-                    f_i = np.where(E[v] & ee, mpe[v], base)
-                    f_e = np.where(nec1, np.where(first | np.asarray(ee), mpe[v], 1),
-                                   np.where(ee, une[v], base))
-                    f = np.where(p == INIT, f_i, np.where(p == STEADY, base, f_e))
-                out = out * f
+                base = mp[v] if first else nz(un[v])
+                f_i = np.where(E[v] & ee, mpe[v], base)
+                f_e = np.where(nec1, np.where(ee_any, mpe[v], 1), np.where(ee, une[v], base))
+                out.append(np.where(p == INIT, f_i, np.where(p == STEADY, base, f_e)))
         for v in tv:
-            d = self.lv.directives[self.first[v]]
+            if dirs[self.first[v]].kind != kind:
+                continue
             a = OUT_OF.get(v, v)
             p = self.posv[v]
-            if d.kind == "T":
-                f = np.where(p == INIT, np.where(E[v], mpe[a], mp[a]),
-                             np.where(p == STEADY, mp[a], mpe[a]))
-            else:
-                base = np.where(first, mp[a], nz(un[a]))
-                f_i = np.where(E[v] & ee,
-                               np.where(nec1, mpe[a], une[a] if reuse_edge else mpe[a]), base)
-                f_e = np.where(nec1, np.where(first | np.asarray(ee), mpe[v], 1),
-                               np.where(ee, une[a], base))
-                f = np.where(p == INIT, f_i, np.where(p == STEADY, base, f_e))
-            out = out * f
+            if kind == "T":
+                out.append(np.where(p == INIT, np.where(E[v], mpe[a], mp[a]),
+                                    np.where(p == STEADY, mp[a], mpe[a])))
+                continue
+            base = mp[a] if first else nz(un[a])
+            f_i = np.where(E[v] & ee,
+                           np.where(nec1, mpe[a], une[a] if reuse_edge else mpe[a]), base)
+            f_e = np.where(nec1, np.where(ee_any, mpe[v], 1), np.where(ee, une[a], base))
+            out.append(np.where(p == INIT, f_i, np.where(p == STEADY, base, f_e)))
         return out
 
     def _sp_info(self, tv, all_spatial=False):
@@ -292,7 +360,7 @@ class _Group:
         sp_vars = [v for v in tv if dirs[self.first[v]].kind == "S"]
         sp = bool(sp_vars)
         sps = sp_vars[-1] if sp_vars else None
-        spE = np.zeros((1, 1), dtype=bool)
+        spE = False
         for v in sp_vars:
             spE = spE | self.E[v]
         if all_spatial:
@@ -302,219 +370,331 @@ class _Group:
                     spE = spE | self.E[d.var]
         return sp, sps, spE
 
-    def _agg(self, F, tv):
-        sp, sps, spE = self._sp_info(tv)
-        if not sp:
-            return F(True, False)
-        ee_star = self.spee[sps]
-        n_ee = ee_star.astype(np.int64)
-        n_full = np.maximum(self.nec - n_ee - 1, 0)
-        f_ff = F(False, False)
-        a = F(True, False) + (self.N - 1) * f_ff
-        b = F(True, self.nec1 & ee_star) + (self.nec > 1) * (n_full * f_ff + n_ee * F(False, True))
+    def _combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star, table=False):
+        """AGG (spec §4.3) from the per-unit quantity at (first, ee) = TF, FF, FT and TT.
+
+        The inputs are broadcast per-case arrays, or ``[R, K]`` tables when ``table``.
+        """
+        N, nec = (self.N, self.nec) if not table else (self.N.reshape(-1, 1),
+                                                         self.nec.reshape(-1, 1))
+        n_ee = np.asarray(ee_star).astype(np.int64)
+        n_full = np.maximum(nec - n_ee - 1, 0)
+        a = f_tf + (N - 1) * f_ff
+        b = np.where((nec == 1) & ee_star, f_tt, f_tf) + (nec > 1) * (n_full * f_ff + n_ee * f_ft)
         return np.where(spE, b, a)
 
-    # -- one level's per-case quantities (spec §5.1) ------------------------------------
-    def _compute(self):
-        t_in, t_w, t_out = self.eng.tensors
-        self.eg = self._agg(lambda f, e: self.pe_egress(t_out, False, f, e), t_out)
+    def _output_side(self):
+        """Egress, critical-path partial sums and MACs per case; validity (npsum > 0)."""
+        t_out = self.eng.tensors[2]
+        g_b = _prod(self._egress_factors(t_out, False, "T"))
+        g_ab = _prod(self._egress_factors(t_out, True, "T"))
+
+        def h_b(first, ee, reuse_edge=True):
+            return _prod(self._egress_factors(t_out, False, "S", first, ee, reuse_edge))
+
+        def h_ab(first, ee, reuse_edge=True):
+            return _prod(self._egress_factors(t_out, True, "S", first, ee, reuse_edge))
+
         sp, sps, spE = self._sp_info(t_out)
         if sp:
             ee_star = self.spee[sps]
-            self.npsum = np.where(spE, self.pe_egress(t_out, True, True, self.nec1 & ee_star),
-                                  self.pe_egress(t_out, True, True, False))
+            eg_h = self._combine(h_b(True, False), h_b(False, False), h_b(False, True),
+                                 h_b(True, True), spE, ee_star)
         else:
-            self.npsum = self.pe_egress(t_out, True, True, False)
-        self.npsum = np.broadcast_to(self.npsum, self.occ.shape)
+            eg_h = h_b(True, False)
+        self.eg = g_b * eg_h
+        p_tf, p_tt = h_ab(True, False), h_ab(True, True)
+        if sp:
+            np_h = np.where(spE & self.nec1 & self.spee[sps], p_tt, p_tf)
+        else:
+            np_h = p_tf
+        self.npsum = g_ab * np_h
         _, sps2, spE2 = self._sp_info(t_out, all_spatial=True)
         ee2 = self.spee[sps2]
         n_ee = ee2.astype(np.int64)
         n_full = np.maximum(self.nec - n_ee - 1, 0)
-        base = self.pe_egress(t_out, True, True, False)
-        self.macs = np.where(
+        macs_h = np.where(
             spE2,
-            self.pe_egress(t_out, True, True, self.nec1 & ee2)
-            + (self.nec > 1) * (n_full * base
-                                + n_ee * self.pe_egress(t_out, True, False, True, reuse_edge=False)),
-            self.N * base)
-        self.macs = np.broadcast_to(self.macs, self.occ.shape)
-        self.eg = np.broadcast_to(self.eg, self.occ.shape)
-        self.valid = self.npsum > 0
-        self.ig = []
-        self.err = np.zeros(len(self.cand), dtype=np.int64)
-        dirs = self.lv.directives
-        for tv in (t_in, t_w):
-            inited = np.zeros((1, 1), dtype=bool)
-            for j, d in enumerate(dirs):
-                if d.var in tv:
-                    inited = inited | ((j > self.c) & (self.posv[d.var] == INIT) & ~self.unr[d.var])
-            ig = self._agg(lambda f, e, tv=tv, inited=inited: self.pe_ingress(tv, f, e, inited), tv)
-            self.ig.append(np.broadcast_to(ig, self.occ.shape))
-            # MAESTRO aborts when the changing temporal loop has no new data (un == 0)
-            for j, d in enumerate(dirs):
-                if d.var in tv and d.kind == "T":
-                    hit = ((self.c == j) & ~inited & (self.posv[d.var] != INIT)
-                           & (self.un[d.var] == 0) & self.valid)
-                    self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
-        self.ing = self.ig[0] + self.ig[1]
-        # the first SpatialMap's state decides active units and child calls
-        v0 = dirs[self.lv.spatial[0]].var
-        self.is_e = np.broadcast_to(self.E[v0], self.occ.shape)
-        self.spee0 = np.broadcast_to(self.spee[v0], self.occ.shape)
-        self.active = np.where(self.is_e, self.nec, self.N)
-        if not self.innermost:
-            both = self.is_e & self.spee0
-            self.child_need = {True: self.valid & both,
-                               False: self.valid & ~(both & (self.nec - 1 <= 0))}
-            self.child = {True: None, False: None}
+            np.where(self.nec1 & ee2, p_tt, p_tf)
+            + (self.nec > 1) * (n_full * p_tf + n_ee * h_ab(False, True, reuse_edge=False)),
+            self.N * p_tf)
+        self.macs = g_ab * macs_h
+        self.valid_f = self.flat(self.npsum > 0)
 
-    def subdims(self, ee):
-        """Dynamic dims handed to the child level for each case (spec §4.5)."""
-        out = {}
-        for d in self.lv.directives:
+    # -- input side: ingress (spec §4.2-§4.3) ------------------------------------------
+    def _ingress_table(self, tv, first, ee, inited):
+        """PEIngress for every innermost changing directive: ``[R, n+1]``, column ``c + 1``.
+
+        Column 0 (no changing directive) is the full mapped volume at Init. Columns whose
+        directive is not the last on its variable never occur; those of a variable outside the
+        tensor are 0 (the tensor does not change: full temporal reuse).
+        """
+        R, n = self.R, self.n
+        k = np.arange(n)
+        row = lambda t, v: t[v].reshape(R, 1)  # noqa: E731
+        full, per_c = [], []
+        for j, d in enumerate(self.lv.directives):
             v = d.var
-            if v in out:
+            if v not in tv:
                 continue
+            mp, un, mpe, une = row(self.mp, v), row(self.un, v), row(self.mpe, v), row(self.une, v)
+            e0 = self.st[self.last[v]].init_edge[:, None]  # E of v at Init
             if d.kind == "T":
-                out[v] = np.where(self.E[v], self.mpe[v], self.mp[v])
+                tau = np.where(e0, mpe, mp)
+                full.append(tau)
+                per_c.append(np.where(k == j, np.where(inited, mp, un), tau))
+                continue
+            Mx, Ux = (mpe, une) if ee else (mp, un)
+            nec1 = self.nec1.reshape(R, 1)
+            full.append(np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp))
+            if first:
+                per_c.append(Mx)
+            else:
+                per_c.append(np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux), Ux)))
+        col0 = np.broadcast_to(_prod(full), (R, 1))
+        rest = np.broadcast_to(_prod(per_c), (R, n)) * self._coupled(tv)
+        return np.concatenate([col0, rest], axis=1)
+
+    def _coupled(self, tv):
+        """``[n]``: directive c can be the innermost changing one and its variable is in tv."""
+        dirs = self.lv.directives
+        return np.array([self.last[d.var] == j and d.var in tv for j, d in enumerate(dirs)])
+
+    def _inited(self, tv):
+        """``[R, n]``: for ``c = k``, some later directive coupled to ``tv`` is at Init and not
+        unrolled, so the tensor's tile was reset (no temporal reuse, §4.2 step 2)."""
+        nu = np.zeros((self.R, self.n), dtype=bool)
+        for j, d in enumerate(self.lv.directives):
+            if d.var in tv:
+                nu[:, j] = ~self.st[self.last[d.var]].unrolled
+        later = np.logical_or.accumulate(nu[:, ::-1], axis=1)[:, ::-1]  # any at j' >= j
+        out = np.zeros_like(nu)
+        out[:, :-1] = later[:, 1:]
+        return out
+
+    def _input_side(self):
+        """Spatial ingress per input tensor, their sum, and MAESTRO's unique-zero abort."""
+        cidx = self.grid.c + 1  # [1, *counts]
+        self.ig_f = []
+        for tv in self.eng.tensors[:2]:
+            inited = self._inited(tv)
+            tables = {(f, e): self._ingress_table(tv, f, e, inited)
+                      for f, e in ((True, False), (False, False), (False, True), (True, True))}
+            sp, sps, spE = self._sp_info(tv)
+            parts = [tables[True, False], tables[False, False], tables[False, True],
+                     tables[True, True]]
+            if not sp:
+                ig = tables[True, False][:, cidx.reshape(-1)]
+            elif not np.any(spE):
+                ig = self._combine(*parts, False, False, table=True)[:, cidx.reshape(-1)]
+            else:
+                t3 = np.stack([self._combine(*parts, False, False, table=True),
+                               self._combine(*parts, True, False, table=True),
+                               self._combine(*parts, True, True, table=True)], axis=2)
+                sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
+                idx = self.flat(cidx * 3 + sel)
+                ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
+            self.ig_f.append(ig)
+            self._check_unique_zero(tv, inited, cidx)
+        self.ing_f = self.ig_f[0] + self.ig_f[1]
+
+    def _check_unique_zero(self, tv, inited, cidx):
+        """MAESTRO aborts when the changing temporal loop of a valid case has no new data."""
+        dirs = self.lv.directives
+        bad = np.zeros((self.R, self.n + 1), dtype=bool)
+        for j, d in enumerate(dirs):
+            if d.var in tv and d.kind == "T" and self.last[d.var] == j:
+                bad[:, j + 1] = ~inited[:, j] & (self.un[d.var].reshape(-1) == 0)
+        if bad.any():
+            hit = bad[:, cidx.reshape(-1)] & self.valid_f
+            self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
+
+    # -- child level -------------------------------------------------------------------
+    def _child_mask(self, bit_vars, ee):
+        """Bitmask of the child dims each case hands down: bit b set = ``mpe`` (spec §4.5)."""
+        dirs = self.lv.directives
+        mask = 0
+        for b, v in enumerate(bit_vars):
+            neq = self.mp[v] != self.mpe[v]
+            if dirs[self.first[v]].kind == "T":
+                bit = self.E[v]
             else:
                 p = self.posv[v]
                 pick = self.nec1 | ee
-                f_i = np.where(self.E[v], np.where(pick, self.mpe[v], self.mp[v]), self.mp[v])
-                f_e = np.where(pick, self.mpe[v], self.mp[v])
-                out[v] = np.where(p == INIT, f_i, np.where(p == STEADY, self.mp[v], f_e))
-        return out
+                bit = np.where(p == INIT, self.E[v] & pick, (p == EDGE) & pick)
+            mask = mask + ((bit & neq).astype(np.int64) << b)
+        return mask
 
-    def take_child(self, variant, r, c, cres):
-        if self.child[variant] is None:
-            shape = self.occ.shape
-            self.child[variant] = {
-                "runtime": np.zeros(shape, dtype=np.int64), "avg_active": np.zeros(shape),
-                "err": np.zeros(shape, dtype=np.int64),
-                "first_l1": np.zeros(shape + (3,), dtype=np.int64)}
-        ch = self.child[variant]
-        for k in ch:
-            ch[k][r, c] = cres[k]
+    def child_keys(self, bit_vars, nb):
+        """Keys ``row << nb | mask`` of the child analyses the valid cases need (§5.1 step 6)."""
+        base = self.col(self.rows.astype(np.int64) << nb)
+        self.key_t = self.flat(base + self._child_mask(bit_vars, True))
+        self.key_f = self.flat(base + self._child_mask(bit_vars, False))
+        self.both_f = self.flat(self.is_e & self.spee0)
+        need_t = self.valid_f & self.both_f
+        need_f = self.valid_f & ~(self.both_f & self.flat(self.nec - 1 <= 0))
+        return np.concatenate([self.key_t[need_t], self.key_f[need_f]])
 
-    # -- reduce cases to the level's record --------------------------------------------
+    def take_child(self, cres, lookup, child_err):
+        """Per-case child results for both variants (sp-edge-edge and regular)."""
+        self.child = cres
+        self.ci_t = lookup(self.key_t)
+        self.ci_f = lookup(self.key_f)
+        self.err |= child_err
+
+    def _child_compute(self):
+        """Compute delay and active units of each case from the child records (§5.1 step 6)."""
+        z = np.zeros((self.R, self.C), dtype=np.int64)
+        if self.child is None:
+            return z, self.flat(self.active).astype(float)
+        rt, avg = self.child["runtime"], self.child["avg_active"]
+        rt_t, rt_f = rt[self.ci_t], rt[self.ci_f]
+        av_t, av_f = avg[self.ci_t], avg[self.ci_f]
+        both = self.both_f
+        multi = self.flat(self.nec > 1)
+        comp = np.where(both, np.where(multi, np.maximum(rt_t, rt_f), rt_t), rt_f)
+        nec, N = self.flat(self.nec), self.flat(self.N)
+        act = np.where(both, av_t + multi * av_f * (nec - 1),
+                       np.where(self.flat(self.is_e), av_f * nec, av_f * N))
+        act = np.where(act == 0, self.flat(self.active), act)
+        return comp, act
+
+    # -- reduce cases to the level's record (spec §5.1) --------------------------------
     def finish(self, res, top):
-        eng, lv = self.eng, self.lv
+        eng = self.eng
         hw = eng.hw
-        cand = self.cand
-        occ, valid = self.occ, self.valid
+        cand, R, C = self.cand, self.R, self.C
+        rows = self.rows
+        ridx = np.arange(R)
+        occ = self.flat(self.occ)
+        valid = self.valid_f
         ov = np.where(valid, occ, 0)
         t_in, t_w, t_out = eng.tensors
         lat = hw.noc_latency[cand][:, None]
         bw = hw.noc_bw[cand][:, None]
-        err = self.err.copy()
-        # compute delay
         if self.innermost:
             simd = hw.simd_lanes[cand][:, None]
-            comp = ceil_div(self.npsum, simd)
-            act = self.active.astype(float)
+            npsum = self.flat(self.npsum)
+            comp = npsum if (simd == 1).all() else ceil_div(npsum, simd)
+            act = self.flat(self.active.astype(float))
         else:
-            both = self.is_e & self.spee0
-            z = np.zeros(occ.shape, dtype=np.int64)
-            chT = self.child[True] or {"runtime": z, "avg_active": z * 0.0, "err": z,
-                                       "first_l1": np.zeros(occ.shape + (3,), dtype=np.int64)}
-            chF = self.child[False] or chT
-            multi = self.nec > 1
-            comp = np.where(both, np.where(multi, np.maximum(chT["runtime"], chF["runtime"]),
-                                           chT["runtime"]), chF["runtime"])
-            act = np.where(both, chT["avg_active"] + multi * chF["avg_active"] * (self.nec - 1),
-                           np.where(self.is_e, chF["avg_active"] * self.nec,
-                                    chF["avg_active"] * self.N))
-            act = np.where(act == 0, self.active, act)
-            cerr = np.where(both, chT["err"] | np.where(multi, chF["err"], 0), chF["err"])
-            err |= np.bitwise_or.reduce(np.where(valid, cerr, 0), axis=1)
-        d_in = lat + ceil_div(self.ing, bw) - 1
-        d_out = lat + ceil_div(self.eg, bw) - 1
-        delay = np.where(self.all_init, comp + d_in, np.maximum(np.maximum(d_out, comp), d_in))
-        # InitBuffers: runs on every case up to and including the first valid one
-        any_valid = valid.any(axis=1)
-        first_valid = np.where(any_valid, np.argmax(valid, axis=1), self.C - 1)
-        lead = np.arange(self.C)[None, :] <= first_valid[:, None]
-        n_init = first_valid + 1
-        rows = self.rows
+            comp, act = self._child_compute()
+        d_in = lat + ceil_div(self.ing_f, bw) - 1
+        d_out = self.flat(self.col(hw.noc_latency[cand]) + ceil_div(self.eg, self.col(
+            hw.noc_bw[cand])) - 1)
+        all_init = self.flat(self.grid.c == -1)
+        delay = np.where(all_init, comp + d_in, np.maximum(np.maximum(d_out, comp), d_in))
+        # MAESTRO's case order: InitBuffers runs on every case up to the first valid one
+        perm = self.grid.perm
+        vm = valid[:, perm]
+        any_valid = vm.any(axis=1)
+        fvq = np.where(any_valid, np.argmax(vm, axis=1), C - 1)
+        fv = perm[fvq]
         mvol = [self._mapped_vol(tv) for tv in (t_in, t_w, t_out)]
+        n_init = fvq + 1
         own_l1 = np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
                            np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
-        if self.innermost:
+        if self.innermost or self.child is None:
             res["first_l1"][rows] = own_l1
         else:
-            fv = first_valid
-            ridx = np.arange(len(cand))
-            first_is_t = both[ridx, fv]
-            fl = np.where(first_is_t[:, None], chT["first_l1"][ridx, fv], chF["first_l1"][ridx, fv])
+            ci = np.where(self.both_f[ridx, fv], self.ci_t[ridx, fv], self.ci_f[ridx, fv])
+            fl = self.child["first_l1"][ci]
             res["first_l1"][rows] = np.where(any_valid[:, None], fl, own_l1)
+        eg = self.flat(self.eg)
+        macs = self.flat(self.macs)
+        err = self.err
         if top:
-            l2_in = 2 * np.where(lead, self.ig[0], 0).sum(axis=1)
-            l2_w = 2 * np.where(lead, self.ig[1], 0).sum(axis=1)
-            l2_out = 2 * self.eg[np.arange(len(cand)), first_valid]
-            off = hw.offchip_bw[cand]
-            in_off = tdiv(tdiv(l2_in + l2_w, off), 2)[:, None]
-            out_off = tdiv(tdiv(l2_out, off), 2)[:, None]
-            delay = np.maximum(np.maximum(in_off, delay), out_off)
-            zero_comp = (valid & (comp == 0)).any(axis=1)
-            err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
-            err |= np.where(any_valid, 0, ERR_NO_VALID)
-            comp_s = np.maximum(comp, 1)
-            v_c = np.maximum(tdiv(l2_out[:, None], comp_s), tdiv((l2_in + l2_w)[:, None], comp_s))
-            after = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]  # valid cases at or after this one
-            shifted = np.right_shift(v_c, np.minimum(after, 62))
-            res["offchip_req"][rows] = np.where(valid, shifted, 0).max(axis=1)
-            res["l2_size_in"][rows], res["l2_size_w"][rows], res["l2_size_out"][rows] = (
-                l2_in, l2_w, l2_out)
-            res["num_macs"][rows] = (ov * self.macs).sum(axis=1)
-            cnt = res["counters"]
-            for t, (tv, ig) in enumerate(zip((t_in, t_w), self.ig)):
-                l2r = (ov * ig).sum(axis=1)
-                cnt[rows, t, 0] = l2r
-                cnt[rows, t, 1] = np.prod([self.DD[v] for v in tv if v in self.DD], axis=0)
-                cnt[rows, t, 2] = (ov * self.macs).sum(axis=1)
-                cnt[rows, t, 3] = l2r
-            all_macs = (occ * self.macs).sum(axis=1)
-            cnt[rows, 2, 0] = self._out_size(t_out)
-            cnt[rows, 2, 1] = (occ * self.eg).sum(axis=1)
-            cnt[rows, 2, 2] = all_macs
-            cnt[rows, 2, 3] = all_macs
-            comp1 = np.maximum(comp, 1)
-            traffic = np.maximum(self.ing, self.eg)
-            res["peak_bw"][rows] = np.where(valid, tdiv(traffic, comp1), 0).max(axis=1)
-            tot = ov.sum(axis=1)
-            tot_s = np.maximum(tot, 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                res["avg_bw"][rows] = (np.where(valid, tdiv(occ * traffic, comp1), 0).sum(axis=1)
-                                       / tot)
-            # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
-            big = np.iinfo(np.int64).max
-            lo = np.iinfo(np.int64).min
-            for k, dly in enumerate((d_in, d_out, comp1)):
-                res["delays"][rows, k, 0] = np.where(any_valid, np.where(valid, dly, big).min(axis=1),
-                                                     lo)
-                res["delays"][rows, k, 1] = np.where(valid, dly, 0).max(axis=1, initial=0)
-                res["delays"][rows, k, 2] = np.where(any_valid, tdiv((ov * dly).sum(axis=1), tot_s),
-                                                     lo)
-            last_valid = self.C - 1 - np.argmax(valid[:, ::-1], axis=1)
-            ridx = np.arange(len(cand))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                res["ai"][rows] = (self.macs[ridx, last_valid].astype(float)
-                                   / self.ing[ridx, last_valid])
+            delay, err = self._top_record(res, occ, valid, ov, vm, fvq, fv, any_valid, comp,
+                                          delay, d_in, d_out, eg, macs)
         tot = ov.sum(axis=1)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = (ov * act).sum(axis=1) / np.maximum(tot, 1)
         res["runtime"][rows] = (ov * delay).sum(axis=1)
         res["err"][rows] |= err
 
+    def _lead_sum(self, x, fvq):
+        """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
+        perm = self.grid.perm
+        out = x[:, perm[0]].copy()
+        late = np.flatnonzero(fvq > 0)
+        if len(late):
+            xs = x[late][:, perm]
+            lead = np.arange(self.C)[None, :] <= fvq[late, None]
+            out[late] = np.where(lead, xs, 0).sum(axis=1)
+        return out
+
+    def _top_record(self, res, occ, valid, ov, vm, fvq, fv, any_valid, comp, delay, d_in,
+                    d_out, eg, macs):
+        """Top-level only: off-chip term, buffer sizes, counters, bandwidths, delay stats."""
+        hw = self.eng.hw
+        cand, rows, R, C = self.cand, self.rows, self.R, self.C
+        ridx = np.arange(R)
+        t_in, t_w, t_out = self.eng.tensors
+        err = self.err.copy()
+        ig = self.ig_f
+        l2_in = 2 * self._lead_sum(ig[0], fvq)
+        l2_w = 2 * self._lead_sum(ig[1], fvq)
+        l2_out = 2 * eg[ridx, fv]
+        off = hw.offchip_bw[cand]
+        in_off = tdiv(tdiv_pos(l2_in + l2_w, off), 2)[:, None]
+        out_off = tdiv(tdiv_pos(l2_out, off), 2)[:, None]
+        delay = np.maximum(np.maximum(in_off, delay), out_off)
+        zero_comp = (valid & (comp == 0)).any(axis=1)
+        err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
+        err |= np.where(any_valid, 0, ERR_NO_VALID)
+        comp1 = np.maximum(comp, 1)
+        # off-chip requirement: r <- tdiv(max(r, v), 2) over the valid cases in MAESTRO order
+        v_c = np.maximum(tdiv_pos(l2_out[:, None], comp1), tdiv_pos((l2_in + l2_w)[:, None],
+                                                                      comp1))
+        after = np.cumsum(vm[:, ::-1], axis=1)[:, ::-1]  # valid cases at or after this one
+        shifted = np.right_shift(v_c[:, self.grid.perm], np.minimum(after, 62))
+        res["offchip_req"][rows] = np.where(vm, shifted, 0).max(axis=1)
+        res["l2_size_in"][rows], res["l2_size_w"][rows], res["l2_size_out"][rows] = (
+            l2_in, l2_w, l2_out)
+        ov_macs = (ov * macs).sum(axis=1)
+        res["num_macs"][rows] = ov_macs
+        cnt = res["counters"]
+        for t, tv in enumerate((t_in, t_w)):
+            l2r = (ov * ig[t]).sum(axis=1)
+            cnt[rows, t, 0] = l2r
+            cnt[rows, t, 1] = np.prod([self.DD[v] for v in tv if v in self.DD], axis=0)
+            cnt[rows, t, 2] = ov_macs
+            cnt[rows, t, 3] = l2r
+        all_macs = (occ * macs).sum(axis=1)
+        cnt[rows, 2, 0] = self._out_size(t_out)
+        cnt[rows, 2, 1] = (occ * eg).sum(axis=1)
+        cnt[rows, 2, 2] = all_macs
+        cnt[rows, 2, 3] = all_macs
+        traffic = np.maximum(self.ing_f, eg)
+        res["peak_bw"][rows] = np.where(valid, tdiv_pos(traffic, comp1), 0).max(axis=1)
+        tot = ov.sum(axis=1)
+        tot_s = np.maximum(tot, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res["avg_bw"][rows] = (np.where(valid, tdiv_pos(occ * traffic, comp1), 0).sum(axis=1)
+                                   / tot)
+        # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
+        big = np.iinfo(np.int64).max
+        lo = np.iinfo(np.int64).min
+        for k, dly in enumerate((d_in, d_out, comp1)):
+            res["delays"][rows, k, 0] = np.where(any_valid, np.where(valid, dly, big).min(axis=1),
+                                                 lo)
+            res["delays"][rows, k, 1] = np.where(valid, dly, 0).max(axis=1, initial=0)
+            res["delays"][rows, k, 2] = np.where(any_valid, tdiv((ov * dly).sum(axis=1), tot_s),
+                                                 lo)
+        last = self.grid.perm[C - 1 - np.argmax(vm[:, ::-1], axis=1)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res["ai"][rows] = macs[ridx, last].astype(float) / self.ing_f[ridx, last]
+        return delay, err
+
     def _mapped_vol(self, tv):
-        out = np.ones(len(self.cand), dtype=np.int64)
+        out = np.ones(self.R, dtype=np.int64)
         for v in tv:
             if v in self.mp:
-                out = out * self.mp[v][:, 0]
+                out = out * self.mp[v].reshape(-1)
         return out
 
     def _out_size(self, tv):
-        out = np.ones(len(self.cand), dtype=np.int64)
+        out = np.ones(self.R, dtype=np.int64)
         for v in tv:
             if v not in self.DD:
                 continue

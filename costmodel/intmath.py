@@ -21,3 +21,10 @@ def ceil_div(a, b):
 def nz(x):
     """``x`` where non-zero, else 1 (MAESTRO's guard against zero factors)."""
     return np.where(x != 0, x, 1)
+
+
+def tdiv_pos(a, b):
+    """:func:`tdiv` for a positive divisor ``b``: one floor division, corrected toward zero."""
+    a = np.asarray(a, dtype=np.int64)
+    q = a // b
+    return q + ((a < 0) & (q * b != a))
