@@ -184,31 +184,30 @@ class Engine:
             groups.append(_Group(self, lv, i, rows, cand[rows], {k: v[rows] for k, v in DD.items()},
                                  [s.take(rows) for s in st], counts))
         if i < len(self.levels) - 1:
-            self._recurse(i, groups, cand)
+            self._recurse(i, groups)
         for grp in groups:
             grp.finish(res, top)
         res["err"] |= np.where(lv.N[cand] == 0, ERR_PES, 0)
         return res
 
-    def _recurse(self, i: int, groups: list[_Group], cand: np.ndarray) -> None:
-        """Evaluate the child level once for every distinct (row, child dims) the cases need.
+    def _recurse(self, i: int, groups: list[_Group]) -> None:
+        """Evaluate the child level once for every distinct (candidate, child dims) needed.
 
-        A child dim is the parent's ``mp[v]`` or ``mpe[v]`` (§4.5), so the key of a child row
-        is ``parent row << nb | bitmask``, with one bit per variable whose two values differ
-        for some row.
+        A child dim is the parent's ``mp[v]`` or ``mpe[v]`` (§4.5), static per candidate, so
+        the key of a child row is ``candidate << nb | bitmask``, with one bit per variable whose
+        two values differ for some candidate. Rows of one candidate share their children.
         """
         lv, child = self.levels[i], self.levels[i + 1]
         cvars = list(child.SD.keys())
-        mp = {v: lv.mp[v][cand] for v in cvars}
-        mpe = {v: lv.mpe[v][cand] for v in cvars}
-        bit_vars = [v for v in cvars if (mp[v] != mpe[v]).any()]
+        bit_vars = [v for v in cvars if (lv.mp[v] != lv.mpe[v]).any()]
         nb = len(bit_vars)
         keys = [grp.child_keys(bit_vars, nb) for grp in groups]
-        allk = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        allk = np.concatenate(keys)
         if len(allk) == 0:
             return
-        if len(cand) << nb <= _DENSE_KEYS:
-            flags = np.zeros(len(cand) << nb, dtype=bool)
+        n_keys = len(lv.N) << nb
+        if n_keys <= _DENSE_KEYS:
+            flags = np.zeros(n_keys, dtype=bool)
             flags[allk] = True
             uniq = np.flatnonzero(flags)
             table = np.cumsum(flags) - 1
@@ -220,18 +219,13 @@ class Engine:
 
             def lookup(k):
                 return np.minimum(np.searchsorted(uniq, k), len(uniq) - 1)
-        parent = uniq >> nb
-        cc = cand[parent]
-        DD = {v: mp[v][parent] for v in cvars}
+        cc = uniq >> nb
+        DD = {v: lv.mp[v][cc] for v in cvars}
         for b, v in enumerate(bit_vars):
-            DD[v] = np.where(((uniq >> b) & 1).astype(bool), mpe[v][parent], DD[v])
+            DD[v] = np.where(((uniq >> b) & 1).astype(bool), lv.mpe[v][cc], DD[v])
         cres = self.analyze(i + 1, cc, DD)
-        # a row inherits the error bits of every child it calls (on its valid cases)
-        child_err = np.zeros(len(cand), dtype=np.int64)
-        bad = np.flatnonzero(cres["err"])
-        np.bitwise_or.at(child_err, parent[bad], cres["err"][bad])
         for grp in groups:
-            grp.take_child(cres, lookup, child_err[grp.rows])
+            grp.take_child(cres, lookup)
 
 
 def _init_top_fields(res: dict, M: int) -> None:
@@ -422,16 +416,17 @@ class _Group:
         self.valid_f = self.flat(self.npsum > 0)
 
     # -- input side: ingress (spec §4.2-§4.3) ------------------------------------------
-    def _ingress_table(self, tv, first, ee, inited):
-        """PEIngress for every innermost changing directive: ``[R, n+1]``, column ``c + 1``.
+    def _ingress_table(self, tv, first, ee, ks, inited):
+        """PEIngress per possible innermost changing directive ``c``: ``[R, len(ks) + 2]``.
 
-        Column 0 (no changing directive) is the full mapped volume at Init. Columns whose
-        directive is not the last on its variable never occur; those of a variable outside the
-        tensor are 0 (the tensor does not change: full temporal reuse).
+        Column 0 is ``c = -1`` (nothing changes: the full mapped volume at Init), column
+        ``1 + i`` is ``c = ks[i]`` and the last column, 0, serves every ``c`` whose variable
+        is outside the tensor (the tensor does not change: full temporal reuse).
         """
-        R, n = self.R, self.n
-        k = np.arange(n)
+        R = self.R
+        k = np.asarray(ks, dtype=np.int64)
         row = lambda t, v: t[v].reshape(R, 1)  # noqa: E731
+        nec1 = self.nec1.reshape(R, 1)
         full, per_c = [], []
         for j, d in enumerate(self.lv.directives):
             v = d.var
@@ -442,69 +437,75 @@ class _Group:
             if d.kind == "T":
                 tau = np.where(e0, mpe, mp)
                 full.append(tau)
-                per_c.append(np.where(k == j, np.where(inited, mp, un), tau))
+                per_c.append(np.where(k == j, np.where(inited, mp, un), tau) if j in ks else tau)
                 continue
             Mx, Ux = (mpe, une) if ee else (mp, un)
-            nec1 = self.nec1.reshape(R, 1)
             full.append(np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp))
             if first:
                 per_c.append(Mx)
             else:
                 per_c.append(np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux), Ux)))
-        col0 = np.broadcast_to(_prod(full), (R, 1))
-        rest = np.broadcast_to(_prod(per_c), (R, n)) * self._coupled(tv)
-        return np.concatenate([col0, rest], axis=1)
+        out = np.zeros((R, len(ks) + 2), dtype=np.int64)
+        out[:, :1] = _prod(full)
+        out[:, 1:-1] = _prod(per_c)
+        return out
 
-    def _coupled(self, tv):
-        """``[n]``: directive c can be the innermost changing one and its variable is in tv."""
+    def _changing(self, tv):
+        """Directives that can be the innermost changing one (last on their variable, more
+        than one state) and whose variable is in ``tv``."""
         dirs = self.lv.directives
-        return np.array([self.last[d.var] == j and d.var in tv for j, d in enumerate(dirs)])
+        return [j for j, d in enumerate(dirs)
+                if self.counts[j] > 1 and self.last[d.var] == j and d.var in tv]
 
-    def _inited(self, tv):
-        """``[R, n]``: for ``c = k``, some later directive coupled to ``tv`` is at Init and not
-        unrolled, so the tensor's tile was reset (no temporal reuse, §4.2 step 2)."""
-        nu = np.zeros((self.R, self.n), dtype=bool)
+    def _inited(self, tv, ks):
+        """``[R, len(ks)]``: for ``c = ks[i]``, some later directive coupled to ``tv`` is at
+        Init and not unrolled, so the tile was reset (no temporal reuse, §4.2 step 2)."""
+        nu = np.zeros((self.R, self.n + 1), dtype=bool)
         for j, d in enumerate(self.lv.directives):
             if d.var in tv:
                 nu[:, j] = ~self.st[self.last[d.var]].unrolled
         later = np.logical_or.accumulate(nu[:, ::-1], axis=1)[:, ::-1]  # any at j' >= j
-        out = np.zeros_like(nu)
-        out[:, :-1] = later[:, 1:]
-        return out
+        return later[:, [k + 1 for k in ks]]
 
     def _input_side(self):
         """Spatial ingress per input tensor, their sum, and MAESTRO's unique-zero abort."""
-        cidx = self.grid.c + 1  # [1, *counts]
         self.ig_f = []
         for tv in self.eng.tensors[:2]:
-            inited = self._inited(tv)
-            tables = {(f, e): self._ingress_table(tv, f, e, inited)
-                      for f, e in ((True, False), (False, False), (False, True), (True, True))}
+            ks = self._changing(tv)
+            colmap = np.full(self.n + 1, len(ks) + 1)
+            colmap[0] = 0
+            colmap[[k + 1 for k in ks]] = np.arange(1, len(ks) + 1)
+            cidx = colmap[self.grid.c + 1]  # [1, *counts]: table column of each case
+            inited = self._inited(tv, ks)
+            q_tf = self._ingress_table(tv, True, False, ks, inited)
             sp, sps, spE = self._sp_info(tv)
-            parts = [tables[True, False], tables[False, False], tables[False, True],
-                     tables[True, True]]
             if not sp:
-                ig = tables[True, False][:, cidx.reshape(-1)]
-            elif not np.any(spE):
-                ig = self._combine(*parts, False, False, table=True)[:, cidx.reshape(-1)]
+                ig = q_tf[:, cidx.reshape(-1)]
             else:
-                t3 = np.stack([self._combine(*parts, False, False, table=True),
-                               self._combine(*parts, True, False, table=True),
-                               self._combine(*parts, True, True, table=True)], axis=2)
-                sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
-                idx = self.flat(cidx * 3 + sel)
-                ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
+                q_ff = self._ingress_table(tv, False, False, ks, inited)
+                if not np.any(spE):
+                    a = self._combine(q_tf, q_ff, 0, 0, False, False, table=True)
+                    ig = a[:, cidx.reshape(-1)]
+                else:
+                    parts = (q_tf, q_ff, self._ingress_table(tv, False, True, ks, inited),
+                             self._ingress_table(tv, True, True, ks, inited))
+                    t3 = np.stack([self._combine(*parts, False, False, table=True),
+                                   self._combine(*parts, True, False, table=True),
+                                   self._combine(*parts, True, True, table=True)], axis=2)
+                    sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
+                    idx = self.flat(cidx * 3 + sel)
+                    ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
             self.ig_f.append(ig)
-            self._check_unique_zero(tv, inited, cidx)
+            self._check_unique_zero(tv, ks, inited, cidx)
         self.ing_f = self.ig_f[0] + self.ig_f[1]
 
-    def _check_unique_zero(self, tv, inited, cidx):
+    def _check_unique_zero(self, tv, ks, inited, cidx):
         """MAESTRO aborts when the changing temporal loop of a valid case has no new data."""
         dirs = self.lv.directives
-        bad = np.zeros((self.R, self.n + 1), dtype=bool)
-        for j, d in enumerate(dirs):
-            if d.var in tv and d.kind == "T" and self.last[d.var] == j:
-                bad[:, j + 1] = ~inited[:, j] & (self.un[d.var].reshape(-1) == 0)
+        bad = np.zeros((self.R, len(ks) + 2), dtype=bool)
+        for i, j in enumerate(ks):
+            if dirs[j].kind == "T":
+                bad[:, i + 1] = ~inited[:, i] & (self.un[dirs[j].var].reshape(-1) == 0)
         if bad.any():
             hit = bad[:, cidx.reshape(-1)] & self.valid_f
             self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
@@ -526,21 +527,28 @@ class _Group:
         return mask
 
     def child_keys(self, bit_vars, nb):
-        """Keys ``row << nb | mask`` of the child analyses the valid cases need (§5.1 step 6)."""
-        base = self.col(self.rows.astype(np.int64) << nb)
+        """Keys ``candidate << nb | mask`` of the child analyses the valid cases need (§5.1
+        step 6): the sp-edge-edge variant (``ee``) where the first SpatialMap is at an
+        edge with ``sp_edge_edge``, the regular one for the other units."""
+        base = self.col(self.cand.astype(np.int64) << nb)
         self.key_t = self.flat(base + self._child_mask(bit_vars, True))
         self.key_f = self.flat(base + self._child_mask(bit_vars, False))
         self.both_f = self.flat(self.is_e & self.spee0)
-        need_t = self.valid_f & self.both_f
-        need_f = self.valid_f & ~(self.both_f & self.flat(self.nec - 1 <= 0))
-        return np.concatenate([self.key_t[need_t], self.key_f[need_f]])
+        self.need_t = self.valid_f & self.both_f
+        self.need_f = self.valid_f & ~(self.both_f & self.flat(self.nec - 1 <= 0))
+        return np.concatenate([self.key_t[self.need_t], self.key_f[self.need_f]])
 
-    def take_child(self, cres, lookup, child_err):
-        """Per-case child results for both variants (sp-edge-edge and regular)."""
+    def take_child(self, cres, lookup):
+        """Child record indices of every case for both variants; inherit the children's errors
+        (those of the children a valid case calls)."""
         self.child = cres
         self.ci_t = lookup(self.key_t)
         self.ci_f = lookup(self.key_f)
-        self.err |= child_err
+        err = cres["err"]
+        if err.any():
+            called = (np.where(self.need_t, err[self.ci_t], 0)
+                      | np.where(self.need_f, err[self.ci_f], 0))
+            self.err |= np.bitwise_or.reduce(called, axis=1)
 
     def _child_compute(self):
         """Compute delay and active units of each case from the child records (§5.1 step 6)."""
