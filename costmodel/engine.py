@@ -121,6 +121,24 @@ def _prod(factors):
     return out
 
 
+def _row_param(a: np.ndarray):
+    """A per-row hardware parameter as ``[R, 1]``, or a Python int when every row has the
+    same value (numpy divides by a scalar several times faster)."""
+    if len(a) and (a == a[0]).all():
+        return int(a[0])
+    return a[:, None]
+
+
+def _valid_reduce(op, x, valid, allv, fill):
+    """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
+    invalid ones; rows whose cases are all valid (the usual) skip the masking."""
+    out = op(x, axis=1)
+    part = np.flatnonzero(~allv)
+    if len(part):
+        out[part] = op(np.where(valid[part], x[part], fill), axis=1)
+    return out
+
+
 class Engine:
     """Analyses one layer's levels for a batch of candidates."""
 
@@ -308,18 +326,18 @@ class _Group:
         return np.stack([np.zeros_like(second), second], axis=1)
 
     # -- output side: egress, partial sums, MACs (spec §4.4) ---------------------------
-    def _egress_factors(self, tv, psum, kind, first=True, ee=False, reuse_edge=True):
-        """Factors of ``PEEgress`` of the directives of one kind.
+    def _egress_factors(self, tv, part, kind, first=True, ee=False, reuse_edge=True):
+        """Factors of ``PEEgress`` (§4.4) of the directives of one kind.
 
+        Part ``"A"`` (counted only for partial sums) covers the directives on dims outside the
+        tensor, part ``"B"`` the tensor's dims, each through its first directive.
         ``kind == "T"`` factors do not depend on ``first``/``ee``; ``"S"`` factors do.
-        Part A (``psum``) covers directives on non-output dims, part B the output dims (each
-        through its first directive).
         """
         dirs = self.lv.directives
         mp, un, mpe, une, E, nec1 = self.mp, self.un, self.mpe, self.une, self.E, self.nec1
         ee_any = first | np.asarray(ee)
         out = []
-        if psum:
+        if part == "A":
             for d in dirs:
                 v = d.var
                 if v in tv or d.kind != kind:
@@ -332,6 +350,7 @@ class _Group:
                 f_i = np.where(E[v] & ee, mpe[v], base)
                 f_e = np.where(nec1, np.where(ee_any, mpe[v], 1), np.where(ee, une[v], base))
                 out.append(np.where(p == INIT, f_i, np.where(p == STEADY, base, f_e)))
+            return out
         for v in tv:
             if dirs[self.first[v]].kind != kind:
                 continue
@@ -364,13 +383,9 @@ class _Group:
                     spE = spE | self.E[d.var]
         return sp, sps, spE
 
-    def _combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star, table=False):
-        """AGG (spec §4.3) from the per-unit quantity at (first, ee) = TF, FF, FT and TT.
-
-        The inputs are broadcast per-case arrays, or ``[R, K]`` tables when ``table``.
-        """
-        N, nec = (self.N, self.nec) if not table else (self.N.reshape(-1, 1),
-                                                         self.nec.reshape(-1, 1))
+    def _combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star):
+        """AGG (spec §4.3) from the per-unit quantity at (first, ee) = TF, FF, FT and TT."""
+        N, nec = self.N, self.nec
         n_ee = np.asarray(ee_star).astype(np.int64)
         n_full = np.maximum(nec - n_ee - 1, 0)
         a = f_tf + (N - 1) * f_ff
@@ -380,14 +395,15 @@ class _Group:
     def _output_side(self):
         """Egress, critical-path partial sums and MACs per case; validity (npsum > 0)."""
         t_out = self.eng.tensors[2]
-        g_b = _prod(self._egress_factors(t_out, False, "T"))
-        g_ab = _prod(self._egress_factors(t_out, True, "T"))
+        g_b = _prod(self._egress_factors(t_out, "B", "T"))
+        g_ab = g_b * _prod(self._egress_factors(t_out, "A", "T"))
 
         def h_b(first, ee, reuse_edge=True):
-            return _prod(self._egress_factors(t_out, False, "S", first, ee, reuse_edge))
+            return _prod(self._egress_factors(t_out, "B", "S", first, ee, reuse_edge))
 
         def h_ab(first, ee, reuse_edge=True):
-            return _prod(self._egress_factors(t_out, True, "S", first, ee, reuse_edge))
+            return (_prod(self._egress_factors(t_out, "A", "S", first, ee))
+                    * h_b(first, ee, reuse_edge))
 
         sp, sps, spE = self._sp_info(t_out)
         if sp:
@@ -416,18 +432,22 @@ class _Group:
         self.valid_f = self.flat(self.npsum > 0)
 
     # -- input side: ingress (spec §4.2-§4.3) ------------------------------------------
-    def _ingress_table(self, tv, first, ee, ks, inited):
-        """PEIngress per possible innermost changing directive ``c``: ``[R, len(ks) + 2]``.
+    def _ingress_tables(self, tv, ks, inited, variants):
+        """PEIngress (§4.2) per possible innermost changing directive ``c``, as a TemporalMap
+        part ``[R, len(ks) + 2]`` and SpatialMap parts, one per ``(first, ee)`` variant.
 
         Column 0 is ``c = -1`` (nothing changes: the full mapped volume at Init), column
         ``1 + i`` is ``c = ks[i]`` and the last column, 0, serves every ``c`` whose variable
-        is outside the tensor (the tensor does not change: full temporal reuse).
+        is outside the tensor (the tensor does not change: full temporal reuse). Only the
+        SpatialMap factors depend on ``(first, ee)``.
         """
-        R = self.R
+        R, K = self.R, len(ks) + 2
         k = np.asarray(ks, dtype=np.int64)
         row = lambda t, v: t[v].reshape(R, 1)  # noqa: E731
         nec1 = self.nec1.reshape(R, 1)
-        full, per_c = [], []
+        q_t = np.zeros((R, K), dtype=np.int64)
+        q_t[:, :-1] = 1
+        q_s = {fe: np.ones((R, K), dtype=np.int64) for fe in variants}
         for j, d in enumerate(self.lv.directives):
             v = d.var
             if v not in tv:
@@ -436,19 +456,18 @@ class _Group:
             e0 = self.st[self.last[v]].init_edge[:, None]  # E of v at Init
             if d.kind == "T":
                 tau = np.where(e0, mpe, mp)
-                full.append(tau)
-                per_c.append(np.where(k == j, np.where(inited, mp, un), tau) if j in ks else tau)
+                q_t[:, :1] *= tau
+                q_t[:, 1:-1] *= np.where(k == j, np.where(inited, mp, un), tau) if j in ks else tau
                 continue
-            Mx, Ux = (mpe, une) if ee else (mp, un)
-            full.append(np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp))
-            if first:
-                per_c.append(Mx)
-            else:
-                per_c.append(np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux), Ux)))
-        out = np.zeros((R, len(ks) + 2), dtype=np.int64)
-        out[:, :1] = _prod(full)
-        out[:, 1:-1] = _prod(per_c)
-        return out
+            for (first, ee), q in q_s.items():
+                Mx, Ux = (mpe, une) if ee else (mp, un)
+                q[:, :1] *= np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp)
+                if first:
+                    q[:, 1:-1] *= Mx
+                else:
+                    q[:, 1:-1] *= np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux),
+                                                               Ux))
+        return q_t, q_s
 
     def _changing(self, tv):
         """Directives that can be the innermost changing one (last on their variable, more
@@ -460,12 +479,25 @@ class _Group:
     def _inited(self, tv, ks):
         """``[R, len(ks)]``: for ``c = ks[i]``, some later directive coupled to ``tv`` is at
         Init and not unrolled, so the tile was reset (no temporal reuse, §4.2 step 2)."""
-        nu = np.zeros((self.R, self.n + 1), dtype=bool)
-        for j, d in enumerate(self.lv.directives):
-            if d.var in tv:
-                nu[:, j] = ~self.st[self.last[d.var]].unrolled
-        later = np.logical_or.accumulate(nu[:, ::-1], axis=1)[:, ::-1]  # any at j' >= j
-        return later[:, [k + 1 for k in ks]]
+        out = np.zeros((self.R, len(ks)), dtype=bool)
+        later = np.zeros(self.R, dtype=bool)
+        for j in range(self.n - 1, -1, -1):
+            if j in ks:
+                out[:, ks.index(j)] = later
+            v = self.lv.directives[j].var
+            if v in tv:
+                later = later | ~self.st[self.last[v]].unrolled
+        return out
+
+    def _agg_tables(self, tf, ff, ft, tt):
+        """AGG (§4.3) of per-unit tables for the three spatial situations of a case:
+        ``[..., 0]`` no edge, ``[..., 1]`` edge without and ``[..., 2]`` with sp_edge_edge."""
+        N, nec = self.N.reshape(-1, 1), self.nec.reshape(-1, 1)
+        out = np.empty(tf.shape + (3,), dtype=np.int64)
+        out[..., 0] = tf + (N - 1) * ff
+        out[..., 1] = tf + np.maximum(nec - 1, 0) * ff
+        out[..., 2] = np.where(nec == 1, tt, tf) + (nec > 1) * (np.maximum(nec - 2, 0) * ff + ft)
+        return out
 
     def _input_side(self):
         """Spatial ingress per input tensor, their sum, and MAESTRO's unique-zero abort."""
@@ -477,24 +509,22 @@ class _Group:
             colmap[[k + 1 for k in ks]] = np.arange(1, len(ks) + 1)
             cidx = colmap[self.grid.c + 1]  # [1, *counts]: table column of each case
             inited = self._inited(tv, ks)
-            q_tf = self._ingress_table(tv, True, False, ks, inited)
             sp, sps, spE = self._sp_info(tv)
             if not sp:
-                ig = q_tf[:, cidx.reshape(-1)]
+                q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False)])
+                ig = (q_t * q_s[True, False])[:, cidx.reshape(-1)]
+            elif not np.any(spE):
+                q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False)])
+                a = q_s[True, False] + (self.N.reshape(-1, 1) - 1) * q_s[False, False]
+                ig = (q_t * a)[:, cidx.reshape(-1)]
             else:
-                q_ff = self._ingress_table(tv, False, False, ks, inited)
-                if not np.any(spE):
-                    a = self._combine(q_tf, q_ff, 0, 0, False, False, table=True)
-                    ig = a[:, cidx.reshape(-1)]
-                else:
-                    parts = (q_tf, q_ff, self._ingress_table(tv, False, True, ks, inited),
-                             self._ingress_table(tv, True, True, ks, inited))
-                    t3 = np.stack([self._combine(*parts, False, False, table=True),
-                                   self._combine(*parts, True, False, table=True),
-                                   self._combine(*parts, True, True, table=True)], axis=2)
-                    sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
-                    idx = self.flat(cidx * 3 + sel)
-                    ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
+                q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False),
+                                                                (False, True), (True, True)])
+                t3 = q_t[:, :, None] * self._agg_tables(
+                    q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
+                sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
+                idx = self.flat(cidx * 3 + sel)
+                ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
             self.ig_f.append(ig)
             self._check_unique_zero(tv, ks, inited, cidx)
         self.ing_f = self.ig_f[0] + self.ig_f[1]
@@ -569,56 +599,64 @@ class _Group:
 
     # -- reduce cases to the level's record (spec §5.1) --------------------------------
     def finish(self, res, top):
-        eng = self.eng
-        hw = eng.hw
-        cand, R, C = self.cand, self.R, self.C
+        """Reduce the cases to the level's record (spec §5.1): runtime, utilisation, errors,
+        the first L1 record, and at the top level everything the report needs."""
+        hw = self.eng.hw
+        cand, C = self.cand, self.C
         rows = self.rows
-        ridx = np.arange(R)
         occ = self.flat(self.occ)
         valid = self.valid_f
-        ov = np.where(valid, occ, 0)
-        t_in, t_w, t_out = eng.tensors
-        lat = hw.noc_latency[cand][:, None]
-        bw = hw.noc_bw[cand][:, None]
+        allv = valid.all(axis=1)
+        ov = occ * valid
+        lat = _row_param(hw.noc_latency[cand])
+        bw = _row_param(hw.noc_bw[cand])
         if self.innermost:
-            simd = hw.simd_lanes[cand][:, None]
+            simd = _row_param(hw.simd_lanes[cand])
             npsum = self.flat(self.npsum)
-            comp = npsum if (simd == 1).all() else ceil_div(npsum, simd)
+            comp = npsum if isinstance(simd, int) and simd == 1 else ceil_div(npsum, simd)
             act = self.flat(self.active.astype(float))
         else:
             comp, act = self._child_compute()
         d_in = lat + ceil_div(self.ing_f, bw) - 1
-        d_out = self.flat(self.col(hw.noc_latency[cand]) + ceil_div(self.eg, self.col(
-            hw.noc_bw[cand])) - 1)
-        all_init = self.flat(self.grid.c == -1)
-        delay = np.where(all_init, comp + d_in, np.maximum(np.maximum(d_out, comp), d_in))
+        nd = lambda x: x if isinstance(x, int) else self.col(x)  # noqa: E731
+        d_out = self.flat(nd(lat) + ceil_div(self.eg, nd(bw)) - 1)
+        delay = np.maximum(np.maximum(d_out, comp), d_in)
+        # the all-Init case cannot hide the first fill behind compute
+        first_fill = np.flatnonzero(self.grid.c.reshape(-1) == -1)
+        delay[:, first_fill] = comp[:, first_fill] + d_in[:, first_fill]
         # MAESTRO's case order: InitBuffers runs on every case up to the first valid one
         perm = self.grid.perm
         vm = valid[:, perm]
         any_valid = vm.any(axis=1)
         fvq = np.where(any_valid, np.argmax(vm, axis=1), C - 1)
         fv = perm[fvq]
-        mvol = [self._mapped_vol(tv) for tv in (t_in, t_w, t_out)]
-        n_init = fvq + 1
-        own_l1 = np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
-                           np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
-        if self.innermost or self.child is None:
-            res["first_l1"][rows] = own_l1
-        else:
-            ci = np.where(self.both_f[ridx, fv], self.ci_t[ridx, fv], self.ci_f[ridx, fv])
-            fl = self.child["first_l1"][ci]
-            res["first_l1"][rows] = np.where(any_valid[:, None], fl, own_l1)
-        eg = self.flat(self.eg)
-        macs = self.flat(self.macs)
+        self._first_l1(res, fvq, fv, any_valid)
         err = self.err
         if top:
-            delay, err = self._top_record(res, occ, valid, ov, vm, fvq, fv, any_valid, comp,
-                                          delay, d_in, d_out, eg, macs)
+            delay, err = self._top_record(res, occ, valid, allv, ov, vm, fvq, fv, any_valid,
+                                          comp, delay, d_in, d_out)
         tot = ov.sum(axis=1)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = (ov * act).sum(axis=1) / np.maximum(tot, 1)
         res["runtime"][rows] = (ov * delay).sum(axis=1)
         res["err"][rows] |= err
+
+    def _first_l1(self, res, fvq, fv, any_valid):
+        """L1 sizes of the first innermost record (§5.2): at the innermost level twice the
+        mapped tiles (input/filter accumulated over the cases up to the first valid one),
+        above it the record of the child called by the first valid case."""
+        t_in, t_w, t_out = self.eng.tensors
+        mvol = [self._mapped_vol(tv) for tv in (t_in, t_w, t_out)]
+        n_init = fvq + 1
+        own_l1 = np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
+                           np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
+        if self.innermost or self.child is None:
+            res["first_l1"][self.rows] = own_l1
+            return
+        ridx = np.arange(self.R)
+        ci = np.where(self.both_f[ridx, fv], self.ci_t[ridx, fv], self.ci_f[ridx, fv])
+        fl = self.child["first_l1"][ci]
+        res["first_l1"][self.rows] = np.where(any_valid[:, None], fl, own_l1)
 
     def _lead_sum(self, x, fvq):
         """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
@@ -631,32 +669,47 @@ class _Group:
             out[late] = np.where(lead, xs, 0).sum(axis=1)
         return out
 
-    def _top_record(self, res, occ, valid, ov, vm, fvq, fv, any_valid, comp, delay, d_in,
-                    d_out, eg, macs):
+    def _offchip_req(self, v_c, vm, allv):
+        """MAESTRO's off-chip requirement ``r <- tdiv(max(r, v_c), 2)`` over the valid cases
+        in its order, in closed form: the max over valid cases of ``v_c >> (valid cases at or
+        after this one)``."""
+        perm = self.grid.perm
+        v_m = v_c[:, perm]
+        after = np.minimum(np.arange(self.C, 0, -1), 62)  # rows whose cases are all valid
+        out = np.right_shift(v_m, after).max(axis=1)
+        part = np.flatnonzero(~allv)
+        if len(part):
+            vp = vm[part]
+            after = np.cumsum(vp[:, ::-1].view(np.int8), axis=1, dtype=np.int16)[:, ::-1]
+            shifted = np.right_shift(v_m[part], np.minimum(after, 62))
+            out[part] = np.where(vp, shifted, 0).max(axis=1)
+        return out
+
+    def _top_record(self, res, occ, valid, allv, ov, vm, fvq, fv, any_valid, comp, delay,
+                    d_in, d_out):
         """Top-level only: off-chip term, buffer sizes, counters, bandwidths, delay stats."""
         hw = self.eng.hw
         cand, rows, R, C = self.cand, self.rows, self.R, self.C
         ridx = np.arange(R)
         t_in, t_w, t_out = self.eng.tensors
+        eg = self.flat(self.eg)
+        macs = self.flat(self.macs)
         err = self.err.copy()
         ig = self.ig_f
         l2_in = 2 * self._lead_sum(ig[0], fvq)
         l2_w = 2 * self._lead_sum(ig[1], fvq)
         l2_out = 2 * eg[ridx, fv]
         off = hw.offchip_bw[cand]
-        in_off = tdiv(tdiv_pos(l2_in + l2_w, off), 2)[:, None]
-        out_off = tdiv(tdiv_pos(l2_out, off), 2)[:, None]
+        in_off = tdiv_pos(tdiv_pos(l2_in + l2_w, off), 2)[:, None]
+        out_off = tdiv_pos(tdiv_pos(l2_out, off), 2)[:, None]
         delay = np.maximum(np.maximum(in_off, delay), out_off)
-        zero_comp = (valid & (comp == 0)).any(axis=1)
+        zero_comp = ((comp == 0) & valid).any(axis=1)
         err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
         err |= np.where(any_valid, 0, ERR_NO_VALID)
         comp1 = np.maximum(comp, 1)
-        # off-chip requirement: r <- tdiv(max(r, v), 2) over the valid cases in MAESTRO order
-        v_c = np.maximum(tdiv_pos(l2_out[:, None], comp1), tdiv_pos((l2_in + l2_w)[:, None],
-                                                                      comp1))
-        after = np.cumsum(vm[:, ::-1], axis=1)[:, ::-1]  # valid cases at or after this one
-        shifted = np.right_shift(v_c[:, self.grid.perm], np.minimum(after, 62))
-        res["offchip_req"][rows] = np.where(vm, shifted, 0).max(axis=1)
+        # max(tdiv(a, d), tdiv(b, d)) == tdiv(max(a, b), d) for d > 0
+        v_c = tdiv_pos(np.maximum(l2_out, l2_in + l2_w)[:, None], comp1)
+        res["offchip_req"][rows] = self._offchip_req(v_c, vm, allv)
         res["l2_size_in"][rows], res["l2_size_w"][rows], res["l2_size_out"][rows] = (
             l2_in, l2_w, l2_out)
         ov_macs = (ov * macs).sum(axis=1)
@@ -674,21 +727,20 @@ class _Group:
         cnt[rows, 2, 2] = all_macs
         cnt[rows, 2, 3] = all_macs
         traffic = np.maximum(self.ing_f, eg)
-        res["peak_bw"][rows] = np.where(valid, tdiv_pos(traffic, comp1), 0).max(axis=1)
+        res["peak_bw"][rows] = _valid_reduce(np.max, tdiv_pos(traffic, comp1), valid, allv, 0)
         tot = ov.sum(axis=1)
         tot_s = np.maximum(tot, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            res["avg_bw"][rows] = (np.where(valid, tdiv_pos(occ * traffic, comp1), 0).sum(axis=1)
-                                   / tot)
+            res["avg_bw"][rows] = (tdiv_pos(occ * traffic, comp1) * valid).sum(axis=1) / tot
         # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
         big = np.iinfo(np.int64).max
         lo = np.iinfo(np.int64).min
         for k, dly in enumerate((d_in, d_out, comp1)):
-            res["delays"][rows, k, 0] = np.where(any_valid, np.where(valid, dly, big).min(axis=1),
-                                                 lo)
-            res["delays"][rows, k, 1] = np.where(valid, dly, 0).max(axis=1, initial=0)
-            res["delays"][rows, k, 2] = np.where(any_valid, tdiv((ov * dly).sum(axis=1), tot_s),
-                                                 lo)
+            res["delays"][rows, k, 0] = np.where(
+                any_valid, _valid_reduce(np.min, dly, valid, allv, big), lo)
+            res["delays"][rows, k, 1] = np.maximum(_valid_reduce(np.max, dly, valid, allv, 0), 0)
+            res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos((ov * dly).sum(axis=1),
+                                                                     tot_s), lo)
         last = self.grid.perm[C - 1 - np.argmax(vm[:, ::-1], axis=1)]
         with np.errstate(divide="ignore", invalid="ignore"):
             res["ai"][rows] = macs[ridx, last].astype(float) / self.ing_f[ridx, last]

@@ -24,7 +24,11 @@ def nz(x):
 
 
 def tdiv_pos(a, b):
-    """:func:`tdiv` for a positive divisor ``b``: one floor division, corrected toward zero."""
+    """:func:`tdiv` for a positive divisor ``b``: one floor division, corrected toward zero
+    only where ``a`` is negative (rare, so usually a single pass)."""
     a = np.asarray(a, dtype=np.int64)
     q = a // b
-    return q + ((a < 0) & (q * b != a))
+    neg = a < 0
+    if neg.any():
+        q = q + (neg & (q * b != a))
+    return q
