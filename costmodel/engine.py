@@ -51,8 +51,11 @@ ERROR_REASONS = {
     ERR_NO_VALID: "no valid iteration case at the top level",
 }
 
-# child keys: below this many (parent rows << mask bits) a dense flag table dedupes them
+# child keys: below this many (candidates << mask bits) a dense flag table dedupes them
 _DENSE_KEYS = 1 << 24
+# candidates analysed together (all levels): large enough to amortise numpy's per-call cost,
+# small enough for the per-case arrays to stay in cache
+CHUNK = 8192
 
 
 @dataclass
@@ -181,8 +184,22 @@ class Engine:
 
     # ------------------------------------------------------------------ level analysis
     def analyze(self, i: int, cand: np.ndarray, DD: dict[str, np.ndarray]) -> dict:
-        """Analyse level ``i`` for rows ``(cand, DD)``; returns per-row result arrays."""
+        """Analyse level ``i`` for rows ``(cand, DD)``; returns per-row result arrays.
+
+        The top level runs in chunks of :data:`CHUNK` candidates (with all their sub-levels),
+        which keeps the per-case arrays in cache.
+        """
+        if i != 0 or len(cand) <= CHUNK:
+            return self._analyze(i, cand, DD)
+        parts = [self._analyze(0, cand[lo:lo + CHUNK], {k: v[lo:lo + CHUNK] for k, v in DD.items()})
+                 for lo in range(0, len(cand), CHUNK)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _analyze(self, i: int, cand: np.ndarray, DD: dict[str, np.ndarray]) -> dict:
         lv = self.levels[i]
+        if i == 0:  # child keys are relative to this range of candidates
+            self.cand_lo = int(cand.min()) if len(cand) else 0
+            self.cand_span = int(cand.max()) - self.cand_lo + 1 if len(cand) else 1
         M = len(cand)
         top = i == 0
         st = self._states(lv, cand, DD)
@@ -223,7 +240,7 @@ class Engine:
         allk = np.concatenate(keys)
         if len(allk) == 0:
             return
-        n_keys = len(lv.N) << nb
+        n_keys = self.cand_span << nb
         if n_keys <= _DENSE_KEYS:
             flags = np.zeros(n_keys, dtype=bool)
             flags[allk] = True
@@ -237,11 +254,11 @@ class Engine:
 
             def lookup(k):
                 return np.minimum(np.searchsorted(uniq, k), len(uniq) - 1)
-        cc = uniq >> nb
+        cc = (uniq >> nb) + self.cand_lo
         DD = {v: lv.mp[v][cc] for v in cvars}
         for b, v in enumerate(bit_vars):
             DD[v] = np.where(((uniq >> b) & 1).astype(bool), lv.mpe[v][cc], DD[v])
-        cres = self.analyze(i + 1, cc, DD)
+        cres = self._analyze(i + 1, cc, DD)
         for grp in groups:
             grp.take_child(cres, lookup)
 
@@ -541,13 +558,17 @@ class _Group:
             self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
 
     # -- child level -------------------------------------------------------------------
-    def _child_mask(self, bit_vars, ee):
-        """Bitmask of the child dims each case hands down: bit b set = ``mpe`` (spec §4.5)."""
+    def _child_mask(self, bit_vars, spatial, ee=False):
+        """Part of the bitmask of the child dims a case hands down (§4.5; bit b set means
+        ``mpe``) from the variables whose first directive is (``spatial``) or is not a
+        SpatialMap; only the former depend on the sp-edge-edge variant ``ee``."""
         dirs = self.lv.directives
         mask = 0
         for b, v in enumerate(bit_vars):
+            if (dirs[self.first[v]].kind == "S") != spatial:
+                continue
             neq = self.mp[v] != self.mpe[v]
-            if dirs[self.first[v]].kind == "T":
+            if not spatial:
                 bit = self.E[v]
             else:
                 p = self.posv[v]
@@ -558,44 +579,49 @@ class _Group:
 
     def child_keys(self, bit_vars, nb):
         """Keys ``candidate << nb | mask`` of the child analyses the valid cases need (§5.1
-        step 6): the sp-edge-edge variant (``ee``) where the first SpatialMap is at an
-        edge with ``sp_edge_edge``, the regular one for the other units."""
-        base = self.col(self.cand.astype(np.int64) << nb)
-        self.key_t = self.flat(base + self._child_mask(bit_vars, True))
-        self.key_f = self.flat(base + self._child_mask(bit_vars, False))
-        self.both_f = self.flat(self.is_e & self.spee0)
-        self.need_t = self.valid_f & self.both_f
-        self.need_f = self.valid_f & ~(self.both_f & self.flat(self.nec - 1 <= 0))
-        return np.concatenate([self.key_t[self.need_t], self.key_f[self.need_f]])
+        step 6). Where the first SpatialMap is at an edge with sp_edge_edge (``both``), a case
+        calls the sp-edge-edge variant and, with more than one active unit, the regular one
+        too; elsewhere only the regular one. ``key_1`` is the child called first, ``key_2``
+        the other one (``key_1`` again where a case calls only one)."""
+        base = self.col((self.cand.astype(np.int64) - self.eng.cand_lo) << nb)
+        common = base + self._child_mask(bit_vars, False)
+        self.both = self.is_e & self.spee0
+        if not any(self.lv.directives[self.first[v]].kind == "S" for v in bit_vars):
+            self.key_1 = self.key_2 = self.flat(common)
+            return self.key_1[self.valid_f]
+        sp_t = self._child_mask(bit_vars, True, True)
+        sp_f = self._child_mask(bit_vars, True, False)
+        solo = self.both & (self.nec <= 1)
+        self.key_1 = self.flat(common + np.where(self.both, sp_t, sp_f))
+        self.key_2 = self.flat(common + np.where(solo, sp_t, sp_f))
+        return np.concatenate([self.key_1[self.valid_f], self.key_2[self.valid_f]])
 
     def take_child(self, cres, lookup):
-        """Child record indices of every case for both variants; inherit the children's errors
-        (those of the children a valid case calls)."""
+        """Child record indices of every case; inherit the errors of the children that valid
+        cases call."""
         self.child = cres
-        self.ci_t = lookup(self.key_t)
-        self.ci_f = lookup(self.key_f)
+        self.ci_1 = lookup(self.key_1)
+        self.ci_2 = self.ci_1 if self.key_2 is self.key_1 else lookup(self.key_2)
         err = cres["err"]
         if err.any():
-            called = (np.where(self.need_t, err[self.ci_t], 0)
-                      | np.where(self.need_f, err[self.ci_f], 0))
+            called = np.where(self.valid_f, err[self.ci_1] | err[self.ci_2], 0)
             self.err |= np.bitwise_or.reduce(called, axis=1)
 
     def _child_compute(self):
-        """Compute delay and active units of each case from the child records (§5.1 step 6)."""
-        z = np.zeros((self.R, self.C), dtype=np.int64)
+        """Compute delay and active units of each case from the child records (§5.1 step 6):
+        the slowest child sets the pace; active units add up over the children."""
+        active = self.active.astype(float)
         if self.child is None:
-            return z, self.flat(self.active).astype(float)
+            return np.zeros((self.R, self.C), dtype=np.int64), self.flat(active)
         rt, avg = self.child["runtime"], self.child["avg_active"]
-        rt_t, rt_f = rt[self.ci_t], rt[self.ci_f]
-        av_t, av_f = avg[self.ci_t], avg[self.ci_f]
-        both = self.both_f
-        multi = self.flat(self.nec > 1)
-        comp = np.where(both, np.where(multi, np.maximum(rt_t, rt_f), rt_t), rt_f)
-        nec, N = self.flat(self.nec), self.flat(self.N)
-        act = np.where(both, av_t + multi * av_f * (nec - 1),
-                       np.where(self.flat(self.is_e), av_f * nec, av_f * N))
-        act = np.where(act == 0, self.flat(self.active), act)
-        return comp, act
+        comp = np.maximum(rt[self.ci_1], rt[self.ci_2])
+        # sp-edge-edge child + (nec - 1) regular ones, or N (nec at an edge) regular ones
+        w_1 = np.where(self.both, 1.0, active)
+        w_2 = np.where(self.both & (self.nec > 1), self.nec - 1, 0)
+        shape = (self.R,) + self.counts
+        act = avg[self.ci_1].reshape(shape) * w_1 + avg[self.ci_2].reshape(shape) * w_2
+        act = act + (act == 0) * active  # a child without valid cases reports 0 units
+        return comp, act.reshape(self.R, self.C)
 
     # -- reduce cases to the level's record (spec §5.1) --------------------------------
     def finish(self, res, top):
@@ -653,9 +679,7 @@ class _Group:
         if self.innermost or self.child is None:
             res["first_l1"][self.rows] = own_l1
             return
-        ridx = np.arange(self.R)
-        ci = np.where(self.both_f[ridx, fv], self.ci_t[ridx, fv], self.ci_f[ridx, fv])
-        fl = self.child["first_l1"][ci]
+        fl = self.child["first_l1"][self.ci_1[np.arange(self.R), fv]]
         res["first_l1"][self.rows] = np.where(any_valid[:, None], fl, own_l1)
 
     def _lead_sum(self, x, fvq):
