@@ -1,0 +1,40 @@
+"""Smoke tests: the benchmark scripts run end to end at their smallest settings."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from mapper.strategies import STRATEGIES
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_compare_strategies_quick(tmp_path):
+    out = _run(str(BENCH / "compare_strategies.py"), "--quick", "--layers", "2", "--budget",
+               "100", "--time-limit", "0.3", "--hw", "edge168", "--pareto-budget", "200",
+               "--jobs", "2", "--quiet", "--out", str(tmp_path))
+    assert "mode budget:" in out and "mode time:" in out
+    rows = list(csv.DictReader((tmp_path / "runs.csv").open()))
+    assert {(r["mode"], r["strategy"]) for r in rows} == {
+        (m, s) for m in ("budget", "time") for s in STRATEGIES}
+    assert len(rows) == 2 * len(STRATEGIES) * 2  # modes x strategies x layers (1 hw, 1 seed)
+    assert all(int(r["evaluations"]) <= 100 for r in rows if r["mode"] == "budget")
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Mode `budget`" in summary and "## Mode `time`" in summary
+    for f in ("convergence_evals.png", "convergence_seconds.png", "pareto.png"):
+        assert (tmp_path / f).stat().st_size > 1000
+
+
+def test_tune_speed_quick():
+    out = _run(str(BENCH / "tune_speed.py"), "--quick", "--budget", "50")
+    assert "## Whole-model tuning" in out and "## evaluate_batch throughput" in out
+    assert "| 1 |" in out and "| 2 |" in out and "| 10,000 |" in out
