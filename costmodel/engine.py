@@ -33,7 +33,7 @@ from math import prod
 
 import numpy as np
 
-from .intmath import ceil_div, nz, tdiv, tdiv_pos
+from .intmath import ceil_div, nz, tdiv_pos
 from .layer import TensorTable
 from .levels import OUT_OF, PARTNER, REF_DIMS, Level
 
@@ -81,8 +81,10 @@ class _DirStates:
     has_st: np.ndarray     # a Steady state exists
     has_ed: np.ndarray     # an Edge state exists
 
-    def take(self, rows: np.ndarray) -> _DirStates:
-        return _DirStates(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+def _dir_states(ns: np.ndarray, flags: np.ndarray) -> list[_DirStates]:
+    """Per-directive views of ``ns [n, R]`` and ``flags [n, 6, R]`` (see :meth:`Engine._states`)."""
+    return [_DirStates(ns[j], *flags[j]) for j in range(len(ns))]
 
 
 @dataclass(frozen=True)
@@ -153,34 +155,39 @@ class Engine:
 
     # ------------------------------------------------------------------ iteration states
     @staticmethod
-    def _states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]) -> list[_DirStates]:
-        """Per-directive state descriptors for each row (spec §3.1)."""
+    def _states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]):
+        """Per-directive state descriptors for each row (spec §3.1): the Steady count
+        ``ns [n, M]`` and ``flags [n, 6, M]`` = (unrolled, init_edge, sp_edge_edge at Init,
+        sp_edge_edge at Edge, has Steady, has Edge), stacked so a group takes its rows at once.
+        """
+        n, M = len(lv.directives), len(cand)
         N = np.maximum(lv.N[cand], 1)
-        out = []
-        for d in lv.directives:
+        ns_all = np.empty((n, M), dtype=np.int64)
+        flags = np.zeros((n, 6, M), dtype=bool)
+        for j, d in enumerate(lv.directives):
             D = DD[d.var]
             m, o = d.m[cand], d.o[cand]
+            f = flags[j]
             if d.kind == "T":
-                unrolled = D <= m
-                init_edge = D < m
-                ns = tdiv(D - m, o)
-                has_st = (m < D) & (ns > 0)
-                has_ed = ~init_edge & (ns * o + m < D)
-                ee_i = ee_e = np.zeros_like(init_edge)
+                f[0] = D <= m                                  # unrolled
+                f[1] = D < m                                   # init_edge
+                ns = tdiv_pos(D - m, o)
+                f[4] = (m < D) & (ns > 0)                      # has Steady
+                f[5] = ~f[1] & (ns * o + m < D)                # has Edge
             else:
                 cov = m + o * (N - 1)
-                unrolled = D <= cov
-                init_edge = D < cov
-                ee_i = init_edge
-                ns = tdiv(tdiv(D - m, o) + 1, N) - 1
-                has_st = (cov < D) & (ns > 0)
-                edge = ~unrolled & ((ns + 1) * o * N + cov > D) & (ns * o * N + cov != D)
+                f[0] = D <= cov
+                f[1] = D < cov
+                f[2] = f[1]
+                ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
+                f[4] = (cov < D) & (ns > 0)
+                edge = ~f[0] & ((ns + 1) * o * N + cov > D) & (ns * o * N + cov != D)
                 rem = D - (ns + 1) * o * N
-                a = np.where(rem < m, 1, tdiv(rem - m, o) + 1)
-                ee_e = (a - 1) * o + m < rem
-                has_ed = ~init_edge & edge
-            out.append(_DirStates(ns, unrolled, init_edge, ee_i, ee_e, has_st, has_ed))
-        return out
+                a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
+                f[3] = (a - 1) * o + m < rem
+                f[5] = ~f[1] & edge
+            ns_all[j] = ns
+        return ns_all, flags
 
     # ------------------------------------------------------------------ level analysis
     def analyze(self, i: int, cand: np.ndarray, DD: dict[str, np.ndarray]) -> dict:
@@ -202,22 +209,23 @@ class Engine:
             self.cand_span = int(cand.max()) - self.cand_lo + 1 if len(cand) else 1
         M = len(cand)
         top = i == 0
-        st = self._states(lv, cand, DD)
+        ns, flags = self._states(lv, cand, DD)
         res = {k: np.zeros(M, dtype=np.int64) for k in ("runtime", "err")}
         res["avg_active"] = np.zeros(M)
         res["first_l1"] = np.zeros((M, 3), dtype=np.int64)
         if top:
             _init_top_fields(res, M)
-        code = np.zeros(M, dtype=np.int64)
-        for j, s in enumerate(st):
-            code |= (s.has_st.astype(np.int64) + s.has_ed) << (2 * j)
+        n = len(lv.directives)
+        # group rows by their state counts: 2 bits per directive (1 + has Steady + has Edge)
+        code = ((flags[:, 4].astype(np.int64) + flags[:, 5]) << (2 * np.arange(n))[:, None]).sum(0)
         order = np.argsort(code, kind="stable")
         ucodes, starts = np.unique(code[order], return_index=True)
         groups = []
         for c, rows in zip(ucodes, np.split(order, starts[1:])):
-            counts = tuple(1 + int((c >> (2 * j)) & 3) for j in range(len(st)))
-            groups.append(_Group(self, lv, i, rows, cand[rows], {k: v[rows] for k, v in DD.items()},
-                                 [s.take(rows) for s in st], counts))
+            counts = tuple(1 + int((c >> (2 * j)) & 3) for j in range(n))
+            sub_dd = {k: v[rows] for k, v in DD.items()} if top else None
+            groups.append(_Group(self, lv, i, rows, cand[rows], sub_dd,
+                                 _dir_states(ns[:, rows], flags[:, :, rows]), counts))
         if i < len(self.levels) - 1:
             self._recurse(i, groups)
         for grp in groups:
