@@ -348,6 +348,41 @@ class MappingSpace:
         child.clusters = np.where(pc, a.clusters, b.clusters)
         return self.repair(child)
 
+    def neighbours(self, g: Genomes, i: int) -> Genomes:
+        """Every single-parameter move of genome ``i`` that keeps its shape: each tile and
+        cluster size x2, /2, +1, -1, snapped to the nearest divisor below/above, and the
+        cluster size that uses all PEs. One batched cost-model call scores them all."""
+        L, D = int(g.levels[i]), self.D
+        base = g.take([i])
+        moves_t, moves_c = [], []
+        for lv in range(L):
+            parent = self.extent if lv == 0 else base.tiles[0, lv - 1]
+            for k in range(D):
+                if self._rs[k]:
+                    continue
+                t, hi = int(base.tiles[0, lv, k]), int(parent[k])
+                divs = [x for x in range(1, hi + 1) if hi % x == 0]
+                below = max([x for x in divs if x < t], default=t)
+                above = min([x for x in divs if x > t], default=t)
+                for v in {t * 2, max(1, t // 2), t + 1, t - 1, below, above, hi}:
+                    if 1 <= v <= hi and v != t:
+                        moves_t.append((lv, k, v))
+            if lv > 0:
+                c = int(base.clusters[0, lv])
+                others = int(np.prod(base.clusters[0, 1:L])) // c
+                for v in {c * 2, max(1, c // 2), c + 1, c - 1, self.P // max(others, 1)}:
+                    if 1 <= v <= self.P and v != c:
+                        moves_c.append((lv, v))
+        n = len(moves_t) + len(moves_c)
+        if n == 0:
+            return self.empty()
+        out = base.take(np.zeros(n, dtype=np.int64))
+        for r, (lv, k, v) in enumerate(moves_t):
+            out.tiles[r, lv, k] = v
+        for r, (lv, v) in enumerate(moves_c, start=len(moves_t)):
+            out.clusters[r, lv] = v
+        return self.repair(out)
+
     # ------------------------------------------------------------------ Optuna encoding
     def suggest(self, trial) -> Genomes:
         """Draw one genome through an Optuna trial (numeric parameters only, so every

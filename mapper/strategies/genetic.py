@@ -20,16 +20,20 @@ class GeneticAlgorithm(Strategy):
     """Population-based search whose batches are grouped by dataflow shape.
 
     Each generation picks ``n_shapes`` structures: the best distinct shapes of the population
-    (exploitation) and new ones bred from elites by crossover and structural mutation
-    (exploration, ``explore`` of them). Every structure gets ``per_shape`` children whose tiles
-    and cluster sizes come from GAMMA-style crossover with other elites plus tile mutation.
+    (exploitation), new ones bred from elites by crossover and structural mutation
+    (``explore``), and random newcomers carrying elite tiles (``immigrants``). Every structure
+    gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
+    with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
+    individuals are scored exhaustively (hill climbing), and at most ``max_per_shape``
+    individuals of one shape survive (niching keeps the population diverse).
     """
 
     name = "ga"
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 12,
                  per_shape: int = 24, explore: float = 0.5, mutation_rate: float = 0.3,
-                 batch_size: int = 0, init_tiles_per_shape: int = 8):
+                 batch_size: int = 0, init_tiles_per_shape: int = 8, immigrants: float = 0.25,
+                 local_top: int = 4, max_per_shape: int = 4, init_size: int = 1024):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self.population = population
         self.n_shapes = n_shapes
@@ -37,26 +41,48 @@ class GeneticAlgorithm(Strategy):
         self.explore = explore
         self.mutation_rate = mutation_rate
         self.init_tiles_per_shape = init_tiles_per_shape
+        self.immigrants = immigrants
+        self.local_top = local_top
+        self.max_per_shape = max_per_shape  # niching: cap on individuals sharing a shape
+        self.init_size = init_size or self.batch_size
         self.pop: Genomes | None = None
         self.fit: np.ndarray | None = None
         self.viol: np.ndarray | None = None
+        self._expanded: set[bytes] = set()
+
+    def _local_moves(self) -> Genomes:
+        """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
+        parts = []
+        for i in range(min(self.local_top, len(self.pop))):
+            key = self.pop.keys()[i].tobytes()
+            if key in self._expanded or not np.isfinite(self.fit[i]):
+                continue
+            self._expanded.add(key)
+            parts.append(self.space.neighbours(self.pop, i))
+        return Genomes.concat(parts) if parts else self.space.empty()
 
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
-            return sp.sample(rng, n_total, tiles_per_shape=self.init_tiles_per_shape)
+            n = self.init_size if limit is None else min(self.init_size, limit)
+            return sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape)
         pop = self.pop
         keys = sp.shape_keys(pop)
         _, first = np.unique(keys, return_index=True)
         first = np.sort(first)  # population is sorted best first: best of each shape
         n_new = max(1, int(round(self.explore * self.n_shapes)))
-        keep = pop.take(first[: self.n_shapes - n_new])
+        n_imm = int(round(self.immigrants * self.n_shapes))
+        keep = pop.take(first[: max(1, self.n_shapes - n_new - n_imm)])
         elite = pop.take(np.arange(min(len(pop), max(4, self.population // 4))))
         pa = elite.take(rng.integers(0, len(elite), n_new))
         pb = elite.take(rng.integers(0, len(elite), n_new))
         fresh = sp.mutate(rng, sp.crossover(rng, pa, pb), rate=self.mutation_rate)
-        bases = Genomes.concat([keep, fresh])
+        parts = [keep, fresh]
+        if n_imm:  # new random structures, carrying tiles of elite individuals
+            donors = elite.take(rng.integers(0, len(elite), n_imm))
+            parts.append(sp.with_structure_of(donors, sp.sample(rng, n_imm)))
+        bases = Genomes.concat(parts)
         k = self.per_shape
         base_rep = bases.take(np.repeat(np.arange(len(bases)), k))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
@@ -64,7 +90,8 @@ class GeneticAlgorithm(Strategy):
         kids = sp.mutate(rng, kids, rate=self.mutation_rate, structural=False)
         # the first child of each structure keeps its base's tiles: a structural move is
         # judged with the tiles that made its parent good
-        kids = Genomes.concat([bases, kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
+        kids = Genomes.concat([self._local_moves(), bases,
+                               kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
         return kids.take(np.arange(min(n_total, len(kids))))
 
     def tell(self, g: Genomes, fitness: np.ndarray, violation: np.ndarray) -> None:
@@ -77,5 +104,15 @@ class GeneticAlgorithm(Strategy):
         _, uniq = np.unique(allg.keys(), return_index=True)
         uniq = np.sort(uniq)
         allg, fit, viol = allg.take(uniq), fit[uniq], viol[uniq]
-        order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))[: self.population]
+        order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))
+        if self.max_per_shape:
+            keys = self.space.shape_keys(allg)[order]
+            _, inv = np.unique(keys, return_inverse=True)
+            rank_in_shape = np.zeros(len(order), dtype=np.int64)
+            seen: dict[int, int] = {}
+            for j, k in enumerate(inv.tolist()):
+                rank_in_shape[j] = seen.get(k, 0)
+                seen[k] = rank_in_shape[j] + 1
+            order = order[rank_in_shape < self.max_per_shape]
+        order = order[: self.population]
         self.pop, self.fit, self.viol = allg.take(order), fit[order], viol[order]
