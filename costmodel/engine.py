@@ -134,6 +134,11 @@ def _row_param(a: np.ndarray):
     return a[:, None]
 
 
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of two ``[R, C]`` arrays (no ``[R, C]`` temporary)."""
+    return np.einsum("rc,rc->r", a, b)
+
+
 def _valid_reduce(op, x, valid, allv, fill):
     """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
     invalid ones; rows whose cases are all valid (the usual) skip the masking."""
@@ -672,7 +677,7 @@ class _Group:
         tot = ov.sum(axis=1)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = (ov * act).sum(axis=1) / np.maximum(tot, 1)
-        res["runtime"][rows] = (ov * delay).sum(axis=1)
+        res["runtime"][rows] = _rowdot(ov, delay)
         res["err"][rows] |= err
 
     def _first_l1(self, res, fvq, fv, any_valid):
@@ -701,20 +706,32 @@ class _Group:
             out[late] = np.where(lead, xs, 0).sum(axis=1)
         return out
 
-    def _offchip_req(self, v_c, vm, allv):
-        """MAESTRO's off-chip requirement ``r <- tdiv(max(r, v_c), 2)`` over the valid cases
-        in its order, in closed form: the max over valid cases of ``v_c >> (valid cases at or
-        after this one)``."""
-        perm = self.grid.perm
-        v_m = v_c[:, perm]
-        after = np.minimum(np.arange(self.C, 0, -1), 62)  # rows whose cases are all valid
-        out = np.right_shift(v_m, after).max(axis=1)
+    def _offchip_req(self, V, comp1, valid, vm, allv):
+        """MAESTRO's off-chip requirement, ``r <- tdiv(max(r, tdiv(V, comp)), 2)`` over the
+        valid cases in its order (``V``: the row's larger L2 size), in closed form.
+
+        That is the max over valid cases of ``tdiv(V, comp) >> a`` with ``a`` the number of
+        valid cases at or after the case, i.e. ``V // min(comp * 2**a)`` for ``0 <= V <
+        2**53``: a min over exact float products instead of an integer division per case.
+        """
+        perm, C = self.grid.perm, self.C
+        w = np.empty(C)
+        w[perm] = 2.0 ** np.minimum(np.arange(C, 0, -1), 64)  # all valid: a = C - q
+        m = comp1 * w
         part = np.flatnonzero(~allv)
         if len(part):
-            vp = vm[part]
-            after = np.cumsum(vp[:, ::-1].view(np.int8), axis=1, dtype=np.int16)[:, ::-1]
-            shifted = np.right_shift(v_m[part], np.minimum(after, 62))
-            out[part] = np.where(vp, shifted, 0).max(axis=1)
+            a = np.empty((len(part), C))
+            a[:, perm] = np.cumsum(vm[part][:, ::-1].view(np.int8), axis=1,
+                                   dtype=np.int16)[:, ::-1]
+            m[part] = np.where(valid[part], comp1[part] * 2.0 ** np.minimum(a, 64), np.inf)
+        d = m.min(axis=1)
+        exact = (V >= 0) & (V < 2 ** 53)
+        out = np.where(exact & (d <= V), V // np.where(d <= V, d, 1).astype(np.int64), 0)
+        odd = np.flatnonzero(~exact)
+        if len(odd):  # the recurrence itself, for pathological sizes
+            v_m = tdiv_pos(V[odd, None], comp1[odd])[:, perm]
+            after = np.cumsum(vm[odd][:, ::-1].view(np.int8), axis=1, dtype=np.int16)[:, ::-1]
+            out[odd] = np.where(vm[odd], np.right_shift(v_m, np.minimum(after, 62)), 0).max(1)
         return out
 
     def _top_record(self, res, occ, valid, allv, ov, vm, fvq, fv, any_valid, comp, delay,
@@ -740,22 +757,22 @@ class _Group:
         err |= np.where(any_valid, 0, ERR_NO_VALID)
         comp1 = np.maximum(comp, 1)
         # max(tdiv(a, d), tdiv(b, d)) == tdiv(max(a, b), d) for d > 0
-        v_c = tdiv_pos(np.maximum(l2_out, l2_in + l2_w)[:, None], comp1)
-        res["offchip_req"][rows] = self._offchip_req(v_c, vm, allv)
+        V = np.maximum(l2_out, l2_in + l2_w)
+        res["offchip_req"][rows] = self._offchip_req(V, comp1, valid, vm, allv)
         res["l2_size_in"][rows], res["l2_size_w"][rows], res["l2_size_out"][rows] = (
             l2_in, l2_w, l2_out)
-        ov_macs = (ov * macs).sum(axis=1)
+        ov_macs = _rowdot(ov, macs)
         res["num_macs"][rows] = ov_macs
         cnt = res["counters"]
         for t, tv in enumerate((t_in, t_w)):
-            l2r = (ov * ig[t]).sum(axis=1)
+            l2r = _rowdot(ov, ig[t])
             cnt[rows, t, 0] = l2r
             cnt[rows, t, 1] = np.prod([self.DD[v] for v in tv if v in self.DD], axis=0)
             cnt[rows, t, 2] = ov_macs
             cnt[rows, t, 3] = l2r
-        all_macs = (occ * macs).sum(axis=1)
+        all_macs = _rowdot(occ, macs)
         cnt[rows, 2, 0] = self._out_size(t_out)
-        cnt[rows, 2, 1] = (occ * eg).sum(axis=1)
+        cnt[rows, 2, 1] = _rowdot(occ, eg)
         cnt[rows, 2, 2] = all_macs
         cnt[rows, 2, 3] = all_macs
         traffic = np.maximum(self.ing_f, eg)
@@ -763,7 +780,7 @@ class _Group:
         tot = ov.sum(axis=1)
         tot_s = np.maximum(tot, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            res["avg_bw"][rows] = (tdiv_pos(occ * traffic, comp1) * valid).sum(axis=1) / tot
+            res["avg_bw"][rows] = _rowdot(tdiv_pos(occ * traffic, comp1), valid) / tot
         # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
         big = np.iinfo(np.int64).max
         lo = np.iinfo(np.int64).min
@@ -771,8 +788,7 @@ class _Group:
             res["delays"][rows, k, 0] = np.where(
                 any_valid, _valid_reduce(np.min, dly, valid, allv, big), lo)
             res["delays"][rows, k, 1] = np.maximum(_valid_reduce(np.max, dly, valid, allv, 0), 0)
-            res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos((ov * dly).sum(axis=1),
-                                                                     tot_s), lo)
+            res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos(_rowdot(ov, dly), tot_s), lo)
         last = self.grid.perm[C - 1 - np.argmax(vm[:, ::-1], axis=1)]
         with np.errstate(divide="ignore", invalid="ignore"):
             res["ai"][rows] = macs[ridx, last].astype(float) / self.ing_f[ridx, last]
