@@ -146,7 +146,43 @@ class MappingSpace:
             w = rng.random((n, L))
             share = w / w.sum(axis=1, keepdims=True) * logp
             clusters[:, 1:] = np.maximum(1, np.round(2.0 ** share[:, 1:])).astype(np.int64)
-        g = Genomes(levels, order, par, tiles, clusters)
+        g = self.repair(Genomes(levels, order, par, tiles, clusters))
+        # half of the samples get utilisation-aware spatial tiles and cluster sizes
+        return self.fit_spatial(g, rng, rng.random(n) < 0.5)
+
+    def units(self, g: Genomes) -> np.ndarray:
+        """``[G, L]`` sub-units per unit at each level (level 0: PEs // product of clusters)."""
+        in_use = np.arange(self.L)[None, :] < g.levels[:, None]
+        prod = np.where(in_use, g.clusters, 1)[:, 1:].prod(axis=1)
+        out = g.clusters.copy()
+        out[:, 0] = self.P // np.maximum(prod, 1)
+        return out
+
+    def fit_spatial(self, g: Genomes, rng: np.random.Generator, mask: np.ndarray) -> Genomes:
+        """Domain-aware move: for the genomes in ``mask``, make each level's cluster size a
+        divisor of its spatial dim's extent (when one fits) and size each level's spatial tile
+        so that its units cover the parent extent in 1-4 folds, i.e. keep the PEs busy."""
+        g = g.take(np.arange(len(g)))
+        rows = np.nonzero(mask)[0]
+        if len(rows) == 0:
+            return g
+        n = len(rows)
+        for lv in range(1, self.L):
+            p = g.par[rows, lv]
+            ext = g.tiles[rows, lv - 1, p]
+            # a random divisor of the spatial extent (at most P), else keep the cluster size
+            cand = np.floor(np.exp(rng.random(n) * np.log(np.minimum(ext, self.P) + 1)))
+            cand = self._snap_divisor(np.maximum(cand.astype(np.int64), 1), ext)
+            use = rng.random(n) < 0.7
+            g.clusters[rows, lv] = np.where(use, cand, g.clusters[rows, lv])
+        g = self.repair(g)
+        N = self.units(g)[rows]
+        for lv in range(self.L):
+            p = g.par[rows, lv]
+            parent = self.extent[p] if lv == 0 else g.tiles[rows, lv - 1, p]
+            folds = rng.integers(1, 5, n)
+            t = -(-parent // np.maximum(N[:, lv] * folds, 1))
+            g.tiles[rows, lv, p] = np.clip(t, 1, parent)
         return self.repair(g)
 
     def _rand_tile(self, rng, hi: np.ndarray) -> np.ndarray:
@@ -228,6 +264,13 @@ class MappingSpace:
         par = np.where(in_use, g.par, 0)
         flat = np.ascontiguousarray(
             np.concatenate([g.levels[:, None], order, par], axis=1).astype(np.int8))
+        return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
+
+    def class_keys(self, g: Genomes) -> np.ndarray:
+        """A coarse key per genome: level count and spatial dims (loop orders ignored)."""
+        in_use = np.arange(self.L)[None, :] < g.levels[:, None]
+        flat = np.ascontiguousarray(np.concatenate(
+            [g.levels[:, None], np.where(in_use, g.par, -1)], axis=1).astype(np.int8))
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
     def shape_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
@@ -373,6 +416,14 @@ class MappingSpace:
                 for v in {c * 2, max(1, c // 2), c + 1, c - 1, self.P // max(others, 1)}:
                     if 1 <= v <= self.P and v != c:
                         moves_c.append((lv, v))
+        N = self.units(base)[0]
+        for lv in range(L):  # spatial tiles that cover the parent extent in 1-4 folds
+            k = int(base.par[0, lv])
+            hi = int(self.extent[k] if lv == 0 else base.tiles[0, lv - 1, k])
+            for folds in (1, 2, 3, 4):
+                v = max(1, -(-hi // max(int(N[lv]) * folds, 1)))
+                if v != base.tiles[0, lv, k]:
+                    moves_t.append((lv, k, v))
         n = len(moves_t) + len(moves_c)
         if n == 0:
             return self.empty()

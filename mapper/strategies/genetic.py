@@ -73,7 +73,16 @@ class GeneticAlgorithm(Strategy):
         first = np.sort(first)  # population is sorted best first: best of each shape
         n_new = max(1, int(round(self.explore * self.n_shapes)))
         n_imm = int(round(self.immigrants * self.n_shapes))
-        keep = pop.take(first[: max(1, self.n_shapes - n_new - n_imm)])
+        n_keep = max(1, self.n_shapes - n_new - n_imm)
+        # the best shapes, plus the best shape of some other classes (level count, spatial
+        # dims) picked at random, so that no kind of dataflow is abandoned early
+        top = list(first[: (n_keep + 1) // 2])
+        _, cfirst = np.unique(sp.class_keys(pop), return_index=True)
+        others = [i for i in np.sort(cfirst) if i not in top]
+        if others:
+            top += list(rng.permutation(others)[: n_keep - len(top)])
+        top += [i for i in first if i not in top][: n_keep - len(top)]
+        keep = pop.take(np.array(top, dtype=np.int64))
         elite = pop.take(np.arange(min(len(pop), max(4, self.population // 4))))
         pa = elite.take(rng.integers(0, len(elite), n_new))
         pb = elite.take(rng.integers(0, len(elite), n_new))
@@ -88,6 +97,7 @@ class GeneticAlgorithm(Strategy):
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
         kids = sp.crossover_tiles(rng, base_rep, partner)
         kids = sp.mutate(rng, kids, rate=self.mutation_rate, structural=False)
+        kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
         # the first child of each structure keeps its base's tiles: a structural move is
         # judged with the tiles that made its parent good
         kids = Genomes.concat([self._local_moves(), bases,
@@ -105,6 +115,9 @@ class GeneticAlgorithm(Strategy):
         uniq = np.sort(uniq)
         allg, fit, viol = allg.take(uniq), fit[uniq], viol[uniq]
         order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))
+        # elitism per class: the best of every (level count, spatial dims) class survives
+        _, cfirst = np.unique(self.space.class_keys(allg)[order], return_index=True)
+        protected = order[np.sort(cfirst)]
         if self.max_per_shape:
             keys = self.space.shape_keys(allg)[order]
             _, inv = np.unique(keys, return_inverse=True)
@@ -114,5 +127,8 @@ class GeneticAlgorithm(Strategy):
                 rank_in_shape[j] = seen.get(k, 0)
                 seen[k] = rank_in_shape[j] + 1
             order = order[rank_in_shape < self.max_per_shape]
-        order = order[: self.population]
+        rest = order[~np.isin(order, protected)]
+        order = np.concatenate([protected, rest])[: max(self.population, len(protected))]
+        order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],
+                                                        np.inf)))]
         self.pop, self.fit, self.viol = allg.take(order), fit[order], viol[order]
