@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -44,10 +48,15 @@ class SearchResult:
 
 def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
                budget: int | None = 10_000, time_limit: float | None = None,
-               progress=None, pareto: ParetoArchive | None = None) -> SearchResult:
+               progress=None, pareto: ParetoArchive | None = None,
+               state_file: str | Path | None = None, save_every: float = 1.0) -> SearchResult:
     """Run ``strategy`` until ``budget`` evaluations or ``time_limit`` seconds are used.
 
-    With only an evaluation budget the result is reproducible for a given seed.
+    With only an evaluation budget the result is reproducible for a given seed. With
+    ``state_file``, the whole search state (strategy, RNG, best, history) is saved atomically
+    at most every ``save_every`` seconds and after the last batch; a later call with the same
+    file continues from it, so an interrupted search loses at most the batches since the last
+    save and ends with the result of an uninterrupted run.
     """
     if budget is None and time_limit is None:
         raise ValueError("give an evaluation budget, a time limit, or both")
@@ -55,6 +64,11 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     evals = 0
     best, best_g = np.inf, None
     history: list[tuple[int, float, float]] = []
+    state = _load_state(state_file)
+    if state is not None:
+        strategy, evals, best, best_g, history, pareto = state
+        t0 -= history[-1][1] if history else 0.0
+    last_save = time.perf_counter()
     while True:
         if budget is not None and evals >= budget:
             break
@@ -77,9 +91,42 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         history.append((evals, time.perf_counter() - t0, best))
         if progress is not None:
             progress(evals, best)
+        if state_file is not None and time.perf_counter() - last_save >= save_every:
+            _save_state(state_file, (strategy, evals, best, best_g, history, pareto))
+            last_save = time.perf_counter()
+    if state_file is not None:
+        _save_state(state_file, (strategy, evals, best, best_g, history, pareto))
     df = rep = None
     if best_g is not None:
         df = space.decode(best_g, 0)
         rep = evaluate(space.layer, space.hardware, df)
     return SearchResult(best, best_g, df, rep, evals, time.perf_counter() - t0, history,
                         strategy.name, pareto)
+
+
+def _save_state(path: str | Path, state) -> None:
+    """Pickle ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_state(path: str | Path | None):
+    """The saved search state, or None (no file, or a file from an incompatible version)."""
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None

@@ -106,8 +106,9 @@ def shape_seed(seed: int, layer: Layer) -> int:
 
 
 def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
-               seed: int | None = None) -> SearchResult:
-    """Search the best mapping of one layer on fixed hardware."""
+               seed: int | None = None, state_file: str | Path | None = None) -> SearchResult:
+    """Search the best mapping of one layer on fixed hardware (resumable via ``state_file``;
+    Optuna strategies hold a live study and are not check-pointed this way)."""
     space = make_space(layer, hw, settings.template, max_levels=settings.max_levels)
     params = dict(settings.strategy_params)
     if settings.strategy == "exhaustive":
@@ -115,14 +116,18 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     strategy = make_strategy(settings.strategy, space,
                              shape_seed(settings.seed, layer) if seed is None else seed, **params)
     evaluator = Evaluator(space, settings.objective, settings.constraints)
+    if settings.strategy not in ("ga", "random", "exhaustive"):
+        state_file = None
     return run_search(space, strategy, evaluator, budget=settings.budget,
                       time_limit=settings.time_limit,
-                      pareto=ParetoArchive() if settings.pareto else None)
+                      pareto=ParetoArchive() if settings.pareto else None,
+                      state_file=state_file)
 
 
-def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings) -> dict:
+def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings,
+               state_file: Path | None = None) -> dict:
     """One distinct layer, in a worker: returns a picklable, checkpointable record."""
-    res = tune_layer(layer, hw, settings)
+    res = tune_layer(layer, hw, settings, state_file=state_file)
     front = []
     if res.pareto is not None and res.pareto.genomes is not None:
         space = space_for(layer, hw, settings)
@@ -181,12 +186,17 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     done = resumed
     if progress:
         progress(done, len(first), "resumed" if resumed else "start")
-    tasks = (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings) for k in todo)
+    def state(k):
+        return None if ckpt is None else ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.state"
+
+    tasks = (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, state(k))
+             for k in todo)
     runner = Parallel(n_jobs=settings.jobs, return_as="generator")
     for k, rec in zip(todo, runner(tasks)):
         records[k] = rec
         if ckpt is not None:
             write_text(ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.json", json.dumps(rec))
+            state(k).unlink(missing_ok=True)
         done += 1
         if progress:
             progress(done, len(first), network.layers[first[k]].name)
