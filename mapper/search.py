@@ -64,6 +64,9 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     evals = 0
     best, best_g = np.inf, None
     history: list[tuple[int, float, float]] = []
+    if getattr(strategy, "initial_best", None) is not None:  # a persistent study's trials
+        best, best_g = strategy.initial_best
+        evals = strategy.completed
     state = _load_state(state_file)
     if state is not None:
         strategy, evals, best, best_g, history, pareto = state

@@ -12,11 +12,12 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 
 from costmodel import Dataflow, Hardware, Layer, Network
 from costmodel.analysis import CostReport, evaluate
@@ -44,13 +45,17 @@ class TuneSettings:
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
     pareto: bool = False               # also keep each layer's latency/energy/area front
+    storage: str | None = None         # Optuna storage URL for Optuna samplers (sqlite/postgres)
+    backend: str = "loky"              # joblib backend: loky (processes), threading or dask
+    scheduler: str | None = None       # Dask scheduler address for backend="dask"
     constraints: Constraints = field(default_factory=Constraints)
     strategy_params: dict = field(default_factory=dict)
 
     def fingerprint(self, hw: Hardware) -> str:
         """Identifies settings + hardware, so a checkpoint is only reused by the same run."""
         d = asdict(self)
-        d.pop("jobs")
+        for k in ("jobs", "storage", "backend", "scheduler"):
+            d.pop(k)
         d["hardware"] = hw.to_dict()
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -117,6 +122,16 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
                              shape_seed(settings.seed, layer) if seed is None else seed, **params)
     evaluator = Evaluator(space, settings.objective, settings.constraints)
     if settings.strategy not in ("ga", "random", "exhaustive"):
+        # Optuna samplers persist trials in an Optuna storage instead: by default an SQLite
+        # file beside the state file, or the shared database given as ``settings.storage``
+        storage = settings.storage
+        if storage is None and state_file is not None:
+            Path(state_file).parent.mkdir(parents=True, exist_ok=True)
+            storage = f"sqlite:///{Path(state_file).with_suffix('.optuna.db')}"
+        if storage is not None:
+            strategy = make_strategy(settings.strategy, space, strategy.seed, storage=storage,
+                                     study_name=f"{layer.name}-{_shape_hash(layer)}-"
+                                     f"{settings.fingerprint(hw)}", **params)
         state_file = None
     return run_search(space, strategy, evaluator, budget=settings.budget,
                       time_limit=settings.time_limit,
@@ -191,16 +206,12 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
 
     tasks = (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, state(k))
              for k in todo)
-    runner = Parallel(n_jobs=settings.jobs, return_as="generator")
-    for k, rec in zip(todo, runner(tasks)):
-        records[k] = rec
-        if ckpt is not None:
-            write_text(ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.json", json.dumps(rec))
-            state(k).unlink(missing_ok=True)
-        done += 1
-        if progress:
-            progress(done, len(first), network.layers[first[k]].name)
+    with _backend(settings):
+        runner = Parallel(n_jobs=settings.jobs, return_as="generator")
+        results = list(_collect(todo, runner(tasks), records, ckpt, network, first, fp, state,
+                                progress, done))
     out = []
+    del results
     for i, layer in enumerate(network.layers):
         k = of_layer[i]
         rec = records[k]
@@ -216,10 +227,48 @@ def _bare(layer: Layer) -> Layer:
     return Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), None)
 
 
+def _shape_hash(layer: Layer) -> str:
+    return hashlib.sha256(repr(layer.shape_key()).encode()).hexdigest()[:16]
+
+
 def _ckpt_name(layer: Layer, fingerprint: str) -> str:
-    h = hashlib.sha256(repr(layer.shape_key()).encode()).hexdigest()[:16]
-    return f"layer-{h}-{fingerprint}"
+    return f"layer-{_shape_hash(layer)}-{fingerprint}"
 
 
 def space_for(layer: Layer, hw: Hardware, settings: TuneSettings) -> MappingSpace:
     return make_space(layer, hw, settings.template, max_levels=settings.max_levels)
+
+
+def _collect(todo, results, records, ckpt, network, first, fp, state, progress, done):
+    """Store each finished layer (checkpoint it at once) as results arrive."""
+    for k, rec in zip(todo, results):
+        records[k] = rec
+        if ckpt is not None:
+            write_text(ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.json", json.dumps(rec))
+            state(k).unlink(missing_ok=True)
+        done += 1
+        if progress:
+            progress(done, len(first), network.layers[first[k]].name)
+        yield k
+
+
+@contextmanager
+def _backend(settings: TuneSettings):
+    """joblib backend for layer-level parallelism; ``dask`` connects to ``settings.scheduler``
+    (or to the current Dask client when no address is given)."""
+    if settings.backend != "dask":
+        with parallel_config(backend=settings.backend):
+            yield
+        return
+    try:
+        from distributed import Client, get_client
+    except ImportError:
+        raise MaestroInputError("--backend dask needs the 'distributed' package "
+                                "(pip install 'dnn-mapper[dask]')", rule="backend") from None
+    client = Client(settings.scheduler) if settings.scheduler else get_client()
+    try:
+        with parallel_config(backend="dask"):
+            yield
+    finally:
+        if settings.scheduler:
+            client.close()

@@ -31,6 +31,13 @@ def add_parser(sub) -> None:
                    "unlimited)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--backend", default="loky", choices=("loky", "threading", "dask"),
+                   help="joblib backend that runs layers in parallel (dask: a Dask cluster)")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address for --backend dask, e.g. tcp://host:8786")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL shared by workers (e.g. postgresql://user@host/db); "
+                   "default: an SQLite file per layer in OUT/.checkpoint (Optuna samplers)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--levels", type=int, default=2, choices=(1, 2, 3),
                    help="maximum number of cluster levels")
@@ -77,6 +84,8 @@ def run(args) -> int:
     settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
                             max_levels=args.levels, template=args.template, pareto=args.pareto,
+                            storage=args.storage, backend=args.backend,
+                            scheduler=args.scheduler,
                             constraints=Constraints())
     out = Path(args.out)
     t0 = time.perf_counter()

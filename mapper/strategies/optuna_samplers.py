@@ -76,6 +76,15 @@ class OptunaStrategy(Strategy):
         self.penalty = penalty
         self._trials = []
         self.secondary: np.ndarray | None = None  # set by the driver for multi-objective runs
+        # trials already in a persistent study (an earlier or a concurrent worker's run)
+        done = [t for t in self.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        self.completed = len(done)
+        self.initial_best = None
+        if done:
+            t = min(done, key=lambda t: t.values[0])
+            if t.values[0] < penalty:
+                g = self.space.suggest(optuna.trial.FixedTrial(t.params))
+                self.initial_best = (float(t.values[0]), g)
 
     def ask(self, limit: int | None = None) -> Genomes:
         n = self.batch_size if limit is None else min(self.batch_size, limit)
