@@ -464,39 +464,37 @@ class _Group:
     # -- input side: ingress (spec §4.2-§4.3) ------------------------------------------
     def _ingress_tables(self, tv, ks, inited, variants):
         """PEIngress (§4.2) per possible innermost changing directive ``c``, as a TemporalMap
-        part ``[R, len(ks) + 2]`` and SpatialMap parts, one per ``(first, ee)`` variant.
+        part ``[len(ks) + 2, R]`` and SpatialMap parts, one per ``(first, ee)`` variant.
 
-        Column 0 is ``c = -1`` (nothing changes: the full mapped volume at Init), column
-        ``1 + i`` is ``c = ks[i]`` and the last column, 0, serves every ``c`` whose variable
-        is outside the tensor (the tensor does not change: full temporal reuse). Only the
-        SpatialMap factors depend on ``(first, ee)``.
+        Row 0 is ``c = -1`` (nothing changes: the full mapped volume at Init), row ``1 + i``
+        is ``c = ks[i]`` and the last row, 0, serves every ``c`` whose variable is outside
+        the tensor (the tensor does not change: full temporal reuse). Only the SpatialMap
+        factors depend on ``(first, ee)``.
         """
         R, K = self.R, len(ks) + 2
-        k = np.asarray(ks, dtype=np.int64)
-        row = lambda t, v: t[v].reshape(R, 1)  # noqa: E731
-        nec1 = self.nec1.reshape(R, 1)
-        q_t = np.zeros((R, K), dtype=np.int64)
-        q_t[:, :-1] = 1
-        q_s = {fe: np.ones((R, K), dtype=np.int64) for fe in variants}
+        k = np.asarray(ks, dtype=np.int64)[:, None]
+        nec1 = self.nec1.reshape(R)
+        q_t = np.ones((K, R), dtype=np.int64)
+        q_t[-1] = 0
+        q_s = {fe: np.ones((K, R), dtype=np.int64) for fe in variants}
         for j, d in enumerate(self.lv.directives):
             v = d.var
             if v not in tv:
                 continue
-            mp, un, mpe, une = row(self.mp, v), row(self.un, v), row(self.mpe, v), row(self.une, v)
-            e0 = self.st[self.last[v]].init_edge[:, None]  # E of v at Init
+            mp, un, mpe, une = (t[v].reshape(R) for t in (self.mp, self.un, self.mpe, self.une))
+            e0 = self.st[self.last[v]].init_edge  # E of v at Init
             if d.kind == "T":
                 tau = np.where(e0, mpe, mp)
-                q_t[:, :1] *= tau
-                q_t[:, 1:-1] *= np.where(k == j, np.where(inited, mp, un), tau) if j in ks else tau
+                q_t[0] *= tau
+                q_t[1:-1] *= np.where(k == j, np.where(inited, mp, un), tau) if j in ks else tau
                 continue
             for (first, ee), q in q_s.items():
                 Mx, Ux = (mpe, une) if ee else (mp, un)
-                q[:, :1] *= np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp)
+                q[0] *= np.where(e0, np.where(nec1, mpe if first or ee else 1, Mx), mp)
                 if first:
-                    q[:, 1:-1] *= Mx
+                    q[1:-1] *= Mx
                 else:
-                    q[:, 1:-1] *= np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux),
-                                                               Ux))
+                    q[1:-1] *= np.where(k > j, Mx, np.where(k == j, np.where(inited, Mx, Ux), Ux))
         return q_t, q_s
 
     def _changing(self, tv):
@@ -507,26 +505,26 @@ class _Group:
                 if self.counts[j] > 1 and self.last[d.var] == j and d.var in tv]
 
     def _inited(self, tv, ks):
-        """``[R, len(ks)]``: for ``c = ks[i]``, some later directive coupled to ``tv`` is at
+        """``[len(ks), R]``: for ``c = ks[i]``, some later directive coupled to ``tv`` is at
         Init and not unrolled, so the tile was reset (no temporal reuse, §4.2 step 2)."""
-        out = np.zeros((self.R, len(ks)), dtype=bool)
+        out = np.zeros((len(ks), self.R), dtype=bool)
         later = np.zeros(self.R, dtype=bool)
         for j in range(self.n - 1, -1, -1):
             if j in ks:
-                out[:, ks.index(j)] = later
+                out[ks.index(j)] = later
             v = self.lv.directives[j].var
             if v in tv:
                 later = later | ~self.st[self.last[v]].unrolled
         return out
 
     def _agg_tables(self, tf, ff, ft, tt):
-        """AGG (§4.3) of per-unit tables for the three spatial situations of a case:
-        ``[..., 0]`` no edge, ``[..., 1]`` edge without and ``[..., 2]`` with sp_edge_edge."""
-        N, nec = self.N.reshape(-1, 1), self.nec.reshape(-1, 1)
-        out = np.empty(tf.shape + (3,), dtype=np.int64)
-        out[..., 0] = tf + (N - 1) * ff
-        out[..., 1] = tf + np.maximum(nec - 1, 0) * ff
-        out[..., 2] = np.where(nec == 1, tt, tf) + (nec > 1) * (np.maximum(nec - 2, 0) * ff + ft)
+        """AGG (§4.3) of per-unit ``[K, R]`` tables for the three spatial situations of a case:
+        ``[0]`` no edge, ``[1]`` edge without and ``[2]`` with sp_edge_edge."""
+        N, nec = self.N.reshape(-1), self.nec.reshape(-1)
+        out = np.empty((3,) + tf.shape, dtype=np.int64)
+        out[0] = tf + (N - 1) * ff
+        out[1] = tf + np.maximum(nec - 1, 0) * ff
+        out[2] = np.where(nec == 1, tt, tf) + (nec > 1) * (np.maximum(nec - 2, 0) * ff + ft)
         return out
 
     def _input_side(self):
@@ -542,19 +540,19 @@ class _Group:
             sp, sps, spE = self._sp_info(tv)
             if not sp:
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False)])
-                ig = (q_t * q_s[True, False])[:, cidx.reshape(-1)]
+                ig = (q_t * q_s[True, False]).T[:, cidx.reshape(-1)]
             elif not np.any(spE):
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False)])
-                a = q_s[True, False] + (self.N.reshape(-1, 1) - 1) * q_s[False, False]
-                ig = (q_t * a)[:, cidx.reshape(-1)]
+                a = q_s[True, False] + (self.N.reshape(-1) - 1) * q_s[False, False]
+                ig = (q_t * a).T[:, cidx.reshape(-1)]
             else:
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False),
                                                                 (False, True), (True, True)])
-                t3 = q_t[:, :, None] * self._agg_tables(
+                t3 = q_t * self._agg_tables(
                     q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
                 sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
-                idx = self.flat(cidx * 3 + sel)
-                ig = np.take_along_axis(t3.reshape(self.R, -1), idx, axis=1)
+                idx = self.flat(cidx + sel * (len(ks) + 2))
+                ig = np.take_along_axis(t3.reshape(-1, self.R).T, idx, axis=1)
             self.ig_f.append(ig)
             self._check_unique_zero(tv, ks, inited, cidx)
         self.ing_f = self.ig_f[0] + self.ig_f[1]
@@ -562,12 +560,12 @@ class _Group:
     def _check_unique_zero(self, tv, ks, inited, cidx):
         """MAESTRO aborts when the changing temporal loop of a valid case has no new data."""
         dirs = self.lv.directives
-        bad = np.zeros((self.R, len(ks) + 2), dtype=bool)
+        bad = np.zeros((len(ks) + 2, self.R), dtype=bool)
         for i, j in enumerate(ks):
             if dirs[j].kind == "T":
-                bad[:, i + 1] = ~inited[:, i] & (self.un[dirs[j].var].reshape(-1) == 0)
+                bad[i + 1] = ~inited[i] & (self.un[dirs[j].var].reshape(-1) == 0)
         if bad.any():
-            hit = bad[:, cidx.reshape(-1)] & self.valid_f
+            hit = bad.T[:, cidx.reshape(-1)] & self.valid_f
             self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
 
     # -- child level -------------------------------------------------------------------
