@@ -94,7 +94,7 @@ def co_optimize(network: Network, space: HardwareSpace, settings: TuneSettings, 
                 break
     ranked = sorted(tried.values(), key=lambda x: x[0])
     cands = [{"hardware": r.hardware.to_dict(), "score": s,
-              **{k: float(v) for k, v in space.cost(HardwareSpace.from_hardware([r.hardware]))
+              **{k: float(v[0]) for k, v in space.cost(HardwareSpace.from_hardware([r.hardware]))
                  .items()}} for s, r in ranked]
     return CoOptResult(ranked[0][1], cands, time.perf_counter() - t0)
 

@@ -56,6 +56,9 @@ def add_parser(sub) -> None:
     p.add_argument("--hw-candidates", type=int, default=8,
                    help="hardware configurations per co-optimisation round")
     p.add_argument("--hw-rounds", type=int, default=2)
+    p.add_argument("--per-layer-hw", action="store_true",
+                   help="with a budget: choose hardware per distinct layer (ConfuciuX-style) "
+                   "instead of one configuration shared by all layers")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
 
@@ -96,6 +99,13 @@ def run(args) -> int:
                   end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     area, power = _budget(args.area_budget, "area"), _budget(args.power_budget, "power")
+    if (area is not None or power is not None) and args.per_layer_hw:
+        return _per_layer(network, settings, area, power, hw, args, out)
+    if args.per_layer_hw:
+        from costmodel.errors import MaestroInputError
+
+        raise MaestroInputError("--per-layer-hw needs --area-budget or --power-budget",
+                                rule="usage")
     if area is not None or power is not None:
         from ..cooptimize import co_optimize
 
@@ -126,4 +136,26 @@ def run(args) -> int:
         print("warning: no feasible mapping found for: " + ", ".join(summary["unmapped_layers"]),
               file=sys.stderr)
         return 1
+    return 0
+
+
+def _per_layer(network, settings, area, power, hw, args, out: Path) -> int:
+    """ConfuciuX-style assignment: the best in-budget hardware for each distinct layer."""
+    import json
+
+    from ..atomic import write_text
+    from ..cooptimize import per_layer_hardware
+
+    space = HardwareSpace(area_budget=area, power_budget=power, offchip_bw=(hw.offchip_bw,),
+                          noc_latency=(hw.noc_latency,), simd_lanes=(hw.simd_lanes,))
+    chosen = per_layer_hardware(network, space, settings, candidates=args.hw_candidates)
+    rows = {name: {"hardware": h.to_dict() if h else None, "latency": lat}
+            for name, (h, lat) in chosen.items()}
+    write_text(out / "per_layer_hw.json", json.dumps(rows, indent=1, default=str) + "\n")
+    for name, r in rows.items():
+        h = r["hardware"] or {}
+        print(f"{name:<24} {h.get('num_pes', '-'):>5} PEs  L1 {h.get('l1_size', '-'):>5}  "
+              f"L2 {h.get('l2_size', '-'):>8}  NoC {h.get('noc_bw', '-'):>5}  "
+              f"latency {r['latency']:.6g}")
+    print(f"per-layer hardware for {len(rows)} distinct layers -> {out}/per_layer_hw.json")
     return 0
