@@ -4,24 +4,25 @@ A level is analysed for a batch of *rows*; a row is a candidate index plus a dyn
 dimension table ``DD``. Rows whose directives have the same number of iteration states share
 a case list and MAESTRO's case order (§3.2 depends only on those counts); they form a group.
 
-Within a group every per-case quantity is a numpy array of shape ``[rows, s_0, ..., s_{n-1}]``
+Within a group every per-case quantity is a numpy array of shape ``[s_0, ..., s_{n-1}, rows]``
 with one axis per directive (``s_j`` = its state count), in lexicographic case order, and
 broadcasting does the rest: a quantity that depends on a few directives' states has size 1 on
 the other axes, so products over directives are outer products and cost about one pass over the
-cases instead of one pass per directive. Three facts, all consequences of §3-§4, keep most
-quantities small:
+cases instead of one pass per directive. Rows come last: a per-row value is a plain ``[rows]``
+vector, numpy's inner loops run along the rows, and reductions over cases are row-vector ops.
+Three facts, all consequences of §3-§4, keep most quantities small:
 
 * A variable's state is that of the *last* directive on it, so per-variable factors live on
   that directive's axis; the other axes only carry occurrence counts.
 * Ingress (§4.2) depends on the case only through ``c``, the innermost changing directive:
   a TemporalMap factor never depends on the state (at Init, ``E`` is ``init_edge``, and a
   directive with ``init_edge`` has no other state), nor does a SpatialMap factor once ``c`` is
-  fixed. So ingress is a ``[rows, n + 1]`` table indexed by ``c + 1``.
+  fixed. So ingress is a small per-row table indexed by ``c``.
 * In PEEgress (§4.4) only SpatialMap factors depend on ``(first, ee)``; the aggregation over
   sub-units (§4.3) is done on their product alone and multiplied by the TemporalMap product.
 
 The child level's dims are ``mp`` or ``mpe`` of each variable (§4.5), so a child row is the key
-``(parent row, bitmask)``; the child level is evaluated once per distinct key (memoisation,
+``(candidate, bitmask)``; the child level is evaluated once per distinct key (memoisation,
 spec §5.1).
 """
 
@@ -91,7 +92,7 @@ def _dir_states(ns: np.ndarray, flags: np.ndarray) -> list[_DirStates]:
 class _CaseGrid:
     """Row-independent case structure of one count vector (cases in lexicographic order)."""
 
-    c: np.ndarray     # [1, *counts]: innermost changing directive, -1 for the all-Init cases
+    c: np.ndarray     # [*counts, 1]: innermost changing directive, -1 for the all-Init cases
     perm: np.ndarray  # [C]: MAESTRO's q-th case (§3.2) -> lexicographic flat index
 
 
@@ -114,7 +115,7 @@ def case_grid(counts: tuple[int, ...], last_axes: tuple[bool, ...]) -> _CaseGrid
     state = [((q + f - 1) // f) % s
              for s, f in zip(counts, [prod(counts[j + 1:]) for j in range(len(counts))])]
     perm = np.ravel_multi_index(state, counts)
-    return _CaseGrid(c.reshape((1,) + counts), np.asarray(perm, dtype=np.int64))
+    return _CaseGrid(c.reshape(counts + (1,)), np.asarray(perm, dtype=np.int64))
 
 
 def _prod(factors):
@@ -127,25 +128,25 @@ def _prod(factors):
 
 
 def _row_param(a: np.ndarray):
-    """A per-row hardware parameter as ``[R, 1]``, or a Python int when every row has the
-    same value (numpy divides by a scalar several times faster)."""
+    """A per-row hardware parameter, as a Python int when every row has the same value
+    (numpy divides by a scalar several times faster)."""
     if len(a) and (a == a[0]).all():
         return int(a[0])
-    return a[:, None]
+    return a
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise dot product of two ``[R, C]`` arrays (no ``[R, C]`` temporary)."""
-    return np.einsum("rc,rc->r", a, b)
+    """Per-row dot product over the cases of two ``[C, R]`` arrays (no temporary)."""
+    return np.einsum("cr,cr->r", a, b)
 
 
 def _valid_reduce(op, x, valid, allv, fill):
     """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
     invalid ones; rows whose cases are all valid (the usual) skip the masking."""
-    out = op(x, axis=1)
+    out = op(x, axis=0)
     part = np.flatnonzero(~allv)
     if len(part):
-        out[part] = op(np.where(valid[part], x[part], fill), axis=1)
+        out[part] = op(np.where(valid[:, part], x[:, part], fill), axis=0)
     return out
 
 
@@ -289,7 +290,7 @@ def _init_top_fields(res: dict, M: int) -> None:
 class _Group:
     """Rows of one level sharing state counts; per-case quantities are broadcast n-D arrays.
 
-    Attributes ending in ``_f`` are materialised ``[rows, cases]`` arrays in lexicographic
+    Attributes ending in ``_f`` are materialised ``[cases, rows]`` arrays in lexicographic
     case order; ``self.grid.perm`` gives MAESTRO's order for the order-dependent results.
     """
 
@@ -306,21 +307,21 @@ class _Group:
         self.first = {v: min(j for j in range(n) if dirs[j].var == v) for v in vars_}
         self.grid = case_grid(counts, tuple(self.last[d.var] == j for j, d in enumerate(dirs)))
         self.st = st
-        self.N = self.col(lv.N[cand])
-        self.nec = self.col(lv.nec[cand])
+        self.N = lv.N[cand]
+        self.nec = lv.nec[cand]
         self.nec1 = self.nec == 1
-        g = lambda t: {k: self.col(v[cand]) for k, v in t.items()}  # noqa: E731
+        g = lambda t: {k: v[cand] for k, v in t.items()}  # noqa: E731
         self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
         pos = [self._axis(j, self._positions(counts[j], st[j])) for j in range(n)]
-        self.occ = _prod([np.where(pos[j] == STEADY, self.col(st[j].ns), 1)
+        self.occ = _prod([np.where(pos[j] == STEADY, st[j].ns, 1)
                           for j in range(n) if counts[j] > 1])
         self.posv, self.E, self.spee = {}, {}, {}
         for v in vars_:
             L = self.last[v]
             p, s = pos[L], st[L]
             self.posv[v] = p
-            self.E[v] = (p == EDGE) | ((p == INIT) & self.col(s.init_edge))
-            self.spee[v] = np.where(p == INIT, self.col(s.ee_i), (p == EDGE) & self.col(s.ee_e))
+            self.E[v] = (p == EDGE) | ((p == INIT) & s.init_edge)
+            self.spee[v] = np.where(p == INIT, s.ee_i, (p == EDGE) & s.ee_e)
         self.err = np.zeros(self.R, dtype=np.int64)
         self._output_side()
         self._input_side()
@@ -331,29 +332,25 @@ class _Group:
         self.child = None
 
     # -- layout helpers ----------------------------------------------------------------
-    def col(self, x):
-        """A per-row array as ``[R, 1, ..., 1]``."""
-        return np.asarray(x).reshape((-1,) + (1,) * self.n)
-
     def _axis(self, j, table):
-        """A ``[R or 1, s_j]`` table as ``[R or 1, 1, .., s_j, .., 1]`` (directive j's axis)."""
-        shape = [table.shape[0]] + [1] * self.n
-        shape[j + 1] = table.shape[1]
+        """A ``[s_j, R or 1]`` table as ``[1, .., s_j, .., 1, R or 1]`` (directive j's axis)."""
+        shape = [1] * self.n + [table.shape[1]]
+        shape[j] = table.shape[0]
         return table.reshape(shape)
 
     def flat(self, x):
-        """Materialise a broadcast per-case quantity as ``[R, C]`` (lexicographic cases)."""
-        return np.broadcast_to(x, (self.R,) + self.counts).reshape(self.R, self.C)
+        """Materialise a broadcast per-case quantity as ``[C, R]`` (lexicographic cases)."""
+        return np.broadcast_to(x, self.counts + (self.R,)).reshape(self.C, self.R)
 
     @staticmethod
     def _positions(count, s: _DirStates):
-        """State positions of one directive per row: ``[1 or R, count]`` (Init first, §3.1)."""
+        """State positions of one directive per row: ``[count, 1 or R]`` (Init first, §3.1)."""
         if count == 1:
             return np.full((1, 1), INIT, dtype=np.int8)
         if count == 3:
-            return np.array([[INIT, STEADY, EDGE]], dtype=np.int8)
+            return np.array([[INIT], [STEADY], [EDGE]], dtype=np.int8)
         second = np.where(s.has_st, STEADY, EDGE).astype(np.int8)
-        return np.stack([np.zeros_like(second), second], axis=1)
+        return np.stack([np.zeros_like(second), second])
 
     # -- output side: egress, partial sums, MACs (spec §4.4) ---------------------------
     def _egress_factors(self, tv, part, kind, first=True, ee=False, reuse_edge=True):
@@ -473,7 +470,7 @@ class _Group:
         """
         R, K = self.R, len(ks) + 2
         k = np.asarray(ks, dtype=np.int64)[:, None]
-        nec1 = self.nec1.reshape(R)
+        nec1 = self.nec1
         q_t = np.ones((K, R), dtype=np.int64)
         q_t[-1] = 0
         q_s = {fe: np.ones((K, R), dtype=np.int64) for fe in variants}
@@ -481,7 +478,7 @@ class _Group:
             v = d.var
             if v not in tv:
                 continue
-            mp, un, mpe, une = (t[v].reshape(R) for t in (self.mp, self.un, self.mpe, self.une))
+            mp, un, mpe, une = self.mp[v], self.un[v], self.mpe[v], self.une[v]
             e0 = self.st[self.last[v]].init_edge  # E of v at Init
             if d.kind == "T":
                 tau = np.where(e0, mpe, mp)
@@ -520,7 +517,7 @@ class _Group:
     def _agg_tables(self, tf, ff, ft, tt):
         """AGG (§4.3) of per-unit ``[K, R]`` tables for the three spatial situations of a case:
         ``[0]`` no edge, ``[1]`` edge without and ``[2]`` with sp_edge_edge."""
-        N, nec = self.N.reshape(-1), self.nec.reshape(-1)
+        N, nec = self.N, self.nec
         out = np.empty((3,) + tf.shape, dtype=np.int64)
         out[0] = tf + (N - 1) * ff
         out[1] = tf + np.maximum(nec - 1, 0) * ff
@@ -535,16 +532,16 @@ class _Group:
             colmap = np.full(self.n + 1, len(ks) + 1)
             colmap[0] = 0
             colmap[[k + 1 for k in ks]] = np.arange(1, len(ks) + 1)
-            cidx = colmap[self.grid.c + 1]  # [1, *counts]: table column of each case
+            cidx = colmap[self.grid.c + 1]  # [*counts, 1]: table row of each case
             inited = self._inited(tv, ks)
             sp, sps, spE = self._sp_info(tv)
             if not sp:
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False)])
-                ig = (q_t * q_s[True, False]).T[:, cidx.reshape(-1)]
+                ig = (q_t * q_s[True, False])[cidx.reshape(-1)]
             elif not np.any(spE):
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False)])
-                a = q_s[True, False] + (self.N.reshape(-1) - 1) * q_s[False, False]
-                ig = (q_t * a).T[:, cidx.reshape(-1)]
+                a = q_s[True, False] + (self.N - 1) * q_s[False, False]
+                ig = (q_t * a)[cidx.reshape(-1)]
             else:
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False),
                                                                 (False, True), (True, True)])
@@ -552,7 +549,7 @@ class _Group:
                     q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
                 sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
                 idx = self.flat(cidx + sel * (len(ks) + 2))
-                ig = np.take_along_axis(t3.reshape(-1, self.R).T, idx, axis=1)
+                ig = np.take_along_axis(t3.reshape(-1, self.R), idx, axis=0)
             self.ig_f.append(ig)
             self._check_unique_zero(tv, ks, inited, cidx)
         self.ing_f = self.ig_f[0] + self.ig_f[1]
@@ -563,10 +560,10 @@ class _Group:
         bad = np.zeros((len(ks) + 2, self.R), dtype=bool)
         for i, j in enumerate(ks):
             if dirs[j].kind == "T":
-                bad[i + 1] = ~inited[i] & (self.un[dirs[j].var].reshape(-1) == 0)
+                bad[i + 1] = ~inited[i] & (self.un[dirs[j].var] == 0)
         if bad.any():
-            hit = bad.T[:, cidx.reshape(-1)] & self.valid_f
-            self.err |= np.where(hit.any(axis=1), ERR_UNIQUE_ZERO, 0)
+            hit = bad[cidx.reshape(-1)] & self.valid_f
+            self.err |= np.where(hit.any(axis=0), ERR_UNIQUE_ZERO, 0)
 
     # -- child level -------------------------------------------------------------------
     def _child_mask(self, bit_vars, spatial, ee=False):
@@ -594,7 +591,7 @@ class _Group:
         calls the sp-edge-edge variant and, with more than one active unit, the regular one
         too; elsewhere only the regular one. ``key_1`` is the child called first, ``key_2``
         the other one (``key_1`` again where a case calls only one)."""
-        base = self.col((self.cand.astype(np.int64) - self.eng.cand_lo) << nb)
+        base = (self.cand.astype(np.int64) - self.eng.cand_lo) << nb
         common = base + self._child_mask(bit_vars, False)
         self.both = self.is_e & self.spee0
         if not any(self.lv.directives[self.first[v]].kind == "S" for v in bit_vars):
@@ -616,23 +613,23 @@ class _Group:
         err = cres["err"]
         if err.any():
             called = np.where(self.valid_f, err[self.ci_1] | err[self.ci_2], 0)
-            self.err |= np.bitwise_or.reduce(called, axis=1)
+            self.err |= np.bitwise_or.reduce(called, axis=0)
 
     def _child_compute(self):
         """Compute delay and active units of each case from the child records (§5.1 step 6):
         the slowest child sets the pace; active units add up over the children."""
         active = self.active.astype(float)
         if self.child is None:
-            return np.zeros((self.R, self.C), dtype=np.int64), self.flat(active)
+            return np.zeros((self.C, self.R), dtype=np.int64), self.flat(active)
         rt, avg = self.child["runtime"], self.child["avg_active"]
         comp = np.maximum(rt[self.ci_1], rt[self.ci_2])
         # sp-edge-edge child + (nec - 1) regular ones, or N (nec at an edge) regular ones
         w_1 = np.where(self.both, 1.0, active)
         w_2 = np.where(self.both & (self.nec > 1), self.nec - 1, 0)
-        shape = (self.R,) + self.counts
+        shape = self.counts + (self.R,)
         act = avg[self.ci_1].reshape(shape) * w_1 + avg[self.ci_2].reshape(shape) * w_2
         act = act + (act == 0) * active  # a child without valid cases reports 0 units
-        return comp, act.reshape(self.R, self.C)
+        return comp, act.reshape(self.C, self.R)
 
     # -- reduce cases to the level's record (spec §5.1) --------------------------------
     def finish(self, res, top):
@@ -643,7 +640,7 @@ class _Group:
         rows = self.rows
         occ = self.flat(self.occ)
         valid = self.valid_f
-        allv = valid.all(axis=1)
+        allv = valid[np.argmin(valid, axis=0), np.arange(self.R)]  # all cases valid
         ov = occ * valid
         lat = _row_param(hw.noc_latency[cand])
         bw = _row_param(hw.noc_bw[cand])
@@ -655,26 +652,26 @@ class _Group:
         else:
             comp, act = self._child_compute()
         d_in = lat + ceil_div(self.ing_f, bw) - 1
-        nd = lambda x: x if isinstance(x, int) else self.col(x)  # noqa: E731
-        d_out = self.flat(nd(lat) + ceil_div(self.eg, nd(bw)) - 1)
+        d_out = self.flat(lat + ceil_div(self.eg, bw) - 1)
         delay = np.maximum(np.maximum(d_out, comp), d_in)
         # the all-Init case cannot hide the first fill behind compute
         first_fill = np.flatnonzero(self.grid.c.reshape(-1) == -1)
-        delay[:, first_fill] = comp[:, first_fill] + d_in[:, first_fill]
+        delay[first_fill] = comp[first_fill] + d_in[first_fill]
         # MAESTRO's case order: InitBuffers runs on every case up to the first valid one
         perm = self.grid.perm
-        vm = valid[:, perm]
-        any_valid = vm.any(axis=1)
-        fvq = np.where(any_valid, np.argmax(vm, axis=1), C - 1)
+        vm = valid[perm]
+        fvq = np.argmax(vm, axis=0)
+        any_valid = vm[fvq, np.arange(self.R)]
+        fvq = np.where(any_valid, fvq, C - 1)
         fv = perm[fvq]
         self._first_l1(res, fvq, fv, any_valid)
         err = self.err
         if top:
             delay, err = self._top_record(res, occ, valid, allv, ov, vm, fvq, fv, any_valid,
                                           comp, delay, d_in, d_out)
-        tot = ov.sum(axis=1)
+        tot = ov.sum(axis=0)
         # MAESTRO reports 0 active units when no case is valid
-        res["avg_active"][rows] = (ov * act).sum(axis=1) / np.maximum(tot, 1)
+        res["avg_active"][rows] = (ov * act).sum(axis=0) / np.maximum(tot, 1)
         res["runtime"][rows] = _rowdot(ov, delay)
         res["err"][rows] |= err
 
@@ -690,18 +687,18 @@ class _Group:
         if self.innermost or self.child is None:
             res["first_l1"][self.rows] = own_l1
             return
-        fl = self.child["first_l1"][self.ci_1[np.arange(self.R), fv]]
+        fl = self.child["first_l1"][self.ci_1[fv, np.arange(self.R)]]
         res["first_l1"][self.rows] = np.where(any_valid[:, None], fl, own_l1)
 
     def _lead_sum(self, x, fvq):
         """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
         perm = self.grid.perm
-        out = x[:, perm[0]].copy()
+        out = x[perm[0]].copy()
         late = np.flatnonzero(fvq > 0)
         if len(late):
-            xs = x[late][:, perm]
-            lead = np.arange(self.C)[None, :] <= fvq[late, None]
-            out[late] = np.where(lead, xs, 0).sum(axis=1)
+            xs = x[:, late][perm]
+            lead = np.arange(self.C)[:, None] <= fvq[late]
+            out[late] = np.where(lead, xs, 0).sum(axis=0)
         return out
 
     def _offchip_req(self, V, comp1, valid, vm, allv):
@@ -715,21 +712,22 @@ class _Group:
         perm, C = self.grid.perm, self.C
         w = np.empty(C)
         w[perm] = 2.0 ** np.minimum(np.arange(C, 0, -1), 64)  # all valid: a = C - q
-        m = comp1 * w
+        m = comp1 * w[:, None]
         part = np.flatnonzero(~allv)
         if len(part):
-            a = np.empty((len(part), C))
-            a[:, perm] = np.cumsum(vm[part][:, ::-1].view(np.int8), axis=1,
-                                   dtype=np.int16)[:, ::-1]
-            m[part] = np.where(valid[part], comp1[part] * 2.0 ** np.minimum(a, 64), np.inf)
-        d = m.min(axis=1)
+            a = np.empty((C, len(part)))
+            a[perm] = np.cumsum(vm[::-1, part].view(np.int8), axis=0, dtype=np.int16)[::-1]
+            m[:, part] = np.where(valid[:, part], comp1[:, part] * 2.0 ** np.minimum(a, 64),
+                                  np.inf)
+        d = m.min(axis=0)
         exact = (V >= 0) & (V < 2 ** 53)
         out = np.where(exact & (d <= V), V // np.where(d <= V, d, 1).astype(np.int64), 0)
         odd = np.flatnonzero(~exact)
         if len(odd):  # the recurrence itself, for pathological sizes
-            v_m = tdiv_pos(V[odd, None], comp1[odd])[:, perm]
-            after = np.cumsum(vm[odd][:, ::-1].view(np.int8), axis=1, dtype=np.int16)[:, ::-1]
-            out[odd] = np.where(vm[odd], np.right_shift(v_m, np.minimum(after, 62)), 0).max(1)
+            v_m = tdiv_pos(V[odd], comp1[:, odd])[perm]
+            after = np.cumsum(vm[::-1, odd].view(np.int8), axis=0, dtype=np.int16)[::-1]
+            out[odd] = np.where(vm[:, odd], np.right_shift(v_m, np.minimum(after, 62)),
+                                0).max(axis=0)
         return out
 
     def _top_record(self, res, occ, valid, allv, ov, vm, fvq, fv, any_valid, comp, delay,
@@ -745,12 +743,12 @@ class _Group:
         ig = self.ig_f
         l2_in = 2 * self._lead_sum(ig[0], fvq)
         l2_w = 2 * self._lead_sum(ig[1], fvq)
-        l2_out = 2 * eg[ridx, fv]
+        l2_out = 2 * eg[fv, ridx]
         off = hw.offchip_bw[cand]
-        in_off = tdiv_pos(tdiv_pos(l2_in + l2_w, off), 2)[:, None]
-        out_off = tdiv_pos(tdiv_pos(l2_out, off), 2)[:, None]
+        in_off = tdiv_pos(tdiv_pos(l2_in + l2_w, off), 2)
+        out_off = tdiv_pos(tdiv_pos(l2_out, off), 2)
         delay = np.maximum(np.maximum(in_off, delay), out_off)
-        zero_comp = ((comp == 0) & valid).any(axis=1)
+        zero_comp = ((comp == 0) & valid).any(axis=0)
         err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
         err |= np.where(any_valid, 0, ERR_NO_VALID)
         comp1 = np.maximum(comp, 1)
@@ -775,7 +773,7 @@ class _Group:
         cnt[rows, 2, 3] = all_macs
         traffic = np.maximum(self.ing_f, eg)
         res["peak_bw"][rows] = _valid_reduce(np.max, tdiv_pos(traffic, comp1), valid, allv, 0)
-        tot = ov.sum(axis=1)
+        tot = ov.sum(axis=0)
         tot_s = np.maximum(tot, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             res["avg_bw"][rows] = _rowdot(tdiv_pos(occ * traffic, comp1), valid) / tot
@@ -787,16 +785,16 @@ class _Group:
                 any_valid, _valid_reduce(np.min, dly, valid, allv, big), lo)
             res["delays"][rows, k, 1] = np.maximum(_valid_reduce(np.max, dly, valid, allv, 0), 0)
             res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos(_rowdot(ov, dly), tot_s), lo)
-        last = self.grid.perm[C - 1 - np.argmax(vm[:, ::-1], axis=1)]
+        last = self.grid.perm[C - 1 - np.argmax(vm[::-1], axis=0)]
         with np.errstate(divide="ignore", invalid="ignore"):
-            res["ai"][rows] = macs[ridx, last].astype(float) / self.ing_f[ridx, last]
+            res["ai"][rows] = macs[last, ridx].astype(float) / self.ing_f[last, ridx]
         return delay, err
 
     def _mapped_vol(self, tv):
         out = np.ones(self.R, dtype=np.int64)
         for v in tv:
             if v in self.mp:
-                out = out * self.mp[v].reshape(-1)
+                out = out * self.mp[v]
         return out
 
     def _out_size(self, tv):
