@@ -259,7 +259,7 @@ class Engine:
             flags = np.zeros(n_keys, dtype=bool)
             flags[allk] = True
             uniq = np.flatnonzero(flags)
-            table = np.cumsum(flags) - 1
+            table = np.cumsum(flags, dtype=np.int32) - 1
 
             def lookup(k):
                 return table[k]
@@ -622,12 +622,14 @@ class _Group:
         if self.child is None:
             return np.zeros((self.C, self.R), dtype=np.int64), self.flat(active)
         rt, avg = self.child["runtime"], self.child["avg_active"]
-        comp = np.maximum(rt[self.ci_1], rt[self.ci_2])
+        one = self.ci_2 is self.ci_1  # every case calls a single child record
+        comp = rt[self.ci_1] if one else np.maximum(rt[self.ci_1], rt[self.ci_2])
         # sp-edge-edge child + (nec - 1) regular ones, or N (nec at an edge) regular ones
         w_1 = np.where(self.both, 1.0, active)
         w_2 = np.where(self.both & (self.nec > 1), self.nec - 1, 0)
         shape = self.counts + (self.R,)
-        act = avg[self.ci_1].reshape(shape) * w_1 + avg[self.ci_2].reshape(shape) * w_2
+        av_1 = avg[self.ci_1].reshape(shape)
+        act = av_1 * w_1 + (av_1 if one else avg[self.ci_2].reshape(shape)) * w_2
         act = act + (act == 0) * active  # a child without valid cases reports 0 units
         return comp, act.reshape(self.C, self.R)
 
@@ -679,16 +681,23 @@ class _Group:
         """L1 sizes of the first innermost record (§5.2): at the innermost level twice the
         mapped tiles (input/filter accumulated over the cases up to the first valid one),
         above it the record of the child called by the first valid case."""
-        t_in, t_w, t_out = self.eng.tensors
-        mvol = [self._mapped_vol(tv) for tv in (t_in, t_w, t_out)]
-        n_init = fvq + 1
-        own_l1 = np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
-                           np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
         if self.innermost or self.child is None:
-            res["first_l1"][self.rows] = own_l1
+            res["first_l1"][self.rows] = self._own_l1(fvq)
             return
         fl = self.child["first_l1"][self.ci_1[fv, np.arange(self.R)]]
-        res["first_l1"][self.rows] = np.where(any_valid[:, None], fl, own_l1)
+        none = np.flatnonzero(~any_valid)  # no child called: this level's own record
+        if len(none):
+            fl[none] = self._own_l1(fvq, none)
+        res["first_l1"][self.rows] = fl
+
+    def _own_l1(self, fvq, sub=slice(None)):
+        """This level's L1 sizes for rows ``sub``: twice the mapped tiles, input and filter
+        counted once per case up to the first valid one (InitBuffers accumulates, §5.2)."""
+        n_init = fvq[sub] + 1
+        t_in, t_w, t_out = self.eng.tensors
+        mvol = [self._mapped_vol(tv)[sub] for tv in (t_in, t_w, t_out)]
+        return np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
+                         np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
 
     def _lead_sum(self, x, fvq):
         """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
