@@ -385,7 +385,7 @@ def write_runs_csv(records: Sequence[RunRecord], path: Path) -> None:
         if v is None:
             return ""
         if isinstance(v, float):
-            return "inf" if math.isinf(v) else f"{v:.6g}"
+            return "inf" if math.isinf(v) else f"{v:.10g}"
         return v
 
     for r in records:
