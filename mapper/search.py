@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from costmodel import Dataflow
 from costmodel.analysis import CostReport, evaluate
 from search_spaces import Genomes, MappingSpace
 
+from .atomic import write_bytes
 from .evaluator import Evaluator
 from .pareto import ParetoArchive
 from .strategies import Strategy
@@ -108,20 +107,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
 
 
 def _save_state(path: str | Path, state) -> None:
-    """Pickle ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Pickle ``state`` to ``path`` atomically."""
+    write_bytes(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _load_state(path: str | Path | None):
