@@ -41,7 +41,7 @@ class TuneSettings:
     budget: int | None = 4000          # evaluations per distinct layer
     time_limit: float | None = None    # seconds per distinct layer
     seed: int = 0
-    jobs: int = 1
+    jobs: int = -1                     # worker processes (-1: all cores); results independent
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
     pareto: bool = False               # also keep each layer's latency/energy/area front

@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
                    help="evaluations per distinct layer (default 4000; with --time-limit only: "
                    "unlimited)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--jobs", type=int, default=-1,
+                   help="parallel worker processes (default -1: all cores)")
     p.add_argument("--backend", default="loky", choices=("loky", "threading", "dask"),
                    help="joblib backend that runs layers in parallel (dask: a Dask cluster)")
     p.add_argument("--scheduler", default=None,
