@@ -56,7 +56,7 @@ ERROR_REASONS = {
 _DENSE_KEYS = 1 << 24
 # candidates analysed together (all levels): large enough to amortise numpy's per-call cost,
 # small enough for the per-case arrays to stay in cache
-CHUNK = 8192
+CHUNK = 16384
 
 
 @dataclass
