@@ -719,16 +719,16 @@ class _Group:
         2**53``: a min over exact float products instead of an integer division per case.
         """
         perm, C = self.grid.perm, self.C
+        pow2 = 2.0 ** np.arange(65)  # a >= 64 makes the term 0 anyway (V < 2**53)
         w = np.empty(C)
-        w[perm] = 2.0 ** np.minimum(np.arange(C, 0, -1), 64)  # all valid: a = C - q
-        m = comp1 * w[:, None]
+        w[perm] = pow2[np.minimum(np.arange(C, 0, -1), 64)]  # all valid: a = C - q
+        d = (comp1 * w[:, None]).min(axis=0)
         part = np.flatnonzero(~allv)
-        if len(part):
-            a = np.empty((C, len(part)))
-            a[perm] = np.cumsum(vm[::-1, part].view(np.int8), axis=0, dtype=np.int16)[::-1]
-            m[:, part] = np.where(valid[:, part], comp1[:, part] * 2.0 ** np.minimum(a, 64),
-                                  np.inf)
-        d = m.min(axis=0)
+        if len(part):  # in MAESTRO's order; invalid cases do not count
+            vp = vm[:, part]
+            a = np.cumsum(vp[::-1].view(np.int8), axis=0, dtype=np.int16)[::-1]
+            m = comp1[:, part][perm] * pow2[np.minimum(a, 64)]
+            d[part] = np.where(vp, m, np.inf).min(axis=0)
         exact = (V >= 0) & (V < 2 ** 53)
         out = np.where(exact & (d <= V), V // np.where(d <= V, d, 1).astype(np.int64), 0)
         odd = np.flatnonzero(~exact)
@@ -756,7 +756,7 @@ class _Group:
         off = hw.offchip_bw[cand]
         in_off = tdiv_pos(tdiv_pos(l2_in + l2_w, off), 2)
         out_off = tdiv_pos(tdiv_pos(l2_out, off), 2)
-        delay = np.maximum(np.maximum(in_off, delay), out_off)
+        delay = np.maximum(delay, np.maximum(in_off, out_off))
         zero_comp = ((comp == 0) & valid).any(axis=0)
         err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
         err |= np.where(any_valid, 0, ERR_NO_VALID)
