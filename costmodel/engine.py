@@ -259,7 +259,7 @@ class Engine:
             flags = np.zeros(n_keys, dtype=bool)
             flags[allk] = True
             uniq = np.flatnonzero(flags)
-            table = np.cumsum(flags, dtype=np.int32) - 1
+            table = np.cumsum(flags) - 1
 
             def lookup(k):
                 return table[k]
@@ -446,17 +446,18 @@ class _Group:
         else:
             np_h = p_tf
         self.npsum = g_ab * np_h
-        _, sps2, spE2 = self._sp_info(t_out, all_spatial=True)
-        ee2 = self.spee[sps2]
-        n_ee = ee2.astype(np.int64)
-        n_full = np.maximum(self.nec - n_ee - 1, 0)
-        macs_h = np.where(
-            spE2,
-            np.where(self.nec1 & ee2, p_tt, p_tf)
-            + (self.nec > 1) * (n_full * p_tf + n_ee * h_ab(False, True, reuse_edge=False)),
-            self.N * p_tf)
-        self.macs = g_ab * macs_h
         self.valid_f = self.flat(self.npsum > 0)
+        if self.i == 0:  # MACs are only reported, from the top level
+            _, sps2, spE2 = self._sp_info(t_out, all_spatial=True)
+            ee2 = self.spee[sps2]
+            n_ee = ee2.astype(np.int64)
+            n_full = np.maximum(self.nec - n_ee - 1, 0)
+            macs_h = np.where(
+                spE2,
+                np.where(self.nec1 & ee2, p_tt, p_tf)
+                + (self.nec > 1) * (n_full * p_tf + n_ee * h_ab(False, True, reuse_edge=False)),
+                self.N * p_tf)
+            self.macs = g_ab * macs_h
 
     # -- input side: ingress (spec §4.2-§4.3) ------------------------------------------
     def _ingress_tables(self, tv, ks, inited, variants):
