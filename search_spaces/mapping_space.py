@@ -31,6 +31,11 @@ class Genomes:
     par: np.ndarray       # [G, L] index of the spatially mapped dim
     tiles: np.ndarray     # [G, L, D] tile sizes (Y/X in output rows/columns)
     clusters: np.ndarray  # [G, L] units per unit of the level above (column 0 unused, = 1)
+    par2: np.ndarray | None = None  # [G, L] optional second spatial dim (-1: none)
+
+    def __post_init__(self) -> None:
+        if self.par2 is None:
+            self.par2 = np.full(self.par.shape, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.levels)
@@ -47,7 +52,8 @@ class Genomes:
         """A bytes key per genome that identifies it exactly (for de-duplication)."""
         G = len(self)
         flat = np.concatenate([self.levels[:, None], self.order.reshape(G, -1),
-                               self.par, self.tiles.reshape(G, -1), self.clusters], axis=1)
+                               self.par, self.par2, self.tiles.reshape(G, -1), self.clusters],
+                              axis=1)
         flat = np.ascontiguousarray(flat.astype(np.int64))
         return flat.view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
 
@@ -59,6 +65,9 @@ class MappingSpace:
     Restrictions (for templates and limited-flexibility accelerators): ``fixed_levels`` pins the
     level count; ``fixed_order[l]`` pins level ``l``'s loop order (dim names, outermost first);
     ``fixed_par[l]`` pins its spatial dim; ``par_choices`` limits the spatial dims;
+    ``fixed_par2[l]`` pins a second spatial dim (``None``: none); ``second_spatial`` lets the
+    search add one; ``rs_spatial`` allows R/S as spatial dims at the innermost level (Eyeriss
+    row-stationary: one filter row per PE);
     ``fixed_tiles[(l, dim)]`` pins a tile; ``fixed_clusters[l]`` pins a cluster size;
     ``tile_divisors`` restricts tiles to divisors of the parent tile.
     """
@@ -71,6 +80,9 @@ class MappingSpace:
     fixed_order: dict[int, tuple[str, ...]] = field(default_factory=dict)
     fixed_par: dict[int, str] = field(default_factory=dict)
     par_choices: tuple[str, ...] | None = None
+    fixed_par2: dict[int, str | None] = field(default_factory=dict)
+    second_spatial: bool = True
+    rs_spatial: bool = False
     fixed_tiles: dict[tuple[int, str], int] = field(default_factory=dict)
     fixed_clusters: dict[int, int] = field(default_factory=dict)
     tile_divisors: bool = False
@@ -91,8 +103,6 @@ class MappingSpace:
         for d in dims:
             if d in SLIDING:
                 ext.append(lay.output_size(d))
-            elif d in ("R", "S"):
-                ext.append(1)
             else:
                 ext.append(full[d])
         self.extent = np.array(ext, dtype=np.int64)  # tile upper bounds at the top level
@@ -100,6 +110,8 @@ class MappingSpace:
             raise ValueError(f"layer {lay.name}: non-positive output size")
         allowed = self.par_choices or tuple(d for d in dims if d not in ("R", "S"))
         self.par_idx = np.array([dims.index(d) for d in allowed], dtype=np.int64)
+        extra = tuple(d for d in ("R", "S") if self.rs_spatial and d in dims)
+        self.par2_idx = np.array([dims.index(d) for d in allowed + extra], dtype=np.int64)
         self.L = self.fixed_levels or self.max_levels
         if self.fixed_levels:
             self.min_levels = self.max_levels = self.fixed_levels
@@ -120,6 +132,7 @@ class MappingSpace:
         if tiles_per_shape > 1:
             lead = (np.arange(n) // tiles_per_shape) * tiles_per_shape
             g.levels, g.order, g.par = g.levels[lead], g.order[lead], g.par[lead]
+            g.par2 = g.par2[lead]
             g = self.repair(g)
         return g
 
@@ -127,6 +140,7 @@ class MappingSpace:
         """Copies of ``g`` that take levels, loop orders and spatial dims from ``src``."""
         out = g.take(np.arange(len(g)))
         out.levels, out.order, out.par = src.levels.copy(), src.order.copy(), src.par.copy()
+        out.par2 = src.par2.copy()
         return self.repair(out)
 
     def _sample(self, rng: np.random.Generator, n: int) -> Genomes:
@@ -146,7 +160,11 @@ class MappingSpace:
             w = rng.random((n, L))
             share = w / w.sum(axis=1, keepdims=True) * logp
             clusters[:, 1:] = np.maximum(1, np.round(2.0 ** share[:, 1:])).astype(np.int64)
-        g = self.repair(Genomes(levels, order, par, tiles, clusters))
+        par2 = np.full((n, L), -1, dtype=np.int64)
+        if self.second_spatial:
+            two = rng.random((n, L)) < 0.15
+            par2 = np.where(two, self.par2_idx[rng.integers(0, len(self.par2_idx), (n, L))], -1)
+        g = self.repair(Genomes(levels, order, par, tiles, clusters, par2))
         # half of the samples get utilisation-aware spatial tiles and cluster sizes
         return self.fit_spatial(g, rng, rng.random(n) < 0.5)
 
@@ -210,7 +228,7 @@ class MappingSpace:
         L, D = self.L, self.D
         z = np.zeros
         return Genomes(z(0, np.int64), z((0, L, D), np.int64), z((0, L), np.int64),
-                       z((0, L, D), np.int64), z((0, L), np.int64))
+                       z((0, L, D), np.int64), z((0, L), np.int64), z((0, L), np.int64))
 
     # ------------------------------------------------------------------ repair
     def repair(self, g: Genomes) -> Genomes:
@@ -226,6 +244,16 @@ class MappingSpace:
         bad_par = ~np.isin(g.par, self.par_idx)
         if bad_par.any():
             g.par = np.where(bad_par, self.par_idx[0], g.par)
+        for lv, d in self.fixed_par2.items():
+            if lv < L:
+                g.par2[:, lv] = -1 if d is None else self.dims.index(d)
+        if not self.second_spatial:
+            fixed = np.array([lv in self.fixed_par2 for lv in range(L)])
+            g.par2 = np.where(fixed[None, :], g.par2, -1)
+        innermost = np.arange(L)[None, :] == (g.levels[:, None] - 1)
+        rs2 = np.isin(g.par2, np.nonzero(self._rs)[0])
+        g.par2 = np.where((g.par2 == g.par) | ~np.isin(g.par2, np.append(self.par2_idx, -1))
+                          | (rs2 & ~innermost), -1, g.par2)
         for (lv, d), v in self.fixed_tiles.items():
             if lv < L:
                 g.tiles[:, lv, self.dims.index(d)] = v
@@ -234,7 +262,9 @@ class MappingSpace:
             t = np.clip(g.tiles[:, lv], 1, hi)
             if self.tile_divisors:
                 t = self._snap_divisor(t, hi)
-            t[:, self._rs] = 1
+            # R/S are mapped whole, except as a spatial dim of the innermost level
+            spatial = (np.arange(D)[None, :] == g.par2[:, lv:lv + 1]) & self._rs[None, :]
+            t = np.where(self._rs[None, :] & ~spatial, hi, t)
             g.tiles[:, lv] = t
             hi = t
         g.clusters[:, 0] = 1
@@ -262,15 +292,17 @@ class MappingSpace:
         in_use = np.arange(self.L)[None, :] < g.levels[:, None]
         order = np.where(in_use[:, :, None], g.order, 0).reshape(G, -1)
         par = np.where(in_use, g.par, 0)
+        par2 = np.where(in_use, g.par2, -1)
         flat = np.ascontiguousarray(
-            np.concatenate([g.levels[:, None], order, par], axis=1).astype(np.int8))
+            np.concatenate([g.levels[:, None], order, par, par2], axis=1).astype(np.int8))
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
     def class_keys(self, g: Genomes) -> np.ndarray:
         """A coarse key per genome: level count and spatial dims (loop orders ignored)."""
         in_use = np.arange(self.L)[None, :] < g.levels[:, None]
         flat = np.ascontiguousarray(np.concatenate(
-            [g.levels[:, None], np.where(in_use, g.par, -1)], axis=1).astype(np.int8))
+            [g.levels[:, None], np.where(in_use, g.par, -1), np.where(in_use, g.par2, -1)],
+            axis=1).astype(np.int8))
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
     def shape_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
@@ -280,7 +312,8 @@ class MappingSpace:
             if lv > 0:
                 out.append(("C", ""))
             for di in g.order[i, lv]:
-                out.append(("S" if di == g.par[i, lv] else "T", self.dims[di]))
+                spatial = di in (g.par[i, lv], g.par2[i, lv])
+                out.append(("S" if spatial else "T", self.dims[di]))
         return tuple(out)
 
     def sizes_offsets(self, g: Genomes, idx: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
@@ -299,11 +332,12 @@ class MappingSpace:
             di = self.dims.index(dim)
             q = g.tiles[idx, lv, di]
             if dim in SLIDING:
-                r = full[SLIDING[dim]]
+                # q output rows need (q-1)*stride + (filter rows mapped at this level) inputs
+                r = g.tiles[idx, lv, self.dims.index(SLIDING[dim])]
                 s = lay.stride(dim)
                 sizes[:, col] = (q - 1) * s + r
                 offs[:, col] = q * s
-            elif dim in ("R", "S"):
+            elif dim in ("R", "S") and kind == "T":
                 sizes[:, col] = offs[:, col] = full[dim]
             else:
                 sizes[:, col] = offs[:, col] = q
@@ -346,6 +380,11 @@ class MappingSpace:
             # spatial dim
             m = rng.random((n, L)) < rate / 2
             g.par = np.where(m, self.par_idx[rng.integers(0, len(self.par_idx), (n, L))], g.par)
+            if self.second_spatial:
+                m = rng.random((n, L)) < rate / 4
+                new2 = np.where(rng.random((n, L)) < 0.5, -1,
+                                self.par2_idx[rng.integers(0, len(self.par2_idx), (n, L))])
+                g.par2 = np.where(m, new2, g.par2)
             # swap two loops at a level
             m = rng.random(n) < rate
             lv = rng.integers(0, L, n)
@@ -374,7 +413,7 @@ class MappingSpace:
         pick = rng.random((n, 1, D)) < 0.5
         child.tiles = np.where(pick, a.tiles, b.tiles)
         sw = rng.random(n) < 0.5
-        for name in ("levels", "order", "par", "clusters"):
+        for name in ("levels", "order", "par", "par2", "clusters"):
             av, bv = getattr(a, name), getattr(b, name)
             m = sw.reshape((n,) + (1,) * (av.ndim - 1))
             setattr(child, name, np.where(m, bv, av).copy())
@@ -401,7 +440,7 @@ class MappingSpace:
         for lv in range(L):
             parent = self.extent if lv == 0 else base.tiles[0, lv - 1]
             for k in range(D):
-                if self._rs[k]:
+                if self._rs[k] and base.par2[0, lv] != k:
                     continue
                 t, hi = int(base.tiles[0, lv, k]), int(parent[k])
                 divs = [x for x in range(1, hi + 1) if hi % x == 0]
@@ -442,20 +481,24 @@ class MappingSpace:
         levels = trial.suggest_int("levels", self.min_levels, self.max_levels)
         order = np.zeros((1, L, D), dtype=np.int64)
         par = np.zeros((1, L), dtype=np.int64)
+        par2 = np.full((1, L), -1, dtype=np.int64)
         tiles = np.ones((1, L, D), dtype=np.int64)
         clusters = np.ones((1, L), dtype=np.int64)
         for lv in range(L):
             keys = [trial.suggest_float(f"l{lv}_key_{d}", 0.0, 1.0) for d in self.dims]
             order[0, lv] = np.argsort(keys)
             par[0, lv] = self.par_idx[trial.suggest_int(f"l{lv}_par", 0, len(self.par_idx) - 1)]
+            if self.second_spatial:
+                j = trial.suggest_int(f"l{lv}_par2", -1, len(self.par2_idx) - 1)
+                par2[0, lv] = -1 if j < 0 else self.par2_idx[j]
             for k, d in enumerate(self.dims):
-                if self._rs[k]:
+                if self._rs[k] and not self.rs_spatial:
                     continue
                 tiles[0, lv, k] = trial.suggest_int(f"l{lv}_tile_{d}", 1, int(self.extent[k]),
                                                     log=True)
             if lv > 0:
                 clusters[0, lv] = trial.suggest_int(f"l{lv}_cluster", 1, self.P, log=True)
-        g = Genomes(np.array([levels]), order, par, tiles, clusters)
+        g = Genomes(np.array([levels]), order, par, tiles, clusters, par2)
         return self.repair(g)
 
     # ------------------------------------------------------------------ enumeration
@@ -476,7 +519,9 @@ class MappingSpace:
             nxt = []
             for ch in chains:
                 hi = int(self.extent[k]) if lv == 0 else ch[-1]
-                opts = [fixed[lv]] if lv in fixed else ([1] if self._rs[k] else options(hi))
+                spatial_rs = self._rs[k] and self.fixed_par2.get(lv) == self.dims[k]
+                full = self._rs[k] and not spatial_rs
+                opts = [fixed[lv]] if lv in fixed else ([hi] if full else options(hi))
                 nxt += [ch + [int(t)] for t in opts if t <= hi]
             chains = nxt
         return np.array(chains, dtype=np.int64).reshape(len(chains), self.L)
@@ -517,23 +562,23 @@ class MappingSpace:
             idx = np.unravel_index(flat, dims_shape)
             n = len(flat)
             tiles = np.stack([chains[k][idx[k]] for k in range(D)], axis=2)  # [n, L, D]
+            par2 = np.array([-1 if self.fixed_par2.get(lv) is None
+                             else self.dims.index(self.fixed_par2[lv]) for lv in range(L)])
             g = Genomes(np.full(n, L), np.broadcast_to(order, (n, L, D)).copy(),
-                        np.broadcast_to(par, (n, L)).copy(), tiles, clusters[idx[D]].copy())
+                        np.broadcast_to(par, (n, L)).copy(), tiles, clusters[idx[D]].copy(),
+                        np.broadcast_to(par2, (n, L)).copy())
             yield g
 
     def l1_requirement(self, g: Genomes) -> np.ndarray:
         """The L1 size MAESTRO will report for the innermost level (2x the mapped tiles), from
         the genome alone; exact unless leading iteration cases are invalid (then larger)."""
         lay = self.layer
-        full = lay.full_dims()
         inner = g.levels - 1
         t = g.tiles[np.arange(len(g)), inner]  # [n, D]
         size = {}
         for k, d in enumerate(self.dims):
             if d in SLIDING:
-                size[d] = (t[:, k] - 1) * lay.stride(d) + full[SLIDING[d]]
-            elif d in ("R", "S"):
-                size[d] = np.full(len(g), full[d])
+                size[d] = (t[:, k] - 1) * lay.stride(d) + t[:, self.dims.index(SLIDING[d])]
             else:
                 size[d] = t[:, k]
         from costmodel.layer import tensor_table

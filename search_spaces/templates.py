@@ -32,8 +32,9 @@ class Template:
     description: str
     orders: tuple[tuple[str, ...], ...]
     pars: tuple[str, ...]
-    clusters: tuple[int, ...] = ()          # cluster sizes of levels 1.. (reference values)
+    clusters: tuple[int, ...] = ()          # cluster sizes of levels 1.. (0: the layer's R)
     full: tuple[tuple[str, ...], ...] = ()  # dims mapped whole at each level (reference tiles)
+    pars2: tuple[str | None, ...] = ()      # second spatial dim per level (None: none)
 
 
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
@@ -52,6 +53,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              (("K", "Y", "X", "R", "S", "C"),), ("C",)),
     Template("cp_ws", "weight-stationary, input channels C across PEs (one level)",
              (("K", "C", "Y", "X", "R", "S"),), ("C",)),
+    Template("rs", "row-stationary (Eyeriss): output rows across clusters of R PEs, each PE "
+             "one filter row and one input row", (("Y", "X", "C", "K", "R", "S"),
+                                                  ("K", "X", "C", "Y", "R", "S")),
+             ("Y", "Y"), (0,), ((), ()), (None, "R")),
 ]}
 
 GEMM_TEMPLATES: dict[str, Template] = {t.name: t for t in [
@@ -85,10 +90,11 @@ def make_space(layer: Layer, hw: Hardware, spec: str | None = None,
     if flex and not m:
         raise ValueError(f"bad flexibility class {flex!r}; expected e.g. T1O0P1S0")
     tiling, order, par, shape = (bool(int(x)) for x in m.groups()) if m else (1, 0, 0, 1)
-    probe = MappingSpace(layer, hw, fixed_levels=len(t.orders))
+    rs = any(p in ("R", "S") for p in t.pars2 if p)
+    probe = MappingSpace(layer, hw, fixed_levels=len(t.orders), rs_spatial=rs)
     dims = probe.dims
     L = len(t.orders)
-    kw: dict = {"fixed_levels": L, "name": spec}
+    kw: dict = {"fixed_levels": L, "name": spec, "rs_spatial": rs}
     if not order:
         kw["fixed_order"] = {lv: _adapt(t.orders[lv], dims) for lv in range(L)}
     if not par:
@@ -99,8 +105,10 @@ def make_space(layer: Layer, hw: Hardware, spec: str | None = None,
                 p = "C"
             pars[lv] = p
         kw["fixed_par"] = pars
+        kw["fixed_par2"] = {lv: (t.pars2[lv] if lv < len(t.pars2) else None) for lv in range(L)}
     if not shape and L > 1:
-        kw["fixed_clusters"] = {lv: min(t.clusters[lv - 1], hw.num_pes) for lv in range(1, L)}
+        sizes = [c or layer.full_dims().get("R", 1) for c in t.clusters]
+        kw["fixed_clusters"] = {lv: min(sizes[lv - 1], hw.num_pes) for lv in range(1, L)}
     if not tiling:
         fixed = {}
         extent = dict(zip(dims, probe.extent.tolist()))
@@ -108,6 +116,8 @@ def make_space(layer: Layer, hw: Hardware, spec: str | None = None,
             full = t.full[lv] if lv < len(t.full) else ()
             for d in dims:
                 if d in ("R", "S"):
+                    if lv < len(t.pars2) and t.pars2[lv] == d:
+                        fixed[(lv, d)] = 1  # one filter row per PE
                     continue
                 fixed[(lv, d)] = extent[d] if d in full else 1
         kw["fixed_tiles"] = fixed

@@ -87,8 +87,31 @@ def test_templates_decode_to_their_dataflow_style(name):
         levels = df.levels()
         assert len(levels) == len(t.orders)
         for lv, dirs in enumerate(levels):
-            assert [d.dim for d in dirs if d.kind == "S"] == [t.pars[lv]]
+            second = t.pars2[lv] if lv < len(t.pars2) else None
+            want = [d for d in t.orders[lv] if d in (t.pars[lv], second)]
+            assert [d.dim for d in dirs if d.kind == "S"] == want
             assert tuple(d.dim for d in dirs) == t.orders[lv]
+
+
+def test_row_stationary_template_is_eyeriss_like():
+    from costmodel.analysis import evaluate
+
+    sp = make_space(LAYER, HW, "rs:T0O0P0S0")
+    g = sp.sample(np.random.default_rng(0), 4)
+    df = sp.decode(g, 0)
+    inner = df.levels()[1]
+    assert df.cluster_sizes == (3,)  # one PE per filter row
+    assert [str(d) for d in inner if d.kind == "S"] == ["SpatialMap(1,1) Y", "SpatialMap(1,1) R"]
+    rep = evaluate(LAYER, HW, df)
+    assert rep.num_macs == LAYER.macs
+
+
+def test_second_spatial_map_in_the_free_space():
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    g = sp.sample(np.random.default_rng(3), 400)
+    two = [sp.decode(g, i) for i in range(len(g)) if (g.par2[i, : g.levels[i]] >= 0).any()]
+    assert two and all(1 <= sum(d.kind == "S" for d in lv) <= 2
+                       for df in two for lv in df.levels())
 
 
 def test_flexibility_class_fixes_axes():
