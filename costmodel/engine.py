@@ -641,10 +641,9 @@ class _Group:
         hw = self.eng.hw
         cand, C = self.cand, self.C
         rows = self.rows
-        occ = self.flat(self.occ)
         valid = self.valid_f
         allv = valid[np.argmin(valid, axis=0), np.arange(self.R)]  # all cases valid
-        ov = occ * valid
+        ov = (self.occ * valid.reshape(self.counts + (self.R,))).reshape(C, self.R)
         lat = _row_param(hw.noc_latency[cand])
         bw = _row_param(hw.noc_bw[cand])
         if self.innermost:
@@ -654,9 +653,12 @@ class _Group:
             act = self.flat(self.active.astype(float))
         else:
             comp, act = self._child_compute()
-        d_in = lat + ceil_div(self.ing_f, bw) - 1
+        d_in = self.ing_f + (bw - 1)  # NoC delay lat + ceil(x / bw) - 1 (§5.4)
+        np.floor_divide(d_in, bw, out=d_in)
+        d_in += lat - 1
         d_out = self.flat(lat + ceil_div(self.eg, bw) - 1)
-        delay = np.maximum(np.maximum(d_out, comp), d_in)
+        delay = np.maximum(d_out, comp)
+        np.maximum(delay, d_in, out=delay)
         # the all-Init case cannot hide the first fill behind compute
         first_fill = np.flatnonzero(self.grid.c.reshape(-1) == -1)
         delay[first_fill] = comp[first_fill] + d_in[first_fill]
@@ -670,8 +672,8 @@ class _Group:
         self._first_l1(res, fvq, fv, any_valid)
         err = self.err
         if top:
-            delay, err = self._top_record(res, occ, valid, allv, ov, vm, fvq, fv, any_valid,
-                                          comp, delay, d_in, d_out)
+            delay, err = self._top_record(res, self.flat(self.occ), valid, allv, ov, vm, fvq,
+                                          fv, any_valid, comp, delay, d_in, d_out)
         tot = ov.sum(axis=0)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = (ov * act).sum(axis=0) / np.maximum(tot, 1)
