@@ -525,6 +525,36 @@ class _Group:
         out[2] = np.where(nec == 1, tt, tf) + (nec > 1) * (np.maximum(nec - 2, 0) * ff + ft)
         return out
 
+    def _agg_one_spatial(self, j, ks, inited):
+        """:meth:`_agg_tables` of the SpatialMap factors when the tensor has a single
+        SpatialMap directive ``j``: its four ``(first, ee)`` factors take only a few forms
+        (c = -1, c before / at / after ``j``), so the table is assembled from row vectors."""
+        v = self.lv.directives[j].var
+        mp, un, mpe, une = self.mp[v], self.un[v], self.mpe[v], self.une[v]
+        e0 = self.st[self.last[v]].init_edge
+        N, nec, nec1 = self.N, self.nec, self.nec1
+        m1, m2, g1 = np.maximum(nec - 1, 0), np.maximum(nec - 2, 0), nec > 1
+
+        def agg(tf, ff, ft, tt):  # no edge / edge / edge with sp_edge_edge
+            return (tf + (N - 1) * ff, tf + m1 * ff,
+                    np.where(nec1, tt, tf) + m2 * ff + g1 * ft)
+
+        out = np.zeros((3, len(ks) + 2, self.R), dtype=np.int64)
+        full_e = np.where(e0, mpe, mp)
+        out[:, 0] = agg(np.where(e0 & nec1, mpe, mp), np.where(e0 & nec1, 1, mp), full_e, full_e)
+        after = before = None
+        for i, k in enumerate(ks):
+            if k > j:  # the spatial dim sits outside the changing loop: whole tiles
+                after = agg(mp, mp, mpe, mpe) if after is None else after
+                out[:, i + 1] = after
+            elif k < j:  # non-first units receive only the new part
+                before = agg(mp, un, une, mpe) if before is None else before
+                out[:, i + 1] = before
+            else:
+                out[:, i + 1] = agg(mp, np.where(inited[i], mp, un),
+                                    np.where(inited[i], mpe, une), mpe)
+        return out
+
     def _input_side(self):
         """Spatial ingress per input tensor, their sum, and MAESTRO's unique-zero abort."""
         self.ig_f = []
@@ -544,10 +574,16 @@ class _Group:
                 a = q_s[True, False] + (self.N - 1) * q_s[False, False]
                 ig = (q_t * a)[cidx.reshape(-1)]
             else:
-                q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False),
-                                                                (False, True), (True, True)])
-                t3 = q_t * self._agg_tables(
-                    q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
+                spatial = [j for j, d in enumerate(self.lv.directives)
+                           if d.kind == "S" and d.var in tv]
+                if len(spatial) == 1:
+                    q_t, _ = self._ingress_tables(tv, ks, inited, [])
+                    t3 = q_t * self._agg_one_spatial(spatial[0], ks, inited)
+                else:
+                    q_t, q_s = self._ingress_tables(tv, ks, inited, [
+                        (True, False), (False, False), (False, True), (True, True)])
+                    t3 = q_t * self._agg_tables(
+                        q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
                 sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
                 idx = self.flat(cidx + sel * (len(ks) + 2))
                 ig = np.take_along_axis(t3.reshape(-1, self.R), idx, axis=0)
