@@ -54,8 +54,8 @@ ERROR_REASONS = {
 
 # child keys: below this many (candidates << mask bits) a dense flag table dedupes them
 _DENSE_KEYS = 1 << 24
-# candidates analysed together (all levels): large enough to amortise numpy's per-call cost,
-# small enough for the per-case arrays to stay in cache
+# candidates analysed together (all levels): large enough to amortise numpy's per-call cost
+# over many rows, small enough to bound the memory of the per-case arrays
 CHUNK = 16384
 
 
