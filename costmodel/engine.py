@@ -667,7 +667,8 @@ class _Group:
         shape = self.counts + (self.R,)
         av_1 = avg[self.ci_1].reshape(shape)
         act = av_1 * w_1 + (av_1 if one else avg[self.ci_2].reshape(shape)) * w_2
-        act = act + (act == 0) * active  # a child without valid cases reports 0 units
+        if (avg == 0).any():  # a child without valid cases reports 0 units
+            act = act + (act == 0) * active
         return comp, act.reshape(self.C, self.R)
 
     # -- reduce cases to the level's record (spec §5.1) --------------------------------
@@ -692,8 +693,8 @@ class _Group:
         d_in = self.ing_f + (bw - 1)  # NoC delay lat + ceil(x / bw) - 1 (§5.4)
         np.floor_divide(d_in, bw, out=d_in)
         d_in += lat - 1
-        d_out = self.flat(lat + ceil_div(self.eg, bw) - 1)
-        delay = np.maximum(d_out, comp)
+        d_out = lat + ceil_div(self.eg, bw) - 1
+        delay = np.maximum(d_out, comp.reshape(self.counts + (self.R,))).reshape(C, self.R)
         np.maximum(delay, d_in, out=delay)
         # the all-Init case cannot hide the first fill behind compute
         first_fill = np.flatnonzero(self.grid.c.reshape(-1) == -1)
@@ -709,7 +710,7 @@ class _Group:
         err = self.err
         if top:
             delay, err = self._top_record(res, self.flat(self.occ), valid, allv, ov, vm, fvq,
-                                          fv, any_valid, comp, delay, d_in, d_out)
+                                          fv, any_valid, comp, delay, d_in, self.flat(d_out))
         tot = ov.sum(axis=0)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = (ov * act).sum(axis=0) / np.maximum(tot, 1)
