@@ -177,7 +177,7 @@ class Engine:
             if d.kind == "T":
                 f[0] = D <= m                                  # unrolled
                 f[1] = D < m                                   # init_edge
-                ns = tdiv_pos(D - m, o)
+                ns = np.maximum(D - m, 0) // o  # only matters when D > m (a Steady state)
                 f[4] = (m < D) & (ns > 0)                      # has Steady
                 f[5] = ~f[1] & (ns * o + m < D)                # has Edge
             else:
@@ -222,12 +222,20 @@ class Engine:
         if top:
             _init_top_fields(res, M)
         n = len(lv.directives)
-        # group rows by their state counts: 2 bits per directive (1 + has Steady + has Edge)
+        # group rows by their state counts: 2 bits per directive (1 + has Steady + has Edge);
+        # rows are sorted by group so that every group is a slice (views, no scatter)
         code = ((flags[:, 4].astype(np.int64) + flags[:, 5]) << (2 * np.arange(n))[:, None]).sum(0)
-        order = np.argsort(code, kind="stable")
-        ucodes, starts = np.unique(code[order], return_index=True)
+        order = None
+        if (code[1:] < code[:-1]).any():
+            order = np.argsort(code, kind="stable")
+            code, cand, ns, flags = code[order], cand[order], ns[:, order], flags[:, :, order]
+            if top:
+                DD = {k: v[order] for k, v in DD.items()}
+        ucodes, starts = np.unique(code, return_index=True)
+        bounds = [*starts.tolist(), M]
         groups = []
-        for c, rows in zip(ucodes, np.split(order, starts[1:])):
+        for g, c in enumerate(ucodes):
+            rows = slice(bounds[g], bounds[g + 1])
             counts = tuple(1 + int((c >> (2 * j)) & 3) for j in range(n))
             sub_dd = {k: v[rows] for k, v in DD.items()} if top else None
             groups.append(_Group(self, lv, i, rows, cand[rows], sub_dd,
@@ -237,6 +245,10 @@ class Engine:
         for grp in groups:
             grp.finish(res, top)
         res["err"] |= np.where(lv.N[cand] == 0, ERR_PES, 0)
+        if order is not None:  # back to the caller's row order
+            inv = np.empty_like(order)
+            inv[order] = np.arange(M)
+            res = {k: v[inv] for k, v in res.items()}
         return res
 
     def _recurse(self, i: int, groups: list[_Group]) -> None:
@@ -300,7 +312,7 @@ class _Group:
         self.innermost = i == len(eng.levels) - 1
         dirs = lv.directives
         n = len(dirs)
-        self.R, self.n, self.counts = len(rows), n, counts
+        self.R, self.n, self.counts = len(cand), n, counts
         self.C = prod(counts)
         vars_ = list(dict.fromkeys(d.var for d in dirs))
         self.last = {v: max(j for j in range(n) if dirs[j].var == v) for v in vars_}
