@@ -158,6 +158,22 @@ class Engine:
         self.table = table
         self.hw = hw
         self.tensors = table.tensors()
+        self._mvol: dict[int, np.ndarray] = {}
+
+    def mapped_volumes(self, i: int) -> np.ndarray:
+        """``[B, 3]``: MappedVol (§4.4) of the input, filter and output tensors at level ``i``
+        per candidate (products of ``mp`` over each tensor's dims; input-space Y and X)."""
+        if i not in self._mvol:
+            lv = self.levels[i]
+            cols = []
+            for tv in self.tensors:
+                vol = np.ones(len(lv.N), dtype=np.int64)
+                for v in tv:
+                    if v in lv.mp:
+                        vol = vol * lv.mp[v]
+                cols.append(vol)
+            self._mvol[i] = np.stack(cols, axis=1)
+        return self._mvol[i]
 
     # ------------------------------------------------------------------ iteration states
     @staticmethod
@@ -745,11 +761,9 @@ class _Group:
     def _own_l1(self, fvq, sub=slice(None)):
         """This level's L1 sizes for rows ``sub``: twice the mapped tiles, input and filter
         counted once per case up to the first valid one (InitBuffers accumulates, §5.2)."""
-        n_init = fvq[sub] + 1
-        t_in, t_w, t_out = self.eng.tensors
-        mvol = [self._mapped_vol(tv)[sub] for tv in (t_in, t_w, t_out)]
-        return np.stack([2 * n_init * mvol[0], 2 * n_init * mvol[1],
-                         np.broadcast_to(2 * mvol[2], n_init.shape)], axis=1)
+        out = 2 * self.eng.mapped_volumes(self.i)[self.cand[sub]]
+        out[:, :2] *= fvq[sub, None] + 1
+        return out
 
     def _lead_sum(self, x, fvq):
         """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
@@ -850,13 +864,6 @@ class _Group:
         with np.errstate(divide="ignore", invalid="ignore"):
             res["ai"][rows] = macs[last, ridx].astype(float) / self.ing_f[last, ridx]
         return delay, err
-
-    def _mapped_vol(self, tv):
-        out = np.ones(self.R, dtype=np.int64)
-        for v in tv:
-            if v in self.mp:
-                out = out * self.mp[v]
-        return out
 
     def _out_size(self, tv):
         out = np.ones(self.R, dtype=np.int64)
