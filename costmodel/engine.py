@@ -216,7 +216,7 @@ class Engine:
         """Analyse level ``i`` for rows ``(cand, DD)``; returns per-row result arrays.
 
         The top level runs in chunks of :data:`CHUNK` candidates (with all their sub-levels),
-        which keeps the per-case arrays in cache.
+        which bounds the memory of the per-case arrays.
         """
         if i != 0 or len(cand) <= CHUNK:
             return self._analyze(i, cand, DD)
@@ -225,6 +225,7 @@ class Engine:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def _analyze(self, i: int, cand: np.ndarray, DD: dict[str, np.ndarray]) -> dict:
+        """:meth:`analyze` for one chunk: states, groups, the child level, the records."""
         lv = self.levels[i]
         if i == 0:  # child keys are relative to this range of candidates
             self.cand_lo = int(cand.min()) if len(cand) else 0
