@@ -439,14 +439,27 @@ class _Group:
                     spE = spE | self.E[d.var]
         return sp, sps, spE
 
-    def _combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star):
-        """AGG (spec §4.3) from the per-unit quantity at (first, ee) = TF, FF, FT and TT."""
+    def _agg(self, sits, f_tf, f_ff, f_ft, f_tt):
+        """AGG (spec §4.3) of a per-unit quantity given at (first, ee) = TF, FF, FT and TT,
+        for each spatial situation in ``sits``: 0 no edge (first unit + N - 1 others),
+        1 edge (first + nec - 1 full units), 2 edge with sp_edge_edge (the last unit partial).
+        """
         N, nec = self.N, self.nec
-        n_ee = np.asarray(ee_star).astype(np.int64)
-        n_full = np.maximum(nec - n_ee - 1, 0)
-        a = f_tf + (N - 1) * f_ff
-        b = np.where((nec == 1) & ee_star, f_tt, f_tf) + (nec > 1) * (n_full * f_ff + n_ee * f_ft)
-        return np.where(spE, b, a)
+        out = []
+        for s in sits:
+            if s == 0:
+                out.append(f_tf + (N - 1) * f_ff)
+            elif s == 1:
+                out.append(f_tf + np.maximum(nec - 1, 0) * f_ff)
+            else:
+                out.append(np.where(nec == 1, f_tt, f_tf) + np.maximum(nec - 2, 0) * f_ff
+                           + (nec > 1) * f_ft)
+        return out
+
+    def _combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star):
+        """AGG of broadcast per-case quantities, each case in its own spatial situation."""
+        a, b0, b1 = self._agg((0, 1, 2), f_tf, f_ff, f_ft, f_tt)
+        return np.where(spE, np.where(ee_star, b1, b0), a)
 
     def _output_side(self):
         """Egress, critical-path partial sums and MACs per case; validity (npsum > 0)."""
@@ -544,31 +557,21 @@ class _Group:
                 later = later | ~self.st[self.last[v]].unrolled
         return out
 
-    def _agg_tables(self, tf, ff, ft, tt):
-        """AGG (§4.3) of per-unit ``[K, R]`` tables for the three spatial situations of a case:
-        ``[0]`` no edge, ``[1]`` edge without and ``[2]`` with sp_edge_edge."""
-        N, nec = self.N, self.nec
-        out = np.empty((3,) + tf.shape, dtype=np.int64)
-        out[0] = tf + (N - 1) * ff
-        out[1] = tf + np.maximum(nec - 1, 0) * ff
-        out[2] = np.where(nec == 1, tt, tf) + (nec > 1) * (np.maximum(nec - 2, 0) * ff + ft)
-        return out
 
-    def _agg_one_spatial(self, j, ks, inited):
-        """:meth:`_agg_tables` of the SpatialMap factors when the tensor has a single
-        SpatialMap directive ``j``: its four ``(first, ee)`` factors take only a few forms
-        (c = -1, c before / at / after ``j``), so the table is assembled from row vectors."""
+    def _agg_one_spatial(self, sits, j, ks, inited):
+        """``[len(sits), len(ks) + 2, R]``: the AGG of the SpatialMap factors of the ingress
+        tables when the tensor has a single SpatialMap directive ``j``: its four ``(first,
+        ee)`` factors take only a few forms (c = -1, c before / at / after ``j``), so the table
+        is assembled from row vectors."""
         v = self.lv.directives[j].var
         mp, un, mpe, une = self.mp[v], self.un[v], self.mpe[v], self.une[v]
         e0 = self.st[self.last[v]].init_edge
-        N, nec, nec1 = self.N, self.nec, self.nec1
-        m1, m2, g1 = np.maximum(nec - 1, 0), np.maximum(nec - 2, 0), nec > 1
+        nec1 = self.nec1
 
-        def agg(tf, ff, ft, tt):  # no edge / edge / edge with sp_edge_edge
-            return (tf + (N - 1) * ff, tf + m1 * ff,
-                    np.where(nec1, tt, tf) + m2 * ff + g1 * ft)
+        def agg(tf, ff, ft, tt):
+            return self._agg(sits, tf, ff, ft, tt)
 
-        out = np.zeros((3, len(ks) + 2, self.R), dtype=np.int64)
+        out = np.zeros((len(sits), len(ks) + 2, self.R), dtype=np.int64)
         full_e = np.where(e0, mpe, mp)
         out[:, 0] = agg(np.where(e0 & nec1, mpe, mp), np.where(e0 & nec1, 1, mp), full_e, full_e)
         after = before = None
@@ -605,15 +608,19 @@ class _Group:
             else:
                 spatial = [j for j, d in enumerate(self.lv.directives)
                            if d.kind == "S" and d.var in tv]
+                # the spatial situations that occur: 0 no edge, 1 edge, 2 sp_edge_edge
+                ee = self.spee[sps]
+                sits = [0] + [1] * bool(np.any(spE & ~ee)) + [2] * bool(np.any(spE & ee))
                 if len(spatial) == 1:
                     q_t, _ = self._ingress_tables(tv, ks, inited, [])
-                    t3 = q_t * self._agg_one_spatial(spatial[0], ks, inited)
+                    t3 = q_t * self._agg_one_spatial(sits, spatial[0], ks, inited)
                 else:
                     q_t, q_s = self._ingress_tables(tv, ks, inited, [
                         (True, False), (False, False), (False, True), (True, True)])
-                    t3 = q_t * self._agg_tables(
-                        q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True])
-                sel = np.where(spE, 1 + self.spee[sps].astype(np.int64), 0)
+                    t3 = q_t * np.stack(self._agg(
+                        sits, q_s[True, False], q_s[False, False], q_s[False, True],
+                        q_s[True, True]))
+                sel = np.where(spE, np.where(ee, len(sits) - 1, 1), 0)  # position in sits
                 idx = self.flat(cidx + sel * (len(ks) + 2))
                 ig = np.take_along_axis(t3.reshape(-1, self.R), idx, axis=0)
             self.ig_f.append(ig)
