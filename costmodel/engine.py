@@ -29,7 +29,7 @@ spec §5.1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from math import prod
 
 import numpy as np
@@ -467,6 +467,7 @@ class _Group:
         g_b = _prod(self._egress_factors(t_out, "B", "T"))
         g_ab = g_b * _prod(self._egress_factors(t_out, "A", "T"))
 
+        @cache  # the (first, ee) variants recur below
         def h_b(first, ee, reuse_edge=True):
             return _prod(self._egress_factors(t_out, "B", "S", first, ee, reuse_edge))
 
