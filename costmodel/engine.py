@@ -140,6 +140,13 @@ def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("cr,cr->r", a, b)
 
 
+def _case_fsum(x: np.ndarray) -> np.ndarray:
+    """Sum of floats over the cases (axis 0), adding them in case order for every row count:
+    ``x.sum(axis=0)`` would switch to pairwise summation for a single row, so a batch and a
+    single evaluation could differ in the last bit."""
+    return np.cumsum(x, axis=0)[-1]
+
+
 def _valid_reduce(op, x, valid, allv, fill):
     """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
     invalid ones; rows whose cases are all valid (the usual) skip the masking."""
@@ -750,7 +757,7 @@ class _Group:
                                           fv, any_valid, comp, delay, d_in, self.flat(d_out))
         tot = ov.sum(axis=0)
         # MAESTRO reports 0 active units when no case is valid
-        res["avg_active"][rows] = (ov * act).sum(axis=0) / np.maximum(tot, 1)
+        res["avg_active"][rows] = _case_fsum(ov * act) / np.maximum(tot, 1)
         res["runtime"][rows] = _rowdot(ov, delay)
         res["err"][rows] |= err
 
