@@ -611,7 +611,7 @@ class _Group:
                 ig = (q_t * q_s[True, False])[cidx.reshape(-1)]
             elif not np.any(spE):
                 q_t, q_s = self._ingress_tables(tv, ks, inited, [(True, False), (False, False)])
-                a = q_s[True, False] + (self.N - 1) * q_s[False, False]
+                a, = self._agg((0,), q_s[True, False], q_s[False, False], None, None)
                 ig = (q_t * a)[cidx.reshape(-1)]
             else:
                 spatial = [j for j, d in enumerate(self.lv.directives)
