@@ -13,17 +13,18 @@ from collections.abc import Iterable
 from ..analysis import CostReport
 
 HEADER = (
-    "Neural Network Name, Layer Number, NumPEs, Runtime (Cycles), Activity count-based Energy "
-    "(nJ), Throughput (MACs/Cycle), Throughput Per Energy (GMACs/s*J), Area, Power, NoC BW Req "
-    "(Elements/cycle), Avg BW Req, Peak BW Req, Vector Width, Offchip BW Req (Elements/cycle),  "
-    "L2 SRAM Size Req (Bytes), L1 SRAM Size Req (Bytes), Multicasting Factor (Weight), "
-    "Multicasting Factor (Input), Num Total Input Pixels, Num Total Weight Pixels, Ops/J, "
-    "Num MACs, PE power, L1 power, L2 power, NOC power, input l1 read, input l1 write, input l2 "
-    "read, input l2 write, input reuse factor,filter l1 read, filter l1 write, filter l2 read, "
-    "filter l2 write, filter reuse factor,output l1 read, output l1 write, output l2 read, "
-    "output l2 write, output reuse factor,Ingress Delay (Min), Ingress Delay (Max), Ingress Delay (Avg), Egress Delay "
-    "(Min), Egress Delay (Max),  Egress Delay (Avg),Compute Delay (Min), Compute Delay (Min), "
-    "Compute Delay (Avg),Avg number of utilized PEs, Arithmetic Intensity"
+    'Neural Network Name, Layer Number, NumPEs, Runtime (Cycles), Activity count-based Energy'
+    ' (nJ), Throughput (MACs/Cycle), Throughput Per Energy (GMACs/s*J), Area, Power, NoC BW R'
+    'eq (Elements/cycle), Avg BW Req, Peak BW Req, Vector Width, Offchip BW Req (Elements/cyc'
+    'le),  L2 SRAM Size Req (Bytes), L1 SRAM Size Req (Bytes), Multicasting Factor (Weight), '
+    'Multicasting Factor (Input), Num Total Input Pixels, Num Total Weight Pixels, Ops/J, Num'
+    ' MACs, PE power, L1 power, L2 power, NOC power, input l1 read, input l1 write, input l2 '
+    'read, input l2 write, input reuse factor,filter l1 read, filter l1 write, filter l2 read'
+    ', filter l2 write, filter reuse factor,output l1 read, output l1 write, output l2 read, '
+    'output l2 write, output reuse factor,Ingress Delay (Min), Ingress Delay (Max), Ingress D'
+    'elay (Avg), Egress Delay (Min), Egress Delay (Max),  Egress Delay (Avg),Compute Delay (M'
+    'in), Compute Delay (Min), Compute Delay (Avg),Avg number of utilized PEs, Arithmetic Int'
+    'ensity'
 )
 N_HEADER_COLUMNS = 52
 
