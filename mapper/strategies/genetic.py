@@ -30,8 +30,8 @@ class GeneticAlgorithm(Strategy):
 
     name = "ga"
 
-    def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 12,
-                 per_shape: int = 24, explore: float = 0.5, mutation_rate: float = 0.3,
+    def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
+                 per_shape: int = 40, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 8, immigrants: float = 0.25,
                  local_top: int = 4, max_per_shape: int = 4, init_size: int = 1024):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
