@@ -611,7 +611,8 @@ def pareto_run(model: str, layer: Layer, accelerator: str, hw: Hardware, budget:
 
 
 def plot_pareto(p: ParetoResult, out: Path) -> list[str]:
-    """``pareto.png`` (all feasible points and the front) and ``pareto.csv`` (the front)."""
+    """``pareto.png`` (all feasible points and the front; and a zoom on the front) and
+    ``pareto.csv`` (the front)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["runtime_cycles", "energy_nj"])
@@ -624,20 +625,31 @@ def plot_pareto(p: ParetoResult, out: Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return ["pareto.csv"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.scatter(p.points[:, 0], p.points[:, 1], s=3, alpha=0.25, color="tab:gray", lw=0,
-               label=f"feasible evaluations ({len(p.points)})", rasterized=True)
-    ax.step(p.front[:, 0], p.front[:, 1], where="post", color="tab:red", lw=1.2)
-    ax.scatter(p.front[:, 0], p.front[:, 1], s=14, color="tab:red", zorder=3,
-               label=f"non-dominated front ({len(p.front)})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("latency (cycles)")
-    ax.set_ylabel("energy (nJ)")
-    ax.set_title(f"NSGA-II, {p.evaluations} evaluations: {p.model} {p.layer} on "
-                 f"{p.accelerator}", fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both", lw=0.4)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.0))
+    for ax, zoom in zip(axes, (False, True)):
+        pts = p.points
+        if zoom and len(p.front):  # the neighbourhood of the front, on linear axes
+            (x0, y0), (x1, y1) = p.front.min(axis=0), p.front.max(axis=0)
+            xs, ys = max(x1 - x0, 0.02 * x0), max(y1 - y0, 0.02 * y0)
+            box = [x0 - 0.1 * xs, x1 + 0.5 * xs, y0 - 0.1 * ys, y1 + 0.5 * ys]
+            pts = pts[(pts[:, 0] <= box[1]) & (pts[:, 1] <= box[3])]
+            ax.set_xlim(box[0], box[1])
+            ax.set_ylim(box[2], box[3])
+        ax.scatter(pts[:, 0], pts[:, 1], s=4 if zoom else 3, alpha=0.3, color="tab:gray",
+                   lw=0, label=f"feasible evaluations ({len(pts)})", rasterized=True)
+        ax.step(p.front[:, 0], p.front[:, 1], where="post", color="tab:red", lw=1.2)
+        ax.scatter(p.front[:, 0], p.front[:, 1], s=14, color="tab:red", zorder=3,
+                   label=f"non-dominated front ({len(p.front)})")
+        if not zoom:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel("latency (cycles)")
+        ax.set_ylabel("energy (nJ)")
+        ax.set_title("near the front" if zoom else
+                     f"NSGA-II, {p.evaluations} evaluations: {p.model} {p.layer} on "
+                     f"{p.accelerator}", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both", lw=0.4)
     fig.tight_layout()
     fig.savefig(out / "pareto.png", dpi=90)
     plt.close(fig)
