@@ -31,6 +31,10 @@ from .pareto import ParetoArchive
 from .search import SearchResult, run_search
 from .strategies import DEFAULT_STRATEGY, make_strategy
 
+# Evaluations per distinct layer. The GA scores ~160 tiles per dataflow shape in one batch
+# cost-model call, so 25,000 evaluations take about 3-4 s per layer on one core.
+DEFAULT_BUDGET = 25_000
+
 
 @dataclass
 class TuneSettings:
@@ -38,7 +42,7 @@ class TuneSettings:
 
     strategy: str = DEFAULT_STRATEGY
     objective: str = "latency"
-    budget: int | None = 4000          # evaluations per distinct layer
+    budget: int | None = DEFAULT_BUDGET  # evaluations per distinct layer
     time_limit: float | None = None    # seconds per distinct layer
     seed: int = 0
     jobs: int = -1                     # worker processes (-1: all cores); results independent

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per distinct layer (default 4000; with --time-limit only: "
+                   help="evaluations per distinct layer (default 25000; with --time-limit only: "
                    "unlimited)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
     p.add_argument("--jobs", type=int, default=-1,
@@ -80,11 +80,13 @@ def _budget(value: str | None, kind: str) -> float | None:
 
 def run(args) -> int:
     from ..results import write_results
-    from ..tuner import TuneSettings, tune_model
+    from ..tuner import DEFAULT_BUDGET, TuneSettings, tune_model
 
     network = resolve_model(args.model)
     hw = resolve_hardware(args.hw)
-    budget = args.budget if args.budget is not None else (None if args.time_limit else 4000)
+    budget = args.budget
+    if budget is None and not args.time_limit:
+        budget = DEFAULT_BUDGET
     settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
                             max_levels=args.levels, template=args.template, pareto=args.pareto,

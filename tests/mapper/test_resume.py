@@ -29,7 +29,7 @@ def _search(state_file=None, stop_after=None):
         if stop_after is not None and calls["n"] > stop_after:
             raise KeyboardInterrupt
 
-    return run_search(sp, make_strategy("ga", sp, seed=9), Evaluator(sp), budget=3000,
+    return run_search(sp, make_strategy("ga", sp, seed=9), Evaluator(sp), budget=12000,
                       progress=progress, state_file=state_file, save_every=0.0)
 
 
