@@ -25,7 +25,8 @@ class GeneticAlgorithm(Strategy):
     gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
     individuals are scored exhaustively (hill climbing), and at most ``max_per_shape``
-    individuals of one shape survive (niching keeps the population diverse).
+    individuals of one shape survive (niching keeps the population diverse). Under an
+    evaluation budget below about 24,000 the batches shrink with the budget.
     """
 
     name = "ga"
@@ -35,6 +36,7 @@ class GeneticAlgorithm(Strategy):
                  batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
                  local_top: int = 4, max_per_shape: int = 4, init_size: int = 2048):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
+        self._auto_batch = not batch_size
         self.population = population
         self.n_shapes = n_shapes
         self.per_shape = per_shape
@@ -45,6 +47,7 @@ class GeneticAlgorithm(Strategy):
         self.local_top = local_top
         self.max_per_shape = max_per_shape  # niching: cap on individuals sharing a shape
         self.init_size = init_size or self.batch_size
+        self._scaled = False
         self.pop: Genomes | None = None
         self.fit: np.ndarray | None = None
         self.viol: np.ndarray | None = None
@@ -61,8 +64,21 @@ class GeneticAlgorithm(Strategy):
             parts.append(self.space.neighbours(self.pop, i))
         return Genomes.concat(parts) if parts else self.space.empty()
 
+    def _scale_to_budget(self, budget: int) -> None:
+        """Shrink batches for small evaluation budgets, so that a run of a few thousand
+        evaluations still lives for tens of generations instead of being all start-up."""
+        self.per_shape = int(np.clip(budget // 150, 16, self.per_shape))
+        self.init_tiles_per_shape = int(np.clip(self.per_shape // 5, 8,
+                                                self.init_tiles_per_shape))
+        self.init_size = int(np.clip(budget // 12, 256, self.init_size))
+        self.batch_size = self.n_shapes * self.per_shape
+
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng
+        if not self._scaled:  # the first call sees the whole evaluation budget
+            self._scaled = True
+            if limit is not None and self._auto_batch:
+                self._scale_to_budget(limit)
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if limit is None else min(self.init_size, limit)
