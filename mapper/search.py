@@ -98,6 +98,12 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
             last_save = time.perf_counter()
     if state_file is not None:
         _save_state(state_file, (strategy, evals, best, best_g, history, pareto))
+    if getattr(strategy, "final_best", None) is not None:
+        # the study's best, concurrent workers' trials included (on ties too: so that every
+        # worker of a shared study reports the same mapping)
+        found = strategy.final_best()
+        if found is not None and found[0] <= best:
+            best, best_g = found
     df = rep = None
     if best_g is not None:
         df = space.decode(best_g, 0)

@@ -133,9 +133,13 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
             Path(state_file).parent.mkdir(parents=True, exist_ok=True)
             storage = f"sqlite:///{Path(state_file).with_suffix('.optuna.db')}"
         if storage is not None:
+            # a storage the user gave may be shared by workers on many machines: the budget
+            # caps the whole study's trials, not each worker's
+            shared = settings.storage is not None
             strategy = make_strategy(settings.strategy, space, strategy.seed, storage=storage,
                                      study_name=f"{layer.name}-{_shape_hash(layer)}-"
-                                     f"{settings.fingerprint(hw)}", **params)
+                                     f"{settings.fingerprint(hw)}", shared=shared,
+                                     max_trials=settings.budget if shared else None, **params)
         state_file = None
     return run_search(space, strategy, evaluator, budget=settings.budget,
                       time_limit=settings.time_limit,

@@ -7,6 +7,10 @@ Optuna through its constraint interface (samplers that support it) and as a pena
 
 from __future__ import annotations
 
+import hashlib
+import os
+import socket
+import time
 import warnings
 
 import numpy as np
@@ -54,12 +58,39 @@ def make_sampler(kind: str, seed: int, multi_objective: bool = False):
     raise ValueError(f"unknown Optuna sampler {kind!r}; expected one of {SAMPLERS}")
 
 
-def make_storage(url: str):
-    """An Optuna RDB storage; SQLite files use WAL journaling with ``synchronous=NORMAL``
-    (about 10x faster per trial than the defaults, still safe if the process is killed)."""
-    import optuna
+def _worker_seed(seed: int, first_trial: int) -> int:
+    """The sampler seed of a worker whose first trial in a shared study is ``first_trial``
+    (``seed`` itself for the first worker, so a lone worker matches an unshared run)."""
+    if first_trial == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}|{first_trial}".encode()).digest()[:4],
+                          "little")
 
-    storage = optuna.storages.RDBStorage(url)
+
+def make_storage(url: str, attempts: int = 5):
+    """An Optuna RDB storage; SQLite files use WAL journaling with ``synchronous=NORMAL``
+    (about 10x faster per trial than the defaults, still safe if the process is killed).
+
+    Workers that start together on an empty database (e.g. PostgreSQL) race to create
+    Optuna's tables: the losers get an integrity error and find the tables on a retry.
+    """
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(attempts):
+        try:
+            storage = optuna.storages.RDBStorage(url)
+            break
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+        except ImportError as e:  # no database driver
+            from costmodel.errors import MaestroInputError
+
+            raise MaestroInputError(f"storage {url!r}: {e.__cause__ or e} (PostgreSQL needs a "
+                                    "driver: pip install 'dnn-mapper[postgres]')",
+                                    rule="storage") from None
     if url.startswith("sqlite"):
         from sqlalchemy import event
 
@@ -75,13 +106,23 @@ def make_storage(url: str):
 
 
 class OptunaStrategy(Strategy):
-    """One Optuna study per search; ``batch_size`` trials are asked before they are told."""
+    """One Optuna study per search; ``batch_size`` trials are asked before they are told.
+
+    ``shared=True``: other processes (on any machine) work on the same study concurrently.
+    Each worker then seeds its sampler from the number of its first trial, so workers started
+    with the same seed do not propose the same trials (a lone worker stays reproducible), and
+    ``max_trials`` caps the trials of the whole study: trial numbers are given out atomically
+    by the storage, so a trial numbered past the budget (not counting failed trials) is marked
+    failed and this worker stops. Trials left running by a killed worker count as used.
+    Each trial records the worker (``host:pid``) that ran it as its user attribute "worker".
+    """
 
     name = "tpe"
 
     def __init__(self, space, seed: int = 0, sampler: str = "tpe", batch_size: int = 16,
                  storage=None, study_name: str | None = None, penalty: float = 1e30,
-                 multi_objective: bool = False):
+                 multi_objective: bool = False, shared: bool = False,
+                 max_trials: int | None = None):
         super().__init__(space, seed, batch_size)
         import optuna
 
@@ -96,21 +137,79 @@ class OptunaStrategy(Strategy):
             directions=directions, sampler=make_sampler(sampler, seed, self.multi),
             storage=storage, study_name=study_name, load_if_exists=storage is not None)
         self.penalty = penalty
+        self.shared = shared
+        self.max_trials = max_trials
+        # QMC needs the common seed: its workers share one sequence through the study
+        self._reseed = shared and sampler != "qmc"
+        self._exhausted = False
         self._trials = []
         self.secondary: np.ndarray | None = None  # set by the driver for multi-objective runs
         # trials already in a persistent study (an earlier or a concurrent worker's run)
-        done = [t for t in self.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        self.completed = len(done)
-        self.initial_best = None
-        if done:
-            t = min(done, key=lambda t: t.values[0])
-            if t.values[0] < penalty:
-                g = self.space.suggest(optuna.trial.FixedTrial(t.params))
-                self.initial_best = (float(t.values[0]), g)
+        self.completed = len(self.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        self.initial_best = self.study_best()
+
+    def study_best(self) -> tuple[float, Genomes] | None:
+        """The best feasible trial in the study (any worker's): ``(value, genome)`` or None."""
+        import optuna
+
+        done = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not done:
+            return None
+        t = min(done, key=lambda t: t.values[0])
+        if t.values[0] >= self.penalty:
+            return None
+        return float(t.values[0]), self.space.suggest(optuna.trial.FixedTrial(t.params))
+
+    def final_best(self, patience: float = 60.0) -> tuple[float, Genomes] | None:
+        """:meth:`study_best` at the end of this worker's search. A worker stopped by the
+        shared budget first waits for the trials other workers still run (at most
+        ``patience`` seconds without any of them finishing: those of a killed worker never
+        finish), so that it too reports the study's best."""
+        import optuna
+
+        def running() -> int:
+            return len(self.study.get_trials(deepcopy=False,
+                                             states=(optuna.trial.TrialState.RUNNING,)))
+
+        n, since = (running(), time.monotonic()) if self._exhausted else (0, 0.0)
+        while n and time.monotonic() - since < patience:
+            time.sleep(0.5)
+            m = running()
+            if m < n:
+                since = time.monotonic()
+            n = m
+        return self.study_best()
+
+    def _past_budget(self, trial) -> bool:
+        """Whether ``trial`` is numbered past ``max_trials`` (failed trials do not count)."""
+        import optuna
+
+        if self.max_trials is None:
+            return False
+        failed = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+        return trial.number - sum(t.number < trial.number for t in failed) >= self.max_trials
 
     def ask(self, limit: int | None = None) -> Genomes:
+        import optuna
+
         n = self.batch_size if limit is None else min(self.batch_size, limit)
-        self._trials = [self.study.ask() for _ in range(n)]
+        self._trials = []
+        while len(self._trials) < n and not self._exhausted:
+            t = self.study.ask()
+            if self._past_budget(t):
+                self.study.tell(t, state=optuna.trial.TrialState.FAIL)
+                self._exhausted = True
+                break
+            if self.shared:
+                t.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+            if self._reseed:  # before the first suggestion: the sampler draws lazily
+                self._reseed = False
+                self.study.sampler = make_sampler(self.name, _worker_seed(self.seed, t.number),
+                                                  self.multi)
+            self._trials.append(t)
+        if not self._trials:
+            return self.space.empty()
         return Genomes.concat([self.space.suggest(t) for t in self._trials])
 
     def tell(self, g, fitness, violation, secondary=None) -> None:
