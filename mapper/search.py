@@ -70,6 +70,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     if state is not None:
         strategy, evals, best, best_g, history, pareto = state
         t0 -= history[-1][1] if history else 0.0
+    else:
+        strategy.plan(None if budget is None else budget - evals, time_limit)
     last_save = time.perf_counter()
     while True:
         if budget is not None and evals >= budget:

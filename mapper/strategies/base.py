@@ -27,6 +27,10 @@ class Strategy(ABC):
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
 
+    def plan(self, budget: int | None, time_limit: float | None) -> None:  # noqa: B027
+        """Called once before the first ``ask`` with the run's evaluation budget and time
+        limit (either may be None), so a strategy can size its batches. Default: nothing."""
+
     @abstractmethod
     def ask(self, limit: int | None = None) -> Genomes:
         """The next batch, at most ``limit`` genomes (empty: nothing more to propose)."""

@@ -26,7 +26,8 @@ class GeneticAlgorithm(Strategy):
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
     individuals are scored exhaustively (hill climbing), and at most ``max_per_shape``
     individuals of one shape survive (niching keeps the population diverse). Under an
-    evaluation budget below about 24,000 the batches shrink with the budget.
+    evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
+    shrink with the budget.
     """
 
     name = "ga"
@@ -73,12 +74,24 @@ class GeneticAlgorithm(Strategy):
         self.init_size = int(np.clip(budget // 12, 256, self.init_size))
         self.batch_size = self.n_shapes * self.per_shape
 
+    # evaluations per second of one process, used to size batches under a time limit only
+    EVALS_PER_SECOND = 6000
+
+    def plan(self, budget: int | None, time_limit: float | None) -> None:
+        if self._scaled:
+            return
+        self._scaled = True
+        if not self._auto_batch:
+            return
+        if budget is None and time_limit is not None:
+            budget = int(time_limit * self.EVALS_PER_SECOND)
+        if budget is not None:
+            self._scale_to_budget(budget)
+
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng
-        if not self._scaled:  # the first call sees the whole evaluation budget
-            self._scaled = True
-            if limit is not None and self._auto_batch:
-                self._scale_to_budget(limit)
+        if not self._scaled:  # not planned: the first call sees the whole evaluation budget
+            self.plan(limit, None)
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if limit is None else min(self.init_size, limit)
