@@ -35,7 +35,8 @@ class GeneticAlgorithm(Strategy):
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
-                 local_top: int = 4, max_per_shape: int = 4, init_size: int = 2048):
+                 local_top: int = 4, max_per_shape: int = 4, init_size: int = 2048,
+                 restart_after: int = 8):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
@@ -49,6 +50,9 @@ class GeneticAlgorithm(Strategy):
         self.max_per_shape = max_per_shape  # niching: cap on individuals sharing a shape
         self.init_size = init_size or self.batch_size
         self._scaled = False
+        self.restart_after = restart_after  # generations without improvement (0: never)
+        self._stall = 0
+        self._best = np.inf
         self.pop: Genomes | None = None
         self.fit: np.ndarray | None = None
         self.viol: np.ndarray | None = None
@@ -161,3 +165,12 @@ class GeneticAlgorithm(Strategy):
         order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],
                                                         np.inf)))]
         self.pop, self.fit, self.viol = allg.take(order), fit[order], viol[order]
+        if self.fit[0] < self._best:
+            self._best, self._stall = float(self.fit[0]), 0
+        else:
+            self._stall += 1
+        if self.restart_after and self._stall >= self.restart_after:
+            # stuck in one basin: start a fresh population (the search keeps its best)
+            self.pop = self.fit = self.viol = None
+            self._expanded.clear()
+            self._stall, self._best = 0, np.inf
