@@ -63,9 +63,9 @@ class CompareSettings:
     accelerators: tuple[str, ...] = ACCELERATORS
     strategies: tuple[str, ...] = STRATEGIES
     modes: tuple[str, ...] = MODES
-    seeds: int = 3
-    budget: int = 1000            # evaluations per run (mode "budget")
-    time_limit: float = 2.0       # seconds per run (mode "time")
+    seeds: int = 2
+    budget: int = 500             # evaluations per run (mode "budget")
+    time_limit: float = 1.0       # seconds per run (mode "time")
     layers: int | None = None     # None: every distinct layer shape of every model
     objective: str = "latency"
     jobs: int = 1

@@ -32,11 +32,11 @@ def configure(p: argparse.ArgumentParser, default_out: str = "out/compare") -> N
     p.add_argument("--layers", type=int, default=None,
                    help="at most this many layers in total, round robin over the models "
                    "(default: every distinct layer shape)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 3)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 2)")
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per run in mode budget (default 1000)")
+                   help="evaluations per run in mode budget (default 500)")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per run in mode time (default 2)")
+                   help="seconds per run in mode time (default 1)")
     p.add_argument("--pareto-budget", type=int, default=None,
                    help="NSGA-II evaluations of the latency/energy run (default 2000; 0: none)")
     p.add_argument("--objective", default=None, choices=OBJECTIVES)
