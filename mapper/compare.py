@@ -64,7 +64,7 @@ class CompareSettings:
     strategies: tuple[str, ...] = STRATEGIES
     modes: tuple[str, ...] = MODES
     seeds: int = 2
-    budget: int = 500             # evaluations per run (mode "budget")
+    budget: int = 300             # evaluations per run (mode "budget")
     time_limit: float = 1.0       # seconds per run (mode "time")
     layers: int | None = None     # None: every distinct layer shape of every model
     objective: str = "latency"

@@ -34,7 +34,7 @@ def configure(p: argparse.ArgumentParser, default_out: str = "out/compare") -> N
                    "(default: every distinct layer shape)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 2)")
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per run in mode budget (default 500)")
+                   help="evaluations per run in mode budget (default 300)")
     p.add_argument("--time-limit", type=float, default=None,
                    help="seconds per run in mode time (default 1)")
     p.add_argument("--pareto-budget", type=int, default=None,
