@@ -63,7 +63,7 @@ class CompareSettings:
     accelerators: tuple[str, ...] = ACCELERATORS
     strategies: tuple[str, ...] = STRATEGIES
     modes: tuple[str, ...] = MODES
-    seeds: int = 2
+    seeds: int = 3
     budget: int = 300             # evaluations per run (mode "budget")
     time_limit: float = 1.0       # seconds per run (mode "time")
     layers: int | None = None     # None: every distinct layer shape of every model

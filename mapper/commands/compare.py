@@ -32,7 +32,7 @@ def configure(p: argparse.ArgumentParser, default_out: str = "out/compare") -> N
     p.add_argument("--layers", type=int, default=None,
                    help="at most this many layers in total, round robin over the models "
                    "(default: every distinct layer shape)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 2)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 3)")
     p.add_argument("--budget", type=int, default=None,
                    help="evaluations per run in mode budget (default 300)")
     p.add_argument("--time-limit", type=float, default=None,

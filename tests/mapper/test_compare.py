@@ -161,7 +161,7 @@ def test_cli_compare_is_registered_and_checks_names(capsys):
     s = settings_from_args(parser.parse_args(["compare", "--strategies", "ga,tpe",
                                               "--hw", "cloud1024"]))
     assert s.strategies == ("ga", "tpe") and s.accelerators == ("cloud1024",)
-    assert s.layers is None and s.seeds == 2
+    assert s.layers is None and s.seeds == 3
     assert main(["compare", "--strategies", "ga,nope"]) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
     assert main(["compare", "--hw", "nope"]) == 2
