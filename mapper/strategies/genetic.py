@@ -31,6 +31,8 @@ class GeneticAlgorithm(Strategy):
     """
 
     name = "ga"
+    # evaluations per second of one process, used to size batches under a time limit only
+    EVALS_PER_SECOND = 6000
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
@@ -78,9 +80,6 @@ class GeneticAlgorithm(Strategy):
         self.init_size = int(np.clip(budget // 12, 256, self.init_size))
         self.batch_size = self.n_shapes * self.per_shape
 
-    # evaluations per second of one process, used to size batches under a time limit only
-    EVALS_PER_SECOND = 6000
-
     def plan(self, budget: int | None, time_limit: float | None) -> None:
         if self._scaled:
             return
@@ -94,8 +93,7 @@ class GeneticAlgorithm(Strategy):
 
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng
-        if not self._scaled:  # not planned: the first call sees the whole evaluation budget
-            self.plan(limit, None)
+        self.plan(limit, None)  # no-op once planned; else the first call sees the whole budget
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if limit is None else min(self.init_size, limit)
