@@ -431,30 +431,37 @@ class MappingSpace:
         return self.repair(child)
 
     def neighbours(self, g: Genomes, i: int) -> Genomes:
-        """Every single-parameter move of genome ``i`` that keeps its shape: each tile and
-        cluster size x2, /2, +1, -1, snapped to the nearest divisor below/above, and the
-        cluster size that uses all PEs. One batched cost-model call scores them all."""
+        """The neighbourhood of genome ``i`` that keeps its shape, for hill climbing.
+
+        A line search along every free tile (each value up to 16, a x1.15 grid above, every
+        divisor of the parent tile, and x2, /2, +1, -1), along the top tile of each dim with
+        the lower levels' tiles rescaled in proportion, and along every cluster size, once as
+        is and once with every level's spatial tile refitted to cover its parent in one fold,
+        and the spatial tiles that cover their parent in 1-4 folds.
+        Edge tiles make latency jump between neighbouring tile values, so single steps alone
+        get stuck; all of these share one dataflow shape, so one batched cost-model call
+        scores them (a few hundred candidates)."""
         L, D = int(g.levels[i]), self.D
         base = g.take([i])
-        moves_t, moves_c = [], []
+        tiles: set[tuple[int, int, int]] = set()   # (level, dim, value)
+        scaled: set[tuple[int, int]] = set()       # (dim, top value), lower levels in ratio
+        clusters: set[tuple[int, int]] = set()     # (level, value)
         for lv in range(L):
             parent = self.extent if lv == 0 else base.tiles[0, lv - 1]
             for k in range(D):
                 if self._rs[k] and base.par2[0, lv] != k:
                     continue
                 t, hi = int(base.tiles[0, lv, k]), int(parent[k])
-                divs = [x for x in range(1, hi + 1) if hi % x == 0]
-                below = max([x for x in divs if x < t], default=t)
-                above = min([x for x in divs if x > t], default=t)
-                for v in {t * 2, max(1, t // 2), t + 1, t - 1, below, above, hi}:
+                for v in {t * 2, t // 2, t + 1, t - 1, *_line_values(hi)}:
                     if 1 <= v <= hi and v != t:
-                        moves_t.append((lv, k, v))
+                        tiles.add((lv, k, v))
+                        if lv == 0 and L > 1:
+                            scaled.add((k, v))
             if lv > 0:
                 c = int(base.clusters[0, lv])
                 others = int(np.prod(base.clusters[0, 1:L])) // c
-                for v in {c * 2, max(1, c // 2), c + 1, c - 1, self.P // max(others, 1)}:
-                    if 1 <= v <= self.P and v != c:
-                        moves_c.append((lv, v))
+                clusters.update((lv, v) for v in range(1, self.P // max(others, 1) + 1)
+                                if v != c)
         N = self.units(base)[0]
         for lv in range(L):  # spatial tiles that cover the parent extent in 1-4 folds
             k = int(base.par[0, lv])
@@ -462,15 +469,33 @@ class MappingSpace:
             for folds in (1, 2, 3, 4):
                 v = max(1, -(-hi // max(int(N[lv]) * folds, 1)))
                 if v != base.tiles[0, lv, k]:
-                    moves_t.append((lv, k, v))
-        n = len(moves_t) + len(moves_c)
+                    tiles.add((lv, k, v))
+        tiles_l, scaled_l, clusters_l = sorted(tiles), sorted(scaled), sorted(clusters)
+        n = len(tiles_l) + len(scaled_l) + 2 * len(clusters_l)
         if n == 0:
             return self.empty()
         out = base.take(np.zeros(n, dtype=np.int64))
-        for r, (lv, k, v) in enumerate(moves_t):
+        r = 0
+        for lv, k, v in tiles_l:
             out.tiles[r, lv, k] = v
-        for r, (lv, v) in enumerate(moves_c, start=len(moves_t)):
-            out.clusters[r, lv] = v
+            r += 1
+        for k, v in scaled_l:
+            ratio = v / max(int(base.tiles[0, 0, k]), 1)
+            out.tiles[r, :, k] = np.maximum(1, np.rint(base.tiles[0, :, k] * ratio))
+            out.tiles[r, 0, k] = v
+            r += 1
+        for _ in range(2):
+            for lv, v in clusters_l:
+                out.clusters[r, lv] = v
+                r += 1
+        out = self.repair(out)
+        # the second copy of the cluster moves: spatial tiles refitted to the new unit counts
+        rows = np.arange(n - len(clusters_l), n)
+        N = self.units(out.take(rows))
+        for lv in range(L):
+            k = out.par[rows, lv]
+            hi = self.extent[k] if lv == 0 else out.tiles[rows, lv - 1, k]
+            out.tiles[rows, lv, k] = np.maximum(1, -(-hi // np.maximum(N[:, lv], 1)))
         return self.repair(out)
 
     # ------------------------------------------------------------------ Optuna encoding
@@ -591,3 +616,15 @@ class MappingSpace:
                     vol = vol * size[d]
             total += 2 * vol
         return total
+
+
+def _line_values(hi: int) -> list[int]:
+    """Tile values a line search tries in ``1..hi``: all up to 16, a x1.15 geometric grid
+    above, and every divisor of ``hi``."""
+    vals = set(range(1, min(hi, 16) + 1))
+    x = 16.0
+    while x < hi:
+        x *= 1.15
+        vals.add(min(hi, int(round(x))))
+    vals.update(d for d in range(1, hi + 1) if hi % d == 0)
+    return sorted(vals)

@@ -37,7 +37,7 @@ class GeneticAlgorithm(Strategy):
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
-                 local_top: int = 4, max_per_shape: int = 4, init_size: int = 2048,
+                 local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
                  restart_after: int = 8):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size

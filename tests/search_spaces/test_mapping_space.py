@@ -122,3 +122,27 @@ def test_flexibility_class_fixes_axes():
     g = sp.sample(np.random.default_rng(0), 50)
     assert (g.clusters[:, 1] == 64).all() and (g.par[:, 0] == sp.dims.index("K")).all()
     assert len(np.unique(g.order[:, 0], axis=0)) > 1
+
+
+def test_neighbourhood_keeps_the_shape_and_covers_every_cluster_size():
+    rng = np.random.default_rng(3)
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    g = sp.sample(rng, 20)
+    i = int(np.nonzero(g.levels == 2)[0][0])
+    nb = sp.neighbours(g, i)
+    _check_rules(sp, nb)
+    assert (sp.shape_keys(nb) == sp.shape_keys(g.take([i]))[0]).all()
+    assert set(range(1, HW.num_pes + 1)) - {int(g.clusters[i, 1])} <= set(nb.clusters[:, 1])
+    # every value of a small dim is tried at the top level (K = 32: all values 1..16)
+    k = sp.dims.index("K")
+    assert set(range(1, 17)) - {int(g.tiles[i, 0, k])} <= set(nb.tiles[:, 0, k])
+    assert len(np.unique(nb.keys())) > 0.8 * len(nb)
+
+
+def test_line_values_cover_small_values_divisors_and_a_grid():
+    from search_spaces.mapping_space import _line_values
+
+    v = _line_values(224)
+    assert set(range(1, 17)) <= set(v) and {28, 56, 112, 224} <= set(v)
+    assert len(v) < 60 and v == sorted(set(v)) and max(v) == 224
+    assert _line_values(1) == [1]
