@@ -38,3 +38,19 @@ def test_tune_speed_quick():
     out = _run(str(BENCH / "tune_speed.py"), "--quick", "--budget", "50")
     assert "## Whole-model tuning" in out and "## evaluate_batch throughput" in out
     assert "| 1 |" in out and "| 2 |" in out and "| 10,000 |" in out
+
+
+def test_tune_quality_tiny(tmp_path):
+    known = tmp_path / "known.csv"
+    known.write_text("model,layer,best_latency\nresnet50,CONV1,1\n")  # an unbeatable record
+    out_csv = tmp_path / "q.csv"
+    out = _run(str(BENCH / "tune_quality.py"), "--models", "resnet50", "--limit", "2",
+               "--budget", "200", "--factor", "2", "--ref-strategies", "random",
+               "--jobs", "1", "--known", str(known), "--out", str(out_csv))
+    assert "layers: 2" in out
+    rows = {r["layer"]: r for r in csv.DictReader(out_csv.open())}
+    assert set(rows) == {"CONV1", "CONV2_1_1"}
+    assert float(rows["CONV1"]["best_latency"]) == 1 and float(rows["CONV1"]["gap"]) > 1
+    r = rows["CONV2_1_1"]
+    assert float(r["best_latency"]) == min(float(r["default_latency"]),
+                                           float(r["ref_random_x2_0"]))
