@@ -63,6 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument("--known", nargs="*", default=[],
                     help="earlier result CSVs whose best latencies also count as references")
     ap.add_argument("--limit", type=int, default=0, help="at most this many layers per model")
+    ap.add_argument("--layers", default="", help="only these layers (comma-separated names)")
     ap.add_argument("--out", default="benchmarks/results/tune_quality.csv")
     a = ap.parse_args(argv)
     hw = HARDWARE_PRESETS[a.hw]
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
         first, _ = distinct_shapes(net)
         if a.limit:
             first = first[: a.limit]
-        tasks += [(m, net.layers[i]) for i in first]
+        only = set(filter(None, a.layers.split(",")))
+        tasks += [(m, net.layers[i]) for i in first if not only or net.layers[i].name in only]
     t0 = time.perf_counter()
     # the default searches run one at a time, so their times are those of a quiet machine
     rows = []
