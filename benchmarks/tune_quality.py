@@ -83,7 +83,7 @@ def main(argv=None) -> int:
         rows.append(run_default(m, lay, hw, a.budget))
         print(f"default {j}/{len(tasks)}: {m} {lay.name} {rows[-1]['default_latency']:.0f} "
               f"cycles in {rows[-1]['default_seconds']:.2f}s", flush=True)
-    refs = a.ref_strategies.split(",")
+    refs = [r for r in a.ref_strategies.split(",") if r]
     jobs = [(lay, name, k) for _, lay in tasks for k, name in enumerate(refs)]
     found = Parallel(n_jobs=a.jobs, verbose=5)(
         delayed(run_reference)(lay, hw, a.budget, a.factor, name, k) for lay, name, k in jobs)

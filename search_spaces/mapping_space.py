@@ -14,6 +14,7 @@ whole populations, and the evaluator can send every group of genomes that share 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -215,13 +216,19 @@ class MappingSpace:
 
     @staticmethod
     def _snap_divisor(t: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Largest divisor of ``hi`` that is <= ``t`` (vectorised by trial division)."""
-        out = t.copy()
-        todo = (hi % out) != 0
-        while todo.any():
-            out = np.where(todo, out - 1, out)
-            todo = (hi % np.maximum(out, 1)) != 0
-        return np.maximum(out, 1)
+        """Largest divisor of ``hi`` that is <= ``t`` (elementwise; >= 1)."""
+        t = np.maximum(np.asarray(t, dtype=np.int64), 1)
+        hi = np.broadcast_to(np.asarray(hi, dtype=np.int64), t.shape).ravel()
+        flat = t.ravel()
+        out = np.empty_like(flat)
+        uniq, inv = np.unique(hi, return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
+        for j, h in enumerate(uniq.tolist()):  # one lookup per distinct extent
+            rows = order[bounds[j]:bounds[j + 1]]
+            divs = _divisors(max(h, 1))
+            out[rows] = divs[np.maximum(np.searchsorted(divs, flat[rows], side="right") - 1, 0)]
+        return out.reshape(t.shape)
 
     def empty(self) -> Genomes:
         """A batch of zero genomes."""
@@ -626,5 +633,12 @@ def _line_values(hi: int) -> list[int]:
     while x < hi:
         x *= 1.15
         vals.add(min(hi, int(round(x))))
-    vals.update(d for d in range(1, hi + 1) if hi % d == 0)
+    vals.update(_divisors(hi).tolist())
     return sorted(vals)
+
+
+@lru_cache(maxsize=65536)
+def _divisors(n: int) -> np.ndarray:
+    """The divisors of ``n`` in increasing order (cached: extents repeat)."""
+    r = np.arange(1, n + 1)
+    return r[n % r == 0]
