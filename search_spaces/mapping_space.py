@@ -447,19 +447,27 @@ class MappingSpace:
         and the spatial tiles that cover their parent in 1-4 folds.
         Edge tiles make latency jump between neighbouring tile values, so single steps alone
         get stuck; all of these share one dataflow shape, so one batched cost-model call
-        scores them (a few hundred candidates)."""
+        scores them (a few hundred candidates). Single steps (x2, /2, +1, -1, the nearest
+        divisors, the fold fits, and cluster x2, /2, +1, -1, all PEs) come first, so a batch
+        cut short by a small budget still tries those."""
         L, D = int(g.levels[i]), self.D
         base = g.take([i])
         tiles: set[tuple[int, int, int]] = set()   # (level, dim, value)
         scaled: set[tuple[int, int]] = set()       # (dim, top value), lower levels in ratio
         clusters: set[tuple[int, int]] = set()     # (level, value)
+        core: set[tuple] = set()  # single steps, first in the batch (a small budget cuts it)
         for lv in range(L):
             parent = self.extent if lv == 0 else base.tiles[0, lv - 1]
             for k in range(D):
                 if self._rs[k] and base.par2[0, lv] != k:
                     continue
                 t, hi = int(base.tiles[0, lv, k]), int(parent[k])
-                for v in {t * 2, t // 2, t + 1, t - 1, *_line_values(hi)}:
+                divs = _divisors(hi)
+                j = int(np.searchsorted(divs, t))
+                steps = {t * 2, t // 2, t + 1, t - 1, hi, int(divs[max(j - 1, 0)]),
+                         int(divs[min(j + (divs[min(j, len(divs) - 1)] == t), len(divs) - 1)])}
+                core.update(("t", lv, k, v) for v in steps)
+                for v in steps | set(_line_values(hi)):
                     if 1 <= v <= hi and v != t:
                         tiles.add((lv, k, v))
                         if lv == 0 and L > 1:
@@ -469,6 +477,8 @@ class MappingSpace:
                 others = int(np.prod(base.clusters[0, 1:L])) // c
                 clusters.update((lv, v) for v in range(1, self.P // max(others, 1) + 1)
                                 if v != c)
+                core.update(("c", lv, v) for v in (c * 2, c // 2, c + 1, c - 1,
+                                                   self.P // max(others, 1)))
         N = self.units(base)[0]
         for lv in range(L):  # spatial tiles that cover the parent extent in 1-4 folds
             k = int(base.par[0, lv])
@@ -477,6 +487,7 @@ class MappingSpace:
                 v = max(1, -(-hi // max(int(N[lv]) * folds, 1)))
                 if v != base.tiles[0, lv, k]:
                     tiles.add((lv, k, v))
+                    core.add(("t", lv, k, v))
         tiles_l, scaled_l, clusters_l = sorted(tiles), sorted(scaled), sorted(clusters)
         n = len(tiles_l) + len(scaled_l) + 2 * len(clusters_l)
         if n == 0:
@@ -503,7 +514,9 @@ class MappingSpace:
             k = out.par[rows, lv]
             hi = self.extent[k] if lv == 0 else out.tiles[rows, lv - 1, k]
             out.tiles[rows, lv, k] = np.maximum(1, -(-hi // np.maximum(N[:, lv], 1)))
-        return self.repair(out)
+        first = np.array([("t", *m) in core for m in tiles_l] + [False] * len(scaled_l)
+                         + [("c", *m) in core for m in clusters_l] + [False] * len(clusters_l))
+        return self.repair(out.take(np.argsort(~first, kind="stable")))
 
     # ------------------------------------------------------------------ Optuna encoding
     def suggest(self, trial) -> Genomes:
