@@ -24,7 +24,8 @@ class GeneticAlgorithm(Strategy):
     (``explore``), and random newcomers carrying elite tiles (``immigrants``). Every structure
     gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
-    individuals are scored exhaustively (hill climbing), and at most ``max_per_shape``
+    individuals (line searches along every tile and cluster size, see
+    :meth:`MappingSpace.neighbours`) are scored whole (hill climbing), and at most ``max_per_shape``
     individuals of one shape survive (niching keeps the population diverse). Under an
     evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget.
