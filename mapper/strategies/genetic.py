@@ -24,9 +24,10 @@ class GeneticAlgorithm(Strategy):
     (``explore``), and random newcomers carrying elite tiles (``immigrants``). Every structure
     gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
-    individuals (line searches along every tile and cluster size, see
-    :meth:`MappingSpace.neighbours`) are scored whole (hill climbing), and at most ``max_per_shape``
-    individuals of one shape survive (niching keeps the population diverse). Under an
+    individuals and of the best of ``class_top`` other classes (line searches along every tile
+    and cluster size, see :meth:`MappingSpace.neighbours`) are scored whole (hill climbing),
+    and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
+    population diverse). Under an
     evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget.
     """
@@ -39,7 +40,7 @@ class GeneticAlgorithm(Strategy):
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
-                 restart_after: int = 8):
+                 restart_after: int = 8, class_top: int = 2):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
@@ -55,6 +56,7 @@ class GeneticAlgorithm(Strategy):
         self._scaled = False
         self.restart_after = restart_after  # generations without improvement (0: never)
         self._stall = 0
+        self.class_top = class_top  # hill-climb the best of this many other classes too
         self._best = np.inf
         self.pop: Genomes | None = None
         self.fit: np.ndarray | None = None
@@ -64,7 +66,11 @@ class GeneticAlgorithm(Strategy):
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
         parts = []
-        for i in range(min(self.local_top, len(self.pop))):
+        # also the best of a few other classes (level count, spatial dims), so that a class
+        # whose best is still rough gets its tiles tuned before the search leaves it
+        _, cfirst = np.unique(self.space.class_keys(self.pop), return_index=True)
+        others = [i for i in np.sort(cfirst).tolist() if i >= self.local_top][: self.class_top]
+        for i in list(range(min(self.local_top, len(self.pop)))) + others:
             key = self.pop.keys()[i].tobytes()
             if key in self._expanded or not np.isfinite(self.fit[i]):
                 continue
