@@ -68,13 +68,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     hw = HARDWARE_PRESETS[a.hw]
     known = read_known(a.known)
+    only = set(filter(None, a.layers.split(",")))
     tasks = []
     for m in a.models.split(","):
         net = load_model(m)
         first, _ = distinct_shapes(net)
         if a.limit:
             first = first[: a.limit]
-        only = set(filter(None, a.layers.split(",")))
         tasks += [(m, net.layers[i]) for i in first if not only or net.layers[i].name in only]
     t0 = time.perf_counter()
     # the default searches run one at a time, so their times are those of a quiet machine

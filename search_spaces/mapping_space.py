@@ -455,7 +455,9 @@ class MappingSpace:
         tiles: set[tuple[int, int, int]] = set()   # (level, dim, value)
         scaled: set[tuple[int, int]] = set()       # (dim, top value), lower levels in ratio
         clusters: set[tuple[int, int]] = set()     # (level, value)
-        core: set[tuple] = set()  # single steps, first in the batch (a small budget cuts it)
+        # single steps go first in the batch (a small budget may cut it short)
+        core_t: set[tuple[int, int, int]] = set()
+        core_c: set[tuple[int, int]] = set()
         for lv in range(L):
             parent = self.extent if lv == 0 else base.tiles[0, lv - 1]
             for k in range(D):
@@ -463,10 +465,10 @@ class MappingSpace:
                     continue
                 t, hi = int(base.tiles[0, lv, k]), int(parent[k])
                 divs = _divisors(hi)
-                j = int(np.searchsorted(divs, t))
-                steps = {t * 2, t // 2, t + 1, t - 1, hi, int(divs[max(j - 1, 0)]),
-                         int(divs[min(j + (divs[min(j, len(divs) - 1)] == t), len(divs) - 1)])}
-                core.update(("t", lv, k, v) for v in steps)
+                below, above = divs[divs < t], divs[divs > t]  # the nearest divisors
+                steps = {t * 2, t // 2, t + 1, t - 1, hi,
+                         int(below[-1]) if len(below) else t, int(above[0]) if len(above) else t}
+                core_t.update((lv, k, v) for v in steps)
                 for v in steps | set(_line_values(hi)):
                     if 1 <= v <= hi and v != t:
                         tiles.add((lv, k, v))
@@ -477,8 +479,8 @@ class MappingSpace:
                 others = int(np.prod(base.clusters[0, 1:L])) // c
                 clusters.update((lv, v) for v in range(1, self.P // max(others, 1) + 1)
                                 if v != c)
-                core.update(("c", lv, v) for v in (c * 2, c // 2, c + 1, c - 1,
-                                                   self.P // max(others, 1)))
+                core_c.update((lv, v) for v in (c * 2, c // 2, c + 1, c - 1,
+                                                self.P // max(others, 1)))
         N = self.units(base)[0]
         for lv in range(L):  # spatial tiles that cover the parent extent in 1-4 folds
             k = int(base.par[0, lv])
@@ -487,7 +489,7 @@ class MappingSpace:
                 v = max(1, -(-hi // max(int(N[lv]) * folds, 1)))
                 if v != base.tiles[0, lv, k]:
                     tiles.add((lv, k, v))
-                    core.add(("t", lv, k, v))
+                    core_t.add((lv, k, v))
         tiles_l, scaled_l, clusters_l = sorted(tiles), sorted(scaled), sorted(clusters)
         n = len(tiles_l) + len(scaled_l) + 2 * len(clusters_l)
         if n == 0:
@@ -514,8 +516,8 @@ class MappingSpace:
             k = out.par[rows, lv]
             hi = self.extent[k] if lv == 0 else out.tiles[rows, lv - 1, k]
             out.tiles[rows, lv, k] = np.maximum(1, -(-hi // np.maximum(N[:, lv], 1)))
-        first = np.array([("t", *m) in core for m in tiles_l] + [False] * len(scaled_l)
-                         + [("c", *m) in core for m in clusters_l] + [False] * len(clusters_l))
+        first = np.array([m in core_t for m in tiles_l] + [False] * len(scaled_l)
+                         + [m in core_c for m in clusters_l] + [False] * len(clusters_l))
         return self.repair(out.take(np.argsort(~first, kind="stable")))
 
     # ------------------------------------------------------------------ Optuna encoding
@@ -654,4 +656,6 @@ def _line_values(hi: int) -> list[int]:
 def _divisors(n: int) -> np.ndarray:
     """The divisors of ``n`` in increasing order (cached: extents repeat)."""
     r = np.arange(1, n + 1)
-    return r[n % r == 0]
+    divs = r[n % r == 0]
+    divs.setflags(write=False)  # shared by every caller through the cache
+    return divs

@@ -27,9 +27,8 @@ class GeneticAlgorithm(Strategy):
     individuals and of the best of ``class_top`` other classes (line searches along every tile
     and cluster size, see :meth:`MappingSpace.neighbours`) are scored whole (hill climbing),
     and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
-    population diverse). Under an
-    evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
-    shrink with the budget.
+    population diverse). Under an evaluation budget below about 24,000 (or a time limit below
+    about 4 s) the batches shrink with the budget.
     """
 
     name = "ga"
@@ -66,12 +65,13 @@ class GeneticAlgorithm(Strategy):
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
         parts = []
+        keys = self.pop.keys()
         # also the best of a few other classes (level count, spatial dims), so that a class
         # whose best is still rough gets its tiles tuned before the search leaves it
         _, cfirst = np.unique(self.space.class_keys(self.pop), return_index=True)
         others = [i for i in np.sort(cfirst).tolist() if i >= self.local_top][: self.class_top]
         for i in list(range(min(self.local_top, len(self.pop)))) + others:
-            key = self.pop.keys()[i].tobytes()
+            key = keys[i].tobytes()
             if key in self._expanded or not np.isfinite(self.fit[i]):
                 continue
             self._expanded.add(key)
