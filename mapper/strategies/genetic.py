@@ -34,6 +34,7 @@ class GeneticAlgorithm(Strategy):
     name = "ga"
     # evaluations per second of one process, used to size batches under a time limit only
     EVALS_PER_SECOND = 6000
+    SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
@@ -61,6 +62,7 @@ class GeneticAlgorithm(Strategy):
         self.fit: np.ndarray | None = None
         self.viol: np.ndarray | None = None
         self._expanded: set[bytes] = set()
+        self._seen: set[int] = set()  # hashes of every genome proposed so far
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
@@ -104,7 +106,7 @@ class GeneticAlgorithm(Strategy):
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if limit is None else min(self.init_size, limit)
-            return sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape)
+            return self._unseen(sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape), n)
         pop = self.pop
         keys = sp.shape_keys(pop)
         _, first = np.unique(keys, return_index=True)
@@ -140,7 +142,23 @@ class GeneticAlgorithm(Strategy):
         # judged with the tiles that made its parent good
         kids = Genomes.concat([self._local_moves(), bases,
                                kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
-        return kids.take(np.arange(min(n_total, len(kids))))
+        return self._unseen(kids, n_total)
+
+    def _unseen(self, g: Genomes, n: int) -> Genomes:
+        """The first ``n`` genomes of ``g`` that decode to a dataflow not proposed before
+        (children and neighbourhoods repeat each other and earlier generations: up to 45% of
+        the proposals on depthwise layers). When all are old (a small space seen whole), the
+        batch is returned as it is, so the search still ends within its budget."""
+        h = g.hashes()
+        _, first = np.unique(h, return_index=True)
+        first = np.sort(first)
+        seen = self._seen
+        new = first[np.fromiter((x not in seen for x in h[first].tolist()), bool, len(first))]
+        new = (new if len(new) else first)[:n]
+        if len(seen) > self.SEEN_CAP:  # bounded memory in very long runs
+            seen.clear()
+        seen.update(h[new].tolist())
+        return g.take(new)
 
     def tell(self, g: Genomes, fitness: np.ndarray, violation: np.ndarray) -> None:
         if self.pop is None:

@@ -85,3 +85,20 @@ def test_ga_beats_random_on_a_real_layer():
                                    budget=3000).best_fitness)
         best[name] = np.median(vals)
     assert best["ga"] <= best["random"]
+
+
+def test_ga_never_proposes_a_dataflow_twice():
+    lay = Layer("dw", "DSCONV", dict(K=1, C=96, R=3, S=3, Y=16, X=16))
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    sp = MappingSpace(lay, hw, max_levels=2)
+    st = make_strategy("ga", sp, seed=1)
+    ev = Evaluator(sp)
+    hashes = []
+    st.plan(6000, None)
+    while sum(map(len, hashes)) < 6000:
+        g = st.ask(6000 - sum(map(len, hashes)))
+        res = ev(g)
+        st.tell(g, res.fitness, res.violation)
+        hashes.append(g.hashes())
+    allh = np.concatenate(hashes)
+    assert len(np.unique(allh)) == len(allh)

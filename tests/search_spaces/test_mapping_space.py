@@ -146,3 +146,20 @@ def test_line_values_cover_small_values_divisors_and_a_grid():
     assert set(range(1, 17)) <= set(v) and {28, 56, 112, 224} <= set(v)
     assert len(v) < 60 and v == sorted(set(v)) and max(v) == 224
     assert _line_values(1) == [1]
+
+
+def test_keys_and_hashes_ignore_the_genes_of_unused_levels():
+    space = MappingSpace(LAYER, HW, max_levels=2)
+    g = space.sample(np.random.default_rng(4), 200)
+    g.levels[:] = 1
+    twin = g.take(np.arange(len(g)))
+    twin.tiles[:, 1] += 1            # dormant genes differ ...
+    twin.clusters[:, 1] += 1
+    twin.order[:, 1] = twin.order[:, 1, ::-1]
+    assert (g.keys() == twin.keys()).all()           # ... yet they are the same dataflow
+    assert (g.hashes() == twin.hashes()).all()
+    assert all(str(space.decode(g, i)) == str(space.decode(twin, i)) for i in range(20))
+    other = g.take(np.arange(len(g)))
+    other.tiles[:, 0, 0] += 1        # a gene in use changes key and hash
+    assert (g.keys() != other.keys()).all() and (g.hashes() != other.hashes()).all()
+    assert len(np.unique(g.hashes())) == len(np.unique(g.keys()))
