@@ -163,3 +163,15 @@ def test_keys_and_hashes_ignore_the_genes_of_unused_levels():
     other.tiles[:, 0, 0] += 1        # a gene in use changes key and hash
     assert (g.keys() != other.keys()).all() and (g.hashes() != other.hashes()).all()
     assert len(np.unique(g.hashes())) == len(np.unique(g.keys()))
+
+
+def test_depthwise_layers_sample_two_spatial_dims_per_level_more_often():
+    dw = Layer("dw", "DSCONV", dict(K=1, C=96, R=3, S=3, Y=16, X=16))
+    share = {}
+    for name, lay in (("conv", LAYER), ("dw", dw)):
+        space = MappingSpace(lay, HW, max_levels=2)
+        g = space._sample(np.random.default_rng(0), 4000)
+        share[name] = (g.par2[:, 0] >= 0).mean()
+    assert 0.05 < share["conv"] < 0.25 and share["dw"] > 0.45, share
+    assert (MappingSpace(dw, HW, second_spatial_rate=0.0)._sample(
+        np.random.default_rng(0), 500).par2 < 0).all()
