@@ -27,7 +27,11 @@ class GeneticAlgorithm(Strategy):
     individuals and of the best of ``class_top`` other classes (line searches along every tile
     and cluster size, see :meth:`MappingSpace.neighbours`) are scored whole (hill climbing),
     and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
-    population diverse). Under an evaluation budget below about 24,000 (or a time limit below
+    population diverse). No dataflow is proposed twice. When the population has converged
+    (``restart_after`` generations without improvement, or ``short_stall`` of them whose
+    batches were less than ``short_restart`` full because nearly every proposal was a repeat)
+    the search restarts from a fresh sample of ``restart_init`` x ``init_size`` genomes and
+    keeps its best. Under an evaluation budget below about 24,000 (or a time limit below
     about 4 s) the batches shrink with the budget.
     """
 
@@ -40,7 +44,8 @@ class GeneticAlgorithm(Strategy):
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
-                 restart_after: int = 8, class_top: int = 2):
+                 restart_after: int = 8, class_top: int = 2, restart_init: float = 0.5,
+                 short_restart: float = 0.25, short_stall: int = 2):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
@@ -63,6 +68,10 @@ class GeneticAlgorithm(Strategy):
         self.viol: np.ndarray | None = None
         self._expanded: set[bytes] = set()
         self._seen: set[int] = set()  # hashes of every genome proposed so far
+        self.restart_init = restart_init    # restart sample, as a share of init_size
+        self.short_restart = short_restart  # a batch this much below full counts as converged
+        self.short_stall = short_stall
+        self._restarts = 0
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
@@ -105,7 +114,8 @@ class GeneticAlgorithm(Strategy):
         self.plan(limit, None)  # no-op once planned; else the first call sees the whole budget
         n_total = self.batch_size if limit is None else min(self.batch_size, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
-            n = self.init_size if limit is None else min(self.init_size, limit)
+            n = self.init_size if not self._restarts else int(self.init_size * self.restart_init)
+            n = n if limit is None else min(n, limit)
             return self._unseen(sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape), n)
         pop = self.pop
         keys = sp.shape_keys(pop)
@@ -192,8 +202,11 @@ class GeneticAlgorithm(Strategy):
             self._best, self._stall = float(self.fit[0]), 0
         else:
             self._stall += 1
-        if self.restart_after and self._stall >= self.restart_after:
+        short = self.short_restart and len(g) < self.short_restart * self.batch_size
+        if self.restart_after and (self._stall >= self.restart_after
+                                   or (short and self._stall >= self.short_stall)):
             # stuck in one basin: start a fresh population (the search keeps its best)
             self.pop = self.fit = self.viol = None
             self._expanded.clear()
             self._stall, self._best = 0, np.inf
+            self._restarts += 1
