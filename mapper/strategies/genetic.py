@@ -68,6 +68,7 @@ class GeneticAlgorithm(Strategy):
         self.viol: np.ndarray | None = None
         self._expanded: set[bytes] = set()
         self._seen: set[int] = set()  # hashes of every genome proposed so far
+        self._seen_log: list[np.ndarray] = []  # the same as arrays: cheap to checkpoint
         self.restart_init = restart_init    # restart sample, as a share of init_size
         self.short_restart = short_restart  # a batch this much below full counts as converged
         self.short_stall = short_stall
@@ -167,8 +168,21 @@ class GeneticAlgorithm(Strategy):
         new = (new if len(new) else first)[:n]
         if len(seen) > self.SEEN_CAP:  # bounded memory in very long runs
             seen.clear()
+            self._seen_log.clear()
         seen.update(h[new].tolist())
+        self._seen_log.append(h[new])
         return g.take(new)
+
+    def __getstate__(self) -> dict:
+        # a set of a million Python ints takes 0.2 s to pickle; its arrays take milliseconds
+        state = self.__dict__.copy()
+        state["_seen"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        log = self._seen_log
+        self._seen = set(np.concatenate(log).tolist()) if log else set()
 
     def tell(self, g: Genomes, fitness: np.ndarray, violation: np.ndarray) -> None:
         if self.pop is None:

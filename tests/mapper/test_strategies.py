@@ -102,3 +102,18 @@ def test_ga_never_proposes_a_dataflow_twice():
         hashes.append(g.hashes())
     allh = np.concatenate(hashes)
     assert len(np.unique(allh)) == len(allh)
+
+
+def test_ga_checkpoint_keeps_its_memory_of_proposals():
+    import pickle
+
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    st = make_strategy("ga", sp, seed=2)
+    ev = Evaluator(sp)
+    for _ in range(3):
+        g = st.ask(2000)
+        res = ev(g)
+        st.tell(g, res.fitness, res.violation)
+    copy = pickle.loads(pickle.dumps(st))
+    assert copy._seen == st._seen and len(st._seen) > 0
+    assert (copy.ask(500).hashes() == st.ask(500).hashes()).all()
