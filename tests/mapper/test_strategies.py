@@ -3,6 +3,8 @@ constraints, and finds the known optimum of a small enumerable space."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -105,8 +107,6 @@ def test_ga_never_proposes_a_dataflow_twice():
 
 
 def test_ga_checkpoint_keeps_its_memory_of_proposals():
-    import pickle
-
     sp = MappingSpace(LAYER, HW, max_levels=2)
     st = make_strategy("ga", sp, seed=2)
     ev = Evaluator(sp)

@@ -170,8 +170,8 @@ def test_depthwise_layers_sample_two_spatial_dims_per_level_more_often():
     share = {}
     for name, lay in (("conv", LAYER), ("dw", dw)):
         space = MappingSpace(lay, HW, max_levels=2)
-        g = space._sample(np.random.default_rng(0), 4000)
+        g = space.sample(np.random.default_rng(0), 4000)
         share[name] = (g.par2[:, 0] >= 0).mean()
     assert 0.05 < share["conv"] < 0.25 and share["dw"] > 0.45, share
-    assert (MappingSpace(dw, HW, second_spatial_rate=0.0)._sample(
+    assert (MappingSpace(dw, HW, second_spatial_rate=0.0).sample(
         np.random.default_rng(0), 500).par2 < 0).all()
