@@ -17,10 +17,11 @@ from .levels import build_levels
 
 TENSORS = ("input", "filter", "output")
 ERR_MACS = 16     # MAESTRO's MAC count differs from the layer's true MAC count
-ERR_RUNTIME = 32  # runtime below the compute bound MACs / (PEs x SIMD lanes)
+ERR_RUNTIME = 32  # runtime below MACs / (PEs busy at once x SIMD lanes)
 REASONS = dict(ERROR_REASONS)
 REASONS[ERR_MACS] = "analysed MAC count differs from the layer's true MAC count"
-REASONS[ERR_RUNTIME] = "runtime is below the compute bound MACs / (PEs x SIMD lanes)"
+REASONS[ERR_RUNTIME] = ("runtime is below the compute bound MACs / (PEs x SIMD lanes), "
+                        "counting only the PEs the mapping keeps busy at once")
 
 
 def describe_flags(flags: int) -> str:
@@ -220,8 +221,10 @@ def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
     r["simd_lanes"] = np.asarray(hwb.simd_lanes)
     flags = res["err"].copy()
     flags |= np.where(macs != expected, ERR_MACS, 0)
-    bound = hwb.num_pes * hwb.simd_lanes
-    flags |= np.where(runtime * bound < expected, ERR_RUNTIME, 0)
+    # a PE does at most SIMD-lanes MACs a cycle, so MACs <= runtime x busy PEs x lanes; MAESTRO
+    # breaks this where a level has two SpatialMaps (it times the first one's units only)
+    busy = np.minimum(res["max_active"], hwb.num_pes)
+    flags |= np.where(runtime * busy * hwb.simd_lanes < expected, ERR_RUNTIME, 0)
     r["flags"] = flags
     r["valid"] = flags == 0
     r["reason"] = np.array([describe_flags(f) for f in flags], dtype=object) if B <= 64 else (

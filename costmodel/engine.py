@@ -242,6 +242,7 @@ class Engine:
         ns, flags = self._states(lv, cand, DD)
         res = {k: np.zeros(M, dtype=np.int64) for k in ("runtime", "err")}
         res["avg_active"] = np.zeros(M)
+        res["max_active"] = np.zeros(M, dtype=np.int64)
         res["first_l1"] = np.zeros((M, 3), dtype=np.int64)
         if top:
             _init_top_fields(res, M)
@@ -756,6 +757,12 @@ class _Group:
             delay, err = self._top_record(res, self.flat(self.occ), valid, allv, ov, vm, fvq,
                                           fv, any_valid, comp, delay, d_in, self.flat(d_out))
         tot = ov.sum(axis=0)
+        # an upper bound on the PEs busy at once (not MAESTRO's: our consistency check)
+        most = self.flat(self.active).astype(np.int64)
+        if self.child is not None:
+            cm = self.child["max_active"]
+            most = most * np.maximum(cm[self.ci_1], cm[self.ci_2])
+        res["max_active"][rows] = np.where(valid, most, 0).max(axis=0, initial=0)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = _case_fsum(ov * act) / np.maximum(tot, 1)
         res["runtime"][rows] = _rowdot(ov, delay)

@@ -46,6 +46,29 @@ def test_cluster_larger_than_pes_is_flagged_not_crashing():
     assert not r.valid and "more PEs" in r.reason
 
 
+RESNET_CONV1 = Layer("CONV1", "CONV", dict(K=64, C=3, R=7, S=7, Y=224, X=224), {"X": 2, "Y": 2})
+EDGE168 = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
+
+
+def test_two_spatial_maps_that_maestro_times_too_fast_are_flagged():
+    """MAESTRO times a level's first SpatialMap only: here 2 units each take one of Y's two
+    tiles and one of K's two, so half the (Y, K) pairs get no time, yet every MAC is counted.
+    At most 2 x 32 PEs are busy, so 881,375 cycles cannot hold 111,776,448 MACs."""
+    top = [T(3, 3, "C"), T(7, 2, "X"), T(7, 7, "S"), S(115, 110, "Y"), T(7, 7, "R"),
+           S(32, 32, "K")]
+    inner = [T(1, 1, "C"), T(7, 2, "Y"), T(7, 2, "X"), S(1, 1, "K"), T(7, 7, "S"),
+             T(7, 7, "R")]
+    r = evaluate(RESNET_CONV1, EDGE168, Dataflow(top + [Cluster(57)] + inner))
+    assert r.runtime == 881_375 and r.num_macs == r.expected_macs == 111_776_448
+    assert r.runtime * 64 < r.num_macs <= r.runtime * 168  # passes the PE-count bound only
+    assert not r.valid and "busy" in r.reason
+    # one SpatialMap (Y over 109 PEs): consistent, 111,776,448 / 109 cycles
+    one = Dataflow([T(1, 1, "K"), T(7, 2, "X"), T(7, 7, "R"), T(2, 2, "C"), S(7, 2, "Y"),
+                    T(7, 7, "S")])
+    r = evaluate(RESNET_CONV1, EDGE168, one)
+    assert r.valid and r.runtime == 1_025_473
+
+
 def test_no_spatial_map_is_an_error():
     lay = Layer("x", "CONV", dict(K=4, C=4, R=1, S=1, Y=4, X=4),
                 dataflow=Dataflow([T(1, 1, "K"), T(1, 1, "C")]))
