@@ -3,7 +3,8 @@
 For each distinct layer of the chosen models on the reference 168-PE accelerator, run the
 default search (GA, default budget; one at a time, so its time is that of a quiet machine) and
 reference searches with ``--factor`` times the budget (GA and random by default, other seeds),
-optionally also counting the best latencies of earlier result files (``--known``); report how
+optionally also counting the best mappings of earlier result files (``--known``: each stored
+dataflow is re-evaluated with today's cost model, and dropped if no longer valid); report how
 often the default is within 1% of the best latency any run found, and its time per layer.
 
     python benchmarks/tune_quality.py --models resnet50,vgg16,mobilenetv2 --factor 100 --jobs 2
@@ -23,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from joblib import Parallel, delayed  # noqa: E402
 
+from costmodel import Dataflow  # noqa: E402
+from costmodel.analysis import evaluate  # noqa: E402
+from costmodel.io._dfsl import parse_directive  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.tuner import TuneSettings, distinct_shapes, shape_seed, tune_layer  # noqa: E402
 from mapper.zoo import load_model  # noqa: E402
@@ -32,25 +36,45 @@ def run_default(model, layer, hw, budget):
     t0 = time.perf_counter()
     d = tune_layer(layer, hw, TuneSettings(budget=budget))
     return {"model": model, "layer": layer.name, "default_latency": d.best_fitness,
+            "default_dataflow": _text(d.dataflow),
             "default_seconds": time.perf_counter() - t0, "default_evals": d.evaluations,
             # no mapping can beat every PE doing one MAC per cycle: how far the best-known
             # is from this bound says how much a reference may still be missing
             "compute_bound": -(-layer.macs // hw.num_pes)}
 
 
+def _text(df) -> str:
+    return " | ".join(str(d) for d in df.directives) if df is not None else ""
+
+
 def run_reference(layer, hw, budget, factor, name, k):
     s = TuneSettings(strategy=name, budget=budget * factor)
-    return tune_layer(layer, hw, s, seed=shape_seed(1000 + k, layer)).best_fitness
+    r = tune_layer(layer, hw, s, seed=shape_seed(1000 + k, layer))
+    return r.best_fitness, _text(r.dataflow)
 
 
-def read_known(paths: list[str]) -> dict[tuple[str, str], float]:
-    """Best latency per (model, layer) in earlier result files of this benchmark."""
-    known: dict[tuple[str, str], float] = {}
+def read_known(paths: list[str], layers: dict, hw) -> dict[tuple[str, str], tuple[float, str]]:
+    """Best valid mapping per (model, layer) in earlier result files of this benchmark: every
+    stored dataflow is re-evaluated, so a cost-model change cannot leave a stale reference."""
+    known: dict[tuple[str, str], tuple[float, str]] = {}
     for p in paths:
         with open(p, newline="") as f:
             for r in csv.DictReader(f):
                 key = (r["model"], r["layer"])
-                known[key] = min(known.get(key, float("inf")), float(r["best_latency"]))
+                text = r.get("best_dataflow", "")
+                if key not in layers:
+                    continue
+                if not text:
+                    print(f"{p}: {key} has no stored dataflow; ignored", file=sys.stderr)
+                    continue
+                df = Dataflow([parse_directive(t.strip()) for t in text.split("|")])
+                rep = evaluate(layers[key], hw, df)
+                if not rep.valid:
+                    print(f"{p}: {key} {text} is no longer valid ({rep.reason}); ignored",
+                          file=sys.stderr)
+                    continue
+                if rep.runtime < known.get(key, (float("inf"),))[0]:
+                    known[key] = (float(rep.runtime), text)
     return known
 
 
@@ -70,7 +94,6 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/tune_quality.csv")
     a = ap.parse_args(argv)
     hw = HARDWARE_PRESETS[a.hw]
-    known = read_known(a.known)
     only = set(filter(None, a.layers.split(",")))
     tasks = []
     for m in a.models.split(","):
@@ -79,6 +102,7 @@ def main(argv=None) -> int:
         if a.limit:
             first = first[: a.limit]
         tasks += [(m, net.layers[i]) for i in first if not only or net.layers[i].name in only]
+    known = read_known(a.known, {(m, lay.name): lay for m, lay in tasks}, hw)
     t0 = time.perf_counter()
     # the default searches run one at a time, so their times are those of a quiet machine
     rows = []
@@ -91,20 +115,20 @@ def main(argv=None) -> int:
     found = Parallel(n_jobs=a.jobs, verbose=5)(
         delayed(run_reference)(lay, hw, a.budget, a.factor, name, k) for lay, name, k in jobs)
     for j, row in enumerate(rows):
-        best = {"default": row["default_latency"]}
+        best = {"default": (row["default_latency"], row["default_dataflow"])}
         for k, name in enumerate(refs):
             best[f"{name}_x{a.factor}_{k}"] = found[j * len(refs) + k]
         prev = known.get((row["model"], row["layer"]))
         if prev is not None:
             best["known"] = prev
-        top = min(best.values())
+        top, text = min(best.values(), key=lambda v: v[0])
         row.update(best_latency=top, gap=row["default_latency"] / top - 1,
                    best_over_bound=top / row["compute_bound"],
-                   **{f"ref_{k}": v for k, v in best.items()})
+                   **{f"ref_{k}": v[0] for k, v in best.items()}, best_dataflow=text)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         w.writeheader()
         w.writerows(rows)
     within = sum(r["gap"] <= 0.01 for r in rows)

@@ -32,8 +32,8 @@ from .search import SearchResult, run_search
 from .strategies import DEFAULT_STRATEGY, make_strategy
 
 # Evaluations per distinct layer. The GA scores ~160 tiles per dataflow shape in one batch
-# cost-model call, so 25,000 evaluations take about 3-4 s per layer on one core.
-DEFAULT_BUDGET = 25_000
+# cost-model call, so 40,000 evaluations take about 2-4 s per layer on one core.
+DEFAULT_BUDGET = 40_000
 
 
 @dataclass

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per distinct layer (default 25000; with --time-limit only: "
+                   help="evaluations per distinct layer (default 40000; with --time-limit only: "
                    "unlimited)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
     p.add_argument("--jobs", type=int, default=-1,

@@ -31,8 +31,11 @@ class GeneticAlgorithm(Strategy):
     (``restart_after`` generations without improvement, or ``short_stall`` of them whose
     batches were less than ``short_restart`` full because nearly every proposal was a repeat)
     the search restarts from a fresh sample of ``restart_init`` x ``init_size`` genomes and
-    keeps its best. Under an evaluation budget below about 24,000 (or a time limit below
-    about 4 s) the batches shrink with the budget.
+    keeps its best. The initial sample gives each random structure ``init_tiles_per_shape``
+    tile variants: a cost-model call costs about the same for 30 or 250 genomes of one shape
+    (random structures have many edge cases), so large blocks make the start-up cheap. Under
+    an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
+    shrink with the budget and the initial sample keeps more structures.
     """
 
     name = "ga"
@@ -42,7 +45,7 @@ class GeneticAlgorithm(Strategy):
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
-                 batch_size: int = 0, init_tiles_per_shape: int = 32, immigrants: float = 0.25,
+                 batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
                  restart_after: int = 8, class_top: int = 2, restart_init: float = 0.5,
                  short_restart: float = 0.25, short_stall: int = 2):
@@ -93,9 +96,11 @@ class GeneticAlgorithm(Strategy):
     def _scale_to_budget(self, budget: int) -> None:
         """Shrink batches for small evaluation budgets, so that a run of a few thousand
         evaluations still lives for tens of generations instead of being all start-up."""
-        self.per_shape = int(np.clip(budget // 150, 16, self.per_shape))
-        self.init_tiles_per_shape = int(np.clip(self.per_shape // 5, 8,
-                                                self.init_tiles_per_shape))
+        per_shape = int(np.clip(budget // 150, 16, self.per_shape))
+        if per_shape < self.per_shape:  # many structures in a small initial sample
+            self.init_tiles_per_shape = int(np.clip(per_shape // 5, 8,
+                                                    self.init_tiles_per_shape))
+        self.per_shape = per_shape
         self.init_size = int(np.clip(budget // 12, 256, self.init_size))
         self.batch_size = self.n_shapes * self.per_shape
 
