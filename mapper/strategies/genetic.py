@@ -47,8 +47,8 @@ class GeneticAlgorithm(Strategy):
                  per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
                  batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
-                 restart_after: int = 8, class_top: int = 2, restart_init: float = 0.5,
-                 short_restart: float = 0.25, short_stall: int = 2):
+                 restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
+                 short_restart: float = 0.25, short_stall: int = 1):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
