@@ -222,7 +222,8 @@ def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
     flags = res["err"].copy()
     flags |= np.where(macs != expected, ERR_MACS, 0)
     # a PE does at most SIMD-lanes MACs a cycle, so MACs <= runtime x busy PEs x lanes; MAESTRO
-    # breaks this where a level has two SpatialMaps (it times the first one's units only)
+    # breaks this where a level has two SpatialMaps (it times the first one's units only) and
+    # in some edge cases (ResNet-50 CONV3_2_2: 594,433 cycles for 99,680,256 MACs on 128 PEs)
     busy = np.minimum(res["max_active"], hwb.num_pes)
     flags |= np.where(runtime * busy * hwb.simd_lanes < expected, ERR_RUNTIME, 0)
     r["flags"] = flags
