@@ -26,6 +26,7 @@ from joblib import Parallel, delayed  # noqa: E402
 
 from costmodel import Dataflow  # noqa: E402
 from costmodel.analysis import evaluate  # noqa: E402
+from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io._dfsl import parse_directive  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.tuner import TuneSettings, distinct_shapes, shape_seed, tune_layer  # noqa: E402
@@ -44,7 +45,7 @@ def run_default(model, layer, hw, budget):
 
 
 def _text(df) -> str:
-    return " | ".join(str(d) for d in df.directives) if df is not None else ""
+    return str(df) if df is not None else ""  # directives separated by "; "
 
 
 def run_reference(layer, hw, budget, factor, name, k):
@@ -67,8 +68,12 @@ def read_known(paths: list[str], layers: dict, hw) -> dict[tuple[str, str], tupl
                 if not text:
                     print(f"{p}: {key} has no stored dataflow; ignored", file=sys.stderr)
                     continue
-                df = Dataflow([parse_directive(t.strip()) for t in text.split("|")])
-                rep = evaluate(layers[key], hw, df)
+                try:
+                    df = Dataflow([parse_directive(t.strip()) for t in text.split(";")])
+                    rep = evaluate(layers[key], hw, df)
+                except MaestroInputError as exc:
+                    print(f"{p}: {key} best_dataflow {text!r}: {exc}; ignored", file=sys.stderr)
+                    continue
                 if not rep.valid:
                     print(f"{p}: {key} {text} is no longer valid ({rep.reason}); ignored",
                           file=sys.stderr)

@@ -42,11 +42,11 @@ def test_tune_speed_quick():
 
 def test_tune_quality_tiny(tmp_path):
     known = tmp_path / "known.csv"
-    one = ("TemporalMap(1,1) K | TemporalMap(7,2) X | TemporalMap(7,7) R | TemporalMap(2,2) C | "
-           "SpatialMap(7,2) Y | TemporalMap(7,7) S")  # valid, 1,025,473 cycles
-    stale = ("TemporalMap(3,3) C | TemporalMap(7,2) X | TemporalMap(7,7) S | SpatialMap(115,110) Y"
-             " | TemporalMap(7,7) R | SpatialMap(32,32) K | Cluster(57,P) | TemporalMap(1,1) C | "
-             "TemporalMap(7,2) Y | TemporalMap(7,2) X | SpatialMap(1,1) K | TemporalMap(7,7) S | "
+    one = ("TemporalMap(1,1) K; TemporalMap(7,2) X; TemporalMap(7,7) R; TemporalMap(2,2) C; "
+           "SpatialMap(7,2) Y; TemporalMap(7,7) S")  # valid, 1,025,473 cycles
+    stale = ("TemporalMap(3,3) C; TemporalMap(7,2) X; TemporalMap(7,7) S; SpatialMap(115,110) Y; "
+             "TemporalMap(7,7) R; SpatialMap(32,32) K; Cluster(57,P); TemporalMap(1,1) C; "
+             "TemporalMap(7,2) Y; TemporalMap(7,2) X; SpatialMap(1,1) K; TemporalMap(7,7) S; "
              "TemporalMap(7,7) R")  # 881,375 cycles, but flagged inconsistent
     with known.open("w", newline="") as f:
         w = csv.writer(f)
