@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from costmodel.errors import MaestroInputError
 from search_spaces import Constraints
 from search_spaces.hardware_space import HardwareSpace, budget_preset
 
@@ -27,8 +28,12 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per distinct layer (default 40000; with --time-limit only: "
+                   help="evaluations per distinct layer (default 80000; with --time-limit only: "
                    "unlimited)")
+    p.add_argument("--islands", type=int, default=None,
+                   help="independent runs per layer sharing its budget, each of at least 20000 "
+                   "evaluations, in parallel when cores are free; the best wins (GA and "
+                   "random; default 2)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
     p.add_argument("--jobs", type=int, default=-1,
                    help="parallel worker processes (default -1: all cores)")
@@ -72,23 +77,24 @@ def _budget(value: str | None, kind: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        from costmodel.errors import MaestroInputError
-
         raise MaestroInputError(f"--{kind}-budget must be a number or edge/cloud, got {value!r}",
                                 rule="usage") from None
 
 
 def run(args) -> int:
     from ..results import write_results
-    from ..tuner import DEFAULT_BUDGET, TuneSettings, tune_model
+    from ..tuner import DEFAULT_BUDGET, DEFAULT_ISLANDS, TuneSettings, tune_model
 
     network = resolve_model(args.model)
     hw = resolve_hardware(args.hw)
     budget = args.budget
+    if args.islands is not None and args.islands < 1:
+        raise MaestroInputError(f"--islands must be at least 1, got {args.islands}", rule="usage")
     if budget is None and not args.time_limit:
         budget = DEFAULT_BUDGET
     settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
+                            islands=DEFAULT_ISLANDS if args.islands is None else args.islands,
                             max_levels=args.levels, template=args.template, pareto=args.pareto,
                             storage=args.storage, backend=args.backend,
                             scheduler=args.scheduler,
@@ -105,8 +111,6 @@ def run(args) -> int:
     if (area is not None or power is not None) and args.per_layer_hw:
         return _per_layer(network, settings, area, power, hw, args, out)
     if args.per_layer_hw:
-        from costmodel.errors import MaestroInputError
-
         raise MaestroInputError("--per-layer-hw needs --area-budget or --power-budget",
                                 rule="usage")
     if area is not None or power is not None:

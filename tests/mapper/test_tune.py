@@ -64,6 +64,8 @@ def test_cli_tune_bad_model_is_a_clean_error(tmp_path, capsys):
     empty = tmp_path / "e.yaml"
     empty.write_text("name: e\nlayers: []\n")
     assert main(["tune", str(empty), "--quiet"]) == 2
+    assert main(["tune", "resnet50", "--islands", "0", "--quiet"]) == 2
+    assert "--islands must be at least 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("strategy", ["random", "tpe"])
