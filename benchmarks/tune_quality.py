@@ -1,7 +1,8 @@
 """Quality target of the default strategy against long runs of every strategy.
 
 For each distinct layer of the chosen models on the reference 168-PE accelerator, run the
-default search (GA, default budget; one at a time, so its time is that of a quiet machine) and
+default search (GA, default budget and islands on all cores; one layer at a time, so its time
+is that of a machine doing nothing else) and
 reference searches with ``--factor`` times the budget (GA and random by default, other seeds),
 optionally also counting the best mappings of earlier result files (``--known``: each stored
 dataflow is re-evaluated with today's cost model, and dropped if no longer valid); report how
@@ -109,7 +110,8 @@ def main(argv=None) -> int:
         tasks += [(m, net.layers[i]) for i in first if not only or net.layers[i].name in only]
     known = read_known(a.known, {(m, lay.name): lay for m, lay in tasks}, hw)
     t0 = time.perf_counter()
-    # the default searches run one at a time, so their times are those of a quiet machine
+    # the default searches run one layer at a time (their islands in parallel), so their
+    # times are those of a machine doing nothing else
     rows = []
     for j, (m, lay) in enumerate(tasks, 1):
         rows.append(run_default(m, lay, hw, a.budget))

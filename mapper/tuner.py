@@ -53,7 +53,7 @@ class TuneSettings:
     strategy: str = DEFAULT_STRATEGY
     objective: str = "latency"
     budget: int | None = DEFAULT_BUDGET  # evaluations per distinct layer
-    time_limit: float | None = None    # seconds per distinct layer
+    time_limit: float | None = None    # seconds per distinct layer (per island)
     seed: int = 0
     islands: int = DEFAULT_ISLANDS     # independent runs per layer sharing the budget (GA, random)
     jobs: int = -1                     # worker processes (-1: all cores); results independent
