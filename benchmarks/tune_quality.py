@@ -1,8 +1,8 @@
 """Quality target of the default strategy against long runs of every strategy.
 
 For each distinct layer of the chosen models on the reference 168-PE accelerator, run the
-default search (GA, default budget and islands on all cores; one layer at a time, so its time
-is that of a machine doing nothing else) and
+default search (GA, default budget, or ``--budget``/``--islands``; one layer at a time, with
+its islands in parallel, so its time is that of a machine doing nothing else) and
 reference searches with ``--factor`` times the budget (GA and random by default, other seeds),
 optionally also counting the best mappings of earlier result files (``--known``: each stored
 dataflow is re-evaluated with today's cost model, and dropped if no longer valid); report how
@@ -30,13 +30,19 @@ from costmodel.analysis import evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io._dfsl import parse_directive  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
-from mapper.tuner import TuneSettings, distinct_shapes, shape_seed, tune_layer  # noqa: E402
+from mapper.tuner import (  # noqa: E402
+    DEFAULT_ISLANDS,
+    TuneSettings,
+    distinct_shapes,
+    shape_seed,
+    tune_layer,
+)
 from mapper.zoo import load_model  # noqa: E402
 
 
-def run_default(model, layer, hw, budget):
+def run_default(model, layer, hw, budget, islands=DEFAULT_ISLANDS, seed=0):
     t0 = time.perf_counter()
-    d = tune_layer(layer, hw, TuneSettings(budget=budget))
+    d = tune_layer(layer, hw, TuneSettings(budget=budget, islands=islands, seed=seed))
     return {"model": model, "layer": layer.name, "default_latency": d.best_fitness,
             "default_dataflow": _text(d.dataflow),
             "default_seconds": time.perf_counter() - t0, "default_evals": d.evaluations,
@@ -89,6 +95,9 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="resnet50,vgg16,mobilenetv2")
     ap.add_argument("--hw", default="edge168")
     ap.add_argument("--budget", type=int, default=TuneSettings().budget)
+    ap.add_argument("--islands", type=int, default=DEFAULT_ISLANDS,
+                    help="independent runs sharing the default search's budget (in parallel)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the default search")
     ap.add_argument("--factor", type=int, default=100)
     ap.add_argument("--ref-strategies", default="ga,random",
                     help="reference searches (a name twice: two seeds)")
@@ -114,7 +123,7 @@ def main(argv=None) -> int:
     # times are those of a machine doing nothing else
     rows = []
     for j, (m, lay) in enumerate(tasks, 1):
-        rows.append(run_default(m, lay, hw, a.budget))
+        rows.append(run_default(m, lay, hw, a.budget, a.islands, a.seed))
         print(f"default {j}/{len(tasks)}: {m} {lay.name} {rows[-1]['default_latency']:.0f} "
               f"cycles in {rows[-1]['default_seconds']:.2f}s", flush=True)
     refs = [r for r in a.ref_strategies.split(",") if r]

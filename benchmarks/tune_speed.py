@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel.analysis import evaluate_batch  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
-from mapper.tuner import TuneSettings, distinct_shapes, tune_model  # noqa: E402
+from mapper.tuner import DEFAULT_ISLANDS, TuneSettings, distinct_shapes, tune_model  # noqa: E402
 from mapper.zoo import load_model  # noqa: E402
 from search_spaces.templates import make_space  # noqa: E402
 
@@ -45,13 +45,15 @@ def _maxrss_mb(who: int) -> float:
     return v / 2**20 if sys.platform == "darwin" else v / 1024
 
 
-def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool) -> dict:
+def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
+              islands: int = DEFAULT_ISLANDS) -> dict:
     """One whole-model tuning in this process; the figures of part 1 as a dict."""
     import tracemalloc
 
     net = load_model(model)
-    settings = TuneSettings(jobs=jobs) if budget is None else TuneSettings(jobs=jobs,
-                                                                           budget=budget)
+    settings = TuneSettings(jobs=jobs, islands=islands)
+    if budget is not None:
+        settings.budget = budget
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
@@ -71,8 +73,10 @@ def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool) -
             "traced_peak_mb": traced}
 
 
-def tune_in_subprocess(model: str, hw: str, jobs: int, budget: int | None, trace: bool) -> dict:
-    cmd = [sys.executable, __file__, "--one", str(jobs), "--model", model, "--hw", hw]
+def tune_in_subprocess(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
+                       islands: int = DEFAULT_ISLANDS) -> dict:
+    cmd = [sys.executable, __file__, "--one", str(jobs), "--model", model, "--hw", hw,
+           "--islands", str(islands)]
     if budget is not None:
         cmd += ["--budget", str(budget)]
     if trace:
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=None,
                     help="evaluations per distinct layer (default: TuneSettings' default; "
                     "--quick: 100)")
+    ap.add_argument("--islands", type=int, default=DEFAULT_ISLANDS,
+                    help=f"independent runs per layer (default {DEFAULT_ISLANDS})")
     ap.add_argument("--batch", type=int, default=100_000,
                     help="largest evaluate_batch call of part 2 (default 100000)")
     ap.add_argument("--max-candidates", type=int, default=None,
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     budget = a.budget if a.budget is not None else (100 if a.quick else None)
     if a.one is not None:
-        print(json.dumps(tune_once(a.model, a.hw, a.one, budget, a.tracemalloc)))
+        print(json.dumps(tune_once(a.model, a.hw, a.one, budget, a.tracemalloc, a.islands)))
         return 0
     print(f"# tune_speed: {platform.python_version()}, {platform.machine()}, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -139,16 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## Whole-model tuning: {a.model} ({len(net.layers)} layers, "
               f"{len(distinct_shapes(net)[0])} distinct) on {a.hw}, "
               f"{TuneSettings().strategy}, budget "
-              f"{budget or TuneSettings().budget} evaluations per distinct layer\n")
+              f"{budget or TuneSettings().budget} evaluations per distinct layer "
+              f"({a.islands} islands)\n")
         print("| jobs | wall s | evaluations | evals/s | speed-up | peak RSS main MB | "
               "peak RSS worker MB | traced peak MB |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         base = None
         for j in (int(x) for x in a.jobs.split(",")):
-            r = tune_in_subprocess(a.model, a.hw, j, budget, False)
+            r = tune_in_subprocess(a.model, a.hw, j, budget, False, a.islands)
             if a.tracemalloc:  # a separate run: tracing slows the main process a lot
-                r["traced_peak_mb"] = tune_in_subprocess(a.model, a.hw, j, budget,
-                                                         True)["traced_peak_mb"]
+                r["traced_peak_mb"] = tune_in_subprocess(a.model, a.hw, j, budget, True,
+                                                         a.islands)["traced_peak_mb"]
             base = base or r["wall_s"]
             print(f"| {j} | {r['wall_s']:.1f} | {r['evaluations']:,} | "
                   f"{r['evals_per_s']:,.0f} | {base / r['wall_s']:.2f} | "

@@ -33,14 +33,14 @@ from .pareto import ParetoArchive, non_dominated
 from .search import SearchResult, run_search
 from .strategies import DEFAULT_STRATEGY, make_strategy
 
-# Evaluations per distinct layer. The GA scores ~160 tiles per dataflow shape in one batch
-# cost-model call, so 40,000 evaluations take about 2-4 s on one core. The default budget is
-# spent by two independent GA runs ("islands", other seeds) of 40,000 each, in parallel when
-# two cores are free: runs from different seeds end in different basins, so the better of two
-# is within 1% of the best-known on more layers than one run (58 vs 55 of 64, see README), for
-# the wall time of one run. Below MIN_ISLAND_BUDGET evaluations per island one run does better
-# per evaluation, so small budgets (and time-limit-only runs) use a single run.
-DEFAULT_BUDGET = 80_000
+# Evaluations per distinct layer, shared by DEFAULT_ISLANDS independent runs ("islands", other
+# seeds) that run in parallel when cores are free; the best wins. A GA run below about 24,000
+# evaluations starts from more random structures (its batches shrink with the budget), so two
+# runs of 20,000 explore more dataflow shapes than one of 40,000, at about twice the time per
+# evaluation: on the 64 layers of README "Search quality" they were within 1% of the
+# best-known on 59/64 layers (seeds 0 and 1) against 55 and 56/64 for one run, in about the
+# same wall time per layer on 2 cores (2.3 s). No island gets fewer than MIN_ISLAND_BUDGET.
+DEFAULT_BUDGET = 40_000
 DEFAULT_ISLANDS = 2
 MIN_ISLAND_BUDGET = 20_000
 ISLAND_STRATEGIES = ("ga", "random")  # strategies whose runs are independent and checkpointable

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="evaluations per distinct layer (default 80000; with --time-limit only: "
+                   help="evaluations per distinct layer (default 40000; with --time-limit only: "
                    "unlimited)")
     p.add_argument("--islands", type=int, default=None,
                    help="independent runs per layer sharing its budget, each of at least 20000 "
