@@ -186,12 +186,7 @@ def merge_islands(runs: list[SearchResult], seconds: float) -> SearchResult:
     every run's evaluations, their histories one after the other (as if run in turn, best so
     far over the evaluations spent) and the union of their Pareto fronts."""
     win = min(range(len(runs)), key=lambda j: (runs[j].best_fitness, j))
-    history, done, best = [], 0, np.inf
-    for r in runs:
-        for ev, t, b in r.history:
-            best = min(best, b)
-            history.append((done + ev, t, best))
-        done += r.evaluations
+    history = _chain_histories([(r.history, r.evaluations) for r in runs])
     pareto = None
     fronts = [r.pareto for r in runs if r.pareto is not None]
     if fronts:
@@ -201,6 +196,18 @@ def merge_islands(runs: list[SearchResult], seconds: float) -> SearchResult:
     w = runs[win]
     return SearchResult(w.best_fitness, w.best_genome, w.dataflow, w.report,
                         sum(r.evaluations for r in runs), seconds, history, w.strategy, pareto)
+
+
+def _chain_histories(runs: list[tuple[list, int]]) -> list[tuple[int, float, float]]:
+    """Histories ``(evaluations, seconds, best)`` of independent runs, one after the other:
+    evaluations offset by the earlier runs', best so far over all of them."""
+    out, done, best = [], 0, np.inf
+    for history, evaluations in runs:
+        for ev, t, b in history:
+            best = min(best, b)
+            out.append((done + ev, t, best))
+        done += evaluations
+    return out
 
 
 def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
@@ -259,12 +266,8 @@ def _merge_records(recs: list[dict]) -> dict:
         return recs[0]
     win = min(range(len(recs)), key=lambda j: (np.inf if recs[j]["best"] is None
                                                else recs[j]["best"], j))
-    history, done, best = [], 0, np.inf
-    for r in recs:
-        for ev, t, b in r["history"]:
-            best = min(best, b)
-            history.append([done + ev, t, best])
-        done += r["evaluations"]
+    history = _chain_histories([(r["history"], r["evaluations"]) for r in recs])
+    done = sum(r["evaluations"] for r in recs)
     front = [p for r in recs for p in r["pareto"]]
     if front:
         objs = [k for k in front[0] if k != "dataflow"]
