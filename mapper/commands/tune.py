@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
                    help="independent runs per layer sharing its budget, each of at least 20000 "
                    "evaluations, in parallel when cores are free; the best wins (GA and "
                    "random; default 2)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per distinct layer")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds per distinct layer (per island, with --budget)")
     p.add_argument("--jobs", type=int, default=-1,
                    help="parallel worker processes (default -1: all cores)")
     p.add_argument("--backend", default="loky", choices=("loky", "threading", "dask"),
