@@ -51,6 +51,7 @@ def test_cli_tune_writes_results_and_resumes(tmp_path, capsys):
     assert all(r["valid"] == "True" for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["seed"] == 0 and summary["totals"]["layers_mapped"] == 5
+    assert summary["settings"]["islands"] == 2
     first = (out / "mappings.m").read_text()
     # a second run resumes every layer from the checkpoint and gives the same result
     assert main(args) == 0
