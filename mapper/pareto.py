@@ -42,15 +42,9 @@ class ParetoArchive:
 
     def merge(self, other: ParetoArchive) -> None:
         """Add the points of another archive over the same objectives (e.g. another run's)."""
-        if other.genomes is None:
-            return
-        allp = np.concatenate([self.points, other.points])
-        allg = other.genomes if self.genomes is None else Genomes.concat([self.genomes,
-                                                                          other.genomes])
-        pts, first = np.unique(allp, axis=0, return_index=True)
-        keep = first[non_dominated(pts)]
-        keep.sort()
-        self.points, self.genomes = allp[keep], allg.take(keep)
+        if other.genomes is not None:
+            self.add(other.genomes, dict(zip(self.objectives, other.points.T)),
+                     np.ones(len(other), dtype=bool))
 
     def __len__(self) -> int:
         return len(self.points)

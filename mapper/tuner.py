@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
 from costmodel import Dataflow, Hardware, Layer, Network
 from costmodel.analysis import CostReport, evaluate
@@ -29,7 +29,7 @@ from search_spaces.templates import make_space
 
 from .atomic import write_text
 from .evaluator import Evaluator
-from .pareto import ParetoArchive, non_dominated
+from .pareto import ParetoArchive
 from .search import SearchResult, run_search
 from .strategies import DEFAULT_STRATEGY, make_strategy
 
@@ -169,16 +169,10 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     t0 = time.perf_counter()
     backend = "loky" if settings.backend == "dask" else settings.backend
     with parallel_config(backend=backend):
-        runs = Parallel(n_jobs=min(len(budgets), _cpu_jobs(settings.jobs)))(
+        runs = Parallel(n_jobs=min(len(budgets), effective_n_jobs(settings.jobs)))(
             delayed(_search)(layer, hw, settings, island_seed(base, j), b,
                              _island_state(state_file, j)) for j, b in enumerate(budgets))
     return merge_islands(runs, time.perf_counter() - t0)
-
-
-def _cpu_jobs(jobs: int) -> int:
-    from joblib import cpu_count
-
-    return max(1, cpu_count() + 1 + jobs if jobs < 0 else jobs)
 
 
 def merge_islands(runs: list[SearchResult], seconds: float) -> SearchResult:
@@ -242,11 +236,14 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
 
 
 def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings, island: int,
-               budget: int | None, state_file: Path | None = None) -> dict:
-    """One island of one distinct layer, in a worker: a picklable record (merged with the
-    layer's other islands by :func:`_merge_records`)."""
+               budget: int | None, state_file: Path | None = None) -> SearchResult:
+    """One island of one distinct layer, in a worker."""
     seed = island_seed(shape_seed(settings.seed, layer), island)
-    res = _search(layer, hw, settings, seed, budget, _island_state(state_file, island))
+    return _search(layer, hw, settings, seed, budget, _island_state(state_file, island))
+
+
+def _record(res: SearchResult, layer: Layer, hw: Hardware, settings: TuneSettings) -> dict:
+    """A layer's result as a JSON-able, checkpointable record."""
     front = []
     if res.pareto is not None and res.pareto.genomes is not None:
         space = space_for(layer, hw, settings)
@@ -257,24 +254,6 @@ def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings, island: int,
             "evaluations": res.evaluations, "seconds": res.seconds,
             "best": None if not np.isfinite(res.best_fitness) else res.best_fitness,
             "history": res.history[-200:], "pareto": front}
-
-
-def _merge_records(recs: list[dict]) -> dict:
-    """The record of a layer from its islands' records (as :func:`merge_islands`; ``seconds``
-    is the islands' total search time)."""
-    if len(recs) == 1:
-        return recs[0]
-    win = min(range(len(recs)), key=lambda j: (np.inf if recs[j]["best"] is None
-                                               else recs[j]["best"], j))
-    history = _chain_histories([(r["history"], r["evaluations"]) for r in recs])
-    done = sum(r["evaluations"] for r in recs)
-    front = [p for r in recs for p in r["pareto"]]
-    if front:
-        objs = [k for k in front[0] if k != "dataflow"]
-        keep = non_dominated(np.array([[p[k] for k in objs] for p in front]))
-        front = [p for p, k in zip(front, keep) if k]
-    return {**recs[win], "evaluations": done, "seconds": sum(r["seconds"] for r in recs),
-            "history": history[-200:], "pareto": front}
 
 
 def _dataflow_from_record(rec: dict) -> Dataflow | None:
@@ -333,7 +312,7 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
         results = list(_collect(todo, n_isl, runner(tasks), records, ckpt, network, first, fp,
-                                state, progress, done))
+                                state, progress, done, hw, settings))
     out = []
     del results
     for i, layer in enumerate(network.layers):
@@ -363,20 +342,23 @@ def space_for(layer: Layer, hw: Hardware, settings: TuneSettings) -> MappingSpac
     return make_space(layer, hw, settings.template, max_levels=settings.max_levels)
 
 
-def _collect(todo, n_isl, results, records, ckpt, network, first, fp, state, progress, done):
-    """Store each finished layer (its ``n_isl`` island records merged; checkpointed at once)
-    as results arrive."""
+def _collect(todo, n_isl, results, records, ckpt, network, first, fp, state, progress, done,
+             hw, settings):
+    """Store each finished layer (its ``n_isl`` islands merged; checkpointed at once) as
+    results arrive. A layer's ``seconds`` is its islands' total search time."""
     results = iter(results)
     for k in todo:
-        rec = _merge_records([next(results) for _ in range(n_isl)])
-        records[k] = rec
+        runs = [next(results) for _ in range(n_isl)]
+        layer = network.layers[first[k]]
+        res = runs[0] if n_isl == 1 else merge_islands(runs, sum(r.seconds for r in runs))
+        rec = records[k] = _record(res, layer, hw, settings)
         if ckpt is not None:
-            write_text(ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.json", json.dumps(rec))
+            write_text(ckpt / f"{_ckpt_name(layer, fp)}.json", json.dumps(rec))
             for j in range(n_isl):
                 _island_state(state(k), j).unlink(missing_ok=True)
         done += 1
         if progress:
-            progress(done, len(first), network.layers[first[k]].name)
+            progress(done, len(first), layer.name)
         yield k
     for _ in results:  # run the generator to its end, so joblib closes it cleanly
         pass
