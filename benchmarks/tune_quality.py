@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from joblib import Parallel, delayed  # noqa: E402
 
 from costmodel import Dataflow  # noqa: E402
-from costmodel.analysis import evaluate  # noqa: E402
+from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io._dfsl import parse_directive  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.tuner import (  # noqa: E402
+    DEFAULT_EXTRA_ISLANDS,
     DEFAULT_ISLANDS,
     TuneSettings,
     distinct_shapes,
@@ -40,15 +41,17 @@ from mapper.tuner import (  # noqa: E402
 from mapper.zoo import load_model  # noqa: E402
 
 
-def run_default(model, layer, hw, budget, islands=DEFAULT_ISLANDS, seed=0):
+def run_default(model, layer, hw, budget, islands=DEFAULT_ISLANDS, seed=0,
+                extra_islands=DEFAULT_EXTRA_ISLANDS):
     t0 = time.perf_counter()
-    d = tune_layer(layer, hw, TuneSettings(budget=budget, islands=islands, seed=seed))
+    d = tune_layer(layer, hw, TuneSettings(budget=budget, islands=islands, seed=seed,
+                                           extra_islands=extra_islands))
     return {"model": model, "layer": layer.name, "default_latency": d.best_fitness,
             "default_dataflow": _text(d.dataflow),
             "default_seconds": time.perf_counter() - t0, "default_evals": d.evaluations,
             # no mapping can beat every PE doing one MAC per cycle: how far the best-known
             # is from this bound says how much a reference may still be missing
-            "compute_bound": -(-layer.macs // hw.num_pes)}
+            "compute_bound": compute_bound(layer, hw)}
 
 
 def _text(df) -> str:
@@ -97,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=int, default=TuneSettings().budget)
     ap.add_argument("--islands", type=int, default=DEFAULT_ISLANDS,
                     help="independent runs sharing the default search's budget (in parallel)")
+    ap.add_argument("--extra-islands", type=int, default=DEFAULT_EXTRA_ISLANDS,
+                    help="islands added to layers still far from their compute bound")
     ap.add_argument("--seed", type=int, default=0, help="seed of the default search")
     ap.add_argument("--factor", type=int, default=100)
     ap.add_argument("--ref-strategies", default="ga,random",
@@ -123,7 +128,7 @@ def main(argv=None) -> int:
     # times are those of a machine doing nothing else
     rows = []
     for j, (m, lay) in enumerate(tasks, 1):
-        rows.append(run_default(m, lay, hw, a.budget, a.islands, a.seed))
+        rows.append(run_default(m, lay, hw, a.budget, a.islands, a.seed, a.extra_islands))
         print(f"default {j}/{len(tasks)}: {m} {lay.name} {rows[-1]['default_latency']:.0f} "
               f"cycles in {rows[-1]['default_seconds']:.2f}s", flush=True)
     refs = [r for r in a.ref_strategies.split(",") if r]

@@ -128,6 +128,12 @@ class BatchReport(dict):
         return len(self["runtime"])
 
 
+def compute_bound(layer: Layer, hardware: Hardware) -> int:
+    """Fewest cycles any valid mapping of ``layer`` can take on ``hardware``: every PE busy on
+    every cycle, ``ceil(MACs / (PEs x SIMD lanes))`` (the consistency check enforces it)."""
+    return -(-layer.macs // (hardware.num_pes * hardware.simd_lanes))
+
+
 def hardware_batch(hw, B: int) -> HardwareBatch:
     """Broadcast a :class:`Hardware` or a mapping of field -> scalar/array to ``B`` candidates."""
     if isinstance(hw, Hardware):

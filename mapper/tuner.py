@@ -22,7 +22,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 
 from costmodel import Dataflow, Hardware, Layer, Network
-from costmodel.analysis import CostReport, evaluate
+from costmodel.analysis import CostReport, compute_bound, evaluate
 from costmodel.errors import MaestroInputError
 from search_spaces import Constraints, MappingSpace
 from search_spaces.templates import make_space
@@ -44,6 +44,17 @@ DEFAULT_BUDGET = 40_000
 DEFAULT_ISLANDS = 2
 MIN_ISLAND_BUDGET = 20_000
 ISLAND_STRATEGIES = ("ga", "random")  # strategies whose runs are independent and checkpointable
+# A layer whose best latency after its islands is still more than EXTEND_GAP above its compute
+# bound (costmodel.analysis.compute_bound), but not more than EXTEND_MAX_GAP, gets
+# DEFAULT_EXTRA_ISLANDS more islands of EXTRA_ISLAND_SHARE of the first one's budget. Most
+# layers end within 0.1% of that bound, and independent restarts pay where one does not (see
+# README "Search quality"); a layer far above it (a first layer with 3 input channels cannot
+# fill the array) is limited by its shape rather than by the search, and more islands there
+# found nothing in the benchmarks.
+DEFAULT_EXTRA_ISLANDS = 2
+EXTEND_GAP = 0.005
+EXTEND_MAX_GAP = 0.2
+EXTRA_ISLAND_SHARE = 0.75
 
 
 @dataclass
@@ -56,6 +67,9 @@ class TuneSettings:
     time_limit: float | None = None    # seconds per distinct layer (per island)
     seed: int = 0
     islands: int = DEFAULT_ISLANDS     # independent runs per layer sharing the budget (GA, random)
+    extra_islands: int = DEFAULT_EXTRA_ISLANDS  # more islands for layers far above their bound
+    extend_gap: float = EXTEND_GAP     # "far": best latency > compute bound x (1 + extend_gap)
+    extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= compute bound x (1 + extend_max_gap)
     jobs: int = -1                     # worker processes (-1: all cores); results independent
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
@@ -140,6 +154,32 @@ def island_budgets(settings: TuneSettings) -> list[int | None]:
     return [q + (j < r) for j in range(n)]
 
 
+def extra_budgets(settings: TuneSettings) -> list[int]:
+    """Budgets of the islands added to a layer whose best latency stays far from its compute
+    bound (:func:`needs_extension`): ``settings.extra_islands`` of them, each
+    :data:`EXTRA_ISLAND_SHARE` of the first island's budget (at least 1). None for objectives
+    other than latency, for strategies without islands and for time-limit-only searches."""
+    if int(settings.extra_islands) < 0:
+        raise ValueError(f"extra_islands must be at least 0, got {settings.extra_islands}")
+    if not 0 <= settings.extend_gap <= settings.extend_max_gap:
+        raise ValueError("need 0 <= extend_gap <= extend_max_gap, got "
+                         f"{settings.extend_gap} and {settings.extend_max_gap}")
+    base = island_budgets(settings)
+    if (settings.objective != "latency" or base[0] is None
+            or settings.strategy not in ISLAND_STRATEGIES):
+        return []
+    return [max(1, round(base[0] * EXTRA_ISLAND_SHARE))] * int(settings.extra_islands)
+
+
+def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
+    """True when the best latency found is more than ``settings.extend_gap`` and at most
+    ``settings.extend_max_gap`` above the layer's compute bound, or nothing feasible was."""
+    if not np.isfinite(best):
+        return True
+    gap = best / compute_bound(layer, hw) - 1
+    return settings.extend_gap < gap <= settings.extend_max_gap
+
+
 def island_seed(seed: int, island: int) -> int:
     """Seed of island ``island`` of a search seeded ``seed`` (island 0 uses ``seed`` itself)."""
     if island == 0:
@@ -161,18 +201,33 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     Optuna strategies hold a live study and are not check-pointed this way).
 
     The budget is shared by :func:`island_budgets` independent runs, in parallel on up to
-    ``settings.jobs`` processes; the best of them is returned, the same for any ``jobs``."""
+    ``settings.jobs`` processes, followed by :func:`extra_budgets` more when the best is still
+    far from the compute bound; the best of them is returned, the same for any ``jobs``."""
     base = shape_seed(settings.seed, layer) if seed is None else seed
     budgets = island_budgets(settings)
-    if len(budgets) == 1:
-        return _search(layer, hw, settings, base, budgets[0], state_file)
     t0 = time.perf_counter()
+    runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0)
+    extra = extra_budgets(settings)
+    if extra and needs_extension(min(r.best_fitness for r in runs), layer, hw, settings):
+        runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets))
+    if len(runs) == 1:
+        return runs[0]
+    return merge_islands(runs, time.perf_counter() - t0)
+
+
+def _run_islands(layer: Layer, hw: Hardware, settings: TuneSettings, base: int,
+                 budgets: list[int | None], state_file: str | Path | None,
+                 first: int) -> list[SearchResult]:
+    """Islands ``first, first + 1, ...`` of one layer with ``budgets``, in parallel."""
+    if len(budgets) == 1:
+        return [_search(layer, hw, settings, island_seed(base, first), budgets[0],
+                        _island_state(state_file, first))]
     backend = "loky" if settings.backend == "dask" else settings.backend
     with parallel_config(backend=backend):
-        runs = Parallel(n_jobs=min(len(budgets), effective_n_jobs(settings.jobs)))(
+        return Parallel(n_jobs=min(len(budgets), effective_n_jobs(settings.jobs)))(
             delayed(_search)(layer, hw, settings, island_seed(base, j), b,
-                             _island_state(state_file, j)) for j, b in enumerate(budgets))
-    return merge_islands(runs, time.perf_counter() - t0)
+                             _island_state(state_file, j))
+            for j, b in enumerate(budgets, start=first))
 
 
 def merge_islands(runs: list[SearchResult], seconds: float) -> SearchResult:
@@ -305,16 +360,41 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     def state(k):
         return None if ckpt is None else ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.state"
 
-    budgets = island_budgets(settings)
-    n_isl = len(budgets)
-    tasks = (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k))
-             for k in todo for j, b in enumerate(budgets))
+    budgets, extra = island_budgets(settings), extra_budgets(settings)
+
+    def tasks(layers, islands):
+        return (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k))
+                for k in layers for j, b in islands)
+
+    def finish(k, runs):  # merge, record and checkpoint a layer's islands
+        nonlocal done
+        layer = network.layers[first[k]]
+        res = runs[0] if len(runs) == 1 else merge_islands(runs, sum(r.seconds for r in runs))
+        rec = records[k] = _record(res, layer, hw, settings)
+        if ckpt is not None:
+            write_text(ckpt / f"{_ckpt_name(layer, fp)}.json", json.dumps(rec))
+            for j in range(len(runs)):
+                _island_state(state(k), j).unlink(missing_ok=True)
+        done += 1
+        if progress:
+            progress(done, len(first), layer.name)
+
+    # first every layer's islands; then more islands for the layers still far from their
+    # compute bound (a layer is recorded as soon as it is known to need no more)
+    pending: dict[int, list[SearchResult]] = {}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
-        results = list(_collect(todo, n_isl, runner(tasks), records, ckpt, network, first, fp,
-                                state, progress, done, hw, settings))
+        for k, runs in _grouped(todo, len(budgets), runner(tasks(todo, list(enumerate(budgets))))):
+            best = min(r.best_fitness for r in runs)
+            if extra and needs_extension(best, network.layers[first[k]], hw, settings):
+                pending[k] = runs
+            else:
+                finish(k, runs)
+        if pending:
+            more = runner(tasks(list(pending), list(enumerate(extra, start=len(budgets)))))
+            for k, runs in _grouped(list(pending), len(extra), more):
+                finish(k, pending.pop(k) + runs)
     out = []
-    del results
     for i, layer in enumerate(network.layers):
         k = of_layer[i]
         rec = records[k]
@@ -342,25 +422,13 @@ def space_for(layer: Layer, hw: Hardware, settings: TuneSettings) -> MappingSpac
     return make_space(layer, hw, settings.template, max_levels=settings.max_levels)
 
 
-def _collect(todo, n_isl, results, records, ckpt, network, first, fp, state, progress, done,
-             hw, settings):
-    """Store each finished layer (its ``n_isl`` islands merged; checkpointed at once) as
-    results arrive. A layer's ``seconds`` is its islands' total search time."""
+def _grouped(keys, n, results):
+    """``(key, [n results])`` for each key in turn, from a stream of ``n`` results per key;
+    the stream is read to its end, so that joblib closes its generator cleanly."""
     results = iter(results)
-    for k in todo:
-        runs = [next(results) for _ in range(n_isl)]
-        layer = network.layers[first[k]]
-        res = runs[0] if n_isl == 1 else merge_islands(runs, sum(r.seconds for r in runs))
-        rec = records[k] = _record(res, layer, hw, settings)
-        if ckpt is not None:
-            write_text(ckpt / f"{_ckpt_name(layer, fp)}.json", json.dumps(rec))
-            for j in range(n_isl):
-                _island_state(state(k), j).unlink(missing_ok=True)
-        done += 1
-        if progress:
-            progress(done, len(first), layer.name)
-        yield k
-    for _ in results:  # run the generator to its end, so joblib closes it cleanly
+    for k in keys:
+        yield k, [next(results) for _ in range(n)]
+    for _ in results:
         pass
 
 

@@ -29,11 +29,22 @@ def add_parser(sub) -> None:
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
                    help="evaluations per distinct layer (default 40000; with --time-limit only: "
-                   "unlimited)")
+                   "unlimited), plus those of any --extra-islands")
     p.add_argument("--islands", type=int, default=None,
                    help="independent runs per layer sharing its budget, each of at least 20000 "
                    "evaluations, in parallel when cores are free; the best wins (GA and "
                    "random; default 2)")
+    p.add_argument("--extra-islands", type=int, default=None,
+                   help="more islands, of 3/4 the first one's budget each, for a layer whose best "
+                   "latency is still between --extend-gap and --extend-max-gap above its compute "
+                   "bound MACs / (PEs x SIMD lanes) (latency objective, GA and random; default "
+                   "2; 0: never)")
+    p.add_argument("--extend-gap", type=float, default=None,
+                   help="relative gap to the compute bound above which a layer earns its extra "
+                   "islands (default 0.005)")
+    p.add_argument("--extend-max-gap", type=float, default=None,
+                   help="... and up to which (default 0.2: a layer further away is limited by "
+                   "its shape, not by the search)")
     p.add_argument("--time-limit", type=float, default=None,
                    help="seconds per distinct layer (per island, with --budget)")
     p.add_argument("--jobs", type=int, default=-1,
@@ -84,18 +95,37 @@ def _budget(value: str | None, kind: str) -> float | None:
 
 def run(args) -> int:
     from ..results import write_results
-    from ..tuner import DEFAULT_BUDGET, DEFAULT_ISLANDS, TuneSettings, tune_model
+    from ..tuner import (
+        DEFAULT_BUDGET,
+        DEFAULT_EXTRA_ISLANDS,
+        DEFAULT_ISLANDS,
+        EXTEND_GAP,
+        EXTEND_MAX_GAP,
+        TuneSettings,
+        tune_model,
+    )
 
     network = resolve_model(args.model)
     hw = resolve_hardware(args.hw)
     budget = args.budget
     if args.islands is not None and args.islands < 1:
         raise MaestroInputError(f"--islands must be at least 1, got {args.islands}", rule="usage")
+    if args.extra_islands is not None and args.extra_islands < 0:
+        raise MaestroInputError(f"--extra-islands must be at least 0, got {args.extra_islands}",
+                                rule="usage")
+    gap = EXTEND_GAP if args.extend_gap is None else args.extend_gap
+    max_gap = EXTEND_MAX_GAP if args.extend_max_gap is None else args.extend_max_gap
+    if not 0 <= gap <= max_gap:
+        raise MaestroInputError(f"need 0 <= --extend-gap <= --extend-max-gap, got {gap} and "
+                                f"{max_gap}", rule="usage")
     if budget is None and not args.time_limit:
         budget = DEFAULT_BUDGET
     settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
                             islands=DEFAULT_ISLANDS if args.islands is None else args.islands,
+                            extra_islands=(DEFAULT_EXTRA_ISLANDS if args.extra_islands is None
+                                           else args.extra_islands),
+                            extend_gap=gap, extend_max_gap=max_gap,
                             max_levels=args.levels, template=args.template, pareto=args.pareto,
                             storage=args.storage, backend=args.backend,
                             scheduler=args.scheduler,

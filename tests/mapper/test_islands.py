@@ -7,11 +7,14 @@ import pytest
 
 import mapper.tuner as tuner
 from costmodel import Hardware, Layer, Network
+from costmodel.analysis import compute_bound
 from mapper.tuner import (
     TuneSettings,
     _search,
+    extra_budgets,
     island_budgets,
     island_seed,
+    needs_extension,
     shape_seed,
     tune_layer,
     tune_model,
@@ -44,7 +47,7 @@ def test_island_seeds_differ_and_island_zero_keeps_the_seed():
 
 
 def test_best_island_wins_and_is_independent_of_jobs(small_islands):
-    s = TuneSettings(budget=600, islands=3, seed=2)
+    s = TuneSettings(budget=600, islands=3, seed=2, extra_islands=0)
     one, two = tune_layer(LAYER, HW, TuneSettings(**{**s.__dict__, "jobs": 1})), \
         tune_layer(LAYER, HW, TuneSettings(**{**s.__dict__, "jobs": 2}))
     assert str(one.dataflow) == str(two.dataflow) and one.best_fitness == two.best_fitness
@@ -59,7 +62,7 @@ def test_best_island_wins_and_is_independent_of_jobs(small_islands):
 
 
 def test_tune_model_with_islands_matches_tune_layer(small_islands, tmp_path):
-    s = TuneSettings(budget=400, islands=2, seed=3, jobs=2)
+    s = TuneSettings(budget=400, islands=2, seed=3, jobs=2, extra_islands=0)
     res = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
     assert [r.evaluations for r in res.layers] == [400, 400]
     alone = tune_layer(NET.layers[1], HW, s)
@@ -80,3 +83,62 @@ def test_pareto_fronts_of_islands_are_merged(small_islands):
     for i in range(len(pts)):
         dom = np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1)
         assert not dom.any()
+
+
+def test_extra_islands_only_for_latency_with_islands_and_a_budget():
+    assert extra_budgets(TuneSettings(budget=80_000, islands=2)) == [30_000, 30_000]
+    assert extra_budgets(TuneSettings(budget=30_000, islands=2, extra_islands=3)) == [22_500] * 3
+    assert extra_budgets(TuneSettings(extra_islands=0)) == []
+    assert extra_budgets(TuneSettings(objective="energy")) == []
+    assert extra_budgets(TuneSettings(strategy="tpe")) == []
+    assert extra_budgets(TuneSettings(budget=None, time_limit=1.0)) == []
+    with pytest.raises(ValueError, match="extra_islands"):
+        extra_budgets(TuneSettings(extra_islands=-1))
+    for gap, top in ((float("nan"), 0.2), (-0.1, 0.2), (0.3, 0.2)):
+        with pytest.raises(ValueError, match="extend_gap"):
+            extra_budgets(TuneSettings(extend_gap=gap, extend_max_gap=top))
+
+
+def test_extension_window_around_the_compute_bound():
+    s = TuneSettings(extend_gap=0.01, extend_max_gap=0.2)
+    bound = compute_bound(LAYER, HW)
+    assert bound == -(-LAYER.macs // HW.num_pes)
+    assert [needs_extension(bound * f, LAYER, HW, s) for f in (1.0, 1.009, 1.02, 1.19, 1.21)] == \
+        [False, False, True, True, False]
+    assert needs_extension(float("inf"), LAYER, HW, s)  # nothing feasible yet: search more
+
+
+def test_layers_far_from_the_compute_bound_get_extra_islands(small_islands):
+    base = TuneSettings(budget=400, islands=2, seed=4, extra_islands=2, extend_max_gap=1e9)
+    never = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 1e9}))
+    assert never.evaluations == 400
+    bound = compute_bound(LAYER, HW)
+    assert never.best_fitness > bound  # this layer cannot keep 32 PEs busy on every cycle
+    more = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 0.0}))
+    assert more.evaluations == 400 + 2 * 150
+    seed = shape_seed(4, LAYER)
+    runs = [_search(LAYER, HW, base, island_seed(seed, j), b, None)
+            for j, b in enumerate((200, 200, 150, 150))]
+    assert more.best_fitness == min(r.best_fitness for r in runs) <= never.best_fitness
+    # the gap decides: just above the base result's gap, no extension
+    gap = never.best_fitness / bound - 1
+    same = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": gap * 1.001}))
+    assert same.evaluations == 400 and same.best_fitness == never.best_fitness
+    # and so does the upper end of the window
+    capped = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 0.0,
+                                                   "extend_max_gap": gap * 0.999}))
+    assert capped.evaluations == 400
+
+
+def test_tune_model_extends_like_tune_layer_and_resumes(small_islands, tmp_path):
+    s = TuneSettings(budget=400, islands=2, seed=3, jobs=2, extra_islands=1, extend_gap=0.0,
+                     extend_max_gap=1e9)
+    res = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
+    for layer, r in zip(NET.layers, res.layers):
+        alone = tune_layer(layer, HW, TuneSettings(**{**s.__dict__, "jobs": 1}))
+        assert str(r.layer.dataflow) == str(alone.dataflow)
+        assert r.evaluations == alone.evaluations
+        assert r.evaluations == (550 if alone.best_fitness > compute_bound(layer, HW) else 400)
+    assert not list(tmp_path.glob("*.state"))
+    again = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
+    assert again.resumed_layers == 2

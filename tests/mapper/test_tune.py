@@ -51,7 +51,8 @@ def test_cli_tune_writes_results_and_resumes(tmp_path, capsys):
     assert all(r["valid"] == "True" for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["seed"] == 0 and summary["totals"]["layers_mapped"] == 5
-    assert summary["settings"]["islands"] == 2
+    assert summary["settings"]["islands"] == 2 and summary["settings"]["extra_islands"] == 2
+    assert summary["settings"]["extend_gap"] == 0.005
     first = (out / "mappings.m").read_text()
     # a second run resumes every layer from the checkpoint and gives the same result
     assert main(args) == 0
@@ -67,6 +68,10 @@ def test_cli_tune_bad_model_is_a_clean_error(tmp_path, capsys):
     assert main(["tune", str(empty), "--quiet"]) == 2
     assert main(["tune", "resnet50", "--islands", "0", "--quiet"]) == 2
     assert "--islands must be at least 1" in capsys.readouterr().err
+    assert main(["tune", "resnet50", "--extra-islands", "-1", "--quiet"]) == 2
+    assert "--extra-islands must be at least 0" in capsys.readouterr().err
+    assert main(["tune", "resnet50", "--extend-gap", "0.5", "--quiet"]) == 2
+    assert "--extend-gap <= --extend-max-gap" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("strategy", ["random", "tpe"])
