@@ -29,25 +29,50 @@ def objective_values(metrics: dict[str, np.ndarray], objective: str) -> np.ndarr
 
 @dataclass
 class Evaluation:
-    """Results for a batch: ``fitness`` is the objective, ``inf`` where infeasible."""
+    """Results for a batch: ``fitness`` is the objective, ``inf`` where infeasible or pruned
+    (``pruned``: not scored, since its latency bound could not beat the incumbent);
+    ``evaluated`` counts the candidates the cost model scored."""
 
     fitness: np.ndarray
     feasible: np.ndarray
     violation: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    pruned: np.ndarray | None = None
+    evaluated: int = -1
+
+    def __post_init__(self) -> None:
+        if self.pruned is None:
+            self.pruned = np.zeros(len(self.fitness), dtype=bool)
+        if self.evaluated < 0:
+            self.evaluated = int(len(self.fitness) - self.pruned.sum())
 
 
 class Evaluator:
-    """Evaluates genomes of one :class:`MappingSpace`, one cost-model call per dataflow shape."""
+    """Evaluates genomes of one :class:`MappingSpace`, one cost-model call per dataflow shape.
+
+    With ``prune`` (latency objective only), a call given the ``incumbent`` latency skips
+    the candidates whose latency lower bound (:meth:`latency_bound`) is not below it: they
+    cannot improve on it, and are returned as pruned, unscored and infeasible."""
 
     def __init__(self, space: MappingSpace, objective: str = "latency",
-                 constraints: Constraints | None = None):
+                 constraints: Constraints | None = None, prune: bool = False):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
         self.space = space
         self.objective = objective
         self.constraints = constraints or Constraints()
         self.evaluations = 0
+        self.prune = prune and objective == "latency"
+        hw = space.hardware
+        # no valid mapping is faster than every PE busy on every cycle
+        self.compute_bound = -(-space.layer.macs // (hw.num_pes * hw.simd_lanes))
+
+    def latency_bound(self, g: Genomes) -> np.ndarray:
+        """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs
+        over the PEs it can keep busy at once (:meth:`MappingSpace.busy_bound`) x SIMD lanes,
+        which the cost model's consistency check guarantees."""
+        busy = np.maximum(self.space.busy_bound(g), 1) * self.space.hardware.simd_lanes
+        return -(-self.space.layer.macs // busy)
 
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
         n = len(g)
@@ -70,10 +95,26 @@ class Evaluator:
                 out[name][idx] = rep[name]
         return out
 
-    def __call__(self, g: Genomes) -> Evaluation:
-        m = self.metrics(g)
-        self.evaluations += len(g)
+    def __call__(self, g: Genomes, incumbent: float = np.inf,
+                 max_evals: int | None = None) -> Evaluation:
+        """Score ``g``; with ``prune``, skip what cannot beat ``incumbent`` and score at most
+        ``max_evals`` of the rest (the others are skipped too, as if pruned)."""
+        pruned = np.zeros(len(g), dtype=bool)
+        if self.prune and np.isfinite(incumbent) and len(g):
+            pruned = self.latency_bound(g) >= incumbent
+        if self.prune and max_evals is not None:
+            keep = np.flatnonzero(~pruned)
+            pruned[keep[max(max_evals, 0):]] = True
+        if pruned.any():
+            keep = np.flatnonzero(~pruned)
+            sub = self.metrics(g.take(keep))
+            m = {k: np.zeros(len(g), dtype=v.dtype) for k, v in sub.items()}
+            for k, v in sub.items():
+                m[k][keep] = v
+        else:
+            m = self.metrics(g)
+        self.evaluations += int(len(g) - pruned.sum())
         viol = self.constraints.violation(m, self.space.hardware)
         feasible = m["valid"] & (viol == 0)
         fit = np.where(feasible, objective_values(m, self.objective), np.inf)
-        return Evaluation(fit, feasible, viol, m)
+        return Evaluation(fit, feasible, viol, m, pruned)

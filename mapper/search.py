@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,13 @@ from .atomic import write_bytes
 from .evaluator import Evaluator
 from .pareto import ParetoArchive
 from .strategies import Strategy
+
+# with a pruning evaluator: candidates proposed per evaluation of the budget, at most (pruned
+# candidates cost a bound, not a cost-model call, but proposing them is not free either)
+MAX_PROPOSALS = 3
+# ... and per scored candidate within one batch (a batch may be mostly pruned once the search
+# has converged: larger batches then mean fewer, cheaper generations)
+MAX_OVERSAMPLE = 8
 
 
 @dataclass
@@ -51,7 +59,11 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
                state_file: str | Path | None = None, save_every: float = 1.0) -> SearchResult:
     """Run ``strategy`` until ``budget`` evaluations or ``time_limit`` seconds are used.
 
-    With only an evaluation budget the result is reproducible for a given seed. With
+    With only an evaluation budget the result is reproducible for a given seed. An evaluator
+    that prunes (:class:`Evaluator` ``prune``) is given the best latency so far: candidates
+    that cannot beat it are not scored and do not count as evaluations, at most
+    :data:`MAX_PROPOSALS` x ``budget`` candidates are proposed in all, and the search ends
+    at once when the best reaches the compute bound (it is then optimal). With
     ``state_file``, the whole search state (strategy, RNG, best, history) is saved atomically
     at most every ``save_every`` seconds and after the last batch; a later call with the same
     file continues from it, so an interrupted search loses at most the batches since the last
@@ -68,25 +80,41 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         evals = strategy.completed
     state = _load_state(state_file)
     if state is not None:
-        strategy, evals, best, best_g, history, pareto = state
+        strategy, evals, best, best_g, history, pareto = state[:6]
         t0 -= history[-1][1] if history else 0.0
     else:
         strategy.plan(None if budget is None else budget - evals, time_limit)
     last_save = time.perf_counter()
+    prune = getattr(evaluator, "prune", False)
+    proposals = evals if state is None or len(state) < 7 else state[6]
     while True:
         if budget is not None and evals >= budget:
             break
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             break
-        g = strategy.ask(None if budget is None else budget - evals)
+        if prune and (best <= evaluator.compute_bound
+                      or (budget is not None and proposals >= MAX_PROPOSALS * budget)):
+            break
+        limit = None if budget is None else budget - evals
+        if prune and limit is not None:
+            limit = min(math.ceil(limit * strategy.oversample), MAX_PROPOSALS * budget - proposals)
+        g = strategy.ask(limit)
         if len(g) == 0:
             break
-        ev = evaluator(g)
+        if prune:
+            ev = evaluator(g, incumbent=best,
+                           max_evals=None if budget is None else budget - evals)
+            if np.isfinite(best):  # propose more where fewer candidates survive the bound
+                kept = max(ev.evaluated / len(g), 1 / MAX_OVERSAMPLE)
+                strategy.oversample = min(MAX_OVERSAMPLE, (strategy.oversample + 1 / kept) / 2)
+        else:
+            ev = evaluator(g)
         if getattr(strategy, "multi", False):
             strategy.tell(g, ev.fitness, ev.violation, secondary=ev.metrics["energy_nj"])
         else:
             strategy.tell(g, ev.fitness, ev.violation)
-        evals += len(g)
+        evals += ev.evaluated
+        proposals += len(g)
         if pareto is not None:
             pareto.add(g, ev.metrics, ev.feasible)
         k = int(np.argmin(ev.fitness)) if len(g) else 0
@@ -96,10 +124,10 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         if progress is not None:
             progress(evals, best)
         if state_file is not None and time.perf_counter() - last_save >= save_every:
-            _save_state(state_file, (strategy, evals, best, best_g, history, pareto))
+            _save_state(state_file, (strategy, evals, best, best_g, history, pareto, proposals))
             last_save = time.perf_counter()
     if state_file is not None:
-        _save_state(state_file, (strategy, evals, best, best_g, history, pareto))
+        _save_state(state_file, (strategy, evals, best, best_g, history, pareto, proposals))
     if getattr(strategy, "final_best", None) is not None:
         # the study's best, concurrent workers' trials included (on ties too: so that every
         # worker of a shared study reports the same mapping)

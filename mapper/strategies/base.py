@@ -26,6 +26,9 @@ class Strategy(ABC):
         self.seed = seed
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
+        # proposals per wanted evaluation: a search whose evaluator prunes raises it, so that
+        # a batch still yields about batch_size scored candidates (strategies may ignore it)
+        self.oversample = 1.0
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:  # noqa: B027
         """Called once before the first ``ask`` with the run's evaluation budget and time

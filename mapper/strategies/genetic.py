@@ -35,7 +35,10 @@ class GeneticAlgorithm(Strategy):
     tile variants: a cost-model call costs about the same for 30 or 250 genomes of one shape
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
-    shrink with the budget and the initial sample keeps more structures.
+    shrink with the budget and the initial sample keeps more structures. Under a pruning
+    evaluator (the tuner's default) children whose latency bound cannot beat the best are not
+    scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
+    yields about ``batch_size`` scored candidates.
     """
 
     name = "ga"
@@ -118,7 +121,8 @@ class GeneticAlgorithm(Strategy):
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng
         self.plan(limit, None)  # no-op once planned; else the first call sees the whole budget
-        n_total = self.batch_size if limit is None else min(self.batch_size, limit)
+        n_total = int(self.batch_size * self.oversample)
+        n_total = n_total if limit is None else min(n_total, limit)
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if not self._restarts else int(self.init_size * self.restart_init)
             n = n if limit is None else min(n, limit)
@@ -148,7 +152,7 @@ class GeneticAlgorithm(Strategy):
             donors = elite.take(rng.integers(0, len(elite), n_imm))
             parts.append(sp.with_structure_of(donors, sp.sample(rng, n_imm)))
         bases = Genomes.concat(parts)
-        k = self.per_shape
+        k = max(1, int(round(self.per_shape * self.oversample)))
         base_rep = bases.take(np.repeat(np.arange(len(bases)), k))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
         kids = sp.crossover_tiles(rng, base_rep, partner)
