@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel.analysis import evaluate_batch
+from costmodel.analysis import compute_bound, evaluate_batch
 from costmodel.errors import MaestroInputError
 from search_spaces import Constraints, Genomes, MappingSpace
 
@@ -63,9 +63,8 @@ class Evaluator:
         self.constraints = constraints or Constraints()
         self.evaluations = 0
         self.prune = prune and objective == "latency"
-        hw = space.hardware
         # no valid mapping is faster than every PE busy on every cycle
-        self.compute_bound = -(-space.layer.macs // (hw.num_pes * hw.simd_lanes))
+        self.compute_bound = compute_bound(space.layer, space.hardware)
 
     def latency_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs
