@@ -20,7 +20,7 @@ LAYER = Layer("c", "CONV", dict(K=32, C=32, R=3, S=3, Y=16, X=16))
 HW = Hardware(num_pes=64, l1_size=512, l2_size=50000, noc_bw=32, offchip_bw=32)
 
 
-def _search(state_file=None, stop_after=None):
+def _search(state_file=None, stop_after=None, prune=False):
     sp = MappingSpace(LAYER, HW)
     calls = {"n": 0}
 
@@ -29,17 +29,19 @@ def _search(state_file=None, stop_after=None):
         if stop_after is not None and calls["n"] > stop_after:
             raise KeyboardInterrupt
 
-    return run_search(sp, make_strategy("ga", sp, seed=9), Evaluator(sp), budget=12000,
+    return run_search(sp, make_strategy("ga", sp, seed=9), Evaluator(sp, prune=prune),
+                      budget=12000,
                       progress=progress, state_file=state_file, save_every=0.0)
 
 
-def test_interrupted_search_resumes_to_the_same_result(tmp_path):
-    full = _search()
+@pytest.mark.parametrize("prune", [False, True])
+def test_interrupted_search_resumes_to_the_same_result(tmp_path, prune):
+    full = _search(prune=prune)
     state = tmp_path / "layer.state"
     with pytest.raises(KeyboardInterrupt):
-        _search(state, stop_after=4)
+        _search(state, stop_after=4, prune=prune)
     assert state.exists()
-    resumed = _search(state)
+    resumed = _search(state, prune=prune)
     assert resumed.evaluations == full.evaluations
     assert resumed.best_fitness == full.best_fitness
     assert str(resumed.dataflow) == str(full.dataflow)
