@@ -22,7 +22,6 @@ from .strategies import Strategy
 # with a pruning evaluator: candidates proposed per evaluation of the budget, at most (pruned
 # candidates cost a bound, not a cost-model call, but proposing them is not free either)
 MAX_PROPOSALS = 3
-MIN_PROPOSAL_CAP = 48_000  # ... but small budgets may propose this many (proposals are cheap)
 # ... and per scored candidate within one batch (a batch may be mostly pruned once the search
 # has converged: larger batches then mean fewer, cheaper generations)
 MAX_OVERSAMPLE = 8
@@ -63,8 +62,7 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     With only an evaluation budget the result is reproducible for a given seed. An evaluator
     that prunes (:class:`Evaluator` ``prune``) is given the best latency so far: candidates
     that cannot beat it are not scored and do not count as evaluations, at most
-    :data:`MAX_PROPOSALS` x ``budget`` (or :data:`MIN_PROPOSAL_CAP`) candidates are proposed
-    in all, and the search ends
+    :data:`MAX_PROPOSALS` x ``budget`` candidates are proposed in all, and the search ends
     at once when the best reaches the compute bound (it is then optimal). With
     ``state_file``, the whole search state (strategy, RNG, best, history) is saved atomically
     at most every ``save_every`` seconds and after the last batch; a later call with the same
@@ -88,7 +86,6 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         strategy.plan(None if budget is None else budget - evals, time_limit)
     last_save = time.perf_counter()
     prune = getattr(evaluator, "prune", False)
-    cap = None if budget is None else max(MAX_PROPOSALS * budget, MIN_PROPOSAL_CAP)
     proposals = evals if state is None or len(state) < 7 else state[6]
     while True:
         if budget is not None and evals >= budget:
@@ -96,11 +93,11 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         if time_limit is not None and time.perf_counter() - t0 >= time_limit:
             break
         if prune and (best <= evaluator.compute_bound
-                      or (budget is not None and proposals >= cap)):
+                      or (budget is not None and proposals >= MAX_PROPOSALS * budget)):
             break
         limit = None if budget is None else budget - evals
         if prune and limit is not None:
-            limit = min(math.ceil(limit * strategy.oversample), cap - proposals)
+            limit = min(math.ceil(limit * strategy.oversample), MAX_PROPOSALS * budget - proposals)
         g = strategy.ask(limit)
         if len(g) == 0:
             break
