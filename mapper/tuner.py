@@ -56,7 +56,7 @@ PRUNING_STRATEGIES = ("ga",)  # searches that skip candidates whose latency boun
 DEFAULT_EXTRA_ISLANDS = 2
 EXTEND_GAP = 0.005
 EXTEND_MAX_GAP = 0.2
-EXTRA_ISLAND_SHARE = 0.4
+EXTRA_ISLAND_SHARE = 0.3
 
 
 @dataclass

@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
                    "evaluations, in parallel when cores are free; the best wins (GA and "
                    "random; default 2)")
     p.add_argument("--extra-islands", type=int, default=None,
-                   help="more islands, of 0.4 x the first one's budget each, for a layer whose "
+                   help="more islands, of 0.3 x the first one's budget each, for a layer whose "
                    "best latency is still between --extend-gap and --extend-max-gap above its "
                    "compute bound MACs / (PEs x SIMD lanes) (latency objective, GA and random; "
                    "default 2; 0: never)")
