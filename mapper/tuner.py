@@ -10,6 +10,7 @@ Finished layers are check-pointed (atomically) so an interrupted run resumes whe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -182,6 +183,26 @@ def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSetti
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 
+def plan_extension(best: float, layer: Layer, hw: Hardware,
+                   settings: TuneSettings) -> tuple[list[int], bool]:
+    """The extra islands of a layer whose first islands found ``best``: their budgets, and
+    whether they search a wider space. A layer with no feasible mapping at all gets
+    ``settings.extra_islands`` islands of the first one's size, in the free space widened
+    with R/S as spatial dims at the innermost level (Eyeriss-style filter rows per PE: the
+    smallest L1 footprint, e.g. an 11x11 first layer on a 512-element L1), whatever the
+    objective; a feasible layer gets :func:`extra_budgets` when :func:`needs_extension`."""
+    base = island_budgets(settings)
+    if (int(settings.extra_islands) <= 0 or base[0] is None
+            or settings.strategy not in ISLAND_STRATEGIES):
+        return [], False
+    if not np.isfinite(best):
+        return [base[0]] * int(settings.extra_islands), settings.template is None
+    extra = extra_budgets(settings)
+    if extra and needs_extension(best, layer, hw, settings):
+        return extra, False
+    return [], False
+
+
 def island_seed(seed: int, island: int) -> int:
     """Seed of island ``island`` of a search seeded ``seed`` (island 0 uses ``seed`` itself)."""
     if island == 0:
@@ -209,9 +230,10 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     budgets = island_budgets(settings)
     t0 = time.perf_counter()
     runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0)
-    extra = extra_budgets(settings)
-    if extra and needs_extension(min(r.best_fitness for r in runs), layer, hw, settings):
-        runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets))
+    extra, widen = plan_extension(min(r.best_fitness for r in runs), layer, hw, settings)
+    if extra:
+        runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets),
+                             widen=widen)
     if len(runs) == 1:
         return runs[0]
     return merge_islands(runs, time.perf_counter() - t0)
@@ -219,16 +241,16 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
 
 def _run_islands(layer: Layer, hw: Hardware, settings: TuneSettings, base: int,
                  budgets: list[int | None], state_file: str | Path | None,
-                 first: int) -> list[SearchResult]:
+                 first: int, widen: bool = False) -> list[SearchResult]:
     """Islands ``first, first + 1, ...`` of one layer with ``budgets``, in parallel."""
     if len(budgets) == 1:
         return [_search(layer, hw, settings, island_seed(base, first), budgets[0],
-                        _island_state(state_file, first))]
+                        _island_state(state_file, first), widen)]
     backend = "loky" if settings.backend == "dask" else settings.backend
     with parallel_config(backend=backend):
         return Parallel(n_jobs=min(len(budgets), effective_n_jobs(settings.jobs)))(
             delayed(_search)(layer, hw, settings, island_seed(base, j), b,
-                             _island_state(state_file, j))
+                             _island_state(state_file, j), widen)
             for j, b in enumerate(budgets, start=first))
 
 
@@ -262,9 +284,13 @@ def _chain_histories(runs: list[tuple[list, int]]) -> list[tuple[int, float, flo
 
 
 def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
-            budget: int | None, state_file: str | Path | None) -> SearchResult:
-    """One run of the strategy on one layer with ``budget`` evaluations."""
+            budget: int | None, state_file: str | Path | None,
+            widen: bool = False) -> SearchResult:
+    """One run of the strategy on one layer with ``budget`` evaluations (``widen``: in the
+    free space with R/S also allowed as spatial dims, see :func:`plan_extension`)."""
     space = make_space(layer, hw, settings.template, max_levels=settings.max_levels)
+    if widen:
+        space = dataclasses.replace(space, rs_spatial=True)
     params = dict(settings.strategy_params)
     if settings.strategy == "exhaustive":
         params.setdefault("objective", settings.objective)
@@ -295,10 +321,11 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
 
 
 def _tune_task(layer: Layer, hw: Hardware, settings: TuneSettings, island: int,
-               budget: int | None, state_file: Path | None = None) -> SearchResult:
+               budget: int | None, state_file: Path | None = None,
+               widen: bool = False) -> SearchResult:
     """One island of one distinct layer, in a worker."""
     seed = island_seed(shape_seed(settings.seed, layer), island)
-    return _search(layer, hw, settings, seed, budget, _island_state(state_file, island))
+    return _search(layer, hw, settings, seed, budget, _island_state(state_file, island), widen)
 
 
 def _record(res: SearchResult, layer: Layer, hw: Hardware, settings: TuneSettings) -> dict:
@@ -364,11 +391,11 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     def state(k):
         return None if ckpt is None else ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.state"
 
-    budgets, extra = island_budgets(settings), extra_budgets(settings)
+    budgets = island_budgets(settings)
 
-    def tasks(layers, islands):
-        return (delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k))
-                for k in layers for j, b in islands)
+    def task(k, j, b, widen=False):
+        return delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k),
+                                   widen)
 
     def finish(k, runs):  # merge, record and checkpoint a layer's islands
         nonlocal done
@@ -385,19 +412,23 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
 
     # first every layer's islands; then more islands for the layers still far from their
     # compute bound (a layer is recorded as soon as it is known to need no more)
-    pending: dict[int, list[SearchResult]] = {}
+    pending: dict[int, tuple[list[SearchResult], list[int], bool]] = {}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
-        for k, runs in _grouped(todo, len(budgets), runner(tasks(todo, list(enumerate(budgets))))):
+        first_round = (task(k, j, b) for k in todo for j, b in enumerate(budgets))
+        for k, runs in _grouped(todo, [len(budgets)] * len(todo), runner(first_round)):
             best = min(r.best_fitness for r in runs)
-            if extra and needs_extension(best, network.layers[first[k]], hw, settings):
-                pending[k] = runs
+            extra, widen = plan_extension(best, network.layers[first[k]], hw, settings)
+            if extra:
+                pending[k] = (runs, extra, widen)
             else:
                 finish(k, runs)
         if pending:
-            more = runner(tasks(list(pending), list(enumerate(extra, start=len(budgets)))))
-            for k, runs in _grouped(list(pending), len(extra), more):
-                finish(k, pending.pop(k) + runs)
+            second = [task(k, j, b, widen) for k, (_, extra, widen) in pending.items()
+                      for j, b in enumerate(extra, start=len(budgets))]
+            sizes = [len(extra) for _, extra, _ in pending.values()]
+            for k, runs in _grouped(list(pending), sizes, runner(second)):
+                finish(k, pending.pop(k)[0] + runs)
     out = []
     for i, layer in enumerate(network.layers):
         k = of_layer[i]
@@ -426,11 +457,11 @@ def space_for(layer: Layer, hw: Hardware, settings: TuneSettings) -> MappingSpac
     return make_space(layer, hw, settings.template, max_levels=settings.max_levels)
 
 
-def _grouped(keys, n, results):
-    """``(key, [n results])`` for each key in turn, from a stream of ``n`` results per key;
-    the stream is read to its end, so that joblib closes its generator cleanly."""
+def _grouped(keys, sizes, results):
+    """``(key, [results])`` for each key in turn, from a stream of ``sizes[i]`` results for
+    key ``i``; the stream is read to its end, so that joblib closes its generator cleanly."""
     results = iter(results)
-    for k in keys:
+    for k, n in zip(keys, sizes):
         yield k, [next(results) for _ in range(n)]
     for _ in results:
         pass

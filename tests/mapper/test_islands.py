@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mapper.tuner as tuner
-from costmodel import Hardware, Layer, Network
+from costmodel import Hardware, Layer, Network, SpatialMap
 from costmodel.analysis import compute_bound
 from mapper.tuner import (
     TuneSettings,
@@ -135,8 +135,9 @@ def test_layers_far_from_the_compute_bound_get_extra_islands(small_islands):
     assert capped.evaluations == never.evaluations
 
 
-def test_tune_model_extends_like_tune_layer_and_resumes(small_islands, tmp_path):
-    s = TuneSettings(budget=400, islands=2, seed=3, jobs=2, extra_islands=1, extend_gap=0.0,
+@pytest.mark.parametrize("jobs", [1, 2])  # 1: joblib runs the tasks as they are listed
+def test_tune_model_extends_like_tune_layer_and_resumes(small_islands, tmp_path, jobs):
+    s = TuneSettings(budget=400, islands=2, seed=3, jobs=jobs, extra_islands=1, extend_gap=0.0,
                      extend_max_gap=1e9)
     res = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
     for layer, r in zip(NET.layers, res.layers):
@@ -150,3 +151,29 @@ def test_tune_model_extends_like_tune_layer_and_resumes(small_islands, tmp_path)
     assert not list(tmp_path.glob("*.state"))
     again = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
     assert again.resumed_layers == 2
+
+
+BIG_FILTER = Layer("big", "CONV", dict(K=4, C=3, R=7, S=7, Y=16, X=16))
+# 7x7 filter rows mapped whole need an L1 of about 300 elements; one filter row per PE, far less
+SMALL_L1 = Hardware(num_pes=16, l1_size=200, l2_size=100000, noc_bw=64, offchip_bw=64)
+
+
+def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands):
+    s = TuneSettings(budget=600, islands=2, seed=1)
+    plain = tune_layer(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__, "extra_islands": 0}))
+    assert not plain.found  # R/S whole do not fit the L1
+    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == ([300, 300], True)
+    wide = tune_layer(BIG_FILTER, SMALL_L1, s)
+    assert wide.found and wide.report.valid and wide.report.l1_size <= SMALL_L1.l1_size
+    assert any(isinstance(d, SpatialMap) and d.dim in ("R", "S")
+               for d in wide.dataflow.directives)
+    # whole-model tuning does the same, and an energy search too
+    res = tune_model(Network("n", [BIG_FILTER]), SMALL_L1, TuneSettings(**{**s.__dict__,
+                                                                          "jobs": 2}))
+    assert str(res.layers[0].layer.dataflow) == str(wide.dataflow)
+    energy = tune_layer(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__,
+                                                              "objective": "energy"}))
+    assert energy.found
+    # a template keeps its own space: nothing to widen
+    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
+                                TuneSettings(**{**s.__dict__, "template": "kcp_ws"}))[1] is False
