@@ -38,13 +38,14 @@ class Evaluation:
     violation: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
     pruned: np.ndarray | None = None
-    evaluated: int = -1
 
     def __post_init__(self) -> None:
         if self.pruned is None:
             self.pruned = np.zeros(len(self.fitness), dtype=bool)
-        if self.evaluated < 0:
-            self.evaluated = int(len(self.fitness) - self.pruned.sum())
+
+    @property
+    def evaluated(self) -> int:
+        return int(len(self.fitness) - self.pruned.sum())
 
 
 class Evaluator:
@@ -99,20 +100,20 @@ class Evaluator:
         """Score ``g``; with ``prune``, skip what cannot beat ``incumbent`` and score at most
         ``max_evals`` of the rest (the others are skipped too, as if pruned)."""
         pruned = np.zeros(len(g), dtype=bool)
-        if self.prune and np.isfinite(incumbent) and len(g):
-            pruned = self.latency_bound(g) >= incumbent
-        if self.prune and max_evals is not None:
-            keep = np.flatnonzero(~pruned)
-            pruned[keep[max(max_evals, 0):]] = True
-        if pruned.any():
-            keep = np.flatnonzero(~pruned)
+        if self.prune:
+            if np.isfinite(incumbent) and len(g):
+                pruned = self.latency_bound(g) >= incumbent
+            if max_evals is not None:
+                pruned[np.flatnonzero(~pruned)[max(max_evals, 0):]] = True
+        keep = np.flatnonzero(~pruned)
+        if len(keep) == len(g):
+            m = self.metrics(g)
+        else:
             sub = self.metrics(g.take(keep))
             m = {k: np.zeros(len(g), dtype=v.dtype) for k, v in sub.items()}
             for k, v in sub.items():
                 m[k][keep] = v
-        else:
-            m = self.metrics(g)
-        self.evaluations += int(len(g) - pruned.sum())
+        self.evaluations += len(keep)
         viol = self.constraints.violation(m, self.space.hardware)
         feasible = m["valid"] & (viol == 0)
         fit = np.where(feasible, objective_values(m, self.objective), np.inf)

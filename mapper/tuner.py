@@ -157,21 +157,29 @@ def island_budgets(settings: TuneSettings) -> list[int | None]:
     return [q + (j < r) for j in range(n)]
 
 
-def extra_budgets(settings: TuneSettings) -> list[int]:
-    """Budgets of the islands added to a layer whose best latency stays far from its compute
-    bound (:func:`needs_extension`): ``settings.extra_islands`` of them, each
-    :data:`EXTRA_ISLAND_SHARE` of the first island's budget (at least 1). None for objectives
-    other than latency, for strategies without islands and for time-limit-only searches."""
+def _extension_base(settings: TuneSettings) -> int | None:
+    """The first island's budget when extra islands may follow (GA or random with an
+    evaluation budget and ``settings.extra_islands`` > 0), else None; checks the settings."""
     if int(settings.extra_islands) < 0:
         raise ValueError(f"extra_islands must be at least 0, got {settings.extra_islands}")
     if not 0 <= settings.extend_gap <= settings.extend_max_gap:
         raise ValueError("need 0 <= extend_gap <= extend_max_gap, got "
                          f"{settings.extend_gap} and {settings.extend_max_gap}")
-    base = island_budgets(settings)
-    if (settings.objective != "latency" or base[0] is None
-            or settings.strategy not in ISLAND_STRATEGIES):
+    base = island_budgets(settings)[0]
+    if int(settings.extra_islands) == 0 or settings.strategy not in ISLAND_STRATEGIES:
+        return None
+    return base
+
+
+def extra_budgets(settings: TuneSettings) -> list[int]:
+    """Budgets of the islands added to a layer whose best latency stays far from its compute
+    bound (:func:`needs_extension`): ``settings.extra_islands`` of them, each
+    :data:`EXTRA_ISLAND_SHARE` of the first island's budget (at least 1). None for objectives
+    other than latency, for strategies without islands and for time-limit-only searches."""
+    base = _extension_base(settings)
+    if base is None or settings.objective != "latency":
         return []
-    return [max(1, round(base[0] * EXTRA_ISLAND_SHARE))] * int(settings.extra_islands)
+    return [max(1, round(base * EXTRA_ISLAND_SHARE))] * int(settings.extra_islands)
 
 
 def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
@@ -191,12 +199,11 @@ def plan_extension(best: float, layer: Layer, hw: Hardware,
     with R/S as spatial dims at the innermost level (Eyeriss-style filter rows per PE: the
     smallest L1 footprint, e.g. an 11x11 first layer on a 512-element L1), whatever the
     objective; a feasible layer gets :func:`extra_budgets` when :func:`needs_extension`."""
-    base = island_budgets(settings)
-    if (int(settings.extra_islands) <= 0 or base[0] is None
-            or settings.strategy not in ISLAND_STRATEGIES):
+    base = _extension_base(settings)
+    if base is None:
         return [], False
     if not np.isfinite(best):
-        return [base[0]] * int(settings.extra_islands), settings.template is None
+        return [base] * int(settings.extra_islands), settings.template is None
     extra = extra_budgets(settings)
     if extra and needs_extension(best, layer, hw, settings):
         return extra, False
@@ -397,7 +404,7 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
         return delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k),
                                    widen)
 
-    def finish(k, runs):  # merge, record and checkpoint a layer's islands
+    def finish(k, runs):  # merge, record, checkpoint; seconds: the islands' total search time
         nonlocal done
         layer = network.layers[first[k]]
         res = runs[0] if len(runs) == 1 else merge_islands(runs, sum(r.seconds for r in runs))
