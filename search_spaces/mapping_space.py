@@ -475,6 +475,57 @@ class MappingSpace:
                 g.levels = np.where(m, g.levels + rng.choice([-1, 1], n), g.levels)
         return self.repair(g)
 
+    def split_level(self, rng: np.random.Generator, g: Genomes, above: np.ndarray | None = None,
+                    dim: np.ndarray | None = None) -> Genomes:
+        """Domain-aware structural move: the genomes of ``g`` that have room for one more
+        cluster level, each with a new level that spreads a spatial dim ``dim`` (random if
+        not given) over clusters: a new top level (``above``; the old levels move down
+        unchanged) or a new innermost level inside each unit of the old innermost one (whose
+        tile of ``dim`` then grows, so there is something to spread). Cluster sizes and
+        spatial tiles are then fitted to keep the PEs busy (:meth:`fit_spatial`); the other
+        tiles and the loop orders are the parent's, so a child starts near its parent's
+        quality. This is how a one-level mapping whose spatial dim is too small for the array
+        becomes a two-level one without passing through random genes."""
+        c = g.take(np.nonzero(g.levels < self.max_levels)[0])
+        n = len(c)
+        if n == 0:
+            return self.empty()
+        above = rng.random(n) < 0.5 if above is None else np.broadcast_to(above, n)[: n]
+        dim = (self.par_idx[rng.integers(0, len(self.par_idx), n)] if dim is None
+               else np.broadcast_to(dim, n)[: n])
+        a = np.nonzero(above)[0]
+        for name in ("order", "par", "par2", "tiles", "clusters"):
+            arr = getattr(c, name)
+            arr[a, 1:] = arr[a, :-1].copy()
+        c.par[a, 0], c.par2[a, 0] = dim[a], -1
+        c.tiles[a, 0] = self.extent
+        b = np.nonzero(~above)[0]
+        lv = c.levels[b]
+        c.order[b, lv], c.par[b, lv], c.par2[b, lv] = c.order[b, lv - 1], dim[b], -1
+        hi = np.where(lv - 1 == 0, self.extent[dim[b]],
+                      c.tiles[b, np.maximum(lv - 2, 0), dim[b]])
+        cur = c.tiles[b, lv - 1, dim[b]]
+        whole = rng.random(len(b)) < 0.5
+        grow = np.where(whole, hi, cur + (rng.random(len(b)) * (hi - cur)))
+        c.tiles[b, lv - 1, dim[b]] = np.maximum(cur, grow.astype(np.int64))
+        # mapped whole at the parent level, the dim is half the time a second spatial map
+        # there rather than a temporal one: the same data, but MAESTRO's analysis of the
+        # parent's edge tiles differs between the two, and either may be the valid one
+        two = whole & (rng.random(len(b)) < 0.5) & self.second_spatial
+        c.par2[b[two], lv[two] - 1] = dim[b][two]
+        c.tiles[b, lv] = c.tiles[b, lv - 1]
+        c.levels = c.levels + 1
+        # a cluster of one would not split anything; fit_spatial mostly re-draws it
+        start = np.maximum(2, np.exp(rng.random(n) * np.log(max(self.P // 2, 2)))).astype(np.int64)
+        new_lv = np.where(above, 1, c.levels - 1)
+        c.clusters[np.arange(n), new_lv] = start
+        c = self.fit_spatial(self.repair(c), rng, np.ones(n, dtype=bool))
+        # where fitting drew a cluster of one (a divisor of the extent), keep the start size
+        rows = np.arange(n)
+        one = c.clusters[rows, new_lv] == 1
+        c.clusters[rows[one], new_lv[one]] = start[one]
+        return self.repair(c)
+
     def crossover(self, rng: np.random.Generator, a: Genomes, b: Genomes) -> Genomes:
         """GAMMA-style crossover: each dim's tiles (all levels) come from one parent; the loop
         orders, spatial dims, cluster sizes and level count from a randomly chosen parent."""

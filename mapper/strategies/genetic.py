@@ -2,7 +2,8 @@
 
 Each generation keeps an elite, breeds children by GAMMA's per-dimension tile crossover and by
 domain mutations (tile steps, spatial-dim change, loop swaps, cluster resizing, adding or
-removing a level), and spends part of the batch on tile-only variants of the best individuals.
+removing a level, splitting a level in two), and spends part of the batch on tile-only
+variants of the best individuals.
 Tile-only variants share their parent's dataflow shape, so the batch cost model scores them in
 one call: this is where most evaluations go, and why the GA is fast.
 """
@@ -21,7 +22,11 @@ class GeneticAlgorithm(Strategy):
 
     Each generation picks ``n_shapes`` structures: the best distinct shapes of the population
     (exploitation), new ones bred from elites by crossover and structural mutation
-    (``explore``), and random newcomers carrying elite tiles (``immigrants``). Every structure
+    (``explore``), random newcomers carrying elite tiles (``immigrants``), and ``splits``
+    structures that give an elite individual one more cluster level spreading another dim
+    (:meth:`MappingSpace.split_level`: how a one-level mapping whose spatial dim is too small
+    for the array becomes a two-level one that keeps it busy, without a detour through
+    random genes). Every structure
     gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
     individuals and of the best of ``class_top`` other classes (line searches along every tile
@@ -51,7 +56,7 @@ class GeneticAlgorithm(Strategy):
                  batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
-                 short_restart: float = 0.25, short_stall: int = 1):
+                 short_restart: float = 0.25, short_stall: int = 1, splits: int = 1):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
@@ -79,6 +84,7 @@ class GeneticAlgorithm(Strategy):
         self.short_restart = short_restart  # a batch this much below full counts as converged
         self.short_stall = short_stall
         self._restarts = 0
+        self.splits = splits  # structures per generation made by splitting a level in two
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
@@ -160,9 +166,24 @@ class GeneticAlgorithm(Strategy):
         kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
         # the first child of each structure keeps its base's tiles: a structural move is
         # judged with the tiles that made its parent good
-        kids = Genomes.concat([self._local_moves(), bases,
+        kids = Genomes.concat([self._local_moves(), bases, self._splits(elite, k),
                                kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
         return self._unseen(kids, n_total)
+
+    def _splits(self, elite: Genomes, k: int) -> Genomes:
+        """``k`` children for each of ``splits`` structures made by giving an elite
+        individual with room one more level (:meth:`MappingSpace.split_level`): the best
+        such individual, or half the time a random one; one shape per structure, so one
+        cost-model call scores its children."""
+        sp, rng = self.space, self.rng
+        room = np.nonzero(elite.levels < sp.max_levels)[0]
+        parts = []
+        for _ in range(self.splits if len(room) else 0):
+            i = room[0] if rng.random() < 0.5 else room[rng.integers(0, len(room))]
+            above = np.array(rng.random() < 0.5)
+            dim = np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))])
+            parts.append(sp.split_level(rng, elite.take(np.full(k, i)), above, dim))
+        return Genomes.concat(parts) if parts else sp.empty()
 
     def _unseen(self, g: Genomes, n: int) -> Genomes:
         """The first ``n`` genomes of ``g`` that decode to a dataflow not proposed before

@@ -175,3 +175,40 @@ def test_depthwise_layers_sample_two_spatial_dims_per_level_more_often():
     assert 0.05 < share["conv"] < 0.25 and share["dw"] > 0.45, share
     assert (MappingSpace(dw, HW, second_spatial_rate=0.0).sample(
         np.random.default_rng(0), 500).par2 < 0).all()
+
+
+def test_split_level_adds_a_level_that_spreads_a_dim_over_clusters():
+    rng = np.random.default_rng(5)
+    sp = MappingSpace(LAYER, HW, max_levels=3)
+    g = sp.sample(rng, 300)
+    kids = sp.split_level(rng, g)
+    room = g.take(np.nonzero(g.levels < 3)[0])
+    assert len(kids) == len(room) > 0
+    _check_rules(sp, kids)
+    assert (kids.levels == room.levels + 1).all()
+    k = sp.dims.index("K")
+    # a new top level: the old levels move down with their orders and spatial dims
+    top = sp.split_level(rng, room, above=np.array(True), dim=np.array(k))
+    # (a cluster of one only where the parent's clusters already fill the array)
+    assert (top.par[:, 0] == k).all() and (top.clusters[:, 1] > 1).mean() > 0.9
+    for lv in range(2):
+        used = room.levels > lv
+        assert (top.order[used, lv + 1] == room.order[used, lv]).all()
+        assert (top.par[used, lv + 1] == room.par[used, lv]).all()
+    # a new innermost level spreading K inside the old innermost level's units
+    room = g.take(np.nonzero(g.levels == 1)[0])
+    low = sp.split_level(rng, room, above=np.array(False), dim=np.array(k))
+    rows = np.arange(len(low))
+    inner = low.levels - 1
+    assert (low.par[rows, inner] == k).all() and (low.clusters[rows, inner] > 1).mean() > 0.9
+    assert (low.order[rows, inner] == low.order[rows, inner - 1]).all()
+    grown = room.par[:, 0] != k  # (else fitting resized it as a spatial tile)
+    assert (low.tiles[:, 0, k] >= room.tiles[:, 0, k])[grown].all()
+    # some keep K whole at the parent level as a second spatial map (MAESTRO's other edge
+    # analysis), the rest keep it temporal
+    two = (low.par2[:, 0] == k) & (room.par2[:, 0] != k)
+    assert 0 < two.sum() < len(low)
+    assert (low.tiles[two, 0, k] == sp.extent[k]).all()
+    valid = sum(evaluate(LAYER, HW, sp.decode(low, i)).valid for i in range(40))
+    assert valid > 10
+    assert len(sp.split_level(rng, g.take(np.nonzero(g.levels == 3)[0]))) == 0
