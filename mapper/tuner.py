@@ -191,23 +191,37 @@ def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSetti
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 
-def plan_extension(best: float, layer: Layer, hw: Hardware,
-                   settings: TuneSettings) -> tuple[list[int], bool]:
+def plan_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings,
+                   wide: bool = False) -> tuple[list[int], bool]:
     """The extra islands of a layer whose first islands found ``best``: their budgets, and
     whether they search a wider space. A layer with no feasible mapping at all gets
     ``settings.extra_islands`` islands of the first one's size, in the free space widened
     with R/S as spatial dims at the innermost level (Eyeriss-style filter rows per PE: the
     smallest L1 footprint, e.g. an 11x11 first layer on a 512-element L1), whatever the
-    objective; a feasible layer gets :func:`extra_budgets` when :func:`needs_extension`."""
+    objective; so does a layer whose first islands already searched that space (``wide``,
+    see :func:`starts_wide`) and did not reach ``settings.extend_gap`` of its compute bound,
+    since results in that larger space vary much more between seeds; a feasible layer gets
+    :func:`extra_budgets` when :func:`needs_extension`."""
     base = _extension_base(settings)
     if base is None:
         return [], False
-    if not np.isfinite(best):
+    far = not np.isfinite(best) or best > compute_bound(layer, hw) * (1 + settings.extend_gap)
+    if not np.isfinite(best) or (wide and far):
         return [base] * int(settings.extra_islands), settings.template is None
     extra = extra_budgets(settings)
     if extra and needs_extension(best, layer, hw, settings):
         return extra, False
     return [], False
+
+
+def starts_wide(layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
+    """True when no mapping of the layer's free space fits the L1 (``MappingSpace.min_l1``:
+    a filter row mapped whole is already too big, e.g. AlexNet CONV1 or a transformer layer
+    with a 512-wide filter on a 512-element L1): its islands then search the widened space of
+    :func:`plan_extension` from the start instead of spending their budget on nothing."""
+    if settings.template is not None or not settings.constraints.l1_capacity:
+        return False
+    return make_space(layer, hw, None, max_levels=settings.max_levels).min_l1() > hw.l1_size
 
 
 def island_seed(seed: int, island: int) -> int:
@@ -236,8 +250,9 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     base = shape_seed(settings.seed, layer) if seed is None else seed
     budgets = island_budgets(settings)
     t0 = time.perf_counter()
-    runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0)
-    extra, widen = plan_extension(min(r.best_fitness for r in runs), layer, hw, settings)
+    wide = starts_wide(layer, hw, settings)
+    runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0, widen=wide)
+    extra, widen = plan_extension(min(r.best_fitness for r in runs), layer, hw, settings, wide)
     if extra:
         runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets),
                              widen=widen)
@@ -422,10 +437,12 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     pending: dict[int, tuple[list[SearchResult], list[int], bool]] = {}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
-        first_round = (task(k, j, b) for k in todo for j, b in enumerate(budgets))
+        wide = {k: starts_wide(network.layers[first[k]], hw, settings) for k in todo}
+        first_round = (task(k, j, b, wide[k]) for k in todo for j, b in enumerate(budgets))
         for k, runs in _grouped(todo, [len(budgets)] * len(todo), runner(first_round)):
             best = min(r.best_fitness for r in runs)
-            extra, widen = plan_extension(best, network.layers[first[k]], hw, settings)
+            extra, widen = plan_extension(best, network.layers[first[k]], hw, settings,
+                                          wide[k])
             if extra:
                 pending[k] = (runs, extra, widen)
             else:

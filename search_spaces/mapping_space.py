@@ -730,6 +730,21 @@ class MappingSpace:
                         np.broadcast_to(par2, (n, L)).copy())
             yield g
 
+    def min_l1(self) -> int:
+        """The smallest L1 that any mapping of this space needs: innermost tiles of one
+        (R/S whole unless the space lets one of them be a spatial dim there), by
+        :meth:`l1_requirement`, which larger tiles only increase. Above the hardware's L1,
+        no mapping of the space fits."""
+        L, D = self.L, self.D
+        opts = np.append(self.par2_idx, -1)
+        n = len(opts)
+        order = np.broadcast_to(np.arange(D), (n, L, D)).copy()
+        g = Genomes(np.full(n, self.min_levels), order,
+                    np.broadcast_to(self.par_idx[:1], (n, L)).copy(),
+                    np.ones((n, L, D), dtype=np.int64), np.ones((n, L), dtype=np.int64),
+                    np.broadcast_to(opts[:, None], (n, L)).copy())
+        return int(self.l1_requirement(self.repair(g)).min())
+
     def l1_requirement(self, g: Genomes) -> np.ndarray:
         """The L1 size MAESTRO will report for the innermost level (2x the mapped tiles), from
         the genome alone; exact unless leading iteration cases are invalid (then larger)."""

@@ -19,6 +19,7 @@ from mapper.tuner import (
     tune_layer,
     tune_model,
 )
+from search_spaces import Constraints, MappingSpace
 
 LAYER = Layer("a", "CONV", dict(K=16, C=8, R=3, S=3, Y=10, X=10))
 NET = Network("n", [LAYER, Layer("fc", "GEMM", dict(M=4, N=32, K=64))])
@@ -158,10 +159,35 @@ BIG_FILTER = Layer("big", "CONV", dict(K=4, C=3, R=7, S=7, Y=16, X=16))
 SMALL_L1 = Hardware(num_pes=16, l1_size=200, l2_size=100000, noc_bw=64, offchip_bw=64)
 
 
+def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(small_islands):
+    small = Layer("small", "CONV", dict(K=4, C=3, R=3, S=3, Y=16, X=16))
+    assert MappingSpace(small, SMALL_L1).min_l1() <= SMALL_L1.l1_size
+    assert MappingSpace(BIG_FILTER, SMALL_L1).min_l1() > SMALL_L1.l1_size  # 7x7 rows: no fit
+    s = TuneSettings(budget=1200, islands=2, seed=1)
+    assert not tuner.starts_wide(small, SMALL_L1, s)
+    assert tuner.starts_wide(BIG_FILTER, SMALL_L1, s)
+    for other in ({"template": "kcp_ws"}, {"constraints": Constraints(l1_capacity=False)}):
+        assert not tuner.starts_wide(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__,
+                                                                          **other}))
+    r = tune_layer(BIG_FILTER, SMALL_L1, s)
+    assert r.found and r.report.valid and r.report.l1_size <= SMALL_L1.l1_size
+    # the first islands were the wide ones; results there vary a lot between seeds, so a
+    # layer still above its bound gets the extra wide islands too
+    seed = shape_seed(1, BIG_FILTER)
+    runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), 600, None, widen=True)
+            for j in range(4)]
+    best = min(x.best_fitness for x in runs[:2])
+    assert compute_bound(BIG_FILTER, SMALL_L1) * (1 + s.extend_max_gap) < best < np.inf
+    assert tuner.plan_extension(best, BIG_FILTER, SMALL_L1, s, wide=True) == ([600, 600], True)
+    assert tuner.plan_extension(best, BIG_FILTER, SMALL_L1, s) == ([], False)  # too far
+    assert r.evaluations == sum(x.evaluations for x in runs)
+    assert r.best_fitness == min(x.best_fitness for x in runs)
+
+
 def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands):
     s = TuneSettings(budget=600, islands=2, seed=1)
     plain = tune_layer(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__, "extra_islands": 0}))
-    assert not plain.found  # R/S whole do not fit the L1
+    assert not plain.found  # 300 evaluations per island: too few even in the wider space
     assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == ([300, 300], True)
     wide = tune_layer(BIG_FILTER, SMALL_L1, s)
     assert wide.found and wide.report.valid and wide.report.l1_size <= SMALL_L1.l1_size
