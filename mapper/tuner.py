@@ -40,16 +40,19 @@ from .strategies import DEFAULT_STRATEGY, make_strategy
 # so two runs explore more dataflow shapes than one of twice the budget. The GA skips (prunes)
 # candidates whose latency bound cannot beat its best, so its evaluations go to candidates that
 # can; at the same wall time that let the budget drop from 40,000 to 32,000 evaluations per
-# layer with more layers within 0.1% of the best-known (README "Search quality").
+# layer with more layers within 0.1% of the best-known (README "Search quality"). The budget
+# caps a layer's evaluations: 41,600 is those two islands of 16,000 plus the reserve for
+# extra islands below (two of 4,800, spent only on layers that need them).
 # No island gets fewer than MIN_ISLAND_BUDGET.
-DEFAULT_BUDGET = 32_000
+DEFAULT_BUDGET = 41_600
 DEFAULT_ISLANDS = 2
 MIN_ISLAND_BUDGET = 16_000
 ISLAND_STRATEGIES = ("ga", "random")  # strategies whose runs are independent and checkpointable
 PRUNING_STRATEGIES = ("ga",)  # searches that skip candidates whose latency bound cannot win
 # A layer whose best latency after its islands is still more than EXTEND_GAP above its compute
 # bound (costmodel.analysis.compute_bound), but not more than EXTEND_MAX_GAP, gets
-# DEFAULT_EXTRA_ISLANDS more islands of EXTRA_ISLAND_SHARE of the first one's budget. Most
+# DEFAULT_EXTRA_ISLANDS more islands of EXTRA_ISLAND_SHARE of the first one's budget, held
+# in reserve out of the layer's budget when it is large enough for two islands. Most
 # layers end within 0.1% of that bound, and independent restarts pay where one does not (see
 # README "Search quality"); a layer far above it (a first layer with 3 input channels cannot
 # fill the array) is limited by its shape rather than by the search, and more islands there
@@ -142,44 +145,47 @@ def shape_seed(seed: int, layer: Layer) -> int:
     return int.from_bytes(h[:4], "little")
 
 
-def island_budgets(settings: TuneSettings) -> list[int | None]:
-    """The evaluation budget of each independent run ("island") of one layer's search: the
-    layer's budget split evenly over ``settings.islands`` runs of at least
-    :data:`MIN_ISLAND_BUDGET` evaluations; a single run for other strategies and for
-    time-limit-only searches."""
+def _split_budget(settings: TuneSettings) -> tuple[list[int | None], list[int]]:
+    """The layer's budget as (first islands, extra islands): see :func:`island_budgets`."""
     if int(settings.islands) < 1:
         raise ValueError(f"islands must be at least 1, got {settings.islands}")
-    b = settings.budget
-    if b is None or settings.strategy not in ISLAND_STRATEGIES:
-        return [b]
-    n = max(1, min(int(settings.islands), b // MIN_ISLAND_BUDGET))
-    q, r = divmod(b, n)
-    return [q + (j < r) for j in range(n)]
-
-
-def _extension_base(settings: TuneSettings) -> int | None:
-    """The first island's budget when extra islands may follow (GA or random with an
-    evaluation budget and ``settings.extra_islands`` > 0), else None; checks the settings."""
     if int(settings.extra_islands) < 0:
         raise ValueError(f"extra_islands must be at least 0, got {settings.extra_islands}")
     if not 0 <= settings.extend_gap <= settings.extend_max_gap:
         raise ValueError("need 0 <= extend_gap <= extend_max_gap, got "
                          f"{settings.extend_gap} and {settings.extend_max_gap}")
-    base = island_budgets(settings)[0]
-    if int(settings.extra_islands) == 0 or settings.strategy not in ISLAND_STRATEGIES:
-        return None
-    return base
+    b = settings.budget
+    if b is None or settings.strategy not in ISLAND_STRATEGIES:
+        return [b], []
+    e = int(settings.extra_islands) if settings.objective == "latency" else 0
+    n = max(1, min(int(settings.islands), b // MIN_ISLAND_BUDGET))
+    while n > 1 and e and b / (n + e * EXTRA_ISLAND_SHARE) < MIN_ISLAND_BUDGET:
+        n -= 1
+    extra = []
+    if n > 1 and e:
+        extra = [max(1, round(b / (n + e * EXTRA_ISLAND_SHARE) * EXTRA_ISLAND_SHARE))] * e
+    q, r = divmod(b - sum(extra), n)
+    return [q + (j < r) for j in range(n)], extra
+
+
+def island_budgets(settings: TuneSettings) -> list[int | None]:
+    """The evaluation budget of each independent run ("island") of one layer's search.
+
+    The layer's budget is a hard cap on its evaluations. With at least two islands of
+    :data:`MIN_ISLAND_BUDGET` or more, a latency search holds ``settings.extra_islands``
+    islands of :data:`EXTRA_ISLAND_SHARE` of a first island's size in reserve
+    (:func:`extra_budgets`, spent only on a layer that needs them, see
+    :func:`plan_extension`) and splits the rest evenly; the default 41,600 gives two islands
+    of 16,000 and a reserve of two of 4,800. A smaller budget is one run of the whole
+    budget; other strategies and time-limit-only searches are one run too."""
+    return _split_budget(settings)[0]
 
 
 def extra_budgets(settings: TuneSettings) -> list[int]:
-    """Budgets of the islands added to a layer whose best latency stays far from its compute
-    bound (:func:`needs_extension`): ``settings.extra_islands`` of them, each
-    :data:`EXTRA_ISLAND_SHARE` of the first island's budget (at least 1). None for objectives
-    other than latency, for strategies without islands and for time-limit-only searches."""
-    base = _extension_base(settings)
-    if base is None or settings.objective != "latency":
-        return []
-    return [max(1, round(base * EXTRA_ISLAND_SHARE))] * int(settings.extra_islands)
+    """Budgets of the islands held in reserve for a layer that needs them
+    (:func:`plan_extension`); none for objectives other than latency, for strategies without
+    islands, for time-limit-only searches and for budgets too small for two islands."""
+    return _split_budget(settings)[1]
 
 
 def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
@@ -191,25 +197,20 @@ def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSetti
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 
-def plan_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings,
-                   wide: bool = False) -> tuple[list[int], bool]:
-    """The extra islands of a layer whose first islands found ``best``: their budgets, and
-    whether they search a wider space. A layer with no feasible mapping at all gets
-    ``settings.extra_islands`` islands of the first one's size, in the free space widened
+def plan_extension(best: float, layer: Layer, hw: Hardware,
+                   settings: TuneSettings) -> tuple[list[int], bool]:
+    """Whether a layer whose first islands found ``best`` spends the reserve of
+    :func:`extra_budgets`: the budgets of the islands to run, and whether they search a
+    wider space. A layer with no feasible mapping at all gets them in the free space widened
     with R/S as spatial dims at the innermost level (Eyeriss-style filter rows per PE: the
-    smallest L1 footprint, e.g. an 11x11 first layer on a 512-element L1), whatever the
-    objective; so does a layer whose first islands already searched that space (``wide``,
-    see :func:`starts_wide`) and did not reach ``settings.extend_gap`` of its compute bound,
-    since results in that larger space vary much more between seeds; a feasible layer gets
-    :func:`extra_budgets` when :func:`needs_extension`."""
-    base = _extension_base(settings)
-    if base is None:
-        return [], False
-    far = not np.isfinite(best) or best > compute_bound(layer, hw) * (1 + settings.extend_gap)
-    if not np.isfinite(best) or (wide and far):
-        return [base] * int(settings.extra_islands), settings.template is None
+    smallest L1 footprint); a feasible layer gets them when :func:`needs_extension`. (A layer
+    that :func:`starts_wide` has no reserve: see :func:`first_islands`.)"""
     extra = extra_budgets(settings)
-    if extra and needs_extension(best, layer, hw, settings):
+    if not extra:
+        return [], False
+    if not np.isfinite(best):
+        return extra, settings.template is None
+    if needs_extension(best, layer, hw, settings):
         return extra, False
     return [], False
 
@@ -222,6 +223,24 @@ def starts_wide(layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
     if settings.template is not None or not settings.constraints.l1_capacity:
         return False
     return make_space(layer, hw, None, max_levels=settings.max_levels).min_l1() > hw.l1_size
+
+
+def first_islands(layer: Layer, hw: Hardware, settings: TuneSettings) -> tuple[list, bool]:
+    """The budgets of a layer's first islands, and whether they search the widened space.
+    A layer that :func:`starts_wide` spends its whole budget, reserve included, on equal
+    islands there at once: results in that larger space vary much more between seeds, so
+    more independent runs pay more than a reserve kept for later (bundled `transformer`,
+    default budget: 298,377,768 cycles with four islands of 10,400, 1,504,875,650 with two
+    of 16,000 and a reserve of two of 4,800)."""
+    budgets = island_budgets(settings)
+    if not starts_wide(layer, hw, settings):
+        return budgets, False
+    extra = extra_budgets(settings)
+    if extra:
+        n = len(budgets) + len(extra)
+        q, r = divmod(sum(budgets) + sum(extra), n)
+        budgets = [q + (j < r) for j in range(n)]
+    return budgets, True
 
 
 def island_seed(seed: int, island: int) -> int:
@@ -248,11 +267,11 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     ``settings.jobs`` processes, followed by :func:`extra_budgets` more when the best is still
     far from the compute bound; the best of them is returned, the same for any ``jobs``."""
     base = shape_seed(settings.seed, layer) if seed is None else seed
-    budgets = island_budgets(settings)
+    budgets, wide = first_islands(layer, hw, settings)
     t0 = time.perf_counter()
-    wide = starts_wide(layer, hw, settings)
     runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0, widen=wide)
-    extra, widen = plan_extension(min(r.best_fitness for r in runs), layer, hw, settings, wide)
+    extra, widen = ([], False) if wide else plan_extension(
+        min(r.best_fitness for r in runs), layer, hw, settings)
     if extra:
         runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets),
                              widen=widen)
@@ -437,12 +456,13 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     pending: dict[int, tuple[list[SearchResult], list[int], bool]] = {}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
-        wide = {k: starts_wide(network.layers[first[k]], hw, settings) for k in todo}
-        first_round = (task(k, j, b, wide[k]) for k in todo for j, b in enumerate(budgets))
-        for k, runs in _grouped(todo, [len(budgets)] * len(todo), runner(first_round)):
+        plan = {k: first_islands(network.layers[first[k]], hw, settings) for k in todo}
+        first_round = (task(k, j, b, plan[k][1]) for k in todo
+                       for j, b in enumerate(plan[k][0]))
+        for k, runs in _grouped(todo, [len(plan[k][0]) for k in todo], runner(first_round)):
             best = min(r.best_fitness for r in runs)
-            extra, widen = plan_extension(best, network.layers[first[k]], hw, settings,
-                                          wide[k])
+            extra, widen = ([], False) if plan[k][1] else plan_extension(
+                best, network.layers[first[k]], hw, settings)
             if extra:
                 pending[k] = (runs, extra, widen)
             else:

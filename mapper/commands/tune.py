@@ -28,19 +28,22 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="cost-model evaluations per distinct layer (default 32000; with "
+                   help="most cost-model evaluations per distinct layer (default 41600: two "
+                   "islands of 16000 and a reserve for two extra islands of 4800; with "
                    "--time-limit only: unlimited; the GA neither scores nor counts candidates "
                    "whose latency bound cannot beat its best, and proposes at most 3x the "
-                   "budget), plus those of any --extra-islands")
+                   "budget)")
     p.add_argument("--islands", type=int, default=None,
                    help="independent runs per layer sharing its budget, each of at least 16000 "
                    "evaluations, in parallel when cores are free; the best wins (GA and "
                    "random; default 2)")
     p.add_argument("--extra-islands", type=int, default=None,
-                   help="more islands, of 0.3 x the first one's budget each, for a layer whose "
-                   "best latency is still between --extend-gap and --extend-max-gap above its "
-                   "compute bound MACs / (PEs x SIMD lanes) (latency objective, GA and random; "
-                   "default 2; 0: never)")
+                   help="islands of 0.3 x a first island's size each, held in reserve out of "
+                   "the budget (when it allows two islands of 16000) for a layer whose best "
+                   "latency is still between --extend-gap and --extend-max-gap above its "
+                   "compute bound MACs / (PEs x SIMD lanes) or that has no feasible mapping "
+                   "(latency objective, GA and random; default 2; 0: none, the whole budget "
+                   "goes to the first islands)")
     p.add_argument("--extend-gap", type=float, default=None,
                    help="relative gap to the compute bound above which a layer earns its extra "
                    "islands (default 0.005)")

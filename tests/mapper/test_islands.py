@@ -32,10 +32,13 @@ def small_islands(monkeypatch):
 
 
 def test_budgets_split_evenly_above_the_minimum():
-    assert island_budgets(TuneSettings(budget=80_000, islands=2)) == [40_000, 40_000]
-    assert island_budgets(TuneSettings(budget=80_001, islands=3)) == [26_667, 26_667, 26_667]
+    no_extra = {"extra_islands": 0}
+    assert island_budgets(TuneSettings(budget=80_000, islands=2, **no_extra)) == [40_000] * 2
+    assert island_budgets(TuneSettings(budget=80_001, islands=3, **no_extra)) == [26_667] * 3
     # below 2 x MIN_ISLAND_BUDGET one run does better per evaluation
+    assert island_budgets(TuneSettings(budget=30_000, islands=2, **no_extra)) == [30_000]
     assert island_budgets(TuneSettings(budget=30_000, islands=2)) == [30_000]
+    assert extra_budgets(TuneSettings(budget=30_000, islands=2)) == []
     assert island_budgets(TuneSettings(budget=None, time_limit=1.0)) == [None]
     assert island_budgets(TuneSettings(strategy="tpe", budget=80_000)) == [80_000]
     with pytest.raises(ValueError, match="islands"):
@@ -87,12 +90,25 @@ def test_pareto_fronts_of_islands_are_merged(small_islands):
         assert not dom.any()
 
 
-def test_extra_islands_only_for_latency_with_islands_and_a_budget():
+def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
     share = tuner.EXTRA_ISLAND_SHARE
-    assert extra_budgets(TuneSettings(budget=80_000, islands=2)) == [round(40_000 * share)] * 2
-    one = tuner.MIN_ISLAND_BUDGET * 3 // 2  # too small for two islands
-    assert extra_budgets(TuneSettings(budget=one, islands=2, extra_islands=3)) == \
-        [round(one * share)] * 3
+    # the default: two islands of 16,000 and a reserve of two of 4,800
+    assert island_budgets(TuneSettings()) == [16_000, 16_000]
+    assert extra_budgets(TuneSettings()) == [round(16_000 * share)] * 2 == [4_800, 4_800]
+    for budget, islands, extra in ((80_000, 2, 2), (80_001, 3, 1), (41_599, 2, 2),
+                                   (100_000, 2, 5), (4_011, 2, 2), (16_000, 1, 2)):
+        s = TuneSettings(budget=budget, islands=islands, extra_islands=extra)
+        first, more = island_budgets(s), extra_budgets(s)
+        assert sum(first) + sum(more) == budget  # a hard cap, all of it usable
+        assert max(first) - min(first) <= 1 and min(first) >= min(budget, tuner.MIN_ISLAND_BUDGET)
+        if more:
+            assert len(first) >= 2 and len(more) == extra
+            assert all(abs(m - first[0] * share) <= 1 for m in more)
+    # too small for two islands with their reserve: one run of the whole budget
+    assert island_budgets(TuneSettings(budget=41_599)) == [41_599]
+    assert island_budgets(TuneSettings(budget=4_011)) == [4_011]
+    assert extra_budgets(TuneSettings(budget=4_011)) == []
+    assert island_budgets(TuneSettings(objective="energy")) == [20_800, 20_800]
     assert extra_budgets(TuneSettings(extra_islands=0)) == []
     assert extra_budgets(TuneSettings(objective="energy")) == []
     assert extra_budgets(TuneSettings(strategy="tpe")) == []
@@ -115,16 +131,18 @@ def test_extension_window_around_the_compute_bound():
 
 def test_layers_far_from_the_compute_bound_get_extra_islands(small_islands):
     base = TuneSettings(budget=400, islands=2, seed=4, extra_islands=2, extend_max_gap=1e9)
+    first, extra = island_budgets(base), extra_budgets(base)
+    assert len(first) == 2 == len(extra) and sum(first) + sum(extra) == 400
     never = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 1e9}))
     seed = shape_seed(4, LAYER)
-    extra = round(200 * tuner.EXTRA_ISLAND_SHARE)
     runs = [_search(LAYER, HW, base, island_seed(seed, j), b, None)
-            for j, b in enumerate((200, 200, extra, extra))]
+            for j, b in enumerate(first + extra)]
     assert never.evaluations == runs[0].evaluations + runs[1].evaluations
     bound = compute_bound(LAYER, HW)
     assert never.best_fitness > bound  # this layer cannot keep 32 PEs busy on every cycle
     more = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 0.0}))
     assert more.evaluations == sum(r.evaluations for r in runs) > never.evaluations
+    assert more.evaluations <= base.budget
     assert more.best_fitness == min(r.best_fitness for r in runs) <= never.best_fitness
     # the gap decides: just above the base result's gap, no extension
     gap = never.best_fitness / bound - 1
@@ -145,10 +163,11 @@ def test_tune_model_extends_like_tune_layer_and_resumes(small_islands, tmp_path,
         alone = tune_layer(layer, HW, TuneSettings(**{**s.__dict__, "jobs": 1}))
         assert str(r.layer.dataflow) == str(alone.dataflow)
         assert r.evaluations == alone.evaluations
-        base = s.__dict__ | {"extra_islands": 0, "jobs": 1}
-        plain = tune_layer(layer, HW, TuneSettings(**base)).evaluations
-        far = alone.best_fitness > compute_bound(layer, HW)
-        assert (r.evaluations > plain) == far and r.evaluations >= plain
+        assert r.evaluations <= s.budget
+        never = s.__dict__ | {"extend_gap": 1e9, "jobs": 1}  # the same first islands only
+        first = tune_layer(layer, HW, TuneSettings(**never)).evaluations
+        far = alone.best_fitness > compute_bound(layer, HW)  # so were its first islands
+        assert (r.evaluations > first) == far and r.evaluations >= first
     assert not list(tmp_path.glob("*.state"))
     again = tune_model(NET, HW, s, checkpoint_dir=tmp_path)
     assert again.resumed_layers == 2
@@ -163,7 +182,7 @@ def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(s
     small = Layer("small", "CONV", dict(K=4, C=3, R=3, S=3, Y=16, X=16))
     assert MappingSpace(small, SMALL_L1).min_l1() <= SMALL_L1.l1_size
     assert MappingSpace(BIG_FILTER, SMALL_L1).min_l1() > SMALL_L1.l1_size  # 7x7 rows: no fit
-    s = TuneSettings(budget=1200, islands=2, seed=1)
+    s = TuneSettings(budget=2600, islands=2, seed=1)
     assert not tuner.starts_wide(small, SMALL_L1, s)
     assert tuner.starts_wide(BIG_FILTER, SMALL_L1, s)
     for other in ({"template": "kcp_ws"}, {"constraints": Constraints(l1_capacity=False)}):
@@ -171,29 +190,32 @@ def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(s
                                                                           **other}))
     r = tune_layer(BIG_FILTER, SMALL_L1, s)
     assert r.found and r.report.valid and r.report.l1_size <= SMALL_L1.l1_size
-    # the first islands were the wide ones; results there vary a lot between seeds, so a
-    # layer still above its bound gets the extra wide islands too
+    # the whole budget, reserve included, goes to equal wide islands at once
+    budgets, wide = tuner.first_islands(BIG_FILTER, SMALL_L1, s)
+    assert wide and budgets == [650] * 4 and sum(budgets) == s.budget
+    assert tuner.first_islands(small, SMALL_L1, s) == (island_budgets(s), False)
     seed = shape_seed(1, BIG_FILTER)
-    runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), 600, None, widen=True)
-            for j in range(4)]
-    best = min(x.best_fitness for x in runs[:2])
-    assert compute_bound(BIG_FILTER, SMALL_L1) * (1 + s.extend_max_gap) < best < np.inf
-    assert tuner.plan_extension(best, BIG_FILTER, SMALL_L1, s, wide=True) == ([600, 600], True)
-    assert tuner.plan_extension(best, BIG_FILTER, SMALL_L1, s) == ([], False)  # too far
-    assert r.evaluations == sum(x.evaluations for x in runs)
+    runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), b, None, widen=True)
+            for j, b in enumerate(budgets)]
+    assert r.evaluations == sum(x.evaluations for x in runs) <= s.budget
     assert r.best_fitness == min(x.best_fitness for x in runs)
+    res = tune_model(Network("n", [BIG_FILTER, small]), SMALL_L1,
+                     TuneSettings(**{**s.__dict__, "jobs": 2}))
+    assert str(res.layers[0].layer.dataflow) == str(r.dataflow)
+    assert res.layers[0].evaluations == r.evaluations
 
 
 def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands):
-    s = TuneSettings(budget=600, islands=2, seed=1)
-    plain = tune_layer(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__, "extra_islands": 0}))
-    assert not plain.found  # 300 evaluations per island: too few even in the wider space
-    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == ([300, 300], True)
+    s = TuneSettings(budget=2600, islands=2, seed=1)
+    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == (extra_budgets(s), True)
+    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
+                                TuneSettings(**{**s.__dict__, "extra_islands": 0})) == ([], False)
     wide = tune_layer(BIG_FILTER, SMALL_L1, s)
     assert wide.found and wide.report.valid and wide.report.l1_size <= SMALL_L1.l1_size
     assert any(isinstance(d, SpatialMap) and d.dim in ("R", "S")
                for d in wide.dataflow.directives)
-    # whole-model tuning does the same, and an energy search too
+    # whole-model tuning does the same, and an energy search too (no reserve: every
+    # evaluation goes to the first, wide islands)
     res = tune_model(Network("n", [BIG_FILTER]), SMALL_L1, TuneSettings(**{**s.__dict__,
                                                                           "jobs": 2}))
     assert str(res.layers[0].layer.dataflow) == str(wide.dataflow)
