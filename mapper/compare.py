@@ -559,8 +559,8 @@ class RecordingEvaluator(Evaluator):
         super().__init__(space, objective, constraints)
         self.points: list[np.ndarray] = []
 
-    def __call__(self, g: Genomes) -> Evaluation:
-        ev = super().__call__(g)
+    def __call__(self, g: Genomes, *args, **kwargs) -> Evaluation:
+        ev = super().__call__(g, *args, **kwargs)
         f = ev.feasible
         self.points.append(np.column_stack([ev.metrics["runtime"][f].astype(float),
                                             ev.metrics["energy_nj"][f].astype(float)]))

@@ -101,14 +101,11 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
         g = strategy.ask(limit)
         if len(g) == 0:
             break
-        if prune:
-            ev = evaluator(g, incumbent=best,
-                           max_evals=None if budget is None else budget - evals)
-            if np.isfinite(best):  # propose more where fewer candidates survive the bound
-                kept = max(ev.evaluated / len(g), 1 / MAX_OVERSAMPLE)
-                strategy.oversample = min(MAX_OVERSAMPLE, (strategy.oversample + 1 / kept) / 2)
-        else:
-            ev = evaluator(g)
+        # (an evaluator that does not prune scores everything whatever the incumbent)
+        ev = evaluator(g, incumbent=best, max_evals=None if budget is None else budget - evals)
+        if prune and np.isfinite(best):  # propose more where fewer candidates survive the bound
+            kept = max(ev.evaluated / len(g), 1 / MAX_OVERSAMPLE)
+            strategy.oversample = min(MAX_OVERSAMPLE, (strategy.oversample + 1 / kept) / 2)
         if getattr(strategy, "multi", False):
             strategy.tell(g, ev.fitness, ev.violation, secondary=ev.metrics["energy_nj"])
         else:

@@ -145,6 +145,12 @@ def shape_seed(seed: int, layer: Layer) -> int:
     return int.from_bytes(h[:4], "little")
 
 
+def _even(total: int, n: int) -> list[int]:
+    """``total`` split into ``n`` parts that differ by at most one."""
+    q, r = divmod(total, n)
+    return [q + (j < r) for j in range(n)]
+
+
 def _split_budget(settings: TuneSettings) -> tuple[list[int | None], list[int]]:
     """The layer's budget as (first islands, extra islands): see :func:`island_budgets`."""
     if int(settings.islands) < 1:
@@ -164,8 +170,7 @@ def _split_budget(settings: TuneSettings) -> tuple[list[int | None], list[int]]:
     extra = []
     if n > 1 and e:
         extra = [max(1, round(b / (n + e * EXTRA_ISLAND_SHARE) * EXTRA_ISLAND_SHARE))] * e
-    q, r = divmod(b - sum(extra), n)
-    return [q + (j < r) for j in range(n)], extra
+    return _even(b - sum(extra), n), extra
 
 
 def island_budgets(settings: TuneSettings) -> list[int | None]:
@@ -197,16 +202,16 @@ def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSetti
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 
-def plan_extension(best: float, layer: Layer, hw: Hardware,
-                   settings: TuneSettings) -> tuple[list[int], bool]:
+def plan_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings,
+                   wide: bool = False) -> tuple[list[int], bool]:
     """Whether a layer whose first islands found ``best`` spends the reserve of
     :func:`extra_budgets`: the budgets of the islands to run, and whether they search a
     wider space. A layer with no feasible mapping at all gets them in the free space widened
     with R/S as spatial dims at the innermost level (Eyeriss-style filter rows per PE: the
-    smallest L1 footprint); a feasible layer gets them when :func:`needs_extension`. (A layer
-    that :func:`starts_wide` has no reserve: see :func:`first_islands`.)"""
+    smallest L1 footprint); a feasible layer gets them when :func:`needs_extension`. A layer
+    whose first islands were already ``wide`` (:func:`first_islands`) spent its reserve."""
     extra = extra_budgets(settings)
-    if not extra:
+    if wide or not extra:
         return [], False
     if not np.isfinite(best):
         return extra, settings.template is None
@@ -237,9 +242,7 @@ def first_islands(layer: Layer, hw: Hardware, settings: TuneSettings) -> tuple[l
         return budgets, False
     extra = extra_budgets(settings)
     if extra:
-        n = len(budgets) + len(extra)
-        q, r = divmod(sum(budgets) + sum(extra), n)
-        budgets = [q + (j < r) for j in range(n)]
+        budgets = _even(sum(budgets) + sum(extra), len(budgets) + len(extra))
     return budgets, True
 
 
@@ -270,8 +273,7 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     budgets, wide = first_islands(layer, hw, settings)
     t0 = time.perf_counter()
     runs = _run_islands(layer, hw, settings, base, budgets, state_file, first=0, widen=wide)
-    extra, widen = ([], False) if wide else plan_extension(
-        min(r.best_fitness for r in runs), layer, hw, settings)
+    extra, widen = plan_extension(min(r.best_fitness for r in runs), layer, hw, settings, wide)
     if extra:
         runs += _run_islands(layer, hw, settings, base, extra, state_file, first=len(budgets),
                              widen=widen)
@@ -432,8 +434,6 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     def state(k):
         return None if ckpt is None else ckpt / f"{_ckpt_name(network.layers[first[k]], fp)}.state"
 
-    budgets = island_budgets(settings)
-
     def task(k, j, b, widen=False):
         return delayed(_tune_task)(_bare(network.layers[first[k]]), hw, settings, j, b, state(k),
                                    widen)
@@ -461,15 +461,15 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
                        for j, b in enumerate(plan[k][0]))
         for k, runs in _grouped(todo, [len(plan[k][0]) for k in todo], runner(first_round)):
             best = min(r.best_fitness for r in runs)
-            extra, widen = ([], False) if plan[k][1] else plan_extension(
-                best, network.layers[first[k]], hw, settings)
+            extra, widen = plan_extension(best, network.layers[first[k]], hw, settings,
+                                          plan[k][1])
             if extra:
                 pending[k] = (runs, extra, widen)
             else:
                 finish(k, runs)
         if pending:
-            second = [task(k, j, b, widen) for k, (_, extra, widen) in pending.items()
-                      for j, b in enumerate(extra, start=len(budgets))]
+            second = [task(k, j, b, widen) for k, (runs, extra, widen) in pending.items()
+                      for j, b in enumerate(extra, start=len(runs))]
             sizes = [len(extra) for _, extra, _ in pending.values()]
             for k, runs in _grouped(list(pending), sizes, runner(second)):
                 finish(k, pending.pop(k)[0] + runs)
