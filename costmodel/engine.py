@@ -366,6 +366,7 @@ class _Group:
         self.is_e = self.E[v0]
         self.spee0 = self.spee[v0]
         self.active = np.where(self.is_e, self.nec, self.N)
+        self.busy = np.where(self.is_e, lv.busy_nec[cand], self.N)  # for the busy-PE check
         self.child = None
 
     # -- layout helpers ----------------------------------------------------------------
@@ -758,11 +759,12 @@ class _Group:
                                           fv, any_valid, comp, delay, d_in, self.flat(d_out))
         tot = ov.sum(axis=0)
         # an upper bound on the PEs busy at once (not MAESTRO's: our consistency check)
-        most = self.flat(self.active).astype(np.int64)
+        most = self.flat(self.busy).astype(np.int64)
         if self.child is not None:
             cm = self.child["max_active"]
             most = most * np.maximum(cm[self.ci_1], cm[self.ci_2])
-        res["max_active"][rows] = np.where(valid, most, 0).max(axis=0, initial=0)
+        # only cases that occur: a case that never runs keeps no PE busy
+        res["max_active"][rows] = np.where(ov > 0, most, 0).max(axis=0, initial=0)
         # MAESTRO reports 0 active units when no case is valid
         res["avg_active"][rows] = _case_fsum(ov * act) / np.maximum(tot, 1)
         res["runtime"][rows] = _rowdot(ov, delay)

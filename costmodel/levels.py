@@ -39,6 +39,7 @@ class Level:
     N: np.ndarray                      # sub-units per unit of this level, per candidate
     SD: dict[str, np.ndarray]          # static dimension table of this level
     nec: np.ndarray = None             # active sub-units at a spatial edge
+    busy_nec: np.ndarray = None        # of those, the ones that compute (consistency check)
     mp: dict[str, np.ndarray] = field(default_factory=dict)
     un: dict[str, np.ndarray] = field(default_factory=dict)
     mpe: dict[str, np.ndarray] = field(default_factory=dict)
@@ -173,6 +174,16 @@ def _static_tables(lv: Level) -> None:
     nec_b = np.where(o * (nec_b - 1) + m < D, nec_b + 1, nec_b)
     nec = np.where(D > full, nec_a, np.where(D > m, nec_b, 1))
     lv.nec = np.where(D <= m, 1, nec).astype(np.int64)
+    # MAESTRO counts an edge unit whose input window is narrower than the filter as active,
+    # but it has no complete window to compute: for the busy-PE check, only units whose
+    # window holds the filter's mapped extent at this level count
+    lv.busy_nec = lv.nec
+    if d0.var in REF_DIMS:
+        r = next((d.m for d in lv.directives if d.var == REF_DIMS[d0.var]), None)
+        r = np.minimum(r if r is not None else SD[REF_DIMS[d0.var]], SD[REF_DIMS[d0.var]])
+        span = np.where(D > full, rem, D)  # input extent left for the edge fold
+        works = np.where(span >= r, tdiv(np.maximum(span - r, 0), o) + 1, 0)
+        lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
     for d in lv.directives:
         D = SD[d.var]
         m, o = d.m, d.o

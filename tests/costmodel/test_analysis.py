@@ -69,6 +69,22 @@ def test_two_spatial_maps_that_maestro_times_too_fast_are_flagged():
     assert r.valid and r.runtime == 1_025_473
 
 
+MNV2_CONV1 = Layer("CONV1", "CONV", dict(K=32, C=3, R=3, S=3, Y=224, X=224), {"X": 2, "Y": 2})
+
+
+def test_edge_unit_without_a_whole_filter_window_is_not_busy():
+    """SpatialMap(3,2) Y over 168 PEs: 224 input rows give 111 output rows, so MAESTRO's 112th
+    unit gets rows 222-223, fewer than the 3 filter rows, and computes nothing. MAESTRO counts
+    it active and reports 95,239 cycles, below the 10,645,344 MACs / 111 busy PEs: flagged."""
+    inner = [T(4, 4, "K"), T(3, 2, "X"), T(3, 3, "S"), T(3, 3, "R"), T(1, 1, "C"),
+             S(3, 2, "Y")]
+    top = [T(3, 3, "S"), T(3, 2, "X"), S(3, 2, "Y"), T(3, 3, "R"), T(5, 5, "K"), T(1, 1, "C")]
+    r = evaluate(MNV2_CONV1, EDGE168, Dataflow(top + [Cluster(1)] + inner))
+    assert r.runtime == 95_239 and r.num_macs == r.expected_macs == 10_645_344
+    assert r.runtime * 111 < r.num_macs <= r.runtime * 112
+    assert not r.valid and "busy" in r.reason
+
+
 def test_no_spatial_map_is_an_error():
     lay = Layer("x", "CONV", dict(K=4, C=4, R=1, S=1, Y=4, X=4),
                 dataflow=Dataflow([T(1, 1, "K"), T(1, 1, "C")]))
