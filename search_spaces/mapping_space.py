@@ -220,21 +220,21 @@ class MappingSpace:
     def busy_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` an upper bound on the PEs a genome's dataflow keeps busy at once: at each
         level, at most its units and at most the number of tiles its spatial dims split the
-        parent tile into (one more for Y/X, whose input rows may not end on a stride); the
-        product over levels. ``ceil(MACs / (bound x SIMD lanes))`` then bounds the latency
-        of a valid mapping from below (the cost model's busy-PE check enforces it), which
-        lets a search skip candidates that cannot beat its best without scoring them."""
+        parent tile into (a Y/X unit past the last output tile holds no whole filter window,
+        so the cost model's check does not count it busy); the product over levels.
+        ``ceil(MACs / (bound x SIMD lanes))`` then bounds the latency of a valid mapping from
+        below (the cost model's busy-PE check enforces it), which lets a search skip
+        candidates that cannot beat its best without scoring them."""
         n, L = len(g), self.L
         rows = np.arange(n)
         units = self.units(g)
-        slide = np.array([d in SLIDING for d in self.dims])
         out = np.ones(n, dtype=np.int64)
         for lv in range(L):
             tiles = []
             for par in (g.par[:, lv], g.par2[:, lv]):
                 p = np.maximum(par, 0)
                 parent = self.extent[p] if lv == 0 else g.tiles[rows, lv - 1, p]
-                t = -(-parent // np.maximum(g.tiles[rows, lv, p], 1)) + slide[p]
+                t = -(-parent // np.maximum(g.tiles[rows, lv, p], 1))
                 tiles.append(np.where(par >= 0, t, 0))
             busy = np.minimum(units[:, lv], np.maximum(tiles[0], tiles[1]))
             out *= np.where(lv < g.levels, busy, 1)

@@ -16,6 +16,8 @@ LAYERS = [
     Layer("conv", "CONV", dict(K=16, C=8, R=3, S=3, Y=12, X=12)),
     Layer("strided", "CONV", dict(K=8, C=3, R=5, S=5, Y=19, X=19), dict(Y=2, X=2)),
     Layer("dw", "DSCONV", dict(C=24, R=3, S=3, Y=10, X=10)),
+    # 20 input rows, 9 output rows: a unit at rows 18-19 holds no whole filter window
+    Layer("dw_edge", "DSCONV", dict(C=16, R=3, S=3, Y=20, X=20), dict(Y=2, X=2)),
     Layer("fc", "GEMM", dict(M=6, N=40, K=24)),
 ]
 
@@ -34,6 +36,27 @@ def test_latency_bound_never_exceeds_a_valid_latency(layer, levels):
     assert valid.sum() > 50
     assert (m["runtime"][valid] >= bound[valid]).all()
     assert (bound >= ev.compute_bound).all()
+
+
+def test_bound_counts_y_units_that_hold_a_whole_filter_window():
+    """MobileNetV2 CONV1 (224 input rows, stride 2, 111 output rows), Y spread one output row
+    per PE over 168 PEs: 111 units compute, so the bound is 111 busy PEs, and the
+    best such mapping's latency (whole rows of K, X, C in time) is at least MACs / 111."""
+    lay = Layer("CONV1", "CONV", dict(K=32, C=3, R=3, S=3, Y=224, X=224), dict(Y=2, X=2))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
+    sp = MappingSpace(lay, hw, max_levels=2, min_levels=2)
+    g = sp.sample(np.random.default_rng(0), 400)
+    d = sp.dims.index
+    g.par[:], g.par2[:], g.tiles[:, :, d("Y")], g.clusters[:, 1] = d("Y"), -1, 1, 1
+    # MAESTRO's 95,239 cycles for this one need 112 busy PEs (test_analysis)
+    g.order[0] = [[d(x) for x in "SXYRKC"], [d(x) for x in "KXSRCY"]]
+    g.tiles[0] = [[5, 1, 3, 3, 1, 1], [4, 1, 3, 3, 1, 1]]  # K C R S Y X
+    g = sp.repair(g)
+    assert str(sp.decode(g, 0)).startswith("TemporalMap(3,3) S; TemporalMap(3,2) X")
+    assert (sp.busy_bound(g) == 111).all()
+    m = Evaluator(sp).metrics(g)
+    assert m["valid"].sum() > 10
+    assert (m["runtime"][m["valid"]] >= -(-lay.macs // 111)).all()
 
 
 def test_pruned_candidates_are_exactly_those_that_cannot_win():
