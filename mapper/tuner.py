@@ -335,6 +335,10 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
     if widen:
         space = dataclasses.replace(space, rs_spatial=True)
     params = dict(settings.strategy_params)
+    if widen and settings.strategy == "ga":
+        # nearly every mapping of a widened layer overflows the L1: start from the smallest
+        # tiles, which fit when anything does, so even a small budget ends with a mapping
+        params.setdefault("seeds", space.smallest_tiles())
     if settings.strategy == "exhaustive":
         params.setdefault("objective", settings.objective)
     strategy = make_strategy(settings.strategy, space, seed, **params)

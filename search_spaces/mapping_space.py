@@ -730,20 +730,29 @@ class MappingSpace:
                         np.broadcast_to(par2, (n, L)).copy())
             yield g
 
-    def min_l1(self) -> int:
-        """The smallest L1 that any mapping of this space needs: innermost tiles of one
-        (R/S whole unless the space lets one of them be a spatial dim there), by
-        :meth:`l1_requirement`, which larger tiles only increase. Above the hardware's L1,
-        no mapping of the space fits."""
+    def smallest_tiles(self) -> Genomes:
+        """Genomes with every tile 1 (R/S whole unless the space lets one of them be a
+        spatial dim at the innermost level), one per spatial dim x optional second spatial
+        dim x level count, one PE per unit: the smallest L1 footprints of the space. Slow,
+        but where nearly every mapping overflows the L1 they give a search a feasible start."""
         L, D = self.L, self.D
         opts = np.append(self.par2_idx, -1)
-        n = len(opts)
-        order = np.broadcast_to(np.arange(D), (n, L, D)).copy()
-        g = Genomes(np.full(n, self.min_levels), order,
-                    np.broadcast_to(self.par_idx[:1], (n, L)).copy(),
-                    np.ones((n, L, D), dtype=np.int64), np.ones((n, L), dtype=np.int64),
-                    np.broadcast_to(opts[:, None], (n, L)).copy())
-        return int(self.l1_requirement(self.repair(g)).min())
+        par, par2 = np.meshgrid(self.par_idx, opts, indexing="ij")
+        levels = np.arange(self.min_levels, self.max_levels + 1)
+        n = par.size
+        lv = np.repeat(levels, n)
+        m = len(lv)
+        g = Genomes(lv, np.broadcast_to(np.arange(D), (m, L, D)).copy(),
+                    np.repeat(np.tile(par.ravel(), len(levels))[:, None], L, axis=1),
+                    np.ones((m, L, D), dtype=np.int64), np.ones((m, L), dtype=np.int64),
+                    np.repeat(np.tile(par2.ravel(), len(levels))[:, None], L, axis=1))
+        return self.repair(g)
+
+    def min_l1(self) -> int:
+        """The smallest L1 that any mapping of this space needs: that of
+        :meth:`smallest_tiles`, by :meth:`l1_requirement`, which larger tiles only increase.
+        Above the hardware's L1, no mapping of the space fits."""
+        return int(self.l1_requirement(self.smallest_tiles()).min())
 
     def l1_requirement(self, g: Genomes) -> np.ndarray:
         """The L1 size MAESTRO will report for the innermost level (2x the mapped tiles), from

@@ -36,7 +36,8 @@ class GeneticAlgorithm(Strategy):
     (``restart_after`` generations without improvement, or ``short_stall`` of them whose
     batches were less than ``short_restart`` full because nearly every proposal was a repeat)
     the search restarts from a fresh sample of ``restart_init`` x ``init_size`` genomes and
-    keeps its best. The initial sample gives each random structure ``init_tiles_per_shape``
+    keeps its best. ``seeds`` (genomes of the space) open the first sample. The initial
+    sample gives each random structure ``init_tiles_per_shape``
     tile variants: a cost-model call costs about the same for 30 or 250 genomes of one shape
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
@@ -56,7 +57,8 @@ class GeneticAlgorithm(Strategy):
                  batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
-                 short_restart: float = 0.25, short_stall: int = 1, splits: int = 1):
+                 short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
+                 seeds: Genomes | None = None):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
         self.population = population
@@ -85,6 +87,7 @@ class GeneticAlgorithm(Strategy):
         self.short_stall = short_stall
         self._restarts = 0
         self.splits = splits  # structures per generation made by splitting a level in two
+        self.seeds = seeds  # genomes the first sample starts with (e.g. a feasible start)
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
@@ -132,7 +135,10 @@ class GeneticAlgorithm(Strategy):
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if not self._restarts else int(self.init_size * self.restart_init)
             n = n if limit is None else min(n, limit)
-            return self._unseen(sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape), n)
+            g = sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape)
+            if self.seeds is not None and not self._restarts:
+                g = Genomes.concat([sp.repair(self.seeds), g])
+            return self._unseen(g, n)
         pop = self.pop
         keys = sp.shape_keys(pop)
         _, first = np.unique(keys, return_index=True)

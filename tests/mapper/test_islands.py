@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import mapper.tuner as tuner
 from costmodel import Hardware, Layer, Network, SpatialMap
 from costmodel.analysis import compute_bound
+from mapper.strategies import make_strategy
 from mapper.tuner import (
     TuneSettings,
     _search,
@@ -225,3 +228,19 @@ def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands
     # a template keeps its own space: nothing to widen
     assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
                                 TuneSettings(**{**s.__dict__, "template": "kcp_ws"}))[1] is False
+
+
+def test_a_wide_search_starts_from_the_smallest_tiles_so_a_tiny_budget_still_maps():
+    """The widened space of a layer like the transformer's 2048-wide FC filters is nearly all
+    L1 overflow: its GA runs open with :meth:`MappingSpace.smallest_tiles`, which fit."""
+    fc = Layer("ff", "CONV", dict(N=4, K=64, C=1, R=1, S=2048, Y=1, X=2048))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
+    s = TuneSettings(budget=200, seed=0)
+    assert tuner.starts_wide(fc, hw, s)
+    space = dataclasses.replace(MappingSpace(fc, hw), rs_spatial=True)
+    seeds = space.smallest_tiles()
+    assert (space.l1_requirement(seeds) <= hw.l1_size).any()
+    first = make_strategy("ga", space, 0, seeds=seeds).ask(100)
+    assert {k.tobytes() for k in seeds.keys()} <= {k.tobytes() for k in first.keys()}
+    r = tune_layer(fc, hw, s)
+    assert r.found and r.report.valid and r.evaluations <= 200
