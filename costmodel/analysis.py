@@ -13,15 +13,19 @@ from .engine import ERROR_REASONS, Engine, HardwareBatch
 from .errors import MappingError
 from .hardware import Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
-from .levels import build_levels
+from .levels import build_levels, uncovered_pairs
 
 TENSORS = ("input", "filter", "output")
 ERR_MACS = 16     # MAESTRO's MAC count differs from the layer's true MAC count
 ERR_RUNTIME = 32  # runtime below MACs / (PEs busy at once x SIMD lanes)
+ERR_PAIRS = 64    # two SpatialMaps on independent dims: some tile pairs never computed
 REASONS = dict(ERROR_REASONS)
 REASONS[ERR_MACS] = "analysed MAC count differs from the layer's true MAC count"
 REASONS[ERR_RUNTIME] = ("runtime is below the compute bound MACs / (PEs x SIMD lanes), "
                         "counting only the PEs the mapping keeps busy at once")
+REASONS[ERR_PAIRS] = ("a level spreads two independent dims over its units (two SpatialMaps, "
+                      "both split): MAESTRO pairs their tiles unit by unit, so most tile "
+                      "pairs are never computed")
 
 
 def describe_flags(flags: int) -> str:
@@ -171,6 +175,7 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
     eng = Engine(levels, table, hwb)
     cand = np.arange(B)
     res = eng.analyze(0, cand, dict(levels[0].SD))
+    res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
     return _report(layer, table, res, hwb, energy, area_power)
 
 

@@ -207,3 +207,32 @@ def _static_tables(lv: Level) -> None:
         lv.un[a] = np.minimum(d.o, d.m)
         lv.mpe[a] = lv.mpe[d.var] - lv.mpe.get(s, zero) + 1
         lv.une[a] = np.minimum(d.o, lv.mpe[a])
+
+
+def uncovered_pairs(levels: list[Level]) -> np.ndarray:
+    """``[B]`` True where a level gives two SpatialMaps to dims that are not sliding partners
+    and both split the level's extent into several tiles that compute, over 2+ units.
+
+    MAESTRO hands unit ``i`` tile ``i`` (mod the unit count) of *each* spatially mapped dim,
+    so such a level only ever computes the tile pairs on that diagonal: right for Y with R or
+    X with S (row stationary: the pairs that form one output row), but for independent dims
+    (e.g. X and Y, C and K) the other pairs are never computed, while MAESTRO still counts
+    every MAC. MAESTRO's own dataflows put two SpatialMaps on sliding partners only."""
+    B = len(levels[0].N)
+    out = np.zeros(B, dtype=bool)
+    for lv in levels:
+        sp = [lv.directives[j] for j in lv.spatial]
+        if len(sp) < 2 or PARTNER.get(sp[0].var) == sp[1].var:
+            continue
+        split = []
+        for d in sp[:2]:
+            D, m, o = lv.SD[d.var], d.m, np.maximum(d.o, 1)
+            if d.var in REF_DIMS:  # tiles that hold a whole filter window
+                r = next((x.m for x in lv.directives if x.var == REF_DIMS[d.var]), None)
+                r = lv.SD[REF_DIMS[d.var]] if r is None else np.minimum(r, lv.SD[REF_DIMS[d.var]])
+                n = np.where(D >= r, tdiv(np.maximum(D - r, 0), o) + 1, 0)
+            else:
+                n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
+            split.append(n >= 2)
+        out |= split[0] & split[1] & (lv.N >= 2)
+    return out

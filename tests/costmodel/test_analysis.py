@@ -85,6 +85,28 @@ def test_edge_unit_without_a_whole_filter_window_is_not_busy():
     assert not r.valid and "busy" in r.reason
 
 
+DW = Layer("Bottleneck4_1_2", "DSCONV", dict(C=192, R=3, S=3, Y=28, X=28), {"X": 2, "Y": 2})
+
+
+def test_two_spatial_maps_on_independent_dims_that_both_split_are_flagged():
+    """2 units get X tiles (0-6, 7-12) and Y rows (2k, 2k+1): MAESTRO gives unit i tile i of
+    each dim, so (left, odd) and (right, even) pairs are never computed, yet it counts every
+    MAC (1,772 cycles; the schedule it times does 169,344 of the 292,032 MACs)."""
+    inner = [Cluster(83), S(2, 2, "C"), T(3, 2, "X"), T(3, 2, "Y"), T(3, 3, "S"), T(3, 3, "R")]
+    top = [T(192, 192, "C"), S(15, 14, "X"), S(3, 2, "Y"), T(3, 3, "S"), T(3, 3, "R")]
+    r = evaluate(DW, EDGE168, Dataflow(top + inner))
+    assert r.runtime == 1772 and r.num_macs == r.expected_macs == 292_032
+    assert not r.valid and "pairs" in r.reason
+    # a second SpatialMap whose dim is one tile (all of C) leaves nothing unpaired
+    whole = [T(3, 3, "S"), S(3, 2, "Y"), T(3, 3, "R"), T(3, 2, "X"), S(192, 192, "C")]
+    r = evaluate(DW, EDGE168, Dataflow(whole + inner))
+    assert "pairs" not in r.reason
+    # Y with its filter rows R: the row-stationary diagonal, the pairs it means
+    rs = Dataflow([S(1, 1, "C"), T(3, 2, "X"), T(14, 14, "Y"), Cluster(3), S(1, 1, "Y"),
+                   S(1, 1, "R"), T(3, 2, "X"), T(3, 3, "S")])
+    assert "pairs" not in evaluate(DW, EDGE168, rs).reason
+
+
 def test_no_spatial_map_is_an_error():
     lay = Layer("x", "CONV", dict(K=4, C=4, R=1, S=1, Y=4, X=4),
                 dataflow=Dataflow([T(1, 1, "K"), T(1, 1, "C")]))
