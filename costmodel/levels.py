@@ -179,10 +179,8 @@ def _static_tables(lv: Level) -> None:
     # window holds the filter's mapped extent at this level count
     lv.busy_nec = lv.nec
     if d0.var in REF_DIMS:
-        r = next((d.m for d in lv.directives if d.var == REF_DIMS[d0.var]), None)
-        r = np.minimum(r if r is not None else SD[REF_DIMS[d0.var]], SD[REF_DIMS[d0.var]])
         span = np.where(D > full, rem, D)  # input extent left for the edge fold
-        works = np.where(span >= r, tdiv(np.maximum(span - r, 0), o) + 1, 0)
+        works = _whole_windows(lv, d0.var, span, o)
         lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
     for d in lv.directives:
         D = SD[d.var]
@@ -209,6 +207,15 @@ def _static_tables(lv: Level) -> None:
         lv.une[a] = np.minimum(d.o, lv.mpe[a])
 
 
+def _whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """Units, one every ``o`` input rows/columns of ``span``, whose window of Y/X ``var``
+    holds the filter extent mapped at this level (so they compute at least one output)."""
+    part = REF_DIMS[var]
+    r = next((d.m for d in lv.directives if d.var == part), lv.SD[part])
+    r = np.minimum(r, lv.SD[part])
+    return np.where(span >= r, tdiv(np.maximum(span - r, 0), o) + 1, 0)
+
+
 def uncovered_pairs(levels: list[Level]) -> np.ndarray:
     """``[B]`` True where a level gives two SpatialMaps to dims that are not sliding partners
     and both split the level's extent into several tiles that compute, over 2+ units.
@@ -226,11 +233,9 @@ def uncovered_pairs(levels: list[Level]) -> np.ndarray:
             continue
         split = []
         for d in sp[:2]:
-            D, m, o = lv.SD[d.var], d.m, np.maximum(d.o, 1)
+            D, m, o = lv.SD[d.var], d.m, d.o
             if d.var in REF_DIMS:  # tiles that hold a whole filter window
-                r = next((x.m for x in lv.directives if x.var == REF_DIMS[d.var]), None)
-                r = lv.SD[REF_DIMS[d.var]] if r is None else np.minimum(r, lv.SD[REF_DIMS[d.var]])
-                n = np.where(D >= r, tdiv(np.maximum(D - r, 0), o) + 1, 0)
+                n = _whole_windows(lv, d.var, D, o)
             else:
                 n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
             split.append(n >= 2)
