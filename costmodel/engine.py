@@ -57,6 +57,10 @@ _DENSE_KEYS = 1 << 24
 # candidates analysed together (all levels): large enough to amortise numpy's per-call cost
 # over many rows, small enough to bound the memory of the per-case arrays
 CHUNK = 16384
+# groups of rows with different state counts are analysed as one padded group while its
+# cases x rows stay within MERGE_FACTOR x theirs + MERGE_SLACK (see _merge_groups)
+MERGE_FACTOR = 2
+MERGE_SLACK = 4096
 
 
 @dataclass
@@ -259,9 +263,8 @@ class Engine:
         ucodes, starts = np.unique(code, return_index=True)
         bounds = [*starts.tolist(), M]
         groups = []
-        for g, c in enumerate(ucodes):
-            rows = slice(bounds[g], bounds[g + 1])
-            counts = tuple(1 + int((c >> (2 * j)) & 3) for j in range(n))
+        for lo, hi, counts in _merge_groups(ucodes, bounds, n):
+            rows = slice(bounds[lo], bounds[hi])
             sub_dd = {k: v[rows] for k, v in DD.items()} if top else None
             groups.append(_Group(self, lv, i, rows, cand[rows], sub_dd,
                                  _dir_states(ns[:, rows], flags[:, :, rows]), counts))
@@ -314,6 +317,39 @@ class Engine:
             grp.take_child(cres, lookup)
 
 
+def _code_counts(c: int, n: int) -> tuple[int, ...]:
+    """State counts of the ``n`` directives of a group code (2 bits each: has Steady + has
+    Edge)."""
+    return tuple(1 + ((c >> (2 * j)) & 3) for j in range(n))
+
+
+def _merge_groups(ucodes: np.ndarray, bounds: list[int], n: int):
+    """Runs ``(first, end, counts)`` of consecutive state-count groups analysed as one.
+
+    A group costs a fixed numpy overhead (about 0.5 ms) plus work in proportion to its cases
+    x rows. Rows with fewer states than ``counts`` fit a merged group as padding: their
+    missing states become cases that do not exist (:attr:`_Group.exists`), which changes no
+    result because MAESTRO's case order restricted to the existing cases is the order of the
+    row's own counts (see :func:`case_grid`). Groups are merged while the padded cells stay
+    within :data:`MERGE_FACTOR` x the exact ones plus :data:`MERGE_SLACK`.
+    """
+    counts = [_code_counts(int(c), n) for c in ucodes]
+    lo = 0
+    while lo < len(counts):
+        pad = counts[lo]
+        exact = prod(pad) * (bounds[lo + 1] - bounds[lo])
+        hi = lo + 1
+        while hi < len(counts):
+            merged = tuple(map(max, pad, counts[hi]))
+            rows = bounds[hi + 1] - bounds[lo]
+            ex = exact + prod(counts[hi]) * (bounds[hi + 1] - bounds[hi])
+            if prod(merged) * rows > MERGE_FACTOR * ex + MERGE_SLACK:
+                break
+            pad, exact, hi = merged, ex, hi + 1
+        yield lo, hi, pad
+        lo = hi
+
+
 def _init_top_fields(res: dict, M: int) -> None:
     ints = ["num_macs", "offchip_req", "peak_bw", "l2_size_in", "l2_size_w", "l2_size_out"]
     for k in ints:
@@ -350,8 +386,9 @@ class _Group:
         g = lambda t: {k: v[cand] for k, v in t.items()}  # noqa: E731
         self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
         pos = [self._axis(j, self._positions(counts[j], st[j])) for j in range(n)]
-        self.occ = _prod([np.where(pos[j] == STEADY, st[j].ns, 1)
-                          for j in range(n) if counts[j] > 1])
+        self.exists = self._existing(counts, st)
+        occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
+        self.occ = _prod(occ if self.exists is None else occ + [self.exists])
         self.posv, self.E, self.spee = {}, {}, {}
         for v in vars_:
             L = self.last[v]
@@ -375,6 +412,21 @@ class _Group:
         shape = [1] * self.n + [table.shape[1]]
         shape[j] = table.shape[0]
         return table.reshape(shape)
+
+    def _existing(self, counts, st):
+        """Where the group pads rows with fewer states (:func:`_merge_groups`): a broadcast
+        0/1 array of the cases each row really has, else None (every case exists)."""
+        parts = []
+        for j, k in enumerate(counts):
+            if k == 1:
+                continue
+            s = st[j]
+            if (s.has_st.sum() + s.has_ed.sum()) == (k - 1) * self.R:
+                continue  # every row has all k states
+            t = [np.ones(self.R, dtype=bool)] + ([s.has_st, s.has_ed] if k == 3
+                                                 else [s.has_st | s.has_ed])
+            parts.append(self._axis(j, np.stack(t).astype(np.int64)))
+        return _prod(parts) if parts else None
 
     def flat(self, x):
         """Materialise a broadcast per-case quantity as ``[C, R]`` (lexicographic cases)."""
@@ -498,7 +550,10 @@ class _Group:
         else:
             np_h = p_tf
         self.npsum = g_ab * np_h
-        self.valid_f = self.flat(self.npsum > 0)
+        if self.exists is None:
+            self.valid_f = self.flat(self.npsum > 0)
+        else:  # a case a row does not have is not valid
+            self.valid_f = self.flat((self.npsum > 0) & (self.exists > 0))
         if self.i == 0:  # MACs are only reported, from the top level
             _, sps2, spE2 = self._sp_info(t_out, all_spatial=True)
             ee2 = self.spee[sps2]
@@ -787,7 +842,11 @@ class _Group:
         """This level's L1 sizes for rows ``sub``: twice the mapped tiles, input and filter
         counted once per case up to the first valid one (InitBuffers accumulates, §5.2)."""
         out = 2 * self.eng.mapped_volumes(self.i)[self.cand[sub]]
-        out[:, :2] *= fvq[sub, None] + 1
+        if self.exists is None:
+            out[:, :2] *= fvq[sub, None] + 1
+        else:  # the cases that exist among MAESTRO's first fvq + 1
+            seen = np.cumsum(self.flat(self.exists)[self.grid.perm], axis=0)
+            out[:, :2] *= seen[fvq, np.arange(self.R)][sub, None]
         return out
 
     def _lead_sum(self, x, fvq):
@@ -798,6 +857,8 @@ class _Group:
         if len(late):
             xs = x[:, late][perm]
             lead = np.arange(self.C)[:, None] <= fvq[late]
+            if self.exists is not None:
+                lead &= self.flat(self.exists)[:, late][perm] > 0
             out[late] = np.where(lead, xs, 0).sum(axis=0)
         return out
 
