@@ -21,6 +21,8 @@ import numpy as np
 from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap
 
 SLIDING = {"Y": "R", "X": "S"}
+# a line search also tries the tiles holding 1..FOLD_MULTIPLES whole folds of the level below
+FOLD_MULTIPLES = 8
 
 
 @dataclass
@@ -519,11 +521,41 @@ class MappingSpace:
         start = np.maximum(2, np.exp(rng.random(n) * np.log(max(self.P // 2, 2)))).astype(np.int64)
         new_lv = np.where(above, 1, c.levels - 1)
         c.clusters[np.arange(n), new_lv] = start
-        c = self.fit_spatial(self.repair(c), rng, np.ones(n, dtype=bool))
-        # where fitting drew a cluster of one (a divisor of the extent), keep the start size
+        # half of the new top levels are sized from their own dim: as many clusters as cover
+        # its extent in 1-4 folds, and the moved-down level's spatial dim only as large at the
+        # top as the clusters cover in 1-4 folds (kept whole, a large dim can overflow the L2)
+        own = np.zeros(n, dtype=bool)
+        own[a] = rng.random(len(a)) < 0.5
+        own &= self.extent[dim] > 1
+        c = self.fit_spatial(self.repair(c), rng, ~own)
         rows = np.arange(n)
-        one = c.clusters[rows, new_lv] == 1
+        if own.any():
+            c = self._fit_new_top(rng, c, np.nonzero(own)[0], dim)
+        # where fitting drew a cluster of one (a divisor of the extent), keep the start size
+        one = (c.clusters[rows, new_lv] == 1) & ~own
         c.clusters[rows[one], new_lv[one]] = start[one]
+        return self.repair(c)
+
+    def _fit_new_top(self, rng: np.random.Generator, c: Genomes, r: np.ndarray,
+                     dim: np.ndarray) -> Genomes:
+        """Size the new top level of rows ``r`` (spreading ``dim``) from that dim: about
+        ``extent / folds`` clusters, each unit's tile covering its share in one fold, and the
+        level below's spatial dim cut at the top to 1-4 folds of what the clusters cover."""
+        d = dim[r]
+        ext = self.extent[d]
+        levels = c.levels[r]
+        deeper = np.where(np.arange(self.L)[None, :] < levels[:, None], c.clusters[r], 1)
+        room = self.P // np.maximum(deeper[:, 2:].prod(axis=1), 1)  # PEs per top unit x units
+        # clusters of at least two PEs, or the new level would split nothing
+        units = np.clip(-(-ext // rng.integers(1, 5, len(r))), 1, np.maximum(room // 2, 1))
+        c.clusters[r, 1] = np.maximum(1, room // units)
+        c = self.repair(c)
+        n0 = self.units(c)[r, 0]
+        c.tiles[r, 0, d] = np.clip(-(-ext // np.maximum(n0, 1)), 1, ext)
+        k = c.par[r, 1]
+        cover = c.clusters[r, 1] * c.tiles[r, 1, k] * rng.integers(1, 5, len(r))
+        cut = k != d
+        c.tiles[r[cut], 0, k[cut]] = np.minimum(self.extent[k[cut]], cover[cut])
         return self.repair(c)
 
     def crossover(self, rng: np.random.Generator, a: Genomes, b: Genomes) -> Genomes:
@@ -604,6 +636,14 @@ class MappingSpace:
                 if v != base.tiles[0, lv, k]:
                     tiles.add((lv, k, v))
                     core_t.add((lv, k, v))
+        for lv in range(L - 1):  # whole folds of the level below's spatial dim (and one more)
+            k = int(base.par[0, lv + 1])
+            hi = int(self.extent[k] if lv == 0 else base.tiles[0, lv - 1, k])
+            fold = int(N[lv + 1]) * int(base.tiles[0, lv + 1, k])
+            for m in range(1, min(hi // max(fold, 1), FOLD_MULTIPLES) + 1):
+                for v in (m * fold, m * fold + 1):
+                    if v <= hi and v != base.tiles[0, lv, k]:
+                        tiles.add((lv, k, v))
         tiles_l, scaled_l, clusters_l = sorted(tiles), sorted(scaled), sorted(clusters)
         n = len(tiles_l) + len(scaled_l) + 2 * len(clusters_l)
         if n == 0:

@@ -177,6 +177,41 @@ def test_depthwise_layers_sample_two_spatial_dims_per_level_more_often():
         np.random.default_rng(0), 500).par2 < 0).all()
 
 
+def test_split_level_sizes_half_the_new_top_levels_from_their_own_dim():
+    """MobileNetV2 Bottleneck6_2_2 (960 channels, 5x5 outputs): a one-level mapping spreading
+    C over 168 PEs, split under a new top level spreading X. About half the children get as
+    many clusters as cover the 5 output columns in 1-4 folds, and C at the top only as large
+    as the clusters cover in 1-4 folds (C kept whole there overflows the L2); the line search
+    around such a child tries whole folds of the level below, where the best mapping known
+    (1,310 cycles) lies."""
+    layer = Layer("dw", "DSCONV", dict(K=1, C=960, R=3, S=3, Y=7, X=7))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000,
+                  offchip_bw=81920000)
+    sp = MappingSpace(layer, hw, max_levels=2)
+    rng = np.random.default_rng(3)
+    g = sp.sample(rng, 400)
+    c, x = sp.dims.index("C"), sp.dims.index("X")
+    one = np.flatnonzero((g.levels == 1) & (g.par[:, 0] == c))[:1]
+    kids = sp.split_level(rng, g.take(np.repeat(one, 200)), above=np.array(True),
+                          dim=np.array(x))
+    _check_rules(sp, kids)
+    units = sp.units(kids)[:, 0]
+    own = (kids.tiles[:, 0, c] < 960) & (kids.clusters[:, 1] >= 2)
+    assert 0.3 < own.mean() < 0.7
+    covered = units * kids.tiles[:, 0, x] >= sp.extent[x]
+    assert covered[own].all() and (units[own] >= 2).all()
+    folds = kids.tiles[own, 0, c] / (kids.clusters[own, 1] * kids.tiles[own, 1, c])
+    assert (folds <= 4).all()
+    assert 33 in kids.clusters[own, 1]  # 5 clusters of 33 PEs, one per output column
+    i = int(np.flatnonzero(own & (kids.clusters[:, 1] == 33))[0])
+    kid = kids.take([i])
+    kid.tiles[0, 1, c] = 3  # 33 PEs x 3 channels: folds of 99 channels
+    kid = sp.repair(kid)
+    nb = sp.neighbours(kid, 0)
+    tops = set(nb.tiles[(nb.tiles[:, 1, c] == 3) & (nb.clusters[:, 1] == 33), 0, c].tolist())
+    assert {99, 100, 495, 496, 792, 793} <= tops  # m x 99 and one more, m = 1..8
+
+
 def test_split_level_adds_a_level_that_spreads_a_dim_over_clusters():
     rng = np.random.default_rng(5)
     sp = MappingSpace(LAYER, HW, max_levels=3)
