@@ -28,8 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int, default=None,
-                   help="most cost-model evaluations per distinct layer (default 41600: two "
-                   "islands of 16000 and a reserve for two extra islands of 4800; with "
+                   help="most cost-model evaluations per distinct layer (default 62400: two "
+                   "islands of 24000 and a reserve for two extra islands of 7200; with "
                    "--time-limit only: unlimited; the GA neither scores nor counts candidates "
                    "whose latency bound cannot beat its best, and proposes at most 3x the "
                    "budget)")

@@ -95,9 +95,9 @@ def test_pareto_fronts_of_islands_are_merged(small_islands):
 
 def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
     share = tuner.EXTRA_ISLAND_SHARE
-    # the default: two islands of 16,000 and a reserve of two of 4,800
-    assert island_budgets(TuneSettings()) == [16_000, 16_000]
-    assert extra_budgets(TuneSettings()) == [round(16_000 * share)] * 2 == [4_800, 4_800]
+    # the default: two islands of 24,000 and a reserve of two of 7,200
+    assert island_budgets(TuneSettings()) == [24_000, 24_000]
+    assert extra_budgets(TuneSettings()) == [round(24_000 * share)] * 2 == [7_200, 7_200]
     for budget, islands, extra in ((80_000, 2, 2), (80_001, 3, 1), (41_599, 2, 2),
                                    (100_000, 2, 5), (4_011, 2, 2), (16_000, 1, 2)):
         s = TuneSettings(budget=budget, islands=islands, extra_islands=extra)
@@ -111,7 +111,7 @@ def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
     assert island_budgets(TuneSettings(budget=41_599)) == [41_599]
     assert island_budgets(TuneSettings(budget=4_011)) == [4_011]
     assert extra_budgets(TuneSettings(budget=4_011)) == []
-    assert island_budgets(TuneSettings(objective="energy")) == [20_800, 20_800]
+    assert island_budgets(TuneSettings(objective="energy")) == [31_200, 31_200]
     assert extra_budgets(TuneSettings(extra_islands=0)) == []
     assert extra_budgets(TuneSettings(objective="energy")) == []
     assert extra_budgets(TuneSettings(strategy="tpe")) == []
