@@ -58,8 +58,11 @@ _DENSE_KEYS = 1 << 24
 # over many rows, small enough to bound the memory of the per-case arrays
 CHUNK = 16384
 # groups of rows with different state counts are analysed as one padded group while its
-# cases x rows stay within MERGE_FACTOR x theirs + MERGE_SLACK (see _merge_groups)
-MERGE_FACTOR = 2
+# cases x rows stay within MERGE_FACTOR x theirs + MERGE_SLACK (see _merge_groups): padding
+# pays for small groups (a search's batches) and costs for large ones, so only the slack
+# (about one group's fixed cost) is allowed; a factor of 2 made benchmarks/
+# costmodel_throughput.py (large one-shape batches) 32% slower for no gain in tuning time
+MERGE_FACTOR = 1
 MERGE_SLACK = 4096
 
 
