@@ -3,6 +3,9 @@
 A level is analysed for a batch of *rows*; a row is a candidate index plus a dynamic
 dimension table ``DD``. Rows whose directives have the same number of iteration states share
 a case list and MAESTRO's case order (§3.2 depends only on those counts); they form a group.
+Rows with fewer states may join a group with more as padding, their missing states being
+cases that do not exist (:func:`_merge_groups`): a group's numpy calls cost about the same
+for 1 row as for 100, so fewer, larger groups make small batches several times faster.
 
 Within a group every per-case quantity is a numpy array of shape ``[s_0, ..., s_{n-1}, rows]``
 with one axis per directive (``s_j`` = its state count), in lexicographic case order, and
