@@ -484,7 +484,8 @@ class MappingSpace:
         not given) over clusters: a new top level (``above``; the old levels move down
         unchanged) or a new innermost level inside each unit of the old innermost one (whose
         tile of ``dim`` then grows, so there is something to spread). Cluster sizes and
-        spatial tiles are then fitted to keep the PEs busy (:meth:`fit_spatial`); the other
+        spatial tiles are then fitted to keep the PEs busy (:meth:`fit_spatial`; for half of
+        the new top levels, from the new level's own dim instead, :meth:`_fit_new_top`); the other
         tiles and the loop orders are the parent's, so a child starts near its parent's
         quality. This is how a one-level mapping whose spatial dim is too small for the array
         becomes a two-level one without passing through random genes."""
@@ -590,7 +591,8 @@ class MappingSpace:
         divisor of the parent tile, and x2, /2, +1, -1), along the top tile of each dim with
         the lower levels' tiles rescaled in proportion, and along every cluster size, once as
         is and once with every level's spatial tile refitted to cover its parent in one fold,
-        and the spatial tiles that cover their parent in 1-4 folds.
+        the spatial tiles that cover their parent in 1-4 folds, and the tiles holding 1-8
+        whole folds (and one more) of the level below's spatial dim.
         Edge tiles make latency jump between neighbouring tile values, so single steps alone
         get stuck; all of these share one dataflow shape, so one batched cost-model call
         scores them (a few hundred candidates). Single steps (x2, /2, +1, -1, the nearest
