@@ -478,14 +478,15 @@ class MappingSpace:
         return self.repair(g)
 
     def split_level(self, rng: np.random.Generator, g: Genomes, above: np.ndarray | None = None,
-                    dim: np.ndarray | None = None) -> Genomes:
+                    dim: np.ndarray | None = None, own_share: float = 0.5) -> Genomes:
         """Domain-aware structural move: the genomes of ``g`` that have room for one more
         cluster level, each with a new level that spreads a spatial dim ``dim`` (random if
         not given) over clusters: a new top level (``above``; the old levels move down
         unchanged) or a new innermost level inside each unit of the old innermost one (whose
         tile of ``dim`` then grows, so there is something to spread). Cluster sizes and
         spatial tiles are then fitted to keep the PEs busy (:meth:`fit_spatial`; for half of
-        the new top levels, from the new level's own dim instead, :meth:`_fit_new_top`); the other
+        the new top levels (``own_share``), from the new level's own dim instead,
+        :meth:`_fit_new_top`); the other
         tiles and the loop orders are the parent's, so a child starts near its parent's
         quality. This is how a one-level mapping whose spatial dim is too small for the array
         becomes a two-level one without passing through random genes."""
@@ -526,7 +527,7 @@ class MappingSpace:
         # its extent in 1-4 folds, and the moved-down level's spatial dim only as large at the
         # top as the clusters cover in 1-4 folds (kept whole, a large dim can overflow the L2)
         own = np.zeros(n, dtype=bool)
-        own[a] = rng.random(len(a)) < 0.5
+        own[a] = rng.random(len(a)) < own_share
         own &= self.extent[dim] > 1
         c = self.fit_spatial(self.repair(c), rng, ~own)
         rows = np.arange(n)

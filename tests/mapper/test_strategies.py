@@ -117,3 +117,23 @@ def test_ga_checkpoint_keeps_its_memory_of_proposals():
     copy = pickle.loads(pickle.dumps(st))
     assert copy._seen == st._seen and len(st._seen) > 0
     assert (copy.ask(500).hashes() == st.ask(500).hashes()).all()
+
+
+def test_ga_sizes_fewer_new_top_levels_from_their_own_dim_under_small_budgets():
+    """Own-dim top levels (MappingSpace.split_level) get half the new top levels from 24,000
+    evaluations up, proportionally fewer below (they cost at a few thousand evaluations)."""
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    shares = {}
+    for budget in (4_011, 12_000, 24_000, 62_400):
+        st = make_strategy("ga", sp, seed=0)
+        st.plan(budget, None)
+        shares[budget] = st.own_split_share
+    assert shares[24_000] == shares[62_400] == 0.5
+    assert shares[12_000] == 0.25 and abs(shares[4_011] - 0.5 * 4_011 / 24_000) < 1e-12
+    rng = np.random.default_rng(0)
+    g = sp.sample(rng, 50)
+    none = sp.split_level(rng, g, above=np.array(True), own_share=0.0)
+    # every top tile but the new level's spatial one (fitted to the clusters) stays whole
+    whole = none.tiles[:, 0] == sp.extent
+    whole[np.arange(len(none)), none.par[:, 0]] = True
+    assert len(none) and whole.all()
