@@ -393,6 +393,7 @@ class _Group:
         self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
         pos = [self._axis(j, self._positions(counts[j], st[j])) for j in range(n)]
         self.exists = self._existing(counts, st)
+        self._exists_q_cache = None
         occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
         self.occ = _prod(occ if self.exists is None else occ + [self.exists])
         self.posv, self.E, self.spee = {}, {}, {}
@@ -556,10 +557,10 @@ class _Group:
         else:
             np_h = p_tf
         self.npsum = g_ab * np_h
-        if self.exists is None:
-            self.valid_f = self.flat(self.npsum > 0)
-        else:  # a case a row does not have is not valid
-            self.valid_f = self.flat((self.npsum > 0) & (self.exists > 0))
+        valid = self.npsum > 0
+        if self.exists is not None:  # a case a row does not have is not valid
+            valid = valid & (self.exists > 0)
+        self.valid_f = self.flat(valid)
         if self.i == 0:  # MACs are only reported, from the top level
             _, sps2, spE2 = self._sp_info(t_out, all_spatial=True)
             ee2 = self.spee[sps2]
@@ -851,9 +852,15 @@ class _Group:
         if self.exists is None:
             out[:, :2] *= fvq[sub, None] + 1
         else:  # the cases that exist among MAESTRO's first fvq + 1
-            seen = np.cumsum(self.flat(self.exists)[self.grid.perm], axis=0)
+            seen = np.cumsum(self._exists_q(), axis=0)
             out[:, :2] *= seen[fvq, np.arange(self.R)][sub, None]
         return out
+
+    def _exists_q(self) -> np.ndarray:
+        """``[C, R]`` 0/1: the padded cases each row has, in MAESTRO's case order (cached)."""
+        if self._exists_q_cache is None:
+            self._exists_q_cache = self.flat(self.exists)[self.grid.perm]
+        return self._exists_q_cache
 
     def _lead_sum(self, x, fvq):
         """Sum of ``x`` over MAESTRO's cases 0..fvq (InitBuffers accumulates, spec §5.2)."""
@@ -864,7 +871,7 @@ class _Group:
             xs = x[:, late][perm]
             lead = np.arange(self.C)[:, None] <= fvq[late]
             if self.exists is not None:
-                lead &= self.flat(self.exists)[:, late][perm] > 0
+                lead &= self._exists_q()[:, late] > 0
             out[late] = np.where(lead, xs, 0).sum(axis=0)
         return out
 

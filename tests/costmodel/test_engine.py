@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import costmodel.engine as engine
 from costmodel import Hardware, Layer
 from costmodel.analysis import evaluate_batch
-from costmodel.engine import _merge_groups, case_grid
+from costmodel.engine import _code_counts, _merge_groups, case_grid
 from search_spaces import MappingSpace
 
 # the states a directive can have (Init always): slots in a 3-state group are Init, Steady, Edge
@@ -51,14 +51,14 @@ def test_merge_groups_respects_the_cell_limit():
     codes = np.array([0, 1, 5, 0b101010])  # ascending group codes of 3 directives
     bounds = [0, 10, 20, 30, 40]
     runs = list(_merge_groups(codes, bounds, 3))
-    assert [r[:2] for r in runs][0][0] == 0 and runs[-1][1] == 4
+    assert runs[0][0] == 0 and runs[-1][1] == 4
     assert all(lo < hi for lo, hi, _ in runs)
     for lo, hi, counts in runs:  # the padded counts cover every merged group's counts
         for g in range(lo, hi):
-            own = tuple(1 + ((int(codes[g]) >> (2 * j)) & 3) for j in range(3))
+            own = _code_counts(int(codes[g]), 3)
             assert all(c >= o for c, o in zip(counts, own))
-        exact = sum(prod(1 + ((int(codes[g]) >> (2 * j)) & 3) for j in range(3))
-                    * (bounds[g + 1] - bounds[g]) for g in range(lo, hi))
+        exact = sum(prod(_code_counts(int(codes[g]), 3)) * (bounds[g + 1] - bounds[g])
+                    for g in range(lo, hi))
         padded = prod(counts) * (bounds[hi] - bounds[lo])
         assert hi - lo == 1 or padded <= engine.MERGE_FACTOR * exact + engine.MERGE_SLACK
 
