@@ -137,3 +137,29 @@ def test_ga_sizes_fewer_new_top_levels_from_their_own_dim_under_small_budgets():
     whole = none.tiles[:, 0] == sp.extent
     whole[np.arange(len(none)), none.par[:, 0]] = True
     assert len(none) and whole.all()
+
+
+@pytest.mark.parametrize("budget, share", [(4_011, 0.75), (62_400, 1.0)])
+def test_ga_neighbourhoods_leave_room_for_new_structures_under_small_budgets(budget, share):
+    """Hill-climbing neighbourhoods come first in a batch and can fill it; under a small
+    budget they take at most 75% of it, so new structures are still proposed."""
+    lay = Layer("conv", "CONV", dict(K=64, C=64, R=3, S=3, Y=28, X=28))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    sp = MappingSpace(lay, hw, max_levels=2)
+    st = make_strategy("ga", sp, seed=0)
+    st.plan(budget, None)
+    assert abs(st.local_share - share) < 1e-3
+    ev = Evaluator(sp)
+    g = st.ask(budget)
+    res = ev(g)
+    st.tell(g, res.fitness, res.violation)
+    proposed = []
+    local_moves = st._local_moves
+    st._local_moves = lambda: proposed.append(local_moves()) or proposed[-1]
+    batch = st.ask(budget)
+    assert len(proposed[0]) > len(batch)  # the neighbourhoods alone could fill the batch
+    n_local = np.isin(batch.hashes(), proposed[0].hashes()).sum()
+    if share < 1.0:
+        assert 0.7 * len(batch) <= n_local <= share * len(batch) + 1
+    else:
+        assert n_local == len(batch)
