@@ -83,6 +83,7 @@ class TuneSettings:
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
     pareto: bool = False               # also keep each layer's latency/energy/area front
+    prune: bool = True                 # skip (and do not count) candidates that cannot win
     storage: str | None = None         # Optuna storage URL for Optuna samplers (sqlite/postgres)
     backend: str = "loky"              # joblib backend: loky (processes), threading or dask
     scheduler: str | None = None       # Dask scheduler address for backend="dask"
@@ -346,7 +347,8 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
         params.setdefault("objective", settings.objective)
     strategy = make_strategy(settings.strategy, space, seed, **params)
     # the GA skips candidates that cannot beat its best latency (a Pareto front needs them)
-    prune = settings.strategy in PRUNING_STRATEGIES and not settings.pareto
+    prune = (settings.prune and settings.strategy in PRUNING_STRATEGIES
+             and not settings.pareto)
     evaluator = Evaluator(space, settings.objective, settings.constraints, prune=prune)
     if settings.strategy not in ("ga", "random", "exhaustive"):
         # Optuna samplers persist trials in an Optuna storage instead: by default an SQLite

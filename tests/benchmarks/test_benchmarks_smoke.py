@@ -70,3 +70,41 @@ def test_tune_quality_tiny(tmp_path):
     assert float(r["best_latency"]) == min(float(r["default_latency"]),
                                            float(r["ref_random_x2_0"]))
     assert r["best_dataflow"] and r["ref_known"] == ""
+
+
+def test_vs_gamma_tiny(tmp_path):
+    gamma = tmp_path / "gamma.csv"
+    good = ("TemporalMap(112,112) K; TemporalMap(14,14) Y'; TemporalMap(1,1) S; "
+            "TemporalMap(1,1) R; SpatialMap(1,1) C; TemporalMap(7,7) X'; Cluster(2,P); "
+            "TemporalMap(1,1) R; "
+            "TemporalMap(1,1) S; TemporalMap(1,1) C; SpatialMap(1,1) Y'; TemporalMap(1,1) X'; "
+            "TemporalMap(48,48) K")  # a GAMMA result: 305,839 cycles, valid
+    flagged = ("TemporalMap(3,3) C; TemporalMap(7,2) X; TemporalMap(7,7) S; SpatialMap(115,110) Y; "
+               "TemporalMap(7,7) R; SpatialMap(32,32) K; Cluster(57,P); TemporalMap(1,1) C; "
+               "TemporalMap(7,2) Y; TemporalMap(7,2) X; SpatialMap(1,1) K; TemporalMap(7,7) S; "
+               "TemporalMap(7,7) R")  # 881,375 cycles, but flagged inconsistent
+    with gamma.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["layer", "seed", "maestro_calls", "best_runtime_maestro", "wall_seconds",
+                    "best_dataflow"])
+        w.writerow(["CONV4_2_1", 1, 3580, 305839, 118.9, good])
+        w.writerow(["CONV4_2_1", 2, 3600, 305838, 120.0, good])  # disagrees with our model
+        w.writerow(["CONV1", 1, 4011, 881375, 200.0, flagged])
+    out, summary = tmp_path / "ours.csv", tmp_path / "summary.md"
+    args = [sys.executable, str(BENCH / "vs_gamma.py"), "--gamma", str(gamma), "--seeds", "2",
+            "--budget", "60", "--default-budget", "120", "--out", str(out), "--summary",
+            str(summary)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "our runtime 305839 differs from MAESTRO's 305838" in proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * 2 * 2  # layers x settings x seeds
+    assert all(int(r["evaluations"]) <= int(r["budget"]) for r in rows)
+    table = summary.read_text()
+    conv4 = next(line for line in table.splitlines() if line.startswith("| CONV4_2_1 |"))
+    assert "305,838 / 305,838 / 305,839" in conv4 and " 3,590 | 119 |" in conv4
+    conv1 = next(line for line in table.splitlines() if line.startswith("| CONV1 |"))
+    assert "| - (1 flagged) |" in conv1  # no valid GAMMA run left to compare with
+    gamma.write_text(gamma.read_text().replace("CONV1,", "CONV99,"))
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "gamma.csv:4: unknown layer 'CONV99'" in proc.stderr
