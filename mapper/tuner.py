@@ -343,6 +343,11 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
         # nearly every mapping of a widened layer overflows the L1: start from the smallest
         # tiles, which fit when anything does, so even a small budget ends with a mapping
         params.setdefault("seeds", space.smallest_tiles())
+    if settings.strategy == "ga" and len(island_budgets(settings)) > 1:
+        # the GA's cap on neighbourhoods is for a layer's search of a small budget; islands
+        # share a large one, and the reserve islands of 7,200 hill-climb like the first ones
+        # (capped, MobileNetV2 Bottleneck6_2_2 lost its best mapping on seed 0)
+        params.setdefault("local_share", 1.0)
     if settings.strategy == "exhaustive":
         params.setdefault("objective", settings.objective)
     strategy = make_strategy(settings.strategy, space, seed, **params)

@@ -42,7 +42,7 @@ class GeneticAlgorithm(Strategy):
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
-    may take less of a batch (``local_share``, down to 75%). Under a pruning
+    may take less of a batch (``local_share``, if not given: down to 75%). Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
     scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
     yields about ``batch_size`` scored candidates.
@@ -59,7 +59,7 @@ class GeneticAlgorithm(Strategy):
                  local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
                  short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
-                 own_split_share: float = 0.5, local_share: float = 1.0,
+                 own_split_share: float = 0.5, local_share: float | None = None,
                  seeds: Genomes | None = None):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
@@ -91,7 +91,9 @@ class GeneticAlgorithm(Strategy):
         self.splits = splits  # structures per generation made by splitting a level in two
         # share of new top levels sized from their own dim (MappingSpace.split_level)
         self.own_split_share = own_split_share
-        self.local_share = local_share  # most of a batch that neighbourhoods may take
+        # most of a batch that neighbourhoods may take (None: all of it, or by budget: plan)
+        self._local_share = local_share
+        self.local_share = 1.0 if local_share is None else local_share
         self.seeds = seeds  # genomes the first sample starts with (e.g. a feasible start)
 
     def _local_moves(self) -> Genomes:
@@ -124,10 +126,11 @@ class GeneticAlgorithm(Strategy):
         # 41/120 with half), so their share shrinks with the budget below 24,000
         self.own_split_share *= min(1.0, budget / 24_000)
         # hill-climbing neighbourhoods come first in a batch and can fill it: under a small
-        # budget that leaves no room for new structures, so their share falls from the whole
-        # batch at 24,000 to 75% at 4,000 (at 4,011, 16 layers x 32 seeds: 304/512 runs
-        # within 1% of the best-known instead of 259/512; the default islands keep 100%)
-        self.local_share *= 1.0 - 0.3 * max(0.0, 1.0 - budget / 24_000)
+        # budget that leaves no room for new structures, so unless given, their share falls
+        # from the whole batch at 24,000 to 75% at 4,000 (at 4,011, 16 layers x 32 seeds:
+        # 304/512 runs within 1% of the best-known instead of 259/512)
+        if self._local_share is None:
+            self.local_share = 1.0 - 0.3 * max(0.0, 1.0 - budget / 24_000)
         self.batch_size = self.n_shapes * self.per_shape
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:

@@ -244,3 +244,34 @@ def test_a_wide_search_starts_from_the_smallest_tiles_so_a_tiny_budget_still_map
     assert {k.tobytes() for k in seeds.keys()} <= {k.tobytes() for k in first.keys()}
     r = tune_layer(fc, hw, s)
     assert r.found and r.report.valid and r.evaluations <= 200
+
+
+def test_islands_of_a_large_layer_budget_keep_the_whole_neighbourhoods(monkeypatch):
+    """The GA caps hill-climbing neighbourhoods under a small budget; a layer whose budget
+    is split into islands keeps them whole, its small reserve islands included."""
+    real = tuner.make_strategy
+
+    class Sized(Exception):  # raised once the run is sized: no need to search
+        pass
+
+    def spy(name, space, seed, **params):
+        st = real(name, space, seed, **params)
+        plan = st.plan
+
+        def record(budget, time_limit):
+            plan(budget, time_limit)
+            raise Sized(budget, st.local_share)
+        st.plan = record
+        return st
+    monkeypatch.setattr(tuner, "make_strategy", spy)
+
+    def sized(settings, budget):
+        with pytest.raises(Sized) as exc:
+            _search(LAYER, HW, settings, 0, budget, None)
+        return exc.value.args
+
+    big = TuneSettings(budget=62_400)
+    assert [sized(big, b) for b in island_budgets(big) + extra_budgets(big)] == [
+        (24_000, 1.0), (24_000, 1.0), (7_200, 1.0), (7_200, 1.0)]
+    budget, share = sized(TuneSettings(budget=4_011), 4_011)
+    assert budget == 4_011 and abs(share - 0.75) < 1e-3
