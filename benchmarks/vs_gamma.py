@@ -8,12 +8,13 @@ runtime of its best mapping), ``wall_seconds`` and ``best_dataflow`` (MAESTRO di
 joined by "; "). Each GAMMA mapping is re-evaluated with our cost model: its runtime must
 equal MAESTRO's, and a mapping our consistency check flags counts as no result.
 
-Our side, for every layer and ``--seeds`` seeds: the default strategy at ``--budget``
-evaluations (equal evaluations: GAMMA's runs were given 4,011), with ``--no-prune`` also
-scoring (and counting) the candidates whose latency bound cannot beat the best, and the
-default settings (their wall time against GAMMA's). The summary gives per layer GAMMA's and
-our min / median / max and A12, the probability that a run of ours is faster than a run of
-GAMMA's (ties count half; 0.5: no difference).
+Our side, for every layer and ``--seeds`` seeds: the default strategy at equal evaluations
+(``--budget``, by default the mean of GAMMA's MAESTRO calls on that layer), with
+``--no-prune`` also scoring (and counting) the candidates whose latency bound cannot beat the
+best; and the default settings (their wall time against GAMMA's; not with
+``--skip-default``). The summary gives per layer GAMMA's and our min / median / max and A12,
+the probability that a run of ours is faster than a run of GAMMA's (ties count half; 0.5: no
+difference).
 
     python benchmarks/vs_gamma.py --seeds 24
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import statistics
 import sys
 import time
@@ -88,12 +90,16 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="resnet50")
     ap.add_argument("--hw", default="edge168", help="hardware preset GAMMA was run on")
     ap.add_argument("--seeds", type=int, default=24, help="our runs per layer and setting")
-    ap.add_argument("--budget", type=int, default=4011,
-                    help="our evaluations per run for the equal-evaluation comparison")
+    ap.add_argument("--budget", type=int, default=0,
+                    help="our evaluations per run for the equal-evaluation comparison "
+                         "(0: the mean of GAMMA's MAESTRO calls on the layer)")
     ap.add_argument("--default-budget", type=int, default=TuneSettings().budget,
                     help="our default setting's evaluations per layer")
     ap.add_argument("--no-prune", action="store_true",
-                    help="score every proposed candidate, so the budget counts proposals")
+                    help="equal evaluations: score every proposed candidate, so the budget "
+                         "counts proposals")
+    ap.add_argument("--skip-default", action="store_true",
+                    help="only the equal-evaluation runs")
     ap.add_argument("--out", default=str(RESULTS / "ours_runs.csv"))
     ap.add_argument("--summary", default=str(RESULTS / "summary.md"))
     args = ap.parse_args(argv)
@@ -105,12 +111,15 @@ def main(argv=None) -> int:
     for name, gruns in gamma.items():
         layer = layers[name]
         ours: dict[str, list[dict]] = {"equal": [], "default": []}
+        equal = args.budget or int(statistics.mean(g["evals"] for g in gruns))
+        settings = [("equal", TuneSettings(budget=equal, prune=not args.no_prune))]
+        if not args.skip_default:
+            settings.append(("default", TuneSettings(budget=args.default_budget)))
         for s in range(args.seeds):
-            for kind, budget in (("equal", args.budget), ("default", args.default_budget)):
+            for kind, base in settings:
                 t0 = time.perf_counter()
-                r = tune_layer(layer, hw, TuneSettings(seed=s, budget=budget,
-                                                       prune=not args.no_prune))
-                row = {"layer": name, "setting": kind, "seed": s, "budget": budget,
+                r = tune_layer(layer, hw, dataclasses.replace(base, seed=s))
+                row = {"layer": name, "setting": kind, "seed": s, "budget": base.budget,
                        "evaluations": r.evaluations, "runtime": r.best_fitness,
                        "seconds": round(time.perf_counter() - t0, 3),
                        "dataflow": str(r.dataflow)}
@@ -120,13 +129,14 @@ def main(argv=None) -> int:
         eq = [r["runtime"] for r in ours["equal"]]
         de = [r["runtime"] for r in ours["default"]]
         flagged = len(gruns) - len(theirs)
+        de_s = [r["seconds"] for r in ours["default"]]
         lines.append(
             f"| {name} | {compute_bound(layer, hw):,} | {spread(theirs)}"
             f"{f' ({flagged} flagged)' if flagged else ''} | "
             f"{statistics.mean(g['evals'] for g in gruns):,.0f} | "
-            f"{statistics.mean(g['seconds'] for g in gruns):.0f} | {spread(eq)} | "
+            f"{statistics.mean(g['seconds'] for g in gruns):.0f} | {equal:,} | {spread(eq)} | "
             f"{a12(eq, theirs)} | {spread(de)} | {a12(de, theirs)} | "
-            f"{statistics.mean(r['seconds'] for r in ours['default']):.1f} |")
+            f"{f'{statistics.mean(de_s):.1f}' if de_s else '-'} |")
         print(lines[-1], flush=True)
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -134,14 +144,16 @@ def main(argv=None) -> int:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    head = (f"{args.model} on `{args.hw}`; GAMMA: {args.gamma}; ours: {args.seeds} seeds, "
-            f"equal evaluations = {args.budget:,}"
-            f"{' (no pruning: every proposal scored)' if args.no_prune else ''}, "
-            f"default = {args.default_budget:,}.\nRuntimes in cycles as min / median / max; "
+    equal = f"{args.budget:,}" if args.budget else "the mean of GAMMA's calls"
+    default = "not run" if args.skip_default else f"{args.default_budget:,}"
+    head = (f"{args.model} on `{args.hw}`; GAMMA: `{Path(args.gamma).name}`; ours: "
+            f"{args.seeds} seeds, equal evaluations = {equal}"
+            f"{' (no pruning: every proposal scored)' if args.no_prune else ''}, default = "
+            f"{default}.\nRuntimes in cycles as min / median / max; "
             "A12 = P(our run faster than GAMMA's run), ties half.\n\n"
-            "| layer | compute bound | GAMMA | GAMMA evals | GAMMA s | ours, equal evals | "
-            "A12 | ours, default | A12 | ours default s |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+            "| layer | compute bound | GAMMA | GAMMA evals | GAMMA s | our evals | "
+            "ours, equal evals | A12 | ours, default | A12 | ours default s |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     Path(args.summary).write_text(head + "\n".join(lines) + "\n")
     print(head + "\n".join(lines))
     return 0

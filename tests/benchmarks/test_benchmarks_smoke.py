@@ -102,9 +102,18 @@ def test_vs_gamma_tiny(tmp_path):
     assert all(int(r["evaluations"]) <= int(r["budget"]) for r in rows)
     table = summary.read_text()
     conv4 = next(line for line in table.splitlines() if line.startswith("| CONV4_2_1 |"))
-    assert "305,838 / 305,838 / 305,839" in conv4 and " 3,590 | 119 |" in conv4
+    assert "305,838 / 305,838 / 305,839" in conv4 and " 3,590 | 119 | 60 |" in conv4
     conv1 = next(line for line in table.splitlines() if line.startswith("| CONV1 |"))
     assert "| - (1 flagged) |" in conv1  # no valid GAMMA run left to compare with
     gamma.write_text(gamma.read_text().replace("CONV1,", "CONV99,"))
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "gamma.csv:4: unknown layer 'CONV99'" in proc.stderr
+    # equal evaluations by default: the mean of GAMMA's calls on the layer
+    rows = gamma.read_text().splitlines()[:3]
+    gamma.write_text("\n".join([rows[0], rows[1].replace(",3580,", ",80,"),
+                                rows[2].replace(",3600,", ",101,")]) + "\n")
+    proc = subprocess.run(args[:4] + ["--seeds", "1", "--skip-default"] + args[10:],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [(r["setting"], r["budget"]) for r in csv.DictReader(out.open())] == [("equal", "90")]
+    assert "| 90 | 119 | 90 | " in summary.read_text()  # GAMMA calls, its seconds, ours
