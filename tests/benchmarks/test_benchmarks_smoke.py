@@ -117,3 +117,26 @@ def test_vs_gamma_tiny(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [(r["setting"], r["budget"]) for r in csv.DictReader(out.open())] == [("equal", "90")]
     assert "| 90 | 119 | 90 | " in summary.read_text()  # GAMMA calls, its seconds, ours
+
+
+def test_small_budget_tiny(tmp_path):
+    known = tmp_path / "known.csv"
+    good = ("TemporalMap(112,112) K; TemporalMap(14,14) Y'; TemporalMap(1,1) S; "
+            "TemporalMap(1,1) R; SpatialMap(1,1) C; TemporalMap(7,7) X'; Cluster(2,P); "
+            "TemporalMap(1,1) R; TemporalMap(1,1) S; TemporalMap(1,1) C; SpatialMap(1,1) Y'; "
+            "TemporalMap(1,1) X'; TemporalMap(48,48) K")  # 305,839 cycles, valid
+    with known.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "layer", "best_latency", "best_dataflow"])
+        w.writerow(["resnet50", "CONV4_5_1", 1, good])  # same shape as CONV4_2_1
+    args = [sys.executable, str(BENCH / "small_budget.py"), "--layers",
+            "resnet50:CONV4_2_1,CONV2_1_1", "--seeds", "2", "--budget", "60", "--known",
+            str(known)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resnet50 CONV4_2_1: best-known 305,839, mean ratio 1." in proc.stdout
+    assert "resnet50 CONV2_1_1: no valid stored mapping of this shape; skipped" in proc.stderr
+    assert "budget 60, seeds 0-1: " in proc.stdout and "/2 runs within 1%" in proc.stdout
+    args[3] = "resnet50:CONV9_9_9"
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "resnet50 has no layer 'CONV9_9_9'" in proc.stderr
