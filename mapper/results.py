@@ -65,7 +65,7 @@ def write_results(result: ModelResult, out_dir: str | Path, *, plots: bool = Tru
         "settings": {"strategy": s.strategy, "objective": s.objective, "budget": s.budget,
                      "time_limit": s.time_limit, "seed": s.seed, "islands": s.islands,
                      "extra_islands": s.extra_islands, "extend_gap": s.extend_gap,
-                     "extend_max_gap": s.extend_max_gap,
+                     "extend_max_gap": s.extend_max_gap, "prune": s.prune,
                      "jobs": s.jobs,
                      "max_levels": s.max_levels, "template": s.template,
                      "constraints": {k: v for k, v in vars(s.constraints).items()}},

@@ -68,6 +68,10 @@ def add_parser(sub) -> None:
                    help="restricted space, e.g. kcp_ws or kcp_ws:T1O0P0S1 (flexibility class)")
     p.add_argument("--pareto", action="store_true",
                    help="also write each layer's latency/energy/area Pareto front (pareto.csv)")
+    p.add_argument("--no-prune", action="store_true",
+                   help="score (and count in --budget) every candidate the GA proposes, also "
+                   "those whose latency bound cannot beat its best (e.g. to compare "
+                   "evaluation counts with another tool's)")
     p.add_argument("--out", default="out", help="output directory (default ./out)")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-resume", action="store_true",
@@ -132,6 +136,7 @@ def run(args) -> int:
                                            else args.extra_islands),
                             extend_gap=gap, extend_max_gap=max_gap,
                             max_levels=args.levels, template=args.template, pareto=args.pareto,
+                            prune=not args.no_prune,
                             storage=args.storage, backend=args.backend,
                             scheduler=args.scheduler,
                             constraints=Constraints())

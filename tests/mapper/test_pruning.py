@@ -101,3 +101,21 @@ def test_a_search_that_reaches_the_compute_bound_stops():
     ev.compute_bound = 10**12  # as if any mapping were optimal: the first batch settles it
     r = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=50_000)
     assert r.found and len(r.history) == 1 and r.evaluations < 50_000
+
+
+def test_tune_settings_can_turn_pruning_off(monkeypatch):
+    """``TuneSettings(prune=False)`` (``mapper tune --no-prune``) scores every proposal, so
+    the budget counts them all; pruning is on by default."""
+    import mapper.tuner as tuner
+
+    flags = []
+    real = tuner.Evaluator
+
+    def spy(*args, **kwargs):
+        flags.append(kwargs.get("prune"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(tuner, "Evaluator", spy)
+    on = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600))
+    off = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600, prune=False))
+    assert flags == [True, False]
+    assert on.evaluations <= 600 and off.evaluations == 600  # nothing skipped, all counted

@@ -52,12 +52,17 @@ def test_cli_tune_writes_results_and_resumes(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["seed"] == 0 and summary["totals"]["layers_mapped"] == 5
     assert summary["settings"]["islands"] == 2 and summary["settings"]["extra_islands"] == 2
-    assert summary["settings"]["extend_gap"] == 0.005
+    assert summary["settings"]["extend_gap"] == 0.005 and summary["settings"]["prune"] is True
     first = (out / "mappings.m").read_text()
     # a second run resumes every layer from the checkpoint and gives the same result
     assert main(args) == 0
     assert json.loads((out / "summary.json").read_text())["timing"]["resumed_layers"] == 4
     assert (out / "mappings.m").read_text() == first
+    # --no-prune: every proposal scored and counted (a new run: the settings differ)
+    assert main(args + ["--no-prune"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["prune"] is False and summary["timing"]["resumed_layers"] == 0
+    assert summary["totals"]["evaluations"] == 4 * 200
 
 
 def test_cli_tune_bad_model_is_a_clean_error(tmp_path, capsys):
