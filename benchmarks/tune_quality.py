@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from joblib import Parallel, delayed  # noqa: E402
 
-from costmodel import Dataflow  # noqa: E402
 from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
-from costmodel.io._dfsl import parse_directive  # noqa: E402
+from costmodel.io import parse_dataflow  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.tuner import (  # noqa: E402
     DEFAULT_EXTRA_ISLANDS,
@@ -82,7 +81,7 @@ def read_known(paths: list[str], layers: dict, hw) -> dict[tuple[str, str], tupl
                     print(f"{p}: {key} has no stored dataflow; ignored", file=sys.stderr)
                     continue
                 try:
-                    df = Dataflow([parse_directive(t.strip()) for t in text.split(";")])
+                    df = parse_dataflow(text)
                     rep = evaluate(layers[key], hw, df)
                 except MaestroInputError as exc:
                     print(f"{p}: {key} best_dataflow {text!r}: {exc}; ignored", file=sys.stderr)

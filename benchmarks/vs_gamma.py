@@ -33,10 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel import Dataflow  # noqa: E402
 from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
-from costmodel.io._dfsl import parse_directive  # noqa: E402
+from costmodel.io import parse_dataflow  # noqa: E402
 from mapper.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.tuner import TuneSettings, tune_layer  # noqa: E402
 from mapper.zoo import load_model  # noqa: E402
@@ -54,7 +53,7 @@ def read_gamma(path: Path, layers: dict, hw) -> dict[str, list[dict]]:
                 raise SystemExit(f"{path}:{line}: unknown layer {name!r}; expected one of "
                                  f"{', '.join(layers)}")
             try:
-                df = Dataflow([parse_directive(t.strip()) for t in r["best_dataflow"].split(";")])
+                df = parse_dataflow(r["best_dataflow"])
                 rep = evaluate(layers[name], hw, df)
             except MaestroInputError as exc:
                 raise SystemExit(f"{path}:{line}: best_dataflow: {exc}") from None

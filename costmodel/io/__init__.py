@@ -17,6 +17,7 @@ from .maestro import (
     format_mapping,
     load_hardware,
     load_mapping,
+    parse_dataflow,
     parse_directive,
     parse_hardware,
     parse_mapping,
@@ -38,7 +39,7 @@ from .yaml_io import (
 __all__ = [
     "load_network", "load_hardware_any", "save_network", "save_hardware_any",
     "parse_mapping", "load_mapping", "format_mapping", "save_mapping", "validate_dataflow",
-    "parse_directive",
+    "parse_directive", "parse_dataflow",
     "parse_hardware", "load_hardware", "format_hardware", "save_hardware",
     "parse_network_yaml", "load_network_yaml", "format_network_yaml", "save_network_yaml",
     "parse_hardware_yaml", "load_hardware_yaml", "format_hardware_yaml", "save_hardware_yaml",

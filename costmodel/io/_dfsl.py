@@ -444,3 +444,12 @@ def parse_directive(text: str, dims: dict[str, int] | None = None) -> Directive:
         raise MaestroInputError(f"unexpected {parser.toks[parser.pos].text!r} after {d}",
                                 rule="unexpected-token")
     return d
+
+
+def parse_dataflow(text: str, dims: dict[str, int] | None = None) -> Dataflow:
+    """A dataflow written as its directives joined by ``;`` (``str(Dataflow)``, result
+    files), e.g. ``"SpatialMap(1,1) K; TemporalMap(3,3) C"``; see :func:`parse_directive`."""
+    parts = [t for t in text.split(";") if t.strip()]
+    if not parts:
+        raise MaestroInputError(f"no directives in dataflow {text!r}", rule="unexpected-token")
+    return Dataflow([parse_directive(t, dims) for t in parts])

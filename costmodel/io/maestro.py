@@ -13,13 +13,13 @@ from pathlib import Path
 from ..errors import MaestroInputError
 from ..hardware import Hardware
 from ..layer import Network
-from ._dfsl import MappingParser, parse_directive
+from ._dfsl import MappingParser, parse_dataflow, parse_directive
 from ._lexer import INT_MAX, is_int, tokenize
 from .validate import validate_dataflow
 
 __all__ = ["parse_mapping", "load_mapping", "format_mapping", "save_mapping",
-           "validate_dataflow", "parse_directive", "parse_hardware", "load_hardware",
-           "format_hardware", "save_hardware", "HW_KEYS"]
+           "validate_dataflow", "parse_directive", "parse_dataflow", "parse_hardware",
+           "load_hardware", "format_hardware", "save_hardware", "HW_KEYS"]
 
 StrPath = str | PathLike
 

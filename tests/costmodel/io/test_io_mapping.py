@@ -18,7 +18,7 @@ from costmodel.io import (
     save_network,
     validate_dataflow,
 )
-from costmodel.io.maestro import parse_directive
+from costmodel.io.maestro import parse_dataflow, parse_directive
 from costmodel.layer import Layer, Network
 
 BASIC = """\
@@ -170,6 +170,16 @@ def test_parse_directive():
     assert parse_directive("Cluster(8, L)") == Cluster(8, "L")
     with pytest.raises(MaestroInputError):
         parse_directive("SpatialMap(1,1) K K")
+
+
+def test_parse_dataflow_reads_what_str_writes():
+    df = Dataflow([SpatialMap(1, 1, "K"), TemporalMap(3, 3, "C"), Cluster(4, "P"),
+                   SpatialMap(3, 1, "Y'")])
+    assert parse_dataflow(str(df)) == df
+    assert parse_dataflow(str(df) + ";") == df  # a trailing separator is fine
+    for bad in ("", " ; ", "SpatialMap(1,1) K; TemporalMap(3) C"):
+        with pytest.raises(MaestroInputError):
+            parse_dataflow(bad)
 
 
 # -- rule violations: (text, rule, line) -------------------------------------------------
