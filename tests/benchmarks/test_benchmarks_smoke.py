@@ -10,6 +10,16 @@ from pathlib import Path
 from mapper.strategies import STRATEGIES
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+# ResNet-50 CONV1 on edge168: 881,375 cycles, but flagged inconsistent (too few busy PEs)
+FLAGGED = ("TemporalMap(3,3) C; TemporalMap(7,2) X; TemporalMap(7,7) S; SpatialMap(115,110) Y; "
+           "TemporalMap(7,7) R; SpatialMap(32,32) K; Cluster(57,P); TemporalMap(1,1) C; "
+           "TemporalMap(7,2) Y; TemporalMap(7,2) X; SpatialMap(1,1) K; TemporalMap(7,7) S; "
+           "TemporalMap(7,7) R")
+# a GAMMA result for ResNet-50 CONV4_2_1 on edge168: 305,839 cycles, valid
+GAMMA_CONV4_2_1 = ("TemporalMap(112,112) K; TemporalMap(14,14) Y'; TemporalMap(1,1) S; "
+                   "TemporalMap(1,1) R; SpatialMap(1,1) C; TemporalMap(7,7) X'; Cluster(2,P); "
+                   "TemporalMap(1,1) R; TemporalMap(1,1) S; TemporalMap(1,1) C; "
+                   "SpatialMap(1,1) Y'; TemporalMap(1,1) X'; TemporalMap(48,48) K")
 
 
 def _run(*args: str) -> str:
@@ -44,15 +54,11 @@ def test_tune_quality_tiny(tmp_path):
     known = tmp_path / "known.csv"
     one = ("TemporalMap(1,1) K; TemporalMap(7,2) X; TemporalMap(7,7) R; TemporalMap(2,2) C; "
            "SpatialMap(7,2) Y; TemporalMap(7,7) S")  # valid, 1,025,473 cycles
-    stale = ("TemporalMap(3,3) C; TemporalMap(7,2) X; TemporalMap(7,7) S; SpatialMap(115,110) Y; "
-             "TemporalMap(7,7) R; SpatialMap(32,32) K; Cluster(57,P); TemporalMap(1,1) C; "
-             "TemporalMap(7,2) Y; TemporalMap(7,2) X; SpatialMap(1,1) K; TemporalMap(7,7) S; "
-             "TemporalMap(7,7) R")  # 881,375 cycles, but flagged inconsistent
     with known.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "layer", "best_latency", "best_dataflow"])
         w.writerow(["resnet50", "CONV1", 1, ""])  # no mapping to check: ignored
-        w.writerow(["resnet50", "CONV1", 881375, stale])  # no longer valid: ignored
+        w.writerow(["resnet50", "CONV1", 881375, FLAGGED])  # no longer valid: ignored
         w.writerow(["resnet50", "CONV1", 5, one])  # re-evaluated: 1,025,473
     out_csv = tmp_path / "q.csv"
     proc = subprocess.run([sys.executable, str(BENCH / "tune_quality.py"), "--models",
@@ -74,22 +80,14 @@ def test_tune_quality_tiny(tmp_path):
 
 def test_vs_gamma_tiny(tmp_path):
     gamma = tmp_path / "gamma.csv"
-    good = ("TemporalMap(112,112) K; TemporalMap(14,14) Y'; TemporalMap(1,1) S; "
-            "TemporalMap(1,1) R; SpatialMap(1,1) C; TemporalMap(7,7) X'; Cluster(2,P); "
-            "TemporalMap(1,1) R; "
-            "TemporalMap(1,1) S; TemporalMap(1,1) C; SpatialMap(1,1) Y'; TemporalMap(1,1) X'; "
-            "TemporalMap(48,48) K")  # a GAMMA result: 305,839 cycles, valid
-    flagged = ("TemporalMap(3,3) C; TemporalMap(7,2) X; TemporalMap(7,7) S; SpatialMap(115,110) Y; "
-               "TemporalMap(7,7) R; SpatialMap(32,32) K; Cluster(57,P); TemporalMap(1,1) C; "
-               "TemporalMap(7,2) Y; TemporalMap(7,2) X; SpatialMap(1,1) K; TemporalMap(7,7) S; "
-               "TemporalMap(7,7) R")  # 881,375 cycles, but flagged inconsistent
     with gamma.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["layer", "seed", "maestro_calls", "best_runtime_maestro", "wall_seconds",
                     "best_dataflow"])
-        w.writerow(["CONV4_2_1", 1, 3580, 305839, 118.9, good])
-        w.writerow(["CONV4_2_1", 2, 3600, 305838, 120.0, good])  # disagrees with our model
-        w.writerow(["CONV1", 1, 4011, 881375, 200.0, flagged])
+        w.writerow(["CONV4_2_1", 1, 3580, 305839, 118.9, GAMMA_CONV4_2_1])
+        # MAESTRO runtime 305,838: disagrees with our model
+        w.writerow(["CONV4_2_1", 2, 3600, 305838, 120.0, GAMMA_CONV4_2_1])
+        w.writerow(["CONV1", 1, 4011, 881375, 200.0, FLAGGED])
     out, summary = tmp_path / "ours.csv", tmp_path / "summary.md"
     args = [sys.executable, str(BENCH / "vs_gamma.py"), "--gamma", str(gamma), "--seeds", "2",
             "--budget", "60", "--default-budget", "120", "--out", str(out), "--summary",
@@ -121,14 +119,10 @@ def test_vs_gamma_tiny(tmp_path):
 
 def test_small_budget_tiny(tmp_path):
     known = tmp_path / "known.csv"
-    good = ("TemporalMap(112,112) K; TemporalMap(14,14) Y'; TemporalMap(1,1) S; "
-            "TemporalMap(1,1) R; SpatialMap(1,1) C; TemporalMap(7,7) X'; Cluster(2,P); "
-            "TemporalMap(1,1) R; TemporalMap(1,1) S; TemporalMap(1,1) C; SpatialMap(1,1) Y'; "
-            "TemporalMap(1,1) X'; TemporalMap(48,48) K")  # 305,839 cycles, valid
     with known.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "layer", "best_latency", "best_dataflow"])
-        w.writerow(["resnet50", "CONV4_5_1", 1, good])  # same shape as CONV4_2_1
+        w.writerow(["resnet50", "CONV4_5_1", 1, GAMMA_CONV4_2_1])  # same shape as CONV4_2_1
     args = [sys.executable, str(BENCH / "small_budget.py"), "--layers",
             "resnet50:CONV4_2_1,CONV2_1_1", "--seeds", "2", "--budget", "60", "--known",
             str(known)]
