@@ -237,9 +237,10 @@ def run_one(spec: RunSpec) -> RunRecord:
     if spec.strategy == "exhaustive":
         space = exhaustive_space(layer, hw)
         size: int | None = space.enumeration_size()
-        params["objective"] = spec.objective
     else:
         space, size = MappingSpace(layer, hw, max_levels=2), None
+    if spec.strategy in ("exhaustive", "ga"):
+        params["objective"] = spec.objective
     strategy = make_strategy(spec.strategy, space, shape_seed(spec.seed, layer), **params)
     res = run_search(space, strategy, Evaluator(space, spec.objective), budget=spec.budget,
                      time_limit=spec.time_limit)

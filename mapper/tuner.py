@@ -343,13 +343,21 @@ def _search(layer: Layer, hw: Hardware, settings: TuneSettings, seed: int,
         # nearly every mapping of a widened layer overflows the L1: start from the smallest
         # tiles, which fit when anything does, so even a small budget ends with a mapping
         params.setdefault("seeds", space.smallest_tiles())
-    if settings.strategy == "ga" and len(island_budgets(settings)) > 1:
-        # the GA's cap on neighbourhoods is for a layer's search of a small budget; islands
-        # share a large one, and the reserve islands of 7,200 hill-climb like the first ones
-        # (capped, MobileNetV2 Bottleneck6_2_2 lost its best mapping on seed 0)
+    # an island: one of the runs sharing the layer's budget (decided from the budgets, not
+    # from island_budgets() again, which a worker process could answer differently)
+    island = budget is not None and settings.budget is not None and budget < settings.budget
+    if settings.strategy == "ga" and island:
+        # the GA's small-budget settings (neighbourhood cap, selection by busy bound) are for
+        # a layer's search of a small budget; islands share a large one, and the reserve
+        # islands of 7,200 hill-climb like the first ones (capped, MobileNetV2
+        # Bottleneck6_2_2 lost its best mapping on seed 0)
         params.setdefault("local_share", 1.0)
+        params.setdefault("bound_select", 1)
     if settings.strategy == "exhaustive":
         params.setdefault("objective", settings.objective)
+    if settings.strategy == "ga":
+        # the GA's selection by busy bound is for latency alone, not for a Pareto front
+        params.setdefault("objective", "pareto" if settings.pareto else settings.objective)
     strategy = make_strategy(settings.strategy, space, seed, **params)
     # the GA skips candidates that cannot beat its best latency (a Pareto front needs them)
     prune = (settings.prune and settings.strategy in PRUNING_STRATEGIES

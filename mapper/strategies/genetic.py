@@ -42,7 +42,10 @@ class GeneticAlgorithm(Strategy):
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
-    may take less of a batch (``local_share``, if not given: down to 75%). Under a pruning
+    may take less of a batch (``local_share``, if not given: down to 75%), and a latency
+    search draws ``bound_select`` (if not given: 4) new structures, tiles and children for
+    every one it proposes and keeps those that can keep the most PEs busy (the initial
+    sample, crossover, immigrants and children; not restarts). Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
     scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
     yields about ``batch_size`` scored candidates.
@@ -51,6 +54,7 @@ class GeneticAlgorithm(Strategy):
     name = "ga"
     # evaluations per second of one process, used to size batches under a time limit only
     EVALS_PER_SECOND = 6000
+    BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
     SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
@@ -60,6 +64,7 @@ class GeneticAlgorithm(Strategy):
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
                  short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
                  own_split_share: float = 0.5, local_share: float | None = None,
+                 bound_select: int | None = None, objective: str = "latency",
                  seeds: Genomes | None = None):
         super().__init__(space, seed, batch_size or n_shapes * per_shape)
         self._auto_batch = not batch_size
@@ -95,6 +100,11 @@ class GeneticAlgorithm(Strategy):
         self._local_share = local_share
         self.local_share = 1.0 if local_share is None else local_share
         self.seeds = seeds  # genomes the first sample starts with (e.g. a feasible start)
+        # new genomes drawn per one proposed, keeping those that can keep most PEs busy
+        # (None: 1, or by budget for a latency search: plan)
+        self._bound_select = bound_select
+        self.bound_select = 1 if bound_select is None else max(1, int(bound_select))
+        self.objective = objective  # what the fitness is (the busy bound bounds latency)
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
@@ -131,6 +141,14 @@ class GeneticAlgorithm(Strategy):
         # layers x 32 seeds at 4,011: 335/512 runs within 1% of the best-known, was 290/512)
         if self._local_share is None:
             self.local_share = 1.0 - 0.3 * max(0.0, 1.0 - budget / 24_000)
+        # under a small budget, most proposals are spent on genomes that cannot keep the
+        # array busy; drawing 4 per proposal and keeping the busiest (MappingSpace.busy_bound,
+        # free next to a cost-model call) spends them where a low latency is possible
+        # (benchmarks/small_budget.py at 4,011, 16 layers x 32 seeds: 373/512 runs within
+        # 1% of the best-known, was 335/512; at 12,000: 228/256, was 205/256)
+        if (self._bound_select is None and self.objective == "latency"
+                and budget < self.BOUND_SELECT_BELOW):
+            self.bound_select = 4
         self.batch_size = self.n_shapes * self.per_shape
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:
@@ -152,7 +170,7 @@ class GeneticAlgorithm(Strategy):
         if self.pop is None or not np.isfinite(self.fit).any():
             n = self.init_size if not self._restarts else int(self.init_size * self.restart_init)
             n = n if limit is None else min(n, limit)
-            g = sp.sample(rng, n, tiles_per_shape=self.init_tiles_per_shape)
+            g = self._initial_sample(n)
             if self.seeds is not None and not self._restarts:
                 g = Genomes.concat([sp.repair(self.seeds), g])
             return self._unseen(g, n)
@@ -173,20 +191,23 @@ class GeneticAlgorithm(Strategy):
         top += [i for i in first if i not in top][: n_keep - len(top)]
         keep = pop.take(np.array(top, dtype=np.int64))
         elite = pop.take(np.arange(min(len(pop), max(4, self.population // 4))))
-        pa = elite.take(rng.integers(0, len(elite), n_new))
-        pb = elite.take(rng.integers(0, len(elite), n_new))
+        m = self.bound_select
+        pa = elite.take(rng.integers(0, len(elite), n_new * m))
+        pb = elite.take(rng.integers(0, len(elite), n_new * m))
         fresh = sp.mutate(rng, sp.crossover(rng, pa, pb), rate=self.mutation_rate)
-        parts = [keep, fresh]
+        parts = [keep, self._busiest(fresh, n_new, len(fresh))]
         if n_imm:  # new random structures, carrying tiles of elite individuals
-            donors = elite.take(rng.integers(0, len(elite), n_imm))
-            parts.append(sp.with_structure_of(donors, sp.sample(rng, n_imm)))
+            donors = elite.take(rng.integers(0, len(elite), n_imm * m))
+            imm = sp.with_structure_of(donors, sp.sample(rng, n_imm * m))
+            parts.append(self._busiest(imm, n_imm, len(imm)))
         bases = Genomes.concat(parts)
         k = max(1, int(round(self.per_shape * self.oversample)))
-        base_rep = bases.take(np.repeat(np.arange(len(bases)), k))
+        base_rep = bases.take(np.repeat(np.arange(len(bases)), k * m))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
         kids = sp.crossover_tiles(rng, base_rep, partner)
         kids = sp.mutate(rng, kids, rate=self.mutation_rate, structural=False)
         kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
+        kids = self._busiest(kids, k, k * m)
         # the first child of each structure keeps its base's tiles: a structural move is
         # judged with the tiles that made its parent good
         rest = Genomes.concat([bases, self._splits(elite, k),
@@ -197,6 +218,42 @@ class GeneticAlgorithm(Strategy):
         # neighbourhoods first, but only up to their share of the batch
         local = self._unseen(local, max(1, int(self.local_share * n_total)))
         return Genomes.concat([local, self._unseen(rest, n_total - len(local))])
+
+    def _noisy_busy(self, g: Genomes) -> np.ndarray:
+        """``[G]`` :meth:`MappingSpace.busy_bound`, 0 for a genome whose innermost tiles
+        overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible), plus a random
+        fraction (ties in random order)."""
+        sp = self.space
+        busy = np.where(sp.l1_requirement(g) <= sp.hardware.l1_size, sp.busy_bound(g), 0)
+        return busy + 0.5 * self.rng.random(len(g))
+
+    def _busiest(self, g: Genomes, keep: int, block: int) -> Genomes:
+        """From each block of ``block`` consecutive genomes, the ``keep`` that can keep the
+        most PEs busy, in their order (all of ``g`` when ``bound_select`` is 1)."""
+        if self.bound_select == 1 or not len(g):
+            return g
+        b = self._noisy_busy(g).reshape(-1, block)
+        pick = np.sort(np.argsort(-b, axis=1)[:, :keep], axis=1)
+        return g.take((np.arange(len(b))[:, None] * block + pick).ravel())
+
+    def _initial_sample(self, n: int) -> Genomes:
+        """``n`` random genomes in blocks of ``init_tiles_per_shape`` sharing a structure.
+        With ``bound_select`` = m (first sample only), m times as many structures with m
+        times as many tiles each are drawn; each keeps its tiles that can keep most PEs
+        busy, and the structures whose kept tiles reach the highest bound come first."""
+        sp, k = self.space, self.init_tiles_per_shape
+        # a restart draws without the bound, so that it does not fall back into the basin
+        # the busiest structures led to (ResNet-50 CONV1 at 12,000: 10/16 seeds within 1%
+        # of the best-known, 2/16 with every restart selected by the bound)
+        m = 1 if self._restarts else self.bound_select
+        if m == 1:
+            return sp.sample(self.rng, n, tiles_per_shape=k)
+        n_shapes = -(-n // k)
+        g = sp.sample(self.rng, n_shapes * m * k * m, tiles_per_shape=k * m)
+        b = self._noisy_busy(g).reshape(n_shapes * m, k * m)
+        pick = np.sort(np.argsort(-b, axis=1)[:, :k], axis=1)
+        best = np.argsort(-np.take_along_axis(b, pick, axis=1).max(axis=1))[:n_shapes]
+        return g.take((best[:, None] * k * m + pick[best]).ravel())
 
     def _splits(self, elite: Genomes, k: int) -> Genomes:
         """``k`` children for each of ``splits`` structures made by giving an elite

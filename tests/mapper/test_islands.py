@@ -246,9 +246,10 @@ def test_a_wide_search_starts_from_the_smallest_tiles_so_a_tiny_budget_still_map
     assert r.found and r.report.valid and r.evaluations <= 200
 
 
-def test_islands_of_a_large_layer_budget_keep_the_whole_neighbourhoods(monkeypatch):
-    """The GA caps hill-climbing neighbourhoods under a small budget; a layer whose budget
-    is split into islands keeps them whole, its small reserve islands included."""
+def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypatch):
+    """The GA caps hill-climbing neighbourhoods and selects new genomes by busy bound under a
+    small budget; a layer whose budget is split into islands does neither, its small reserve
+    islands included, and a search for energy or a Pareto front never selects by the bound."""
     real = tuner.make_strategy
 
     class Sized(Exception):  # raised once the run is sized: no need to search
@@ -260,7 +261,7 @@ def test_islands_of_a_large_layer_budget_keep_the_whole_neighbourhoods(monkeypat
 
         def record(budget, time_limit):
             plan(budget, time_limit)
-            raise Sized(budget, st.local_share)
+            raise Sized(budget, round(st.local_share, 3), st.bound_select)
         st.plan = record
         return st
     monkeypatch.setattr(tuner, "make_strategy", spy)
@@ -272,6 +273,7 @@ def test_islands_of_a_large_layer_budget_keep_the_whole_neighbourhoods(monkeypat
 
     big = TuneSettings(budget=62_400)
     assert [sized(big, b) for b in island_budgets(big) + extra_budgets(big)] == [
-        (24_000, 1.0), (24_000, 1.0), (7_200, 1.0), (7_200, 1.0)]
-    budget, share = sized(TuneSettings(budget=4_011), 4_011)
-    assert budget == 4_011 and abs(share - 0.75) < 1e-3
+        (24_000, 1.0, 1), (24_000, 1.0, 1), (7_200, 1.0, 1), (7_200, 1.0, 1)]
+    assert sized(TuneSettings(budget=4_011), 4_011) == (4_011, 0.75, 4)
+    assert sized(TuneSettings(budget=4_011, objective="energy"), 4_011)[2] == 1
+    assert sized(TuneSettings(budget=4_011, pareto=True), 4_011)[2] == 1

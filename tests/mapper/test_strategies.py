@@ -163,3 +163,33 @@ def test_ga_neighbourhoods_leave_room_for_new_structures_under_small_budgets(bud
         assert 0.7 * len(batch) <= n_local <= share * len(batch) + 1
     else:
         assert n_local == len(batch)
+
+
+def test_ga_proposes_genomes_that_can_keep_more_pes_busy_under_small_budgets():
+    """Under a small budget a latency search draws 4 new genomes per proposal and keeps
+    those whose tiles fit the L1 and that can keep the most PEs busy: the first sample and
+    the next generation keep more PEs busy than without the selection."""
+    lay = Layer("conv", "CONV", dict(K=64, C=64, R=3, S=3, Y=28, X=28))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    sp = MappingSpace(lay, hw, max_levels=2)
+    auto = make_strategy("ga", sp, seed=0)
+    auto.plan(4_011, None)
+    assert auto.bound_select == 4
+    for kwargs, budget in (({}, 24_000), ({"objective": "energy"}, 4_011)):
+        st = make_strategy("ga", sp, seed=0, **kwargs)
+        st.plan(budget, None)
+        assert st.bound_select == 1
+
+    def busy(g):  # PEs a genome can keep busy, 0 if its tiles overflow the L1
+        return (sp.busy_bound(g) * (sp.l1_requirement(g) <= hw.l1_size)).mean()
+    ev, means = Evaluator(sp), {}
+    for m in (1, 4):
+        st = make_strategy("ga", sp, seed=0, bound_select=m)
+        st.plan(4_011, None)
+        first = st.ask(4_011)
+        res = ev(first)
+        st.tell(first, res.fitness, res.violation)
+        second = st.ask(4_011)
+        assert len(first) == 334 and len(second) == 208  # the same batch sizes
+        means[m] = busy(first), busy(second)
+    assert means[4][0] > 3 * means[1][0] and means[4][1] > 1.1 * means[1][1]
