@@ -43,7 +43,8 @@ class GeneticAlgorithm(Strategy):
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
     may take less of a batch (``local_share``, if not given: down to 75%), and a latency
-    search draws ``bound_select`` (if not given: 4) new structures, tiles and children for
+    search with such an evaluation budget (not a time limit alone) draws ``bound_select``
+    (if not given: 4) new structures, tiles and children for
     every one it proposes and keeps those that can keep the most PEs busy (the initial
     sample, crossover, immigrants and children; not restarts). Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
@@ -122,9 +123,10 @@ class GeneticAlgorithm(Strategy):
             parts.append(self.space.neighbours(self.pop, i))
         return Genomes.concat(parts) if parts else self.space.empty()
 
-    def _scale_to_budget(self, budget: int) -> None:
+    def _scale_to_budget(self, budget: int, counted: bool = True) -> None:
         """Shrink batches for small evaluation budgets, so that a run of a few thousand
-        evaluations still lives for tens of generations instead of being all start-up."""
+        evaluations still lives for tens of generations instead of being all start-up
+        (``counted``: a budget of evaluations, not one estimated from a time limit)."""
         per_shape = int(np.clip(budget // 150, 16, self.per_shape))
         if per_shape < self.per_shape:  # many structures in a small initial sample
             self.init_tiles_per_shape = int(np.clip(per_shape // 5, 8,
@@ -145,8 +147,10 @@ class GeneticAlgorithm(Strategy):
         # array busy; drawing 4 per proposal and keeping the busiest (MappingSpace.busy_bound,
         # free next to a cost-model call) spends them where a low latency is possible
         # (benchmarks/small_budget.py at 4,011, 16 layers x 32 seeds: 373/512 runs within
-        # 1% of the best-known, was 335/512; at 12,000: 228/256, was 205/256)
-        if (self._bound_select is None and self.objective == "latency"
+        # 1% of the best-known, was 335/512; at 12,000: 228/256, was 205/256). Not under a
+        # time limit alone: a run takes about 20% longer per evaluation (ResNet-50
+        # --time-limit 1: 20,759,504 cycles with it, 20,466,127 without)
+        if (self._bound_select is None and self.objective == "latency" and counted
                 and budget < self.BOUND_SELECT_BELOW):
             self.bound_select = 4
         self.batch_size = self.n_shapes * self.per_shape
@@ -157,10 +161,11 @@ class GeneticAlgorithm(Strategy):
         self._scaled = True
         if not self._auto_batch:
             return
+        counted = budget is not None
         if budget is None and time_limit is not None:
             budget = int(time_limit * self.EVALS_PER_SECOND)
         if budget is not None:
-            self._scale_to_budget(budget)
+            self._scale_to_budget(budget, counted)
 
     def ask(self, limit: int | None = None) -> Genomes:
         sp, rng = self.space, self.rng

@@ -249,7 +249,8 @@ def test_a_wide_search_starts_from_the_smallest_tiles_so_a_tiny_budget_still_map
 def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypatch):
     """The GA caps hill-climbing neighbourhoods and selects new genomes by busy bound under a
     small budget; a layer whose budget is split into islands does neither, its small reserve
-    islands included, and a search for energy or a Pareto front never selects by the bound."""
+    islands included, and a search for energy, for a Pareto front or of a widened space never
+    selects by the bound."""
     real = tuner.make_strategy
 
     class Sized(Exception):  # raised once the run is sized: no need to search
@@ -266,9 +267,9 @@ def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypa
         return st
     monkeypatch.setattr(tuner, "make_strategy", spy)
 
-    def sized(settings, budget):
+    def sized(settings, budget, widen=False):
         with pytest.raises(Sized) as exc:
-            _search(LAYER, HW, settings, 0, budget, None)
+            _search(LAYER, HW, settings, 0, budget, None, widen)
         return exc.value.args
 
     big = TuneSettings(budget=62_400)
@@ -277,3 +278,5 @@ def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypa
     assert sized(TuneSettings(budget=4_011), 4_011) == (4_011, 0.75, 4)
     assert sized(TuneSettings(budget=4_011, objective="energy"), 4_011)[2] == 1
     assert sized(TuneSettings(budget=4_011, pareto=True), 4_011)[2] == 1
+    # nor does a search of the widened space (R/S spatial), where nearly everything overflows
+    assert sized(TuneSettings(budget=4_011), 4_011, widen=True)[2] == 1

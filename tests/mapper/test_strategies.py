@@ -175,10 +175,12 @@ def test_ga_proposes_genomes_that_can_keep_more_pes_busy_under_small_budgets():
     auto = make_strategy("ga", sp, seed=0)
     auto.plan(4_011, None)
     assert auto.bound_select == 4
-    for kwargs, budget in (({}, 24_000), ({"objective": "energy"}, 4_011)):
+    for kwargs, budget, limit in (({}, 24_000, None), ({"objective": "energy"}, 4_011, None),
+                                  ({}, None, 0.5)):  # a time limit alone: evaluations/s count
         st = make_strategy("ga", sp, seed=0, **kwargs)
-        st.plan(budget, None)
+        st.plan(budget, limit)
         assert st.bound_select == 1
+        assert limit is None or st.per_shape < 160  # but still sized as a small search
 
     def busy(g):  # PEs a genome can keep busy, 0 if its tiles overflow the L1
         return (sp.busy_bound(g) * (sp.l1_requirement(g) <= hw.l1_size)).mean()
