@@ -961,7 +961,10 @@ class _Group:
             res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos(_rowdot(ov, dly), tot_s), lo)
         last = self.grid.perm[C - 1 - np.argmax(vm[::-1], axis=0)]
         with np.errstate(divide="ignore", invalid="ignore"):
-            res["ai"][rows] = macs[last, ridx].astype(float) / self.ing_f[last, ridx]
+            ai = macs[last, ridx].astype(float) / self.ing_f[last, ridx]
+        # MAESTRO sets it from its last valid case; with none it keeps its initial 0 (the
+        # case picked above would depend on which rows share this batch)
+        res["ai"][rows] = np.where(any_valid, ai, 0.0)
         return delay, err
 
     def _out_size(self, tv):
