@@ -812,7 +812,11 @@ class _Group:
         vm = valid[perm]
         fvq = np.argmax(vm, axis=0)
         any_valid = vm[fvq, np.arange(self.R)]
-        fvq = np.where(any_valid, fvq, C - 1)
+        # with no valid case: the row's last case (of a padded grid, the last it has)
+        last = C - 1
+        if self.exists is not None:
+            last = C - 1 - np.argmax(self._exists_q()[::-1] > 0, axis=0)
+        fvq = np.where(any_valid, fvq, last)
         fv = perm[fvq]
         self._first_l1(res, fvq, fv, any_valid)
         err = self.err
