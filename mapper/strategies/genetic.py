@@ -44,9 +44,9 @@ class GeneticAlgorithm(Strategy):
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
     may take less of a batch (``local_share``, if not given: down to 75%), and a latency
     search with such an evaluation budget (not a time limit alone) draws ``bound_select``
-    (if not given: 4) new structures, tiles and children for
-    every one it proposes and keeps those that can keep the most PEs busy (the initial
-    sample, crossover, immigrants and children; not restarts). Under a pruning
+    (if not given: 4) new structures, tiles and children for every one it proposes and keeps
+    those that can keep the most PEs busy (the initial sample, crossover, immigrants and
+    children; not restarts). Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
     scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
     yields about ``batch_size`` scored candidates.
@@ -232,13 +232,19 @@ class GeneticAlgorithm(Strategy):
         busy = np.where(sp.l1_requirement(g) <= sp.hardware.l1_size, sp.busy_bound(g), 0)
         return busy + 0.5 * self.rng.random(len(g))
 
+    def _busiest_in_blocks(self, g: Genomes, keep: int, block: int):
+        """``(busy, pick)``: the noisy busy bound of ``g`` as ``[blocks, block]`` and, per
+        block of ``block`` consecutive genomes, the positions of the ``keep`` busiest in
+        their order."""
+        b = self._noisy_busy(g).reshape(-1, block)
+        return b, np.sort(np.argsort(-b, axis=1)[:, :keep], axis=1)
+
     def _busiest(self, g: Genomes, keep: int, block: int) -> Genomes:
         """From each block of ``block`` consecutive genomes, the ``keep`` that can keep the
         most PEs busy, in their order (all of ``g`` when ``bound_select`` is 1)."""
         if self.bound_select == 1 or not len(g):
             return g
-        b = self._noisy_busy(g).reshape(-1, block)
-        pick = np.sort(np.argsort(-b, axis=1)[:, :keep], axis=1)
+        b, pick = self._busiest_in_blocks(g, keep, block)
         return g.take((np.arange(len(b))[:, None] * block + pick).ravel())
 
     def _initial_sample(self, n: int) -> Genomes:
@@ -255,8 +261,7 @@ class GeneticAlgorithm(Strategy):
             return sp.sample(self.rng, n, tiles_per_shape=k)
         n_shapes = -(-n // k)
         g = sp.sample(self.rng, n_shapes * m * k * m, tiles_per_shape=k * m)
-        b = self._noisy_busy(g).reshape(n_shapes * m, k * m)
-        pick = np.sort(np.argsort(-b, axis=1)[:, :k], axis=1)
+        b, pick = self._busiest_in_blocks(g, k, k * m)
         best = np.argsort(-np.take_along_axis(b, pick, axis=1).max(axis=1))[:n_shapes]
         return g.take((best[:, None] * k * m + pick[best]).ravel())
 
