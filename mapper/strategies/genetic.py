@@ -147,7 +147,7 @@ class GeneticAlgorithm(Strategy):
         # array busy; drawing 4 per proposal and keeping the busiest (MappingSpace.busy_bound,
         # free next to a cost-model call) spends them where a low latency is possible
         # (benchmarks/small_budget.py at 4,011, 16 layers x 32 seeds: 373/512 runs within
-        # 1% of the best-known, was 335/512; at 12,000: 228/256, was 205/256). Not under a
+        # 1% of the best-known, was 335/512; at 12,000: 228/256, 205/256 without it). Not under a
         # time limit alone: a run takes about 20% longer per evaluation (ResNet-50
         # --time-limit 1: 20,759,504 cycles with it, 20,466,127 without)
         if (self._bound_select is None and self.objective == "latency" and counted
