@@ -1,6 +1,6 @@
 """Compare every search strategy on real layers, at equal budgets and equal time limits.
 
-The same as ``mapper compare`` (see :mod:`mapper.compare`), writing to
+The same as ``mapper compare`` (see :mod:`mapper.comparison.harness`), writing to
 ``benchmarks/results/compare`` by default:
 
     python benchmarks/compare_strategies.py --jobs 2                    # full suite
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel.errors import MaestroInputError  # noqa: E402
-from mapper.commands.compare import configure, run  # noqa: E402
+from mapper.cli.compare import configure, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mapper.evaluator import Evaluator  # noqa: E402
-from mapper.presets import HARDWARE_PRESETS  # noqa: E402
-from mapper.search import run_search  # noqa: E402
-from mapper.strategies import make_strategy  # noqa: E402
-from mapper.zoo import load_model  # noqa: E402
+from mapper.search.evaluator import Evaluator  # noqa: E402
+from mapper.search.loop import run_search  # noqa: E402
+from mapper.search.strategies import make_strategy  # noqa: E402
+from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
+from mapper.workloads.zoo import load_model  # noqa: E402
 from search_spaces.templates import make_space  # noqa: E402
 
 

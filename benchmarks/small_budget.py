@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from mapper.presets import HARDWARE_PRESETS  # noqa: E402
-from mapper.tuner import TuneSettings, tune_layer  # noqa: E402
-from mapper.zoo import load_model  # noqa: E402
+from mapper.tuning.tuner import TuneSettings, tune_layer  # noqa: E402
+from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
+from mapper.workloads.zoo import load_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tune_quality import read_known  # noqa: E402

@@ -31,8 +31,7 @@ from joblib import Parallel, delayed  # noqa: E402
 from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io import parse_dataflow  # noqa: E402
-from mapper.presets import HARDWARE_PRESETS  # noqa: E402
-from mapper.tuner import (  # noqa: E402
+from mapper.tuning.tuner import (  # noqa: E402
     DEFAULT_EXTRA_ISLANDS,
     DEFAULT_ISLANDS,
     TuneSettings,
@@ -40,7 +39,8 @@ from mapper.tuner import (  # noqa: E402
     shape_seed,
     tune_layer,
 )
-from mapper.zoo import load_model  # noqa: E402
+from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
+from mapper.workloads.zoo import load_model  # noqa: E402
 
 
 def run_default(model, layer, hw, budget, islands=DEFAULT_ISLANDS, seed=0,

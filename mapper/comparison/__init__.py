@@ -1,0 +1,1 @@
+"""The strategy comparison harness behind ``mapper compare`` and the benchmarks."""

@@ -1,0 +1,351 @@
+"""A domain-aware genetic algorithm in the style of GAMMA/DiGamma.
+
+Each generation keeps an elite, breeds children by GAMMA's per-dimension tile crossover and by
+domain mutations (tile steps, spatial-dim change, loop swaps, cluster resizing, adding or
+removing a level, splitting a level in two), and spends part of the batch on tile-only
+variants of the best individuals.
+Tile-only variants share their parent's dataflow shape, so the batch cost model scores them in
+one call: this is where most evaluations go, and why the GA is fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mapper.search.strategies.base import Strategy
+from search_spaces import Genomes
+
+
+class GeneticAlgorithm(Strategy):
+    """Population-based search whose batches are grouped by dataflow shape.
+
+    Each generation picks ``n_shapes`` structures: the best distinct shapes of the population
+    (exploitation), new ones bred from elites by crossover and structural mutation
+    (``explore``), random newcomers carrying elite tiles (``immigrants``), and ``splits``
+    structures that give an elite individual one more cluster level spreading another dim
+    (:meth:`MappingSpace.split_level`: how a one-level mapping whose spatial dim is too small
+    for the array becomes a two-level one that keeps it busy, without a detour through
+    random genes). Every structure
+    gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
+    with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
+    individuals and of the best of ``class_top`` other classes (line searches along every tile
+    and cluster size, see :meth:`MappingSpace.neighbours`) are scored whole (hill climbing),
+    and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
+    population diverse). No dataflow is proposed twice. When the population has converged
+    (``restart_after`` generations without improvement, or ``short_stall`` of them whose
+    batches were less than ``short_restart`` full because nearly every proposal was a repeat)
+    the search restarts from a fresh sample of ``restart_init`` x ``init_size`` genomes and
+    keeps its best. ``seeds`` (genomes of the space) open the first sample. The initial
+    sample gives each random structure ``init_tiles_per_shape``
+    tile variants: a cost-model call costs about the same for 30 or 250 genomes of one shape
+    (random structures have many edge cases), so large blocks make the start-up cheap. Under
+    an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
+    shrink with the budget, the initial sample keeps more structures and the neighbourhoods
+    may take less of a batch (``local_share``, if not given: down to 75%), and a latency
+    search with such an evaluation budget (not a time limit alone) draws ``bound_select``
+    (if not given: 4) new structures, tiles and children for every one it proposes and keeps
+    those that can keep the most PEs busy (the initial sample, crossover, immigrants and
+    children; not restarts). Under a pruning
+    evaluator (the tuner's default) children whose latency bound cannot beat the best are not
+    scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
+    yields about ``batch_size`` scored candidates.
+    """
+
+    name = "ga"
+    # evaluations per second of one process, used to size batches under a time limit only
+    EVALS_PER_SECOND = 6000
+    BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
+    SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
+
+    def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
+                 per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
+                 batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
+                 local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
+                 restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
+                 short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
+                 own_split_share: float = 0.5, local_share: float | None = None,
+                 bound_select: int | None = None, objective: str = "latency",
+                 seeds: Genomes | None = None):
+        super().__init__(space, seed, batch_size or n_shapes * per_shape)
+        self._auto_batch = not batch_size
+        self.population = population
+        self.n_shapes = n_shapes
+        self.per_shape = per_shape
+        self.explore = explore
+        self.mutation_rate = mutation_rate
+        self.init_tiles_per_shape = init_tiles_per_shape
+        self.immigrants = immigrants
+        self.local_top = local_top
+        self.max_per_shape = max_per_shape  # niching: cap on individuals sharing a shape
+        self.init_size = init_size or self.batch_size
+        self._scaled = False
+        self.restart_after = restart_after  # generations without improvement (0: never)
+        self._stall = 0
+        self.class_top = class_top  # hill-climb the best of this many other classes too
+        self._best = np.inf
+        self.pop: Genomes | None = None
+        self.fit: np.ndarray | None = None
+        self.viol: np.ndarray | None = None
+        self._expanded: set[bytes] = set()
+        self._seen: set[int] = set()  # hashes of every genome proposed so far
+        self._seen_log: list[np.ndarray] = []  # the same as arrays: cheap to checkpoint
+        self.restart_init = restart_init    # restart sample, as a share of init_size
+        self.short_restart = short_restart  # a batch this much below full counts as converged
+        self.short_stall = short_stall
+        self._restarts = 0
+        self.splits = splits  # structures per generation made by splitting a level in two
+        # share of new top levels sized from their own dim (MappingSpace.split_level)
+        self.own_split_share = own_split_share
+        # most of a batch that neighbourhoods may take (None: all of it, or by budget: plan)
+        self._local_share = local_share
+        self.local_share = 1.0 if local_share is None else local_share
+        self.seeds = seeds  # genomes the first sample starts with (e.g. a feasible start)
+        # new genomes drawn per one proposed, keeping those that can keep most PEs busy
+        # (None: 1, or by budget for a latency search: plan)
+        self._bound_select = bound_select
+        self.bound_select = 1 if bound_select is None else max(1, int(bound_select))
+        self.objective = objective  # what the fitness is (the busy bound bounds latency)
+
+    def _local_moves(self) -> Genomes:
+        """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
+        parts = []
+        keys = self.pop.keys()
+        # also the best of a few other classes (level count, spatial dims), so that a class
+        # whose best is still rough gets its tiles tuned before the search leaves it
+        _, cfirst = np.unique(self.space.class_keys(self.pop), return_index=True)
+        others = [i for i in np.sort(cfirst).tolist() if i >= self.local_top][: self.class_top]
+        for i in list(range(min(self.local_top, len(self.pop)))) + others:
+            key = keys[i].tobytes()
+            if key in self._expanded or not np.isfinite(self.fit[i]):
+                continue
+            self._expanded.add(key)
+            parts.append(self.space.neighbours(self.pop, i))
+        return Genomes.concat(parts) if parts else self.space.empty()
+
+    def _scale_to_budget(self, budget: int, counted: bool = True) -> None:
+        """Shrink batches for small evaluation budgets, so that a run of a few thousand
+        evaluations still lives for tens of generations instead of being all start-up
+        (``counted``: a budget of evaluations, not one estimated from a time limit)."""
+        per_shape = int(np.clip(budget // 150, 16, self.per_shape))
+        if per_shape < self.per_shape:  # many structures in a small initial sample
+            self.init_tiles_per_shape = int(np.clip(per_shape // 5, 8,
+                                                    self.init_tiles_per_shape))
+        self.per_shape = per_shape
+        self.init_size = int(np.clip(budget // 12, 256, self.init_size))
+        # own-dim top levels pay at the default budget (depthwise layers) but cost at a few
+        # thousand evaluations (benchmarks at 4,011: 48/120 runs at or below GAMMA without,
+        # 41/120 with half), so their share shrinks with the budget below 24,000
+        self.own_split_share *= min(1.0, budget / 24_000)
+        # hill-climbing neighbourhoods come first in a batch and can fill it: under a small
+        # budget that leaves no room for new structures, so unless given, their share falls
+        # from the whole batch at 24,000 to 75% at 4,000 (benchmarks/small_budget.py, 16
+        # layers x 32 seeds at 4,011: 335/512 runs within 1% of the best-known, was 290/512)
+        if self._local_share is None:
+            self.local_share = 1.0 - 0.3 * max(0.0, 1.0 - budget / 24_000)
+        # under a small budget, most proposals are spent on genomes that cannot keep the
+        # array busy; drawing 4 per proposal and keeping the busiest (MappingSpace.busy_bound,
+        # free next to a cost-model call) spends them where a low latency is possible
+        # (benchmarks/small_budget.py at 4,011, 16 layers x 32 seeds: 373/512 runs within
+        # 1% of the best-known, was 335/512; at 12,000: 228/256, 205/256 without it). Not under a
+        # time limit alone: a run takes about 20% longer per evaluation (ResNet-50
+        # --time-limit 1: 20,759,504 cycles with it, 20,466,127 without)
+        if (self._bound_select is None and self.objective == "latency" and counted
+                and budget < self.BOUND_SELECT_BELOW):
+            self.bound_select = 4
+        self.batch_size = self.n_shapes * self.per_shape
+
+    def plan(self, budget: int | None, time_limit: float | None) -> None:
+        if self._scaled:
+            return
+        self._scaled = True
+        if not self._auto_batch:
+            return
+        counted = budget is not None
+        if budget is None and time_limit is not None:
+            budget = int(time_limit * self.EVALS_PER_SECOND)
+        if budget is not None:
+            self._scale_to_budget(budget, counted)
+
+    def ask(self, limit: int | None = None) -> Genomes:
+        sp, rng = self.space, self.rng
+        self.plan(limit, None)  # no-op once planned; else the first call sees the whole budget
+        n_total = int(self.batch_size * self.oversample)
+        n_total = n_total if limit is None else min(n_total, limit)
+        if self.pop is None or not np.isfinite(self.fit).any():
+            n = self.init_size if not self._restarts else int(self.init_size * self.restart_init)
+            n = n if limit is None else min(n, limit)
+            g = self._initial_sample(n)
+            if self.seeds is not None and not self._restarts:
+                g = Genomes.concat([sp.repair(self.seeds), g])
+            return self._unseen(g, n)
+        pop = self.pop
+        keys = sp.shape_keys(pop)
+        _, first = np.unique(keys, return_index=True)
+        first = np.sort(first)  # population is sorted best first: best of each shape
+        n_new = max(1, int(round(self.explore * self.n_shapes)))
+        n_imm = int(round(self.immigrants * self.n_shapes))
+        n_keep = max(1, self.n_shapes - n_new - n_imm)
+        # the best shapes, plus the best shape of some other classes (level count, spatial
+        # dims) picked at random, so that no kind of dataflow is abandoned early
+        top = list(first[: (n_keep + 1) // 2])
+        _, cfirst = np.unique(sp.class_keys(pop), return_index=True)
+        others = [i for i in np.sort(cfirst) if i not in top]
+        if others:
+            top += list(rng.permutation(others)[: n_keep - len(top)])
+        top += [i for i in first if i not in top][: n_keep - len(top)]
+        keep = pop.take(np.array(top, dtype=np.int64))
+        elite = pop.take(np.arange(min(len(pop), max(4, self.population // 4))))
+        m = self.bound_select
+        pa = elite.take(rng.integers(0, len(elite), n_new * m))
+        pb = elite.take(rng.integers(0, len(elite), n_new * m))
+        fresh = sp.mutate(rng, sp.crossover(rng, pa, pb), rate=self.mutation_rate)
+        parts = [keep, self._busiest(fresh, n_new, len(fresh))]
+        if n_imm:  # new random structures, carrying tiles of elite individuals
+            donors = elite.take(rng.integers(0, len(elite), n_imm * m))
+            imm = sp.with_structure_of(donors, sp.sample(rng, n_imm * m))
+            parts.append(self._busiest(imm, n_imm, len(imm)))
+        bases = Genomes.concat(parts)
+        k = max(1, int(round(self.per_shape * self.oversample)))
+        base_rep = bases.take(np.repeat(np.arange(len(bases)), k * m))
+        partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
+        kids = sp.crossover_tiles(rng, base_rep, partner)
+        kids = sp.mutate(rng, kids, rate=self.mutation_rate, structural=False)
+        kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
+        kids = self._busiest(kids, k, k * m)
+        # the first child of each structure keeps its base's tiles: a structural move is
+        # judged with the tiles that made its parent good
+        rest = Genomes.concat([bases, self._splits(elite, k),
+                               kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
+        local = self._local_moves()
+        if self.local_share >= 1.0 or not len(local):
+            return self._unseen(Genomes.concat([local, rest]), n_total)
+        # neighbourhoods first, but only up to their share of the batch
+        local = self._unseen(local, max(1, int(self.local_share * n_total)))
+        return Genomes.concat([local, self._unseen(rest, n_total - len(local))])
+
+    def _noisy_busy(self, g: Genomes) -> np.ndarray:
+        """``[G]`` :meth:`MappingSpace.busy_bound`, 0 for a genome whose innermost tiles
+        overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible), plus a random
+        fraction (ties in random order)."""
+        sp = self.space
+        busy = np.where(sp.l1_requirement(g) <= sp.hardware.l1_size, sp.busy_bound(g), 0)
+        return busy + 0.5 * self.rng.random(len(g))
+
+    def _busiest_in_blocks(self, g: Genomes, keep: int, block: int):
+        """``(busy, pick)``: the noisy busy bound of ``g`` as ``[blocks, block]`` and, per
+        block of ``block`` consecutive genomes, the positions of the ``keep`` busiest in
+        their order."""
+        b = self._noisy_busy(g).reshape(-1, block)
+        return b, np.sort(np.argsort(-b, axis=1)[:, :keep], axis=1)
+
+    def _busiest(self, g: Genomes, keep: int, block: int) -> Genomes:
+        """From each block of ``block`` consecutive genomes, the ``keep`` that can keep the
+        most PEs busy, in their order (all of ``g`` when ``bound_select`` is 1)."""
+        if self.bound_select == 1 or not len(g):
+            return g
+        b, pick = self._busiest_in_blocks(g, keep, block)
+        return g.take((np.arange(len(b))[:, None] * block + pick).ravel())
+
+    def _initial_sample(self, n: int) -> Genomes:
+        """``n`` random genomes in blocks of ``init_tiles_per_shape`` sharing a structure.
+        With ``bound_select`` = m (first sample only), m times as many structures with m
+        times as many tiles each are drawn; each keeps its tiles that can keep most PEs
+        busy, and the structures whose kept tiles reach the highest bound come first."""
+        sp, k = self.space, self.init_tiles_per_shape
+        # a restart draws without the bound, so that it does not fall back into the basin
+        # the busiest structures led to (ResNet-50 CONV1 at 12,000: 10/16 seeds within 1%
+        # of the best-known, 2/16 with every restart selected by the bound)
+        m = 1 if self._restarts else self.bound_select
+        if m == 1:
+            return sp.sample(self.rng, n, tiles_per_shape=k)
+        n_shapes = -(-n // k)
+        g = sp.sample(self.rng, n_shapes * m * k * m, tiles_per_shape=k * m)
+        b, pick = self._busiest_in_blocks(g, k, k * m)
+        best = np.argsort(-np.take_along_axis(b, pick, axis=1).max(axis=1))[:n_shapes]
+        return g.take((best[:, None] * k * m + pick[best]).ravel())
+
+    def _splits(self, elite: Genomes, k: int) -> Genomes:
+        """``k`` children for each of ``splits`` structures made by giving an elite
+        individual with room one more level (:meth:`MappingSpace.split_level`): the best
+        such individual, or half the time a random one; one shape per structure, so one
+        cost-model call scores its children."""
+        sp, rng = self.space, self.rng
+        room = np.nonzero(elite.levels < sp.max_levels)[0]
+        parts = []
+        for _ in range(self.splits if len(room) else 0):
+            i = room[0] if rng.random() < 0.5 else room[rng.integers(0, len(room))]
+            above = np.array(rng.random() < 0.5)
+            dim = np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))])
+            parts.append(sp.split_level(rng, elite.take(np.full(k, i)), above, dim,
+                                        own_share=self.own_split_share))
+        return Genomes.concat(parts) if parts else sp.empty()
+
+    def _unseen(self, g: Genomes, n: int) -> Genomes:
+        """The first ``n`` genomes of ``g`` that decode to a dataflow not proposed before
+        (children and neighbourhoods repeat each other and earlier generations: up to 45% of
+        the proposals on depthwise layers). When all are old (a small space seen whole), the
+        batch is returned as it is, so the search still ends within its budget."""
+        h = g.hashes()
+        _, first = np.unique(h, return_index=True)
+        first = np.sort(first)
+        seen = self._seen
+        new = first[np.fromiter((x not in seen for x in h[first].tolist()), bool, len(first))]
+        new = (new if len(new) else first)[:n]
+        if len(seen) > self.SEEN_CAP:  # bounded memory in very long runs
+            seen.clear()
+            self._seen_log.clear()
+        seen.update(h[new].tolist())
+        self._seen_log.append(h[new])
+        return g.take(new)
+
+    def __getstate__(self) -> dict:
+        # a set of a million Python ints takes 0.2 s to pickle; its arrays take milliseconds
+        state = self.__dict__.copy()
+        state["_seen"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        log = self._seen_log
+        self._seen = set(np.concatenate(log).tolist()) if log else set()
+
+    def tell(self, g: Genomes, fitness: np.ndarray, violation: np.ndarray) -> None:
+        if self.pop is None:
+            allg, fit, viol = g, fitness, violation
+        else:
+            allg = Genomes.concat([self.pop, g])
+            fit = np.concatenate([self.fit, fitness])
+            viol = np.concatenate([self.viol, violation])
+        _, uniq = np.unique(allg.keys(), return_index=True)
+        uniq = np.sort(uniq)
+        allg, fit, viol = allg.take(uniq), fit[uniq], viol[uniq]
+        order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))
+        # elitism per class: the best of every (level count, spatial dims) class survives
+        _, cfirst = np.unique(self.space.class_keys(allg)[order], return_index=True)
+        protected = order[np.sort(cfirst)]
+        if self.max_per_shape:
+            keys = self.space.shape_keys(allg)[order]
+            _, inv = np.unique(keys, return_inverse=True)
+            rank_in_shape = np.zeros(len(order), dtype=np.int64)
+            seen: dict[int, int] = {}
+            for j, k in enumerate(inv.tolist()):
+                rank_in_shape[j] = seen.get(k, 0)
+                seen[k] = rank_in_shape[j] + 1
+            order = order[rank_in_shape < self.max_per_shape]
+        rest = order[~np.isin(order, protected)]
+        order = np.concatenate([protected, rest])[: max(self.population, len(protected))]
+        order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],
+                                                        np.inf)))]
+        self.pop, self.fit, self.viol = allg.take(order), fit[order], viol[order]
+        if self.fit[0] < self._best:
+            self._best, self._stall = float(self.fit[0]), 0
+        else:
+            self._stall += 1
+        short = self.short_restart and len(g) < self.short_restart * self.batch_size
+        if self.restart_after and (self._stall >= self.restart_after
+                                   or (short and self._stall >= self.short_stall)):
+            # stuck in one basin: start a fresh population (the search keeps its best)
+            self.pop = self.fit = self.viol = None
+            self._expanded.clear()
+            self._stall, self._best = 0, np.inf
+            self._restarts += 1

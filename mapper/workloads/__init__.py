@@ -1,0 +1,1 @@
+"""Workloads: the bundled model zoo, ONNX import, and named hardware/model presets."""

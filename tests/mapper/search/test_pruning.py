@@ -1,0 +1,121 @@
+"""Bound pruning: the GA skips candidates whose latency bound cannot beat its best."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import Hardware, Layer
+from mapper.search.evaluator import Evaluator
+from mapper.search.loop import MAX_PROPOSALS, run_search
+from mapper.search.strategies import make_strategy
+from search_spaces import Genomes, MappingSpace
+
+HW = Hardware(num_pes=32, l1_size=512, l2_size=50000, noc_bw=64, offchip_bw=64)
+LAYERS = [
+    Layer("conv", "CONV", dict(K=16, C=8, R=3, S=3, Y=12, X=12)),
+    Layer("strided", "CONV", dict(K=8, C=3, R=5, S=5, Y=19, X=19), dict(Y=2, X=2)),
+    Layer("dw", "DSCONV", dict(C=24, R=3, S=3, Y=10, X=10)),
+    # 20 input rows, 9 output rows: a unit at rows 18-19 holds no whole filter window
+    Layer("dw_edge", "DSCONV", dict(C=16, R=3, S=3, Y=20, X=20), dict(Y=2, X=2)),
+    Layer("fc", "GEMM", dict(M=6, N=40, K=24)),
+]
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda lay: lay.name)
+@pytest.mark.parametrize("levels", [2, 3])
+def test_latency_bound_never_exceeds_a_valid_latency(layer, levels):
+    sp = MappingSpace(layer, Hardware(**{**HW.to_dict(), "simd_lanes": 2}), max_levels=levels)
+    rng = np.random.default_rng(7)
+    g = sp.sample(rng, 600, tiles_per_shape=10)
+    g = Genomes.concat([g, sp.mutate(rng, g, rate=0.6)])
+    ev = Evaluator(sp)
+    m = ev.metrics(g)
+    bound = ev.latency_bound(g)
+    valid = m["valid"]
+    assert valid.sum() > 50
+    assert (m["runtime"][valid] >= bound[valid]).all()
+    assert (bound >= ev.compute_bound).all()
+
+
+def test_bound_counts_y_units_that_hold_a_whole_filter_window():
+    """MobileNetV2 CONV1 (224 input rows, stride 2, 111 output rows), Y spread one output row
+    per PE over 168 PEs: 111 units compute, so the bound is 111 busy PEs, and the
+    best such mapping's latency (whole rows of K, X, C in time) is at least MACs / 111."""
+    lay = Layer("CONV1", "CONV", dict(K=32, C=3, R=3, S=3, Y=224, X=224), dict(Y=2, X=2))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
+    sp = MappingSpace(lay, hw, max_levels=2, min_levels=2)
+    g = sp.sample(np.random.default_rng(0), 400)
+    d = sp.dims.index
+    g.par[:], g.par2[:], g.tiles[:, :, d("Y")], g.clusters[:, 1] = d("Y"), -1, 1, 1
+    # MAESTRO's 95,239 cycles for this one need 112 busy PEs (test_analysis)
+    g.order[0] = [[d(x) for x in "SXYRKC"], [d(x) for x in "KXSRCY"]]
+    g.tiles[0] = [[5, 1, 3, 3, 1, 1], [4, 1, 3, 3, 1, 1]]  # K C R S Y X
+    g = sp.repair(g)
+    assert str(sp.decode(g, 0)).startswith("TemporalMap(3,3) S; TemporalMap(3,2) X")
+    assert (sp.busy_bound(g) == 111).all()
+    m = Evaluator(sp).metrics(g)
+    assert m["valid"].sum() > 10
+    assert (m["runtime"][m["valid"]] >= -(-lay.macs // 111)).all()
+
+
+def test_pruned_candidates_are_exactly_those_that_cannot_win():
+    sp = MappingSpace(LAYERS[0], HW)
+    g = sp.sample(np.random.default_rng(1), 600, tiles_per_shape=20)
+    plain = Evaluator(sp)(g)
+    incumbent = float(np.quantile(plain.fitness[plain.feasible], 0.3))
+    ev = Evaluator(sp, prune=True)
+    pruned = ev(g, incumbent=incumbent)
+    expect = ev.latency_bound(g) >= incumbent
+    assert (pruned.pruned == expect).all() and expect.any()
+    assert pruned.evaluated == ev.evaluations == int((~expect).sum())
+    kept = ~expect
+    assert (pruned.fitness[kept] == plain.fitness[kept]).all()
+    assert np.isinf(pruned.fitness[expect]).all() and not pruned.feasible[expect].any()
+    # nothing pruned could have beaten the incumbent
+    assert (plain.fitness[expect] >= incumbent).all()
+    # at most max_evals are scored, the first ones that survive the bound
+    few = Evaluator(sp, prune=True)(g, incumbent=incumbent, max_evals=5)
+    assert few.evaluated == 5 and (np.flatnonzero(~few.pruned) == np.flatnonzero(kept)[:5]).all()
+    # no incumbent, or another objective: nothing is pruned
+    assert not ev(g).pruned.any()
+    assert not Evaluator(sp, "energy", prune=True)(g, incumbent=incumbent).pruned.any()
+
+
+def test_pruning_search_respects_its_budgets():
+    sp = MappingSpace(LAYERS[0], HW)
+    ev = Evaluator(sp, prune=True)
+    r = run_search(sp, make_strategy("ga", sp, seed=3), ev, budget=3000)
+    assert r.evaluations == ev.evaluations <= 3000
+    assert r.found and r.report.valid
+    # the same seed gives the same search
+    again = run_search(sp, make_strategy("ga", sp, seed=3), Evaluator(sp, prune=True),
+                       budget=3000)
+    assert again.best_fitness == r.best_fitness and again.evaluations == r.evaluations
+    assert MAX_PROPOSALS >= 1
+
+
+def test_a_search_that_reaches_the_compute_bound_stops():
+    sp = MappingSpace(LAYERS[0], HW)
+    ev = Evaluator(sp, prune=True)
+    ev.compute_bound = 10**12  # as if any mapping were optimal: the first batch settles it
+    r = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=50_000)
+    assert r.found and len(r.history) == 1 and r.evaluations < 50_000
+
+
+def test_tune_settings_can_turn_pruning_off(monkeypatch):
+    """``TuneSettings(prune=False)`` (``mapper tune --no-prune``) scores every proposal, so
+    the budget counts them all; pruning is on by default."""
+    import mapper.tuning.tuner as tuner
+
+    flags = []
+    real = tuner.Evaluator
+
+    def spy(*args, **kwargs):
+        flags.append(kwargs.get("prune"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(tuner, "Evaluator", spy)
+    on = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600))
+    off = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600, prune=False))
+    assert flags == [True, False]
+    assert on.evaluations <= 600 and off.evaluations == 600  # nothing skipped, all counted
