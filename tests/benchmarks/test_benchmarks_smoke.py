@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mapper.strategies import STRATEGIES
+from mapper.search.strategies import STRATEGIES
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 # ResNet-50 CONV1 on edge168: 881,375 cycles, but flagged inconsistent (too few busy PEs)
