@@ -8,29 +8,17 @@ import numpy as np
 
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
-from .engine import ERR_NO_VALID as ERROR_NO_VALID
-from .engine import ERROR_REASONS, Engine, HardwareBatch
+from .engine import Engine, HardwareBatch
 from .errors import MappingError
 from .hardware import Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
 from .levels import build_levels, uncovered_pairs
+from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags
+from .validity import ERR_NO_VALID as ERROR_NO_VALID
+from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
+from .validity import REASONS as REASONS
 
 TENSORS = ("input", "filter", "output")
-ERR_MACS = 16     # MAESTRO's MAC count differs from the layer's true MAC count
-ERR_RUNTIME = 32  # runtime below MACs / (PEs busy at once x SIMD lanes)
-ERR_PAIRS = 64    # two SpatialMaps on independent dims: some tile pairs never computed
-REASONS = dict(ERROR_REASONS)
-REASONS[ERR_MACS] = "analysed MAC count differs from the layer's true MAC count"
-REASONS[ERR_RUNTIME] = ("runtime is below the compute bound MACs / (PEs x SIMD lanes), "
-                        "counting only the PEs the mapping keeps busy at once")
-REASONS[ERR_PAIRS] = ("a level spreads two independent dims over its units (two SpatialMaps, "
-                      "both split): MAESTRO pairs their tiles unit by unit, so most tile "
-                      "pairs are never computed")
-
-
-def describe_flags(flags: int) -> str:
-    """Human-readable reasons for a bitmask of invalidity flags ('' when valid)."""
-    return "; ".join(text for bit, text in sorted(REASONS.items()) if int(flags) & bit)
 
 
 @dataclass

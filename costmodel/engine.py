@@ -40,20 +40,10 @@ import numpy as np
 from .intmath import ceil_div, nz, tdiv_pos
 from .layer import TensorTable
 from .levels import OUT_OF, PARTNER, REF_DIMS, Level
+from .validity import ERR_NO_VALID, ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
+from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
 
 INIT, STEADY, EDGE = 0, 1, 2
-
-# error bits carried per candidate
-ERR_PES = 1          # cluster sizes need more PEs than exist
-ERR_UNIQUE_ZERO = 2  # a changing temporal dim with no new data (MAESTRO aborts)
-ERR_ZERO_COMPUTE = 4  # a child level with no valid case: MAESTRO dies with SIGFPE
-ERR_NO_VALID = 8     # no valid iteration case at the top level
-ERROR_REASONS = {
-    ERR_PES: "cluster sizes need more PEs than the accelerator has",
-    ERR_UNIQUE_ZERO: "a changing temporal loop brings no new data (MAESTRO aborts)",
-    ERR_ZERO_COMPUTE: "a sub-cluster level has no valid iteration case (MAESTRO crashes, SIGFPE)",
-    ERR_NO_VALID: "no valid iteration case at the top level",
-}
 
 # child keys: below this many (candidates << mask bits) a dense flag table dedupes them
 _DENSE_KEYS = 1 << 24

@@ -1,0 +1,44 @@
+"""Validity flags: one bit per reason a result cannot be trusted, and the text of each.
+
+A candidate's ``flags`` is the OR of the bits that apply; it is valid when no bit is set.
+The engine (:mod:`costmodel.engine`) sets the bits of :data:`ERROR_REASONS` while it analyses
+the levels: those are cases MAESTRO itself aborts on or cannot analyse. The report
+(:mod:`costmodel.analysis`) adds the consistency checks, where MAESTRO returns a number that
+is physically impossible.
+"""
+
+from __future__ import annotations
+
+# set by the engine
+ERR_PES = 1           # cluster sizes need more PEs than exist
+ERR_UNIQUE_ZERO = 2   # a changing temporal dim with no new data (MAESTRO aborts)
+ERR_ZERO_COMPUTE = 4  # a child level with no valid case: MAESTRO dies with SIGFPE
+ERR_NO_VALID = 8      # no valid iteration case at the top level
+# consistency checks of the report
+ERR_MACS = 16         # MAESTRO's MAC count differs from the layer's true MAC count
+ERR_RUNTIME = 32      # runtime below MACs / (PEs busy at once x SIMD lanes)
+ERR_PAIRS = 64        # two SpatialMaps on independent dims: some tile pairs never computed
+
+#: the flags the engine sets, and why
+ERROR_REASONS = {
+    ERR_PES: "cluster sizes need more PEs than the accelerator has",
+    ERR_UNIQUE_ZERO: "a changing temporal loop brings no new data (MAESTRO aborts)",
+    ERR_ZERO_COMPUTE: "a sub-cluster level has no valid iteration case (MAESTRO crashes, SIGFPE)",
+    ERR_NO_VALID: "no valid iteration case at the top level",
+}
+
+#: every flag, and why
+REASONS = {
+    **ERROR_REASONS,
+    ERR_MACS: "analysed MAC count differs from the layer's true MAC count",
+    ERR_RUNTIME: ("runtime is below the compute bound MACs / (PEs x SIMD lanes), "
+                  "counting only the PEs the mapping keeps busy at once"),
+    ERR_PAIRS: ("a level spreads two independent dims over its units (two SpatialMaps, "
+                "both split): MAESTRO pairs their tiles unit by unit, so most tile "
+                "pairs are never computed"),
+}
+
+
+def describe_flags(flags: int) -> str:
+    """Human-readable reasons for a bitmask of invalidity flags ('' when valid)."""
+    return "; ".join(text for bit, text in sorted(REASONS.items()) if int(flags) & bit)
