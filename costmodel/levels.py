@@ -49,12 +49,6 @@ class Level:
     def vars(self) -> list[str]:
         return [d.var for d in self.directives]
 
-    def first_dir(self, var: str) -> int:
-        return next(j for j, d in enumerate(self.directives) if d.var == var)
-
-    def last_dir(self, var: str) -> int:
-        return max(j for j, d in enumerate(self.directives) if d.var == var)
-
     @property
     def spatial(self) -> list[int]:
         return [j for j, d in enumerate(self.directives) if d.kind == "S"]
