@@ -136,17 +136,31 @@ def hardware_batch(hw, B: int) -> HardwareBatch:
                          simd_lanes=get("simd_lanes", 1))
 
 
+COST_MODELS = ("maestro", "physical")
+
+
+def check_cost_model(name: str) -> str:
+    """``name`` if it is a known cost model, else a clear error."""
+    if name not in COST_MODELS:
+        raise ValueError(f"unknown cost model {name!r}; expected one of {', '.join(COST_MODELS)}")
+    return name
+
+
 def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
                    table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
-                   area_power: AreaPowerModel = DEFAULT_AREA_POWER) -> BatchReport:
+                   area_power: AreaPowerModel = DEFAULT_AREA_POWER,
+                   cost_model: str = "maestro") -> BatchReport:
     """Evaluate many candidate mappings of one layer that share one dataflow ``shape``.
 
     ``shape`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
     ``""`` for clusters), e.g. ``Dataflow.shape``. ``sizes`` and ``offsets`` are ``[B, len(shape)]``
     integer arrays (cluster columns: size = cluster size; offset ignored). ``hardware`` is a
     :class:`Hardware` or a dict of field -> scalar or ``[B]`` array. No Python loop runs per
-    candidate.
+    candidate. ``cost_model``: ``"maestro"`` (MAESTRO's numbers, exactly) or ``"physical"``
+    (DRAM as a level with reuse, bandwidth-bound runtime and DRAM energy; see
+    :mod:`costmodel.physical`).
     """
+    check_cost_model(cost_model)
     shape = tuple(shape)
     sizes = np.atleast_2d(np.asarray(sizes, dtype=np.int64))
     offsets = np.atleast_2d(np.asarray(offsets, dtype=np.int64))
@@ -240,7 +254,8 @@ def _reasons_vectorised(flags: np.ndarray) -> np.ndarray:
 
 def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None, *,
              table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
-             area_power: AreaPowerModel = DEFAULT_AREA_POWER) -> CostReport:
+             area_power: AreaPowerModel = DEFAULT_AREA_POWER,
+             cost_model: str = "maestro") -> CostReport:
     """Evaluate one mapping (``dataflow`` or ``layer.dataflow``) on ``hardware``.
 
     This is the batch path with one candidate, so both give identical numbers.
@@ -252,7 +267,7 @@ def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None,
     offsets = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
                        dtype=np.int64)
     return evaluate_batch(layer, df.shape, sizes, offsets, hardware, table=table, energy=energy,
-                          area_power=area_power).row(0)
+                          area_power=area_power, cost_model=cost_model).row(0)
 
 
 def network_tables(network: Network) -> dict[str, TensorTable]:

@@ -21,7 +21,19 @@ class EnergyModel:
     l1_write: float = 1.68
     l2_read: float = 18.61
     l2_write: float = 18.61
+    #: DRAM access per element, used by the ``physical`` model only: 200 MAC energies, the
+    #: normalised DRAM cost of the Eyeriss energy hierarchy (Chen et al., ISCA 2016)
+    dram_read: float = 200.0
+    dram_write: float = 200.0
     unit_nj: float = 0.00023
+
+    def __post_init__(self) -> None:
+        for name in ("mac", "l1_read", "l1_write", "l2_read", "l2_write", "dram_read",
+                     "dram_write", "unit_nj"):
+            v = getattr(self, name)
+            if not (float(v) >= 0 and float(v) < float("inf")):
+                raise ValueError(f"energy table field {name} must be a finite number >= 0, "
+                                 f"got {v}")
 
 
 @dataclass(frozen=True)

@@ -257,14 +257,22 @@ def save_network_yaml(network: Network, path: StrPath) -> None:
 # -- hardware ---------------------------------------------------------------------------------
 def hardware_to_dict(hw: Hardware) -> dict[str, int]:
     """Plain data for a hardware description (all fields)."""
-    return {k: int(v) for k, v in hw.to_dict().items()}
+    return {k: (float(v) if k == "clock_ghz" else int(v)) for k, v in hw.to_dict().items()}
+
+
+def _positive_float(v: Any, key: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
+        raise _Err(key, f"must be a positive number, got {v!r}", "hardware")
+    return float(v)
 
 
 def hardware_from_dict(data: Any, source: str = "<dict>") -> Hardware:
     """Build and check hardware from its YAML form; absent fields take the defaults."""
     try:
         data = _mapping({} if data is None else data, "", HW_FIELDS)
-        values = {k: _int(v, k, 0 if k == "noc_latency" else 1) for k, v in data.items()}
+        values = {k: (_positive_float(v, k) if k == "clock_ghz" else
+                      _int(v, k, 0 if k in ("noc_latency", "offchip_latency") else 1))
+                  for k, v in data.items()}
     except _Err as err:
         raise MaestroInputError(f"{err.path}: {err.message}" if err.path else err.message,
                                 source=source, rule=err.rule) from None
