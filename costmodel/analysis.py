@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -10,9 +11,10 @@ from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
 from .engine import Engine, HardwareBatch
 from .errors import MappingError
-from .hardware import Hardware
+from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
 from .levels import build_levels, uncovered_pairs
+from .physical_report import DRAM_FIELDS, apply_physical, runtime_is_compute
 from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags
 from .validity import ERR_NO_VALID as ERROR_NO_VALID
 from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
@@ -91,6 +93,22 @@ class CostReport:
     flags: int
     valid: bool
     reason: str
+    #: which model produced the numbers: "maestro" or "physical"
+    cost_model: str = "maestro"
+    #: the resource that bounds the runtime: compute, noc or dram (physical); compute or
+    #: transfer (maestro: NoC and its off-chip term are not separated)
+    bound: str = ""
+    # DRAM level (physical model; 0 under maestro, which has no DRAM level). Elements.
+    dram_read: int = 0
+    dram_write: int = 0
+    dram_read_input: int = 0
+    dram_read_weight: int = 0
+    dram_read_output: int = 0
+    dram_energy_nj: float = 0.0
+    dram_stall_cycles: int = 0
+    #: innermost top-level loops whose tiles stay in L2, and the L2 that block needs
+    l2_resident: int = 0
+    l2_resident_size: int = 0
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -149,7 +167,7 @@ def check_cost_model(name: str) -> str:
 def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
                    table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
                    area_power: AreaPowerModel = DEFAULT_AREA_POWER,
-                   cost_model: str = "maestro") -> BatchReport:
+                   cost_model: str = "maestro", l2_resident=None) -> BatchReport:
     """Evaluate many candidate mappings of one layer that share one dataflow ``shape``.
 
     ``shape`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
@@ -158,7 +176,8 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
     :class:`Hardware` or a dict of field -> scalar or ``[B]`` array. No Python loop runs per
     candidate. ``cost_model``: ``"maestro"`` (MAESTRO's numbers, exactly) or ``"physical"``
     (DRAM as a level with reuse, bandwidth-bound runtime and DRAM energy; see
-    :mod:`costmodel.physical`).
+    :mod:`costmodel.physical`). ``l2_resident`` (physical only): how many innermost top-level
+    loops keep their tiles in L2 (int or ``[B]`` array); None chooses the best that fits.
     """
     check_cost_model(cost_model)
     shape = tuple(shape)
@@ -172,13 +191,28 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
                            rule="positive-size")
     if table is None:
         table = tensor_table(layer.type, "N" in layer.dims)
+    if cost_model == "maestro" and l2_resident is not None:
+        raise MappingError("an L2-residency level (L2Resident) is a physical-model extension; "
+                           "MAESTRO's model has no DRAM level: use the physical cost model",
+                           rule="l2-resident")
     hwb = hardware_batch(hardware, B)
     levels = build_levels(layer, table, shape, sizes, offsets, hwb.num_pes)
-    eng = Engine(levels, table, hwb)
+    on_chip = hwb
+    if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
+        on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
+    eng = Engine(levels, table, on_chip)
     cand = np.arange(B)
     res = eng.analyze(0, cand, dict(levels[0].SD))
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
-    return _report(layer, table, res, hwb, energy, area_power)
+    report = _report(layer, table, res, hwb, energy, area_power)
+    if cost_model == "physical":
+        apply_physical(report, layer, table, levels[0], res, hardware, energy, l2_resident)
+    else:
+        report["bound"] = np.where(runtime_is_compute(res), "compute", "transfer").astype(object)
+        for name in DRAM_FIELDS:
+            report[name] = np.zeros(B, dtype=float if name.endswith("_nj") else np.int64)
+    report["cost_model"] = np.full(B, cost_model, dtype=object)
+    return report
 
 
 def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:

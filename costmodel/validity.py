@@ -18,6 +18,9 @@ ERR_NO_VALID = 8      # no valid iteration case at the top level
 ERR_MACS = 16         # MAESTRO's MAC count differs from the layer's true MAC count
 ERR_RUNTIME = 32      # runtime below MACs / (PEs busy at once x SIMD lanes)
 ERR_PAIRS = 64        # two SpatialMaps on independent dims: some tile pairs never computed
+# physical model
+ERR_L2_RESIDENCY = 128  # the stated L2-resident block does not fit the L2
+ERR_DRAM_BOUNDS = 256   # DRAM traffic or runtime below a physical lower bound
 
 #: the flags the engine sets, and why
 ERROR_REASONS = {
@@ -36,6 +39,9 @@ REASONS = {
     ERR_PAIRS: ("a level spreads two independent dims over its units (two SpatialMaps, "
                 "both split): MAESTRO pairs their tiles unit by unit, so most tile "
                 "pairs are never computed"),
+    ERR_L2_RESIDENCY: "the L2-resident block (L2Resident) does not fit the L2",
+    ERR_DRAM_BOUNDS: ("DRAM traffic below the tensors' sizes, or runtime below DRAM traffic / "
+                      "off-chip bandwidth (physical model)"),
 }
 
 

@@ -1,0 +1,253 @@
+"""The ``physical`` cost model: DRAM as a level of the hierarchy, on top of MAESTRO's on-chip
+analysis.
+
+MAESTRO charges every top-level iteration one full L2 tile from off-chip memory, with no reuse
+between iterations and no DRAM energy. Here the top level's loop nest (its directives, outer
+first; a SpatialMap is a loop over folds of ``units`` tiles) decides DRAM traffic:
+
+* A tensor's tile is fetched again only when a loop it depends on advances. With ``n_l`` the
+  iteration count of loop ``l`` and ``L_T`` the innermost loop that tensor ``T`` depends on
+  (and that iterates), ``T``'s traffic is the product of: for loops outside ``L_T``, the sum
+  of ``T``'s extents over the loop's iterations (relevant loop) or ``n_l`` (irrelevant loop:
+  the tile changes between its iterations); for ``L_T``, the union of its tiles (a sliding
+  window only fetches its new rows); for loops inside ``L_T``, the union (relevant) or 1.
+* Outputs are written once per visit of their tile; a visit after the first reads the partial
+  sums back (reduction loops outside the innermost output loop make them spill).
+* An outer DRAM-to-L2 level: the innermost ``k`` top-level loops keep their tiles resident in
+  L2 (``Dataflow.l2_resident``), so loops inside never cause refetches, at the price of an L2
+  block ``2 x`` (double buffered) the union of those loops' tiles. ``k = 0`` is per-iteration
+  reuse only. When the dataflow does not state ``k``, every ``k`` whose block fits the L2 is
+  tried and the fastest (then least traffic) is kept: an exhaustive search of that level.
+* Runtime: MAESTRO's on-chip runtime ``T_on`` (its analysis with an unbounded off-chip port)
+  split evenly over the L2 blocks, each overlapped with the DRAM transfer of the next block
+  (double buffering, as MAESTRO overlaps the NoC). Blocks are grouped by the outermost loop
+  that advanced, so the bursts of refetches at outer-loop boundaries stall where they occur:
+  ``runtime = T_on + latency + sum over groups of count x max(0, dram_time - T_on/blocks)``.
+  Where the DRAM never stalls and the latency is 0, the runtime is MAESTRO's.
+
+Everything is array code over a batch of candidates; the only Python loops run over the few
+top-level loops and residency choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layer import Layer, TensorTable
+from .levels import Level
+
+SLIDING = {"Y": "R", "X": "S"}  # input-centric dims whose output extent depends on a filter dim
+
+
+@dataclass
+class _Loop:
+    """One top-level loop: per-candidate iteration count and, per tensor, extent statistics."""
+
+    var: str
+    n: np.ndarray        # iterations (folds for a SpatialMap)
+    sums: list           # per tensor: sum of the tile's extent over the iterations
+    union: list          # per tensor: extent covered by all iterations
+    ext: list            # per tensor: largest extent of one iteration
+
+
+@dataclass
+class DramResult:
+    """DRAM traffic (elements), runtime and residency for a batch of candidates."""
+
+    runtime: np.ndarray
+    read_input: np.ndarray
+    read_weight: np.ndarray
+    read_output: np.ndarray
+    write: np.ndarray
+    stall: np.ndarray
+    resident: np.ndarray
+    resident_size: np.ndarray
+    overflow: np.ndarray
+    peak_bw: np.ndarray
+
+    @property
+    def read(self) -> np.ndarray:
+        return self.read_input + self.read_weight + self.read_output
+
+
+def _extents(D, m, o, u):
+    """Iterations, summed extent, covered extent and largest extent of a loop over ``D``
+    with tiles of ``m`` every ``o``, ``u`` tiles per iteration (SpatialMap folds)."""
+    D, m, o, u = (np.asarray(a, dtype=np.float64) for a in (D, m, o, u))
+    tiles = np.where(D <= m, 1.0, np.ceil((D - m) / o) + 1.0)
+    n = np.ceil(tiles / u)
+    e = np.minimum(m, D) + o * (np.minimum(u, tiles) - 1.0)
+    step = o * u
+    full = np.where(D >= e, np.floor((D - e) / step) + 1.0, 0.0)
+    full = np.minimum(full, n)
+    rest = n - full
+    # iterations j >= full hold D - j*step elements
+    tail = rest * D - step * (full + n - 1.0) * rest / 2.0
+    sums = full * np.minimum(e, D) + np.maximum(tail, 0.0)
+    union = np.minimum(D, (n - 1.0) * step + e)
+    return n, sums, union, np.minimum(e, D)
+
+
+def top_loops(layer: Layer, table: TensorTable, top: Level) -> list[_Loop]:
+    """The top level's loops, outer first, with extents in each tensor's own coordinates
+    (input, filter, output; output rows and columns in output space)."""
+    units = np.maximum(top.N, 1)
+    tensors = table.tensors()
+    loops = []
+    for d in top.directives:
+        D = top.SD[d.var]
+        u = units if d.kind == "S" else 1
+        n, sums, union, ext = _extents(D, d.m, d.o, u)
+        per_sum, per_union, per_ext = [], [], []
+        for t, dims in enumerate(tensors):
+            if d.var not in dims:
+                per_sum.append(None)
+                per_union.append(None)
+                per_ext.append(None)
+            elif t == 2 and d.var in SLIDING and layer.is_conv_family:
+                # output rows: each output belongs to one tile of input rows
+                out = float(layer.output_size(d.var))
+                per_sum.append(np.full_like(n, out))
+                per_union.append(np.full_like(n, out))
+                per_ext.append(np.ceil(out / n))
+            else:
+                per_sum.append(sums)
+                per_union.append(union)
+                per_ext.append(ext)
+        loops.append(_Loop(d.var, n, per_sum, per_union, per_ext))
+    return loops
+
+
+def _tensor_traffic(loops: list[_Loop], t: int, k: int):
+    """Traffic of tensor ``t`` with the innermost ``k`` loops resident, the number of
+    fetches, the innermost refetching loop (-1: fetched once) and the L2 block size."""
+    L = len(loops)
+    B = len(loops[0].n)
+    traffic = np.ones(B)
+    fetches = np.ones(B)
+    block = np.ones(B)
+    found = np.zeros(B, dtype=bool)
+    inner_loop = np.full(B, -1, dtype=np.int64)
+    for li in range(L - 1, -1, -1):
+        lp = loops[li]
+        rel = lp.sums[t] is not None
+        outer = li < L - k
+        if outer and rel:
+            newly = ~found & (lp.n > 1)
+            inner_loop = np.where(newly, li, inner_loop)
+            traffic *= np.where(found, lp.sums[t], lp.union[t])
+            found |= newly
+            block *= lp.ext[t]
+        elif outer:
+            traffic *= np.where(found, lp.n, 1.0)
+        elif rel:
+            traffic *= lp.union[t]
+            block *= lp.union[t]
+        if outer:
+            fetches *= np.where(found, lp.n, 1.0)
+    return traffic, fetches, inner_loop, block
+
+
+def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
+               offchip_bw: np.ndarray, latency: np.ndarray, l2_size: np.ndarray,
+               resident=None) -> DramResult:
+    """DRAM traffic and runtime of every candidate (see the module docstring).
+
+    ``t_on``: MAESTRO's runtime with an unbounded off-chip port; ``resident``: None (choose the
+    best residency that fits the L2), an int, or a ``[B]`` int array (innermost top-level
+    loops kept in L2; values above the loop count are clipped).
+    """
+    loops = top_loops(layer, table, top)
+    L = len(loops)
+    B = len(t_on)
+    bw = np.asarray(offchip_bw, dtype=np.float64)
+    if resident is None:
+        choices = range(L + 1)
+    else:
+        fixed = np.broadcast_to(np.clip(np.asarray(resident, dtype=np.int64), 0, L), (B,))
+        choices = sorted(set(int(v) for v in np.unique(fixed)))
+    best = None
+    for k in choices:
+        r = _one_residency(loops, k, t_on, bw, latency, l2_size)
+        if resident is None:
+            ok = (k == 0) | ~r.overflow
+            if best is None:
+                best = r
+                continue
+            better = ok & ((r.runtime < best.runtime)
+                           | ((r.runtime == best.runtime) & (_total(r) < _total(best))))
+        else:
+            better = fixed == k
+            if best is None:
+                best = r
+        best = _select(better, r, best)
+    return best
+
+
+def _total(r: DramResult) -> np.ndarray:
+    return r.read + r.write
+
+
+def _select(mask, a: DramResult, b: DramResult) -> DramResult:
+    return DramResult(**{f: np.where(mask, getattr(a, f), getattr(b, f))
+                         for f in DramResult.__dataclass_fields__})
+
+
+def _one_residency(loops, k, t_on, bw, latency, l2_size) -> DramResult:
+    L = len(loops)
+    B = len(t_on)
+    stats = [_tensor_traffic(loops, t, k) for t in range(3)]
+    (tr_in, f_in, lt_in, b_in), (tr_w, f_w, lt_w, b_w), (tr_o, f_o, lt_o, b_o) = stats
+    out_once = np.prod([lp.union[2] for lp in loops if lp.union[2] is not None], axis=0)
+    write = tr_o
+    read_out = np.maximum(tr_o - out_once, 0.0)
+    # transfers per fetch, and the loops whose advance triggers them
+    per_fetch = [(tr_in / f_in, lt_in), (tr_w / f_w, lt_w), ((tr_o + read_out) / f_o, lt_o)]
+    outer = L - k
+    blocks = np.ones(B)
+    for lp in loops[:outer]:
+        blocks *= lp.n
+    on_block = np.asarray(t_on, dtype=np.float64) / blocks
+    first = sum(a for a, _ in per_fetch) / bw
+    stall = np.maximum(first - on_block, 0.0)
+    peak = first * bw / np.maximum(on_block, 1.0)
+    before = np.ones(B)
+    for j in range(outer):
+        n_j = loops[j].n
+        count = before * (n_j - 1.0)
+        amount = sum(np.where(lt >= j, a, 0.0) for a, lt in per_fetch)
+        stall += count * np.maximum(amount / bw - on_block, 0.0)
+        peak = np.maximum(peak, np.where(count > 0, amount / np.maximum(on_block, 1.0), 0.0))
+        before = before * n_j
+    resident_size = np.where(k > 0, 2.0 * (b_in + b_w + b_o), 0.0)
+    overflow = resident_size > np.asarray(l2_size, dtype=np.float64)
+    extra = np.ceil(np.maximum(stall - 1e-9, 0.0))
+    runtime = np.asarray(t_on, dtype=np.int64) + np.asarray(latency, dtype=np.int64) + extra.astype(
+        np.int64)
+    def as_int(x):
+        return np.rint(x).astype(np.int64)
+
+    return DramResult(
+        runtime=runtime, read_input=as_int(tr_in), read_weight=as_int(tr_w),
+        read_output=as_int(read_out), write=as_int(write), stall=extra.astype(np.int64),
+        resident=np.full(B, k, dtype=np.int64), resident_size=as_int(resident_size),
+        overflow=overflow, peak_bw=np.ceil(peak).astype(np.int64))
+
+
+def compulsory(layer: Layer, table: TensorTable) -> tuple[int, int, int]:
+    """Elements of the input, filter and output tensors (the least any mapping moves)."""
+    sd = layer.full_dims()
+    out = []
+    for t, dims in enumerate(table.tensors()):
+        v = 1
+        for d in dims:
+            if d not in sd:
+                continue
+            if t == 2 and d in SLIDING and layer.is_conv_family:
+                v *= layer.output_size(d)
+            else:
+                v *= sd[d]
+        out.append(v)
+    return tuple(out)
