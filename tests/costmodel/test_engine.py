@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import costmodel.engine as engine
+import costmodel.engine.states as states
 from costmodel import Hardware, Layer
 from costmodel.analysis import evaluate_batch
-from costmodel.engine import _code_counts, _merge_groups, case_grid
+from costmodel.engine.states import case_grid, code_counts, merge_groups
 from search_spaces import MappingSpace
 
 # the states a directive can have (Init always): slots in a 3-state group are Init, Steady, Edge
@@ -50,17 +50,17 @@ def test_padded_case_order_restricted_to_existing_cases_is_the_real_order(spec):
 def test_merge_groups_respects_the_cell_limit():
     codes = np.array([0, 1, 5, 0b101010])  # ascending group codes of 3 directives
     bounds = [0, 10, 20, 30, 40]
-    runs = list(_merge_groups(codes, bounds, 3))
+    runs = list(merge_groups(codes, bounds, 3))
     assert runs[0][0] == 0 and runs[-1][1] == 4
     assert all(lo < hi for lo, hi, _ in runs)
     for lo, hi, counts in runs:  # the padded counts cover every merged group's counts
         for g in range(lo, hi):
-            own = _code_counts(int(codes[g]), 3)
+            own = code_counts(int(codes[g]), 3)
             assert all(c >= o for c, o in zip(counts, own))
-        exact = sum(prod(_code_counts(int(codes[g]), 3)) * (bounds[g + 1] - bounds[g])
+        exact = sum(prod(code_counts(int(codes[g]), 3)) * (bounds[g + 1] - bounds[g])
                     for g in range(lo, hi))
         padded = prod(counts) * (bounds[hi] - bounds[lo])
-        assert hi - lo == 1 or padded <= engine.MERGE_FACTOR * exact + engine.MERGE_SLACK
+        assert hi - lo == 1 or padded <= states.MERGE_FACTOR * exact + states.MERGE_SLACK
 
 
 LAYERS = [
@@ -79,22 +79,22 @@ def test_merged_groups_equal_exact_groups(layer, levels, rs, monkeypatch):
     keys = space.shape_keys(g)
     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
     merged = []
-    real = engine._merge_groups
+    real = states.merge_groups
 
     def spy(ucodes, bounds, n):
         for lo, hi, counts in real(ucodes, bounds, n):
             merged.append(hi - lo)
             yield lo, hi, counts
 
-    monkeypatch.setattr(engine, "_merge_groups", spy)
+    monkeypatch.setattr(states, "merge_groups", spy)
     for k, f in enumerate(first):
         idx = np.flatnonzero(inv == k)
         shape = space.shape_of(g, int(f))
         sizes, offs = space.sizes_offsets(g, idx, shape)
         out = []
-        for factor, slack in ((engine.MERGE_FACTOR, engine.MERGE_SLACK), (0, -1)):
-            monkeypatch.setattr(engine, "MERGE_FACTOR", factor)
-            monkeypatch.setattr(engine, "MERGE_SLACK", slack)
+        for factor, slack in ((states.MERGE_FACTOR, states.MERGE_SLACK), (0, -1)):
+            monkeypatch.setattr(states, "MERGE_FACTOR", factor)
+            monkeypatch.setattr(states, "MERGE_SLACK", slack)
             out.append(evaluate_batch(layer, shape, sizes, offs, hw))
         a, b = out
         for name in a:
@@ -126,9 +126,9 @@ def test_merged_groups_count_only_existing_cases_before_the_first_valid_one(monk
     for col in (3, 5, 7, 10):  # Y and X slide by one more than their size
         offs[:, col] += 1
     out = []
-    for factor, slack in ((engine.MERGE_FACTOR, engine.MERGE_SLACK), (0, -1)):
-        monkeypatch.setattr(engine, "MERGE_FACTOR", factor)
-        monkeypatch.setattr(engine, "MERGE_SLACK", slack)
+    for factor, slack in ((states.MERGE_FACTOR, states.MERGE_SLACK), (0, -1)):
+        monkeypatch.setattr(states, "MERGE_FACTOR", factor)
+        monkeypatch.setattr(states, "MERGE_SLACK", slack)
         out.append(evaluate_batch(layer, shape, sizes, offs, hw))
     for name in ("l1_size", "l2_size", "input_l1_size", "filter_l2_size", "runtime", "flags"):
         assert np.array_equal(out[0][name], out[1][name]), name

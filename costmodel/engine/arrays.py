@@ -1,0 +1,44 @@
+"""Array helpers the engine's steps share: broadcast products and reductions over cases."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def broadcast_prod(factors):
+    """Product of broadcastable arrays, smallest first (so outer products grow only once)."""
+    factors = sorted((f for f in factors if not isinstance(f, int)), key=np.size)
+    out = 1
+    for f in factors:
+        out = out * f
+    return out
+
+
+def row_param(a: np.ndarray):
+    """A per-row hardware parameter, as a Python int when every row has the same value
+    (numpy divides by a scalar several times faster)."""
+    if len(a) and (a == a[0]).all():
+        return int(a[0])
+    return a
+
+
+def rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row dot product over the cases of two ``[C, R]`` arrays (no temporary)."""
+    return np.einsum("cr,cr->r", a, b)
+
+
+def case_fsum(x: np.ndarray) -> np.ndarray:
+    """Sum of floats over the cases (axis 0), adding them in case order for every row count:
+    ``x.sum(axis=0)`` would switch to pairwise summation for a single row, so a batch and a
+    single evaluation could differ in the last bit."""
+    return np.cumsum(x, axis=0)[-1]
+
+
+def valid_reduce(op, x, valid, allv, fill):
+    """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
+    invalid ones; rows whose cases are all valid (the usual) skip the masking."""
+    out = op(x, axis=0)
+    part = np.flatnonzero(~allv)
+    if len(part):
+        out[part] = op(np.where(valid[:, part], x[:, part], fill), axis=0)
+    return out

@@ -1,0 +1,238 @@
+"""One group of rows of a level and its per-case quantities (spec §4, §5.1 step 6).
+
+Within a group every per-case quantity is a numpy array of shape ``[s_0, ..., s_{n-1}, rows]``
+with one axis per directive (``s_j`` = its state count), in lexicographic case order, and
+broadcasting does the rest: a quantity that depends on a few directives' states has size 1 on
+the other axes, so products over directives are outer products and cost about one pass over the
+cases instead of one pass per directive. Rows come last: a per-row value is a plain ``[rows]``
+vector, numpy's inner loops run along the rows, and reductions over cases are row-vector ops.
+A variable's state is that of the *last* directive on it, so per-variable factors live on that
+directive's axis; the other axes only carry occurrence counts.
+
+:class:`CaseGroup` sets up the states of each case, then the output side (:mod:`.egress`:
+egress, partial sums, MACs, validity) and the input side (:mod:`.ingress`), and gives the
+compute delay of each case, from the PEs' partial sums or from the child level's records.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..intmath import ceil_div
+from ..levels import Level
+from .arrays import broadcast_prod, row_param
+from .egress import output_side
+from .ingress import input_side
+from .states import EDGE, INIT, STEADY, DirStates, case_grid, positions
+
+if TYPE_CHECKING:
+    from .recursion import Engine
+
+
+class CaseGroup:
+    """Rows of one level sharing state counts; per-case quantities are broadcast n-D arrays.
+
+    Attributes ending in ``_f`` are materialised ``[cases, rows]`` arrays in lexicographic
+    case order; ``self.grid.perm`` gives MAESTRO's order for the order-dependent results.
+    """
+
+    def __init__(self, eng: Engine, lv: Level, i: int, rows, cand, DD, st: list[DirStates],
+                 counts: tuple[int, ...]):
+        self.eng, self.lv, self.i = eng, lv, i
+        self.rows, self.cand, self.DD = rows, cand, DD
+        self.innermost = i == len(eng.levels) - 1
+        dirs = lv.directives
+        n = len(dirs)
+        self.R, self.n, self.counts = len(cand), n, counts
+        self.C = prod(counts)
+        self.vars = list(dict.fromkeys(d.var for d in dirs))
+        self.last = {v: max(j for j in range(n) if dirs[j].var == v) for v in self.vars}
+        self.first = {v: min(j for j in range(n) if dirs[j].var == v) for v in self.vars}
+        self.grid = case_grid(counts, tuple(self.last[d.var] == j for j, d in enumerate(dirs)))
+        self.st = st
+        self.N = lv.N[cand]
+        self.nec = lv.nec[cand]
+        self.nec1 = self.nec == 1
+        g = lambda t: {k: v[cand] for k, v in t.items()}  # noqa: E731
+        self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
+        self._case_states()
+        self.err = np.zeros(self.R, dtype=np.int64)
+        output_side(self)
+        input_side(self)
+        v0 = dirs[lv.spatial[0]].var
+        self.is_e = self.E[v0]
+        self.spee0 = self.spee[v0]
+        self.active = np.where(self.is_e, self.nec, self.N)
+        self.busy = np.where(self.is_e, lv.busy_nec[cand], self.N)  # for the busy-PE check
+        self.child = None
+
+    def _case_states(self):
+        """Occurrences of each case and, per variable, its position, edge flag ``E`` and
+        sp_edge_edge flag ``spee`` in each case (from the last directive on it, §3.2)."""
+        st, counts, n = self.st, self.counts, self.n
+        pos = [self._axis(j, positions(counts[j], st[j])) for j in range(n)]
+        self.exists = self._existing(counts, st)
+        self._exists_q_cache = None
+        occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
+        self.occ = broadcast_prod(occ if self.exists is None else occ + [self.exists])
+        self.posv, self.E, self.spee = {}, {}, {}
+        for v in self.vars:
+            L = self.last[v]
+            p, s = pos[L], st[L]
+            self.posv[v] = p
+            self.E[v] = (p == EDGE) | ((p == INIT) & s.init_edge)
+            self.spee[v] = np.where(p == INIT, s.ee_i, (p == EDGE) & s.ee_e)
+
+    # -- layout helpers ----------------------------------------------------------------
+    def _axis(self, j, table):
+        """A ``[s_j, R or 1]`` table as ``[1, .., s_j, .., 1, R or 1]`` (directive j's axis)."""
+        shape = [1] * self.n + [table.shape[1]]
+        shape[j] = table.shape[0]
+        return table.reshape(shape)
+
+    def _existing(self, counts, st):
+        """Where the group pads rows with fewer states (:func:`.states.merge_groups`): a
+        broadcast 0/1 array of the cases each row really has, else None (every case exists)."""
+        parts = []
+        for j, k in enumerate(counts):
+            if k == 1:
+                continue
+            s = st[j]
+            if (s.has_st.sum() + s.has_ed.sum()) == (k - 1) * self.R:
+                continue  # every row has all k states
+            t = [np.ones(self.R, dtype=bool)] + ([s.has_st, s.has_ed] if k == 3
+                                                 else [s.has_st | s.has_ed])
+            parts.append(self._axis(j, np.stack(t).astype(np.int64)))
+        return broadcast_prod(parts) if parts else None
+
+    def flat(self, x):
+        """Materialise a broadcast per-case quantity as ``[C, R]`` (lexicographic cases)."""
+        return np.broadcast_to(x, self.counts + (self.R,)).reshape(self.C, self.R)
+
+    def exists_q(self) -> np.ndarray:
+        """``[C, R]`` 0/1: the padded cases each row has, in MAESTRO's case order (cached)."""
+        if self._exists_q_cache is None:
+            self._exists_q_cache = self.flat(self.exists)[self.grid.perm]
+        return self._exists_q_cache
+
+    # -- spatial aggregation (spec §4.3) -------------------------------------------------
+    def sp_info(self, tv, all_spatial=False):
+        """(sp, sps var, spE) of a tensor (spec §4.3), optionally over all SpatialMaps too."""
+        dirs = self.lv.directives
+        sp_vars = [v for v in tv if dirs[self.first[v]].kind == "S"]
+        sp = bool(sp_vars)
+        sps = sp_vars[-1] if sp_vars else None
+        spE = False
+        for v in sp_vars:
+            spE = spE | self.E[v]
+        if all_spatial:
+            for d in dirs:
+                if d.kind == "S":
+                    sp, sps = True, d.var
+                    spE = spE | self.E[d.var]
+        return sp, sps, spE
+
+    def agg(self, sits, f_tf, f_ff, f_ft, f_tt):
+        """AGG (spec §4.3) of a per-unit quantity given at (first, ee) = TF, FF, FT and TT,
+        for each spatial situation in ``sits``: 0 no edge (first unit + N - 1 others),
+        1 edge (first + nec - 1 full units), 2 edge with sp_edge_edge (the last unit partial).
+        """
+        N, nec = self.N, self.nec
+        out = []
+        for s in sits:
+            if s == 0:
+                out.append(f_tf + (N - 1) * f_ff)
+            elif s == 1:
+                out.append(f_tf + np.maximum(nec - 1, 0) * f_ff)
+            else:
+                out.append(np.where(nec == 1, f_tt, f_tf) + np.maximum(nec - 2, 0) * f_ff
+                           + (nec > 1) * f_ft)
+        return out
+
+    def combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star):
+        """AGG of broadcast per-case quantities, each case in its own spatial situation."""
+        a, b0, b1 = self.agg((0, 1, 2), f_tf, f_ff, f_ft, f_tt)
+        return np.where(spE, np.where(ee_star, b1, b0), a)
+
+    # -- child level (spec §4.5, §5.1 step 6) ---------------------------------------------
+    def _child_mask(self, bit_vars, spatial, ee=False):
+        """Part of the bitmask of the child dims a case hands down (§4.5; bit b set means
+        ``mpe``) from the variables whose first directive is (``spatial``) or is not a
+        SpatialMap; only the former depend on the sp-edge-edge variant ``ee``."""
+        dirs = self.lv.directives
+        mask = 0
+        for b, v in enumerate(bit_vars):
+            if (dirs[self.first[v]].kind == "S") != spatial:
+                continue
+            neq = self.mp[v] != self.mpe[v]
+            if not spatial:
+                bit = self.E[v]
+            else:
+                p = self.posv[v]
+                pick = self.nec1 | ee
+                bit = np.where(p == INIT, self.E[v] & pick, (p == EDGE) & pick)
+            mask = mask + ((bit & neq).astype(np.int64) << b)
+        return mask
+
+    def child_keys(self, bit_vars, nb):
+        """Keys ``candidate << nb | mask`` of the child analyses the valid cases need (§5.1
+        step 6). Where the first SpatialMap is at an edge with sp_edge_edge (``both``), a case
+        calls the sp-edge-edge variant and, with more than one active unit, the regular one
+        too; elsewhere only the regular one. ``key_1`` is the child called first, ``key_2``
+        the other one (``key_1`` again where a case calls only one)."""
+        base = (self.cand.astype(np.int64) - self.eng.cand_lo) << nb
+        common = base + self._child_mask(bit_vars, False)
+        self.both = self.is_e & self.spee0
+        if not any(self.lv.directives[self.first[v]].kind == "S" for v in bit_vars):
+            self.key_1 = self.key_2 = self.flat(common)
+            return self.key_1[self.valid_f]
+        sp_t = self._child_mask(bit_vars, True, True)
+        sp_f = self._child_mask(bit_vars, True, False)
+        solo = self.both & (self.nec <= 1)
+        self.key_1 = self.flat(common + np.where(self.both, sp_t, sp_f))
+        self.key_2 = self.flat(common + np.where(solo, sp_t, sp_f))
+        return np.concatenate([self.key_1[self.valid_f], self.key_2[self.valid_f]])
+
+    def take_child(self, cres, lookup):
+        """Child record indices of every case; inherit the errors of the children that valid
+        cases call."""
+        self.child = cres
+        self.ci_1 = lookup(self.key_1)
+        self.ci_2 = self.ci_1 if self.key_2 is self.key_1 else lookup(self.key_2)
+        err = cres["err"]
+        if err.any():
+            called = np.where(self.valid_f, err[self.ci_1] | err[self.ci_2], 0)
+            self.err |= np.bitwise_or.reduce(called, axis=0)
+
+    # -- compute delay and active units per case (spec §5.1 step 6, 11) ----------------
+    def compute(self):
+        """``[C, R]`` compute delay and active units of each case: at the PEs the critical
+        PE's partial sums over the SIMD lanes, above them from the child records."""
+        if not self.innermost:
+            return self._child_compute()
+        simd = row_param(self.eng.hw.simd_lanes[self.cand])
+        npsum = self.flat(self.npsum)
+        comp = npsum if isinstance(simd, int) and simd == 1 else ceil_div(npsum, simd)
+        return comp, self.flat(self.active.astype(float))
+
+    def _child_compute(self):
+        """Compute delay and active units of each case from the child records (§5.1 step 6):
+        the slowest child sets the pace; active units add up over the children."""
+        active = self.active.astype(float)
+        if self.child is None:
+            return np.zeros((self.C, self.R), dtype=np.int64), self.flat(active)
+        rt, avg = self.child["runtime"], self.child["avg_active"]
+        one = self.ci_2 is self.ci_1  # every case calls a single child record
+        comp = rt[self.ci_1] if one else np.maximum(rt[self.ci_1], rt[self.ci_2])
+        # sp-edge-edge child + (nec - 1) regular ones, or N (nec at an edge) regular ones
+        w_1 = np.where(self.both, 1.0, active)
+        w_2 = np.where(self.both & (self.nec > 1), self.nec - 1, 0)
+        shape = self.counts + (self.R,)
+        av_1 = avg[self.ci_1].reshape(shape)
+        act = av_1 * w_1 + (av_1 if one else avg[self.ci_2].reshape(shape)) * w_2
+        if (avg == 0).any():  # a child without valid cases reports 0 units
+            act = act + (act == 0) * active
+        return comp, act.reshape(self.C, self.R)
