@@ -3,7 +3,8 @@
 Every level's record holds the runtime (the sum over cases of occurrences x case delay), the
 average and most units busy, the error flags and the L1 sizes of the first innermost record.
 The top level's record adds what the report needs: the off-chip term, L2 sizes, access
-counters, NoC bandwidths, delay statistics and arithmetic intensity.
+counters, NoC bandwidths, delay statistics, arithmetic intensity, and the number of top-level
+iterations with the sum of their compute delays (which tell compute-bound from data-bound).
 
 Names: ``ov`` is ``[C, R]`` occurrences of the valid cases (0 for invalid ones), ``vm`` the
 validity in MAESTRO's case order, ``fvq`` the position of the first valid case in that order
@@ -42,6 +43,10 @@ def init_top_fields(res: dict, M: int) -> None:
         res[k] = np.zeros(M, dtype=np.int64)
     res["counters"] = np.zeros((M, 3, 4), dtype=np.int64)  # tensor x (l2r, l2w, l1r, l1w)
     res["delays"] = np.zeros((M, 3, 3), dtype=np.int64)   # (in, out, comp) x (min, max, avg)
+    # sum of the compute delays over the top-level iterations, and their number: with the
+    # runtime they tell whether compute or data movement bounds a mapping
+    res["compute_cycles"] = np.zeros(M, dtype=np.int64)
+    res["top_iterations"] = np.zeros(M, dtype=np.int64)
     for k in ("avg_bw", "ai"):
         res[k] = np.zeros(M)
 
@@ -162,7 +167,8 @@ def _l2_sizes(g: CaseGroup, eg, fvq, fv):
 # -- top-level record (spec §5.1 steps 9-13, §5.3) ------------------------------------------
 def _top_record(g: CaseGroup, res, occ, valid, allv, ov, vm, fvq, fv, any_valid, comp, delay,
                 d_in, d_out):
-    """Top-level only: off-chip term, buffer sizes, counters, bandwidths, delay stats.
+    """Top-level only: off-chip term, buffer sizes, counters, bandwidths, delay stats,
+    compute cycles and iteration count.
     Returns the case delays with the off-chip term and the rows' error flags."""
     rows = g.rows
     eg = g.flat(g.eg)
@@ -185,7 +191,10 @@ def _top_record(g: CaseGroup, res, occ, valid, allv, ov, vm, fvq, fv, any_valid,
     _counters(g, res, occ, ov, eg, macs)
     tot = ov.sum(axis=0)
     _bandwidths(g, res, occ, eg, comp1, valid, allv, tot)
-    sums = [rowdot(ov, dly) for dly in (d_in, d_out, comp1)]
+    compute_cycles = rowdot(ov, comp1)  # 0 where no case is valid (ov is 0)
+    res["compute_cycles"][rows] = compute_cycles
+    res["top_iterations"][rows] = tot
+    sums = [rowdot(ov, d_in), rowdot(ov, d_out), compute_cycles]
     _delay_stats(g, res, (d_in, d_out, comp1), sums, valid, allv, any_valid, tot)
     res["ai"][rows] = _arithmetic_intensity(g, macs, vm, any_valid)
     return delay, err
