@@ -76,64 +76,31 @@ def build_levels(layer: Layer, table: TensorTable, shape, sizes: np.ndarray,
     """
     B = sizes.shape[0]
     sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in layer.full_dims().items()}
-    full = layer.full_dims()
     cluster_cols = [c for c, (k, _) in enumerate(shape) if k == "C"]
     U = np.ones(B, dtype=np.int64)
     for c in cluster_cols:
         U = U * sizes[:, c]
-    specs = split_shape(shape)
     levels: list[Level] = []
     SD = sd0
     parent: list[LevelDirective] | None = None
     input_vars = table.input_vars
-    for i, items in enumerate(specs):
+    for i, items in enumerate(split_shape(shape)):
         if i == 0:
             N = np.where(num_pes >= U, num_pes // np.maximum(U, 1), 0)
         else:
             N = sizes[:, cluster_cols[i - 1]].astype(np.int64)
         dl = [LevelDirective(k, v, sizes[:, c].astype(np.int64), offsets[:, c].astype(np.int64))
               for k, v, c in items]
-        # 1. output-centric Y'/X' -> input-centric Y/X
-        for ref, slide in (("X", "S"), ("Y", "R")):
-            out = OUT_OF[ref]
-            if any(d.var == out for d in dl) and not any(d.var == ref for d in dl):
-                sdir = next((d for d in dl if d.var == slide), None)
-                if sdir is None:
-                    raise MappingError(
-                        f"level {i} maps {out} but has no explicit directive on {slide}; "
-                        f"MAESTRO needs one to convert {out} to {ref} (it reads garbage otherwise)",
-                        rule="output-centric")
-                for d in dl:
-                    if d.var == out:
-                        d.var = ref
-                        d.m = d.m + sdir.m - 1
-        # 2. inherit the parent's missing directives, at the front, as TemporalMaps
+        _to_input_centric(dl, i)
         if parent is not None:
-            for u in parent:
-                if not any(d.var == u.var for d in dl):
-                    dl.insert(0, LevelDirective("T", u.var, u.m.copy(), u.o.copy()))
-        # 3. unroll missing input variables
-        for v in input_vars:
-            if v in SD and not any(d.var == v for d in dl):
-                dl.append(LevelDirective("T", v, SD[v].copy(), SD[v].copy()))
+            _inherit(dl, parent)
+        _unroll_missing(dl, SD, input_vars)
         for d in dl:
             if d.var not in SD:
                 raise MappingError(f"dimension {d.var} not found at cluster level {i} "
                                    f"(a {layer.type} layer has no {d.var} below the top level)",
                                    rule="dimension")
-        # 4. stride adjustment of X/Y directives
-        for d in dl:
-            s = layer.stride(d.var) if d.var in REF_DIMS else 1
-            if s == 1:
-                continue
-            r = full[REF_DIMS[d.var]]
-            tgt = next(x for x in dl if x.var == d.var)
-            cond = tgt.m >= r
-            q = tdiv(tgt.m + s - r, s)
-            new_m = q * min(s, r) + max(r - s, 0)
-            new_o = q * r if (i > 0 and r < s) else q * s
-            tgt.m = np.where(cond, new_m, tgt.m)
-            tgt.o = np.where(cond, new_o, tgt.o)
+        _adjust_strides(dl, layer, i)
         # 5. level creation
         n_sp = sum(d.kind == "S" for d in dl)
         if n_sp == 0:
@@ -144,15 +111,71 @@ def build_levels(layer: Layer, table: TensorTable, shape, sizes: np.ndarray,
         lv = Level(i, dl, N, SD)
         _static_tables(lv)
         levels.append(lv)
-        # 6. child static dims
-        nxt: dict[str, np.ndarray] = {}
-        for v in input_vars:
-            d = next((x for x in dl if x.var == v), None)
-            if d is not None and v in SD:
-                nxt[v] = np.minimum(d.m, SD[v])
-        SD = nxt
+        SD = _child_dims(dl, SD, input_vars)
         parent = dl
     return levels
+
+
+def _to_input_centric(dl: list[LevelDirective], i: int) -> None:
+    """Step 1: a level's output-centric Y'/X' directives become input-centric Y/X."""
+    for ref, slide in (("X", "S"), ("Y", "R")):
+        out = OUT_OF[ref]
+        if any(d.var == out for d in dl) and not any(d.var == ref for d in dl):
+            sdir = next((d for d in dl if d.var == slide), None)
+            if sdir is None:
+                raise MappingError(
+                    f"level {i} maps {out} but has no explicit directive on {slide}; "
+                    f"MAESTRO needs one to convert {out} to {ref} (it reads garbage otherwise)",
+                    rule="output-centric")
+            for d in dl:
+                if d.var == out:
+                    d.var = ref
+                    d.m = d.m + sdir.m - 1
+
+
+def _inherit(dl: list[LevelDirective], parent: list[LevelDirective]) -> None:
+    """Step 2: the parent's directives on dims this level lacks, at the front, as
+    TemporalMaps (so they end up in reverse parent order)."""
+    for u in parent:
+        if not any(d.var == u.var for d in dl):
+            dl.insert(0, LevelDirective("T", u.var, u.m.copy(), u.o.copy()))
+
+
+def _unroll_missing(dl: list[LevelDirective], SD: dict[str, np.ndarray], input_vars) -> None:
+    """Step 3: a whole-dim TemporalMap, at the end, for every input variable still unmapped."""
+    for v in input_vars:
+        if v in SD and not any(d.var == v for d in dl):
+            dl.append(LevelDirective("T", v, SD[v].copy(), SD[v].copy()))
+
+
+def _adjust_strides(dl: list[LevelDirective], layer: Layer, i: int) -> None:
+    """Step 4: a strided X/Y directive covering at least one filter window gets the size and
+    offset of the input rows/columns its outputs need (on the first directive on the dim)."""
+    full = layer.full_dims()
+    for d in dl:
+        s = layer.stride(d.var) if d.var in REF_DIMS else 1
+        if s == 1:
+            continue
+        r = full[REF_DIMS[d.var]]
+        tgt = next(x for x in dl if x.var == d.var)
+        cond = tgt.m >= r
+        q = tdiv(tgt.m + s - r, s)
+        new_m = q * min(s, r) + max(r - s, 0)
+        new_o = q * r if (i > 0 and r < s) else q * s
+        tgt.m = np.where(cond, new_m, tgt.m)
+        tgt.o = np.where(cond, new_o, tgt.o)
+
+
+def _child_dims(dl: list[LevelDirective], SD: dict[str, np.ndarray],
+                input_vars) -> dict[str, np.ndarray]:
+    """Step 6: the child level's static dims, each input variable's first directive size
+    capped at this level's dim."""
+    nxt: dict[str, np.ndarray] = {}
+    for v in input_vars:
+        d = next((x for x in dl if x.var == v), None)
+        if d is not None and v in SD:
+            nxt[v] = np.minimum(d.m, SD[v])
+    return nxt
 
 
 def _static_tables(lv: Level) -> None:
