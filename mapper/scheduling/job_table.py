@@ -1,0 +1,135 @@
+"""The job table: each job's latency, off-chip bandwidth demand and energy on each core.
+
+With MAGMA's formulas a job's demand is ``l2_size / 2 / (runtime - 1)`` elements per cycle
+(its whole L2 footprint streamed in over its run), the latency is the cost model's runtime
+under MAGMA's MAESTRO options, and a flexible setting picks, per job and ``dla`` core, the
+fastest cluster size among the divisors of C (capped by L2 at 2 MiB), as MAGMA does.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.analysis import evaluate_batch
+from costmodel.errors import MaestroInputError
+from costmodel.validity import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
+
+from .cores import Core, CoreSetting
+from .templates import template_dataflow
+from .workload import Job
+
+#: results the MAESTRO binary cannot produce (it aborts): the job does not fit that core
+FATAL = ERR_PES | ERR_UNIQUE_ZERO | ERR_ZERO_COMPUTE
+MAX_L2 = 2 * 1024 * 1024  #: MAGMA's L2 cap for the cluster sizes it tries
+_HAS_COST_MODEL = "cost_model" in inspect.signature(evaluate_batch).parameters
+
+
+@dataclass
+class JobTable:
+    """Per (job, core): ``latency`` cycles, ``bw`` elements/cycle, ``energy`` nJ, ``cluster``."""
+
+    jobs: list[Job]
+    setting: CoreSetting
+    latency: np.ndarray
+    bw: np.ndarray
+    energy: np.ndarray
+    cluster: np.ndarray
+    cost_model: str = "maestro"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.latency.shape
+
+    @property
+    def area(self) -> np.ndarray:
+        """Data each job moves on each core (latency x demand), MAGMA's 'AUC'."""
+        return self.latency * self.bw
+
+
+def demand(l2_size: np.ndarray, runtime: np.ndarray) -> np.ndarray:
+    """MAGMA's required off-chip bandwidth of a job (float64, same operation order)."""
+    l2 = np.asarray(l2_size, dtype=np.float64)
+    rt = np.asarray(runtime, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return l2 / 2 / np.maximum(rt - 1, 1e-300)
+
+
+def _hw_batch(cores: list[Core]) -> dict:
+    hws = [c.hw() for c in cores]
+    keys = ("num_pes", "noc_bw", "noc_latency", "offchip_bw", "simd_lanes")
+    return {k: np.array([getattr(h, k) for h in hws], dtype=np.int64) for k in keys}
+
+
+def _evaluate(job: Job, cores: list[Core], clusters: list[int], cost_model: str):
+    """One batched cost-model call: ``job`` on each (core, cluster) pair."""
+    d = job.layer.full_dims()
+    dfs = [template_dataflow(c.style, job.layer.type, d["R"], d["S"], k)
+           for c, k in zip(cores, clusters, strict=True)]
+    sizes = np.array([[x.size for x in df.directives] for df in dfs], dtype=np.int64)
+    offs = np.array([[x.size if x.kind == "C" else x.offset for x in df.directives]
+                     for df in dfs], dtype=np.int64)
+    kw = {"cost_model": cost_model} if _HAS_COST_MODEL else {}
+    rep = evaluate_batch(job.layer, dfs[0].shape, sizes, offs, _hw_batch(cores), **kw)
+    fatal = (rep["flags"] & FATAL) != 0
+    lat = np.where(fatal, np.inf, rep["runtime"].astype(np.float64))
+    return lat, demand(rep["l2_size"], rep["runtime"]), rep["energy_nj"], rep["l2_size"]
+
+
+def _candidates(job: Job, core: Core, flexible: bool) -> list[int]:
+    """Cluster sizes tried: the core's own, then (flexible dla) each divisor of C below PEs."""
+    out = [core.cluster]
+    if flexible and core.style == "dla":
+        c = job.layer.dims["C"]
+        out += [k for k in range(1, min(c + 1, core.num_pes)) if c % k == 0]
+    return out
+
+
+def _job_row(job: Job, setting: CoreSetting, cost_model: str):
+    """(latency, bw, energy, cluster) of one job on every core."""
+    pairs = [(i, k) for i, core in enumerate(setting.cores)
+             for k in _candidates(job, core, setting.flexible)]
+    n = len(setting.cores)
+    out = np.full((4, n), np.inf)
+    by_style: dict[tuple, list[int]] = {}
+    for p, (i, _) in enumerate(pairs):
+        style = "dpt" if job.layer.type == "DSCONV" else setting.cores[i].style
+        by_style.setdefault((style,), []).append(p)
+    res = np.zeros((len(pairs), 4))
+    for idx in by_style.values():
+        cores = [setting.cores[pairs[p][0]] for p in idx]
+        lat, bw, en, l2 = _evaluate(job, cores, [pairs[p][1] for p in idx], cost_model)
+        res[idx] = np.stack([lat, bw, en, l2], axis=1)
+    first = {}
+    for p, (i, k) in enumerate(pairs):
+        lat, bw, en, l2 = res[p]
+        if i in first and l2 > MAX_L2:
+            lat = np.inf  # MAGMA drops a tried cluster size whose L2 exceeds 2 MiB
+        rank = (lat, bw, -1 if i in first else len(pairs))
+        if i not in first or rank < first[i][0]:
+            first[i] = (rank, (lat, bw, en, k))
+    for i, (_, vals) in first.items():
+        out[:, i] = vals
+    return out
+
+
+def build_job_table(jobs: list[Job], setting: CoreSetting,
+                    cost_model: str = "maestro") -> JobTable:
+    """Evaluate every job on every core (identical layer shapes are evaluated once)."""
+    cache: dict[tuple, np.ndarray] = {}
+    rows = []
+    for job in jobs:
+        key = (job.layer.shape_key(),)
+        if key not in cache:
+            cache[key] = _job_row(job, setting, cost_model)
+        row = cache[key]
+        if not np.isfinite(row[0]).any():
+            raise MaestroInputError(f"job {job.name} ({job.kind} {job.layer.dims}) fits no core "
+                                    f"of setting {setting.name}", source=job.source or None,
+                                    rule="job-fits-no-core")
+        rows.append(row)
+    t = np.stack(rows)  # [J, 4, C]
+    return JobTable(jobs, setting, t[:, 0].copy(), t[:, 1].copy(), t[:, 2].copy(),
+                    t[:, 3].astype(np.int64), cost_model)

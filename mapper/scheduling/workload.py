@@ -1,0 +1,140 @@
+"""Jobs to schedule: one DNN layer each, from MAGMA-style instance CSVs or our model zoo.
+
+A MAGMA instance CSV has one row per job: ``network, layer, d1..d6, type`` where type is
+0 = fully connected (d1 = outputs, d2 = inputs), 1 = CONV (K, C, Y, X, R, S),
+2 = depthwise CONV (same columns) and 3 = GEMM (d1..d3 = M, N, K). FC and GEMM run as
+CONV layers with unit filters (GEMM: K = N, C = K, Y = M), which is how MAGMA feeds them
+to MAESTRO, so the same dataflow templates apply to every job.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from costmodel import Layer
+from costmodel.errors import MaestroInputError
+
+TYPE_NAMES = {0: "FC", 1: "CONV", 2: "DSCONV", 3: "GEMM"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One layer to run on one core. ``layer`` is what the cost model sees."""
+
+    name: str
+    network: str
+    layer_index: int
+    kind: str  #: FC, CONV, DSCONV or GEMM (the workload's own type)
+    layer: Layer
+    source: str = ""  #: file (and line) the job came from, for error messages
+
+
+def conv_dims(kind: str, d: list[int]) -> dict[str, int]:
+    """MAESTRO dimensions (K, C, Y, X, R, S) of a job given MAGMA's six columns."""
+    if kind == "GEMM":
+        m, n, k = d[0], d[1], d[2]
+        return {"K": n, "C": k, "Y": m, "X": 1, "R": 1, "S": 1}
+    if kind == "FC":
+        return {"K": d[0], "C": d[1], "Y": 1, "X": 1, "R": 1, "S": 1}
+    return dict(zip(("K", "C", "Y", "X", "R", "S"), d, strict=True))
+
+
+def _row_job(path: str, line: int, row: list[str]) -> Job:
+    where = dict(source=path, line=line)
+    if len(row) != 9:
+        raise MaestroInputError(f"expected 9 columns (network, layer, 6 dimensions, type), got "
+                                f"{len(row)}", rule="instance-columns", **where)
+    try:
+        vals = [int(float(x)) for x in row]
+    except ValueError:
+        raise MaestroInputError(f"non-numeric value in {row!r}", rule="instance-value",
+                                **where) from None
+    if vals[8] not in TYPE_NAMES:
+        raise MaestroInputError(f"unknown job type {vals[8]} (expected 0 FC, 1 CONV, "
+                                "2 DSCONV, 3 GEMM)", rule="instance-type", **where)
+    kind = TYPE_NAMES[vals[8]]
+    dims = conv_dims(kind, vals[2:8])
+    if min(dims.values()) <= 0:
+        raise MaestroInputError(f"dimensions must be positive, got {vals[2:8]}",
+                                rule="positive-size", **where)
+    if dims["R"] > dims["Y"] or dims["S"] > dims["X"]:
+        raise MaestroInputError(f"filter {dims['R']}x{dims['S']} larger than input "
+                                f"{dims['Y']}x{dims['X']}", rule="filter-size", **where)
+    net = f"net{vals[0]}"
+    name = f"{net}/L{vals[1]}"
+    layer = Layer(name, "DSCONV" if kind == "DSCONV" else "CONV", dims)
+    return Job(name, net, vals[1], kind, layer, f"{path}:{line}")
+
+
+def load_instance_csv(path: str | Path) -> list[Job]:
+    """Read a MAGMA instance CSV (no header); errors name the file and line."""
+    path = str(path)
+    with open(path, newline="") as f:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(f)) if r and any(x.strip() for x in r)]
+    if not rows:
+        raise MaestroInputError("no jobs in instance file", source=path, rule="instance-empty")
+    return [_row_job(path, line, [x.strip() for x in r]) for line, r in rows]
+
+
+def _layer_job(model: str, copy: int, index: int, layer: Layer) -> Job:
+    """A zoo layer as a job: GEMM becomes a unit-filter CONV, like MAGMA's GEMM jobs."""
+    net = f"{model}#{copy}"
+    name = f"{net}/{layer.name}"
+    if layer.type == "GEMM":
+        d = layer.full_dims()
+        conv = Layer(name, "CONV", conv_dims("GEMM", [d["M"], d["N"], d["K"]]))
+        return Job(name, net, index, "GEMM", conv, f"model {model}")
+    if layer.type not in ("CONV", "DSCONV", "TRCONV"):
+        raise MaestroInputError(f"{model}: layer {layer.name!r} of type {layer.type} cannot be "
+                                "scheduled (CONV, DSCONV, TRCONV and GEMM can)",
+                                rule="layer-type")
+    kind = "DSCONV" if layer.type == "DSCONV" else "CONV"
+    dims = {k: v for k, v in layer.dims.items() if k != "N"}
+    conv = Layer(name, kind, dims, strides=dict(layer.strides))
+    return Job(name, net, index, kind, conv, f"model {model}")
+
+
+def parse_model_mix(spec: str) -> list[tuple[str, int]]:
+    """``"resnet50:2,bert"`` -> ``[("resnet50", 2), ("bert", 1)]``."""
+    out = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, count = part.partition(":")
+        try:
+            n = int(count) if count else 1
+        except ValueError:
+            raise MaestroInputError(f"bad count in {part!r} (expected MODEL[:COUNT])",
+                                    rule="workload") from None
+        if n <= 0:
+            raise MaestroInputError(f"count of {name} must be positive, got {n}",
+                                    rule="workload")
+        out.append((name, n))
+    if not out:
+        raise MaestroInputError(f"empty workload {spec!r}", rule="workload")
+    return out
+
+
+def load_models(spec: str) -> list[Job]:
+    """Jobs of a mix of bundled models with a count per model, every layer instance a job."""
+    from mapper.workloads.zoo import load_model  # the only import from the rest of mapper here
+
+    jobs: list[Job] = []
+    for name, n in parse_model_mix(spec):
+        net = load_model(name)
+        for copy in range(n):
+            k = 0
+            for layer in net.layers:
+                for _ in range(net.count(layer)):
+                    jobs.append(_layer_job(name, copy, k, layer))
+                    k += 1
+    return jobs
+
+
+def load_workload(spec: str) -> list[Job]:
+    """An instance CSV path, or a model mix such as ``resnet50:2,mobilenetv2``."""
+    if spec.endswith(".csv") or Path(spec).is_file():
+        return load_instance_csv(spec)
+    return load_models(spec)
