@@ -4,7 +4,7 @@ A candidate's ``flags`` is the OR of the bits that apply; it is valid when no bi
 The engine (:mod:`costmodel.engine`) sets the bits of :data:`ERROR_REASONS` while it analyses
 the levels: those are cases MAESTRO itself aborts on or cannot analyse. The report
 (:mod:`costmodel.analysis`) adds the consistency checks, where MAESTRO returns a number that
-is physically impossible.
+is physically impossible, and the physical model (:mod:`costmodel.physical_report`) its own.
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ import costmodel.engine as engine
 from costmodel import validity
 from costmodel.validity import ERROR_REASONS, REASONS, describe_flags
 
-BITS = [validity.ERR_PES, validity.ERR_UNIQUE_ZERO, validity.ERR_ZERO_COMPUTE,
-        validity.ERR_NO_VALID, validity.ERR_MACS, validity.ERR_RUNTIME, validity.ERR_PAIRS]
+BITS = [v for k, v in vars(validity).items() if k.startswith("ERR_")]
 
 
 def test_every_flag_is_its_own_bit_with_a_reason():
