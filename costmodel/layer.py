@@ -94,6 +94,11 @@ class Layer:
                     raise MaestroInputError(
                         f"layer {self.name!r}: declare either {a} or {b}, not both",
                         rule="dimension")
+            for slide, ref in (("R", "Y"), ("S", "X")):
+                if ref in self.dims and int(self.dims[slide]) > int(self.dims[ref]):
+                    raise MaestroInputError(
+                        f"layer {self.name}: filter {slide}={int(self.dims[slide])} larger than "
+                        f"input {ref}={int(self.dims[ref])}", rule="filter-larger-than-input")
 
     # -- derived quantities -------------------------------------------------------------
     @property

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from ..dataflow import MAX_CLUSTERS, Cluster, Dataflow, Directive, SpatialMap, TemporalMap
 from ..errors import MaestroInputError
 from ..layer import CONV_FAMILY, Layer, Network
-from ._lexer import INT_MAX, Token, is_int, tokenize
+from ._lexer import INT_MAX, Token, is_int, negative_number, tokenize
 from .validate import ALLOWED_DIMS, mappable_dims, validate_dataflow
 
 LAYER_KEYWORDS = ("Type", "Stride", "Dimensions", "Dataflow")
@@ -148,6 +148,9 @@ class MappingParser:
         forms = ", a constant or Sz(D)" if allow_sz else " or a constant"
         tok = self.next(f"{what} (an integer{forms})")
         text = tok.text
+        if negative_number(tok):
+            raise self.error(f"{what} must be > 0, got -{text} (MAESTRO would silently read "
+                             f"{text})", tok.line, "positive-size")
         if text == "Sz" and allow_sz:
             dim = self.next("a dimension name after Sz")
             if dim.text not in st.dims:
@@ -209,6 +212,9 @@ class MappingParser:
         if name.text in KEYWORDS or not _IDENT_RE.fullmatch(name.text):
             raise self.error(f"invalid constant name {name.text!r}", name.line, "constant")
         val = self.next(f"the value of constant {name.text}")
+        if negative_number(val):
+            raise self.error(f"constant {name.text}: expected a non-negative integer, found "
+                             f"-{val.text}", val.line, "constant")
         if not is_int(val.text) or int(val.text) > INT_MAX:
             raise self.error(f"constant {name.text}: expected a non-negative integer, found "
                              f"{val.text!r}", val.line, "constant")
@@ -282,6 +288,9 @@ class MappingParser:
                 raise self.error(f"Stride on {tok.text} given twice", tok.line,
                                  "duplicate-dimension")
             val = self.next(f"the stride of {tok.text}")
+            if negative_number(val):
+                raise self.error(f"stride of {tok.text} must be >= 1, got -{val.text}",
+                                 val.line, "stride")
             if not is_int(val.text) or int(val.text) > INT_MAX:
                 raise self.error(f"stride of {tok.text}: expected an integer, found {val.text!r}",
                                  val.line, "integer")

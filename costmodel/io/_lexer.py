@@ -23,6 +23,8 @@ class Token:
 
     text: str
     line: int
+    #: the character just before the token is ``-`` (a minus sign MAESTRO drops as a separator)
+    minus: bool = False
 
 
 def tokenize(text: str) -> list[Token]:
@@ -34,8 +36,15 @@ def tokenize(text: str) -> list[Token]:
             tok = match.group()
             if tok.startswith("//"):
                 break
-            tokens.append(Token(tok, lineno))
+            start = match.start()
+            tokens.append(Token(tok, lineno, start > 0 and line[start - 1] == "-"))
     return tokens
+
+
+def negative_number(tok: Token) -> bool:
+    """True for a number written with a minus sign (``-64``): MAESTRO lexes ``-`` as a
+    separator and silently reads 64; we reject it instead."""
+    return tok.minus and is_int(tok.text)
 
 
 def is_int(text: str) -> bool:

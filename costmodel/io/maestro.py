@@ -14,7 +14,7 @@ from ..errors import MaestroInputError
 from ..hardware import Hardware
 from ..layer import Network
 from ._dfsl import MappingParser, parse_dataflow, parse_directive
-from ._lexer import INT_MAX, is_int, tokenize
+from ._lexer import INT_MAX, is_int, negative_number, tokenize
 from .validate import validate_dataflow
 
 __all__ = ["parse_mapping", "load_mapping", "format_mapping", "save_mapping",
@@ -121,6 +121,10 @@ def parse_hardware(text: str, source: str = "<string>") -> Hardware:
     rejects it in a file). Rules: ``hw-unknown-key``, ``hw-duplicate-key``, ``hw-value``.
     """
     tokens = tokenize(text)
+    if not tokens:
+        raise MaestroInputError("hardware file is empty; expected 'key value' lines such as "
+                                "'num_pes 168'", source=source, line=1,
+                                rule="hw-empty")
     values: dict[str, int] = {}
     seen: dict[str, int] = {}
     for i in range(0, len(tokens), 2):
@@ -140,9 +144,14 @@ def parse_hardware(text: str, source: str = "<string>") -> Hardware:
                                     rule="hw-value")
         val = tokens[i + 1]
         minimum = 0 if key.text == "NoC_NumHops" else 1
-        if not is_int(val.text) or not minimum <= int(val.text) <= INT_MAX:
+        if (negative_number(val) or not is_int(val.text)
+                or not minimum <= int(val.text) <= INT_MAX):
             need = "a non-negative" if minimum == 0 else "a positive"
-            raise MaestroInputError(f"{key.text} must be {need} integer, got {val.text!r}",
+            shown = "-" + val.text if negative_number(val) else val.text
+            if is_int(val.text) and not negative_number(val) and int(val.text) > INT_MAX:
+                raise MaestroInputError(f"{key.text} {val.text} exceeds {INT_MAX}",
+                                        source=source, line=val.line, rule="hw-value")
+            raise MaestroInputError(f"{key.text} must be {need} integer, got {shown!r}",
                                     source=source, line=val.line, rule="hw-value")
         values[HW_KEYS[key.text]] = int(val.text)
     return Hardware(**values)

@@ -119,6 +119,8 @@ def _mapping(value: Any, path: str, allowed: tuple[str, ...] | None = None) -> d
 
 
 def _int(value: Any, path: str, minimum: int = 1) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > INT_MAX:
+        raise _Err(path, f"{value} exceeds {INT_MAX}", "int-range")
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= INT_MAX:
         need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise _Err(path, f"must be {need}, got {value!r}", "yaml-value")
@@ -244,9 +246,21 @@ def parse_network_yaml(text: str, source: str = "<string>") -> Network:
     return network_from_dict(_load_yaml(text, source), source)
 
 
+def read_yaml_text(path: StrPath) -> str:
+    """The text of a YAML file; a clear error when it is not UTF-8 (e.g. a binary file)."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise MaestroInputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                f"{exc.start}); expected a YAML text file", source=str(path),
+                                line=line, rule="encoding") from None
+
+
 def load_network_yaml(path: StrPath) -> Network:
     """Read a network YAML file."""
-    return parse_network_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    return parse_network_yaml(read_yaml_text(path), str(path))
 
 
 def save_network_yaml(network: Network, path: StrPath) -> None:
@@ -285,13 +299,17 @@ def format_hardware_yaml(hw: Hardware) -> str:
 
 
 def parse_hardware_yaml(text: str, source: str = "<string>") -> Hardware:
-    """Parse YAML text describing hardware."""
-    return hardware_from_dict(_load_yaml(text, source), source)
+    """Parse YAML text describing hardware; an empty document is an error (not 1 PE)."""
+    data = _load_yaml(text, source)
+    if data is None:
+        raise MaestroInputError("hardware file is empty; expected a mapping such as "
+                                "{num_pes: 168, l1_size: 512}", source=source, rule="hw-empty")
+    return hardware_from_dict(data, source)
 
 
 def load_hardware_yaml(path: StrPath) -> Hardware:
     """Read a hardware YAML file."""
-    return parse_hardware_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    return parse_hardware_yaml(read_yaml_text(path), str(path))
 
 
 def save_hardware_yaml(hw: Hardware, path: StrPath) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from costmodel.errors import MaestroInputError
@@ -24,7 +26,7 @@ def test_accelerator_1_and_defaults():
     hw = parse_hardware(ACCEL1, "accelerator_1.m")
     assert hw == Hardware(num_pes=256, l1_size=100, l2_size=3000, noc_bw=1000, offchip_bw=50,
                           noc_latency=1, simd_lanes=1)
-    assert parse_hardware("") == Hardware(1, INT_MAX, INT_MAX, INT_MAX, INT_MAX, 1, 1)
+    assert parse_hardware("num_pes 1") == Hardware(1, INT_MAX, INT_MAX, INT_MAX, INT_MAX, 1, 1)
     assert parse_hardware("// only a comment\r\nnum_pes 4").num_pes == 4
 
 
@@ -73,7 +75,7 @@ def test_yaml_round_trip_and_dispatch(tmp_path):
     save_hardware_any(hw, tmp_path / "hw.m")
     assert load_hardware_any(tmp_path / "hw.m") == load_hardware(tmp_path / "hw.m")
     assert load_hardware(tmp_path / "hw.m").simd_lanes == 1
-    assert parse_hardware_yaml("") == Hardware()
+    assert parse_hardware_yaml("{}") == Hardware()
     assert parse_hardware_yaml("num_pes: 4") == Hardware(num_pes=4)
 
 
@@ -96,3 +98,28 @@ def test_unknown_extension(tmp_path):
     with pytest.raises(MaestroInputError) as info:
         load_hardware_any(tmp_path / "hw.txt")
     assert info.value.rule == "file-type"
+
+
+@pytest.mark.parametrize("text", ["", "// only a comment\n", "  \n"])
+def test_empty_hardware_file_is_an_error_not_one_pe(text):
+    with pytest.raises(MaestroInputError, match="hardware file is empty"):
+        parse_hardware(text, "hw.m")
+    with pytest.raises(MaestroInputError, match="hardware file is empty"):
+        parse_hardware_yaml(text.replace("//", "#"), "hw.yaml")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("num_pes -168", "num_pes must be a positive integer, got '-168'"),
+    ("num_pes 168\nl1_size_cstr: -5", "hw.m:2: l1_size_cstr must be a positive integer"),
+    ("num_pes 99999999999", "num_pes 99999999999 exceeds 2147483647"),
+])
+def test_negative_and_huge_hardware_values(text, fragment):
+    with pytest.raises(MaestroInputError, match=re.escape(fragment)):
+        parse_hardware(text, "hw.m")
+
+
+def test_non_utf8_hardware_yaml_names_the_file(tmp_path):
+    f = tmp_path / "uni.yaml"
+    f.write_bytes(b"num_pes: 4\n\xff\xfe\n")
+    with pytest.raises(MaestroInputError, match=r"uni.yaml:2: not UTF-8 text"):
+        load_hardware_any(f)

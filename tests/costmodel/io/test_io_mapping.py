@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from _maestro_io_ref import HAVE_REF, accepted_mappings, ids, needs_ref
@@ -355,3 +356,26 @@ def test_reference_round_trip(path):
     via_yaml = parse_network_yaml(format_network_yaml(net), "net.yaml")
     assert via_yaml == net
     assert parse_mapping(format_mapping(via_yaml)) == net
+
+
+def _dims_file(dims: str, dataflow: str = "") -> str:
+    return f"Network N {{\nLayer L1 {{\nType: CONV\nDimensions {{ {dims} }}\n{dataflow}}}\n}}\n"
+
+
+@pytest.mark.parametrize("text,fragment", [
+    (_dims_file("K: -64, C: 3, R: 1, S: 1, Y: 4, X: 4"),
+     "m.m:4: the size of K must be > 0, got -64"),
+    (_dims_file("K: 64, C: 3, R: 1, S: 1, Y: 4, X: 4", "Dataflow {\nSpatialMap(-3,1) K;\n}\n"),
+     "m.m:6: the size of SpatialMap must be > 0"),
+    ("Constant A -3\n" + _dims_file("K: 4, C: 3, R: 1, S: 1, Y: 4, X: 4"),
+     "m.m:1: constant A: expected a non-negative integer, found -3"),
+])
+def test_minus_sign_before_a_number_is_an_error(text, fragment):
+    with pytest.raises(MaestroInputError, match=re.escape(fragment)):
+        parse_mapping(text, "m.m")
+
+
+def test_filter_larger_than_input_in_m_file():
+    with pytest.raises(MaestroInputError, match=r"m.m:2: layer L1: filter R=7 larger than "
+                       r"input Y=3"):
+        parse_mapping(_dims_file("K: 4, C: 3, R: 7, S: 1, Y: 3, X: 4"), "m.m")

@@ -118,3 +118,26 @@ def test_yaml_syntax_and_top_level_errors():
         with pytest.raises(MaestroInputError) as info:
             parse_network_yaml(text, "model.yaml")
         assert fragment in str(info.value)
+
+
+def _one_layer(dims: str, name: str = "L1") -> str:
+    return f"layers:\n  - {{name: {name}, type: CONV, dims: {{{dims}}}}}\n"
+
+
+def test_filter_larger_than_input_is_named():
+    with pytest.raises(MaestroInputError,
+                       match=r"layer L1: filter R=30 larger than input Y=10"):
+        parse_network_yaml(_one_layer("K: 4, C: 4, R: 30, S: 3, Y: 10, X: 10"), "big.yaml")
+
+
+def test_huge_integer_says_it_exceeds_the_range():
+    with pytest.raises(MaestroInputError, match=r"dims.K: 10{30} exceeds 2147483647"):
+        parse_network_yaml(_one_layer("K: 1" + "0" * 30 + ", C: 4, R: 1, S: 1, Y: 4, X: 4"))
+
+
+@pytest.mark.parametrize("data", [b"layers: []\n\xff\xfe", b"\x00\x01\x02\x89PNG\xff"])
+def test_non_utf8_model_names_the_file(tmp_path, data):
+    f = tmp_path / "uni.yaml"
+    f.write_bytes(data)
+    with pytest.raises(MaestroInputError, match=r"uni.yaml:\d+: not UTF-8 text"):
+        load_network(f)
