@@ -297,11 +297,17 @@ def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None,
     df = dataflow if dataflow is not None else layer.dataflow
     if df is None:
         raise MappingError(f"layer {layer.name!r} has no dataflow to evaluate", rule="dataflow")
+    if cost_model == "maestro" and df.l2_resident is not None:
+        raise MappingError(
+            f"layer {layer.name!r}: L2Resident({df.l2_resident}) is a physical-model extension "
+            "(MAESTRO has no DRAM level); evaluate with the physical cost model or remove it",
+            line=df.l2_resident_line, rule="l2-resident")
     sizes = np.array([[d.size for d in df.directives]], dtype=np.int64)
     offsets = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
                        dtype=np.int64)
     return evaluate_batch(layer, df.shape, sizes, offsets, hardware, table=table, energy=energy,
-                          area_power=area_power, cost_model=cost_model).row(0)
+                          area_power=area_power, cost_model=cost_model,
+                          l2_resident=df.l2_resident).row(0)
 
 
 def network_tables(network: Network) -> dict[str, TensorTable]:

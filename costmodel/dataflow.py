@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from .errors import MaestroInputError
@@ -56,9 +56,19 @@ class Dataflow:
     """An ordered tuple of directives; ``Cluster`` entries split it into levels (outer first)."""
 
     directives: tuple[Directive, ...]
+    #: physical model: the innermost top-level loops whose tiles stay resident in L2 (an outer
+    #: DRAM-to-L2 level; ``L2Resident(k)`` in a ``.m`` file); None: the model chooses
+    l2_resident: int | None = None
+    #: file line of the ``L2Resident`` statement, for error messages
+    l2_resident_line: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directives", tuple(self.directives))
+        if self.l2_resident is not None and (int(self.l2_resident) != self.l2_resident
+                                             or self.l2_resident < 0):
+            raise MaestroInputError(
+                f"L2Resident({self.l2_resident}): expected a number of loops >= 0",
+                line=self.l2_resident_line, rule="l2-resident")
         for d in self.directives:
             if d.size <= 0:
                 raise MaestroInputError(f"{d}: size must be > 0", rule="positive-size")
@@ -93,4 +103,5 @@ class Dataflow:
         return out
 
     def __str__(self) -> str:
-        return "; ".join(str(d) for d in self.directives)
+        text = "; ".join(str(d) for d in self.directives)
+        return text if self.l2_resident is None else f"{text}; L2Resident({self.l2_resident})"

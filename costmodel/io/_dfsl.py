@@ -58,6 +58,7 @@ class _LayerState:
     dims_line: int | None = None
     directives: list[tuple[Directive, int]] = field(default_factory=list)
     dataflow_line: int | None = None
+    l2_resident: tuple[int, int] | None = None  # (value, line) of an L2Resident statement
     n_checked: int = 0  # directives already checked against type and dims
 
     @property
@@ -368,6 +369,9 @@ class MappingParser:
             tok = self.next("TemporalMap, SpatialMap, Cluster or '}'")
             if tok.text == "}":
                 break
+            if tok.text == "L2Resident":
+                st.l2_resident = (self.resident_count(tok), tok.line)
+                continue
             if tok.text not in DIRECTIVES:
                 raise self.error(f"unknown directive {tok.text!r}; expected TemporalMap, "
                                  "SpatialMap, Cluster or '}'", tok.line, "unexpected-token")
@@ -382,6 +386,14 @@ class MappingParser:
             if st.ready:
                 self.check_directives(st)
         self.blocks.pop()
+
+    def resident_count(self, kw: Token) -> int:
+        """``L2Resident(k)``: our physical-model extension (an outer DRAM-to-L2 level)."""
+        tok = self.next("the number of L2-resident loops")
+        if not is_int(tok.text) or int(tok.text) > 64:
+            raise self.error(f"L2Resident: expected a number of loops from 0 to 64, found "
+                             f"{tok.text!r}", tok.line, "l2-resident")
+        return int(tok.text)
 
     def directive(self, st: _LayerState, kw: Token) -> Directive:
         """The rest of one directive after its keyword ``kw`` (sizes resolved against ``st``)."""
@@ -410,7 +422,9 @@ class MappingParser:
         strides = {d: s for d, s in st.strides.items() if s != 1}
         inherited_from = None
         if st.directives:
-            dataflow: Dataflow | None = Dataflow(tuple(d for d, _ in st.directives))
+            res, res_line = st.l2_resident or (None, None)
+            dataflow: Dataflow | None = Dataflow(tuple(d for d, _ in st.directives),
+                                                 l2_resident=res, l2_resident_line=res_line)
         elif self.prev is not None:
             # MAESTRO shares the previous layer's directive list (spec 7.13); we copy it on
             # purpose so that no later edit of one layer's dataflow can affect another.
@@ -459,6 +473,10 @@ def parse_dataflow(text: str, dims: dict[str, int] | None = None) -> Dataflow:
     """A dataflow written as its directives joined by ``;`` (``str(Dataflow)``, result
     files), e.g. ``"SpatialMap(1,1) K; TemporalMap(3,3) C"``; see :func:`parse_directive`."""
     parts = [t for t in text.split(";") if t.strip()]
+    resident = None
+    if parts and parts[-1].strip().startswith("L2Resident"):
+        parser = MappingParser(parts.pop().strip(), source="")
+        resident = parser.resident_count(parser.next("L2Resident"))
     if not parts:
         raise MaestroInputError(f"no directives in dataflow {text!r}", rule="unexpected-token")
-    return Dataflow([parse_directive(t, dims) for t in parts])
+    return Dataflow([parse_directive(t, dims) for t in parts], l2_resident=resident)

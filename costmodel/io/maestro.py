@@ -93,6 +93,8 @@ def format_mapping(network: Network) -> str:
             mapped_before = layer.name
             out.append("\t\tDataflow {")
             out.extend(f"\t\t\t{d};" for d in layer.dataflow.directives)
+            if layer.dataflow.l2_resident is not None:  # physical-model extension
+                out.append(f"\t\t\tL2Resident({layer.dataflow.l2_resident});")
             out.append("\t\t}")
         out.append("\t}")
     out.append("}")

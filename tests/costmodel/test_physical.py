@@ -196,3 +196,24 @@ def test_reference_set_physical_equals_maestro_without_dram_limits():
             n_calm += 1
         n += 1
     assert n > 400 and n_calm > 40
+
+
+def test_l2_resident_extension_round_trips_and_maestro_names_its_line(tmp_path):
+    from costmodel import Network
+    from costmodel.io import load_network, parse_dataflow
+    from costmodel.io.maestro import format_mapping
+
+    df = parse_dataflow("SpatialMap(1,1) N; TemporalMap(8,8) M; TemporalMap(72,72) K; "
+                        "L2Resident(2)")
+    assert df.l2_resident == 2 and str(df).endswith("L2Resident(2)")
+    path = tmp_path / "m.m"
+    path.write_text(format_mapping(Network("n", [dataclasses.replace(GEMM, dataflow=df)])))
+    layer = load_network(path).layers[0]
+    assert layer.dataflow == df
+    rep = evaluate(layer, _hw(4, l2=10**6), cost_model="physical")
+    assert rep.l2_resident == 2
+    with pytest.raises(MappingError, match=r"line 9: .*L2Resident\(2\) is a physical-model"):
+        evaluate(layer, _hw(4))
+    plain = dataclasses.replace(df, l2_resident=None)
+    assert "L2Resident" not in format_mapping(
+        Network("n", [dataclasses.replace(GEMM, dataflow=plain)]))
