@@ -130,7 +130,7 @@ def random_mappings(layer: Layer, shape, n: int, num_pes: int, rng):
     return sizes, offsets
 
 
-def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng):
+def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng, cost_model="maestro"):
     """Evaluate ``n_cand`` random mappings per layer, ``repeat`` times; returns (evaluations,
     wall seconds, CPU seconds) of the fastest pass."""
     work = [(layer,) + random_mappings(layer, shape, n_cand, hw.num_pes, rng) for layer in layers]
@@ -141,7 +141,7 @@ def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng):
             for lo in range(0, n_cand, batch):
                 s, o = sizes[lo:lo + batch], offsets[lo:lo + batch]
                 t0, c0 = time.perf_counter(), time.process_time()
-                rep = evaluate_batch(layer, shape, s, o, hw)
+                rep = evaluate_batch(layer, shape, s, o, hw, cost_model=cost_model)
                 wall += time.perf_counter() - t0
                 cpu += time.process_time() - c0
                 n_eval += len(s)
@@ -149,7 +149,8 @@ def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng):
         if best is None or wall < best[1]:
             best = (n_eval, wall, cpu, n_valid)
     n_eval, wall, cpu, n_valid = best
-    print(f"{name:16s} {len(layers)} layers x {n_cand} candidates: {n_eval} evaluations in "
+    print(f"{name:16s} [{cost_model}] {len(layers)} layers x {n_cand} candidates: "
+          f"{n_eval} evaluations in "
           f"{wall:.2f} s = {n_eval / wall:,.0f}/s (CPU time {cpu:.2f} s = {n_eval / cpu:,.0f}/s; "
           f"{100 * n_valid / n_eval:.0f}% valid)")
     return n_eval, wall, cpu
@@ -181,17 +182,34 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=None,
                     help="passes per shape, the fastest counts (default 3, quick 1)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cost-model", choices=("maestro", "physical", "both"), default="both",
+                    help="which model(s) to time (both: physical on the same mappings after "
+                         "maestro, and the ratio of their CPU throughputs)")
     a = ap.parse_args(argv)
     n_cand = a.candidates or (500 if a.quick else 10000)
     repeat = a.repeat or (1 if a.quick else 3)
     rng = np.random.default_rng(a.seed)
     layers = resnet50_layers()
     total_n, total_s, total_cpu = 0, 0.0, 0.0
+    phys_n, phys_cpu = 0, 0.0
     for name, (shape, hw) in SHAPES.items():
-        n, s, c = bench_shape(name, shape, hw, layers, n_cand, a.batch, repeat, rng)
-        total_n += n
-        total_s += s
-        total_cpu += c
+        state = rng.bit_generator.state
+        if a.cost_model in ("maestro", "both"):
+            n, s, c = bench_shape(name, shape, hw, layers, n_cand, a.batch, repeat, rng)
+            total_n += n
+            total_s += s
+            total_cpu += c
+        if a.cost_model in ("physical", "both"):
+            rng.bit_generator.state = state  # the same mappings
+            n, s, c = bench_shape(name, shape, hw, layers, n_cand, a.batch, repeat, rng,
+                                  cost_model="physical")
+            phys_n += n
+            phys_cpu += c
+            if a.cost_model == "physical":
+                total_n, total_s, total_cpu = total_n + n, total_s + s, total_cpu + c
+    if a.cost_model == "both":
+        print(f"physical: {phys_n / phys_cpu:,.0f} evaluations/s (CPU time), "
+              f"{(phys_n / phys_cpu) / (total_n / total_cpu):.0%} of maestro's")
     lat = single_latency(layers, 20 if a.quick else 200)
     print(f"single evaluate() latency (median): {lat * 1e3:.2f} ms")
     print(f"overall CPU time: {total_cpu:.2f} s = {total_n / total_cpu:,.0f} evaluations/s")
