@@ -16,6 +16,11 @@ from costmodel.hardware import INT_MAX
 from costmodel.io.maestro_csv import format_csv
 from costmodel.io.validate import validate_dataflow
 from mapper.atomic import write_text
+from mapper.cli._options import int_at_least, non_empty
+from mapper.workloads.presets import HARDWARE_PRESETS
+
+#: exit status when the output was written but some layer is flagged invalid
+EXIT_FLAGGED = 3
 
 # Results the original binary cannot produce (it crashes or aborts): reported as errors here;
 # the Python API returns them flagged invalid instead. (A layer with no valid top-level case
@@ -34,28 +39,38 @@ MAESTRO_IGNORED = (
     "bw_sweep", "top_bw_only", "min_noc_bw", "max_noc_bw", "bw_tick")
 
 
+#: MAESTRO's command-line hardware options: (smallest value, default)
+CLI_HARDWARE = {"num_pes": (1, 7), "l1_size_cstr": (1, INT_MAX), "l2_size_cstr": (1, INT_MAX),
+                "noc_bw_cstr": (1, INT_MAX), "offchip_bw_cstr": (1, 70000), "noc_hops": (0, 1),
+                "noc_hop_latency": (0, 0)}
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="evaluate the dataflows of a mapping file (.m or .yaml)",
         description="Evaluate every layer's dataflow of MAPPING on a hardware description. "
-        "Without --hw, MAESTRO's command-line hardware options apply (with their defaults).")
+        "Without --hw, MAESTRO's command-line hardware options apply (with their defaults).",
+        epilog=f"Exit status: 0 every layer valid; {EXIT_FLAGGED} the output was written but "
+        "the consistency check flags some layer (one warning line per layer on stderr; "
+        "MAESTRO would print e.g. negative energies or NaN for it); 2 bad input or usage. "
+        "Energy (and with it Ops/J and throughput per energy) differs from MAESTRO's CSV for "
+        "multi-level mappings: ours counts each layer's own L1 accesses, MAESTRO takes the "
+        "previous layer's.")
     p.add_argument("mapping", nargs="?",
                    help="MAESTRO .m mapping file or YAML model with dataflows")
     p.add_argument("--Mapping_file", dest="mapping_opt", help=argparse.SUPPRESS)
-    p.add_argument("--hw", "--HW_file", dest="hw", help="hardware file (.m or .yaml)")
+    p.add_argument("--hw", "--HW_file", dest="hw", type=non_empty,
+                   help=f"hardware file (.m or .yaml) or preset ({', '.join(HARDWARE_PRESETS)})")
     p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
     p.add_argument("--out", help="write the output to this file instead of standard output")
-    p.add_argument("--digits", type=int, default=6,
-                   help="significant digits of floats in maestro-csv (MAESTRO prints 6)")
+    p.add_argument("--digits", type=int_at_least(1, 17), default=6,
+                   help="significant digits of floats in maestro-csv, 1 to 17 (MAESTRO "
+                   "prints 6)")
     g = p.add_argument_group("MAESTRO command-line hardware (used when --hw is not given)")
-    g.add_argument("--num_pes", type=int, default=7)
-    g.add_argument("--l1_size_cstr", type=int, default=INT_MAX)
-    g.add_argument("--l2_size_cstr", type=int, default=INT_MAX)
-    g.add_argument("--noc_bw_cstr", type=int, default=INT_MAX)
-    g.add_argument("--offchip_bw_cstr", type=int, default=70000)
-    g.add_argument("--noc_hops", type=int, default=1)
-    g.add_argument("--noc_hop_latency", type=int, default=0)
-    g.add_argument("--num_simd_lanes", type=int, default=None,
+    for opt, (minimum, default) in CLI_HARDWARE.items():
+        g.add_argument(f"--{opt}", type=int_at_least(minimum, INT_MAX), default=None,
+                       help=f"default {default}")
+    g.add_argument("--num_simd_lanes", type=int_at_least(1, INT_MAX), default=None,
                    help="MACs per PE per cycle (default 1; also applies with --hw)")
     for opt in MAESTRO_IGNORED:  # accepted so MAESTRO command lines run unchanged
         p.add_argument(f"--{opt}", help=argparse.SUPPRESS)
@@ -63,19 +78,25 @@ def add_parser(sub) -> None:
 
 
 def hardware_from_args(args) -> Hardware:
-    from costmodel.io import load_hardware_any
+    """``--hw`` (a file or preset), or MAESTRO's command-line hardware options."""
+    from mapper.cli._inputs import load_hardware, warn
 
+    given = {k: getattr(args, k) for k in CLI_HARDWARE if getattr(args, k) is not None}
     if args.hw:
-        hw = load_hardware_any(args.hw)
+        if given:
+            warn("evaluate", f"{', '.join('--' + k for k in given)}: no effect with --hw "
+                 "(only --num_simd_lanes applies to it)")
+        hw = load_hardware(args.hw)
         if args.num_simd_lanes is not None:
             d = hw.to_dict()
             d["simd_lanes"] = args.num_simd_lanes
             hw = Hardware(**d)
         return hw
+    v = {k: given.get(k, default) for k, (_, default) in CLI_HARDWARE.items()}
     return Hardware.from_cli(
-        num_pes=args.num_pes, l1_size=args.l1_size_cstr, l2_size=args.l2_size_cstr,
-        noc_bw=args.noc_bw_cstr, offchip_bw=args.offchip_bw_cstr, noc_hops=args.noc_hops,
-        noc_hop_latency=args.noc_hop_latency, simd_lanes=args.num_simd_lanes or 1)
+        num_pes=v["num_pes"], l1_size=v["l1_size_cstr"], l2_size=v["l2_size_cstr"],
+        noc_bw=v["noc_bw_cstr"], offchip_bw=v["offchip_bw_cstr"], noc_hops=v["noc_hops"],
+        noc_hop_latency=v["noc_hop_latency"], simd_lanes=args.num_simd_lanes or 1)
 
 
 def _json_safe(v):
@@ -104,25 +125,24 @@ def format_table(network, reports, hw: Hardware) -> str:
     tot_e = sum(r.energy_nj for r in reports)
     lines.append(f"total: {tot_rt} cycles, {tot_e:.6g} nJ, "
                  f"{sum(not r.valid for r in reports)} invalid layer(s)")
-    warn = []
-    l1, l2 = max(r.l1_size for r in reports), max(r.l2_size for r in reports)
-    if l1 > hw.l1_size:
-        warn.append(f"L1 requirement {l1} exceeds L1 size {hw.l1_size}")
-    if l2 > hw.l2_size:
-        warn.append(f"L2 requirement {l2} exceeds L2 size {hw.l2_size}")
-    if max(r.offchip_bw_req for r in reports) > hw.offchip_bw:
-        warn.append("off-chip bandwidth requirement exceeds the off-chip bandwidth")
-    lines += [f"warning: {w}" for w in warn]
+    from mapper.tuning.results import resource_warnings
+
+    lines += [f"warning: {w}" for w in resource_warnings(reports, hw)]
     return "\n".join(lines) + "\n"
 
 
 def run(args) -> int:
     from costmodel.io import load_network
+    from mapper.cli._inputs import network_warnings, warn
+    from mapper.cli._output import check_out_file
+    from mapper.tuning.results import resource_warnings
 
     path = args.mapping or args.mapping_opt
     if not path:
         raise MaestroInputError("no mapping file given (mapper evaluate MAPPING --hw HW)",
                                 rule="usage")
+    if args.out:
+        check_out_file(args.out)
     network = load_network(path)
     if not network.layers:
         raise MaestroInputError("the file defines no layers", source=path, rule="empty-model")
@@ -131,6 +151,8 @@ def run(args) -> int:
         raise MaestroInputError(
             f"layer(s) {', '.join(missing)} have no Dataflow block; evaluate needs one per layer "
             "(use `mapper tune` to find dataflows)", source=path, rule="dataflow")
+    for w in network_warnings(network):
+        warn("evaluate", w)
     hw = hardware_from_args(args)
     for layer in network.layers:  # checks that need the hardware (PE count)
         validate_dataflow(layer, str(path), layer.source_line, num_pes=hw.num_pes)
@@ -153,4 +175,11 @@ def run(args) -> int:
         write_text(Path(args.out), text)
     else:
         sys.stdout.write(text)
-    return 0
+    if args.format != "table":  # the table shows these itself
+        for w in resource_warnings(reports, hw):
+            warn("evaluate", w)
+    flagged = [(layer, rep) for layer, rep in zip(network.layers, reports) if not rep.valid]
+    for layer, rep in flagged:
+        where = f"{path}:{layer.source_line}: " if layer.source_line else f"{path}: "
+        warn("evaluate", f"{where}layer {layer.name} flagged invalid: {rep.reason}")
+    return EXIT_FLAGGED if flagged else 0

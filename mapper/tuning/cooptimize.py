@@ -3,20 +3,31 @@
 Outer loop over hardware configurations (a :class:`HardwareSpace`, budgets enforced on the
 provisioned design), inner loop = whole-model mapping search on each candidate. One shared
 configuration serves all layers; optionally (ConfuciuX-style) each distinct layer gets its own
-configuration within the same budget.
+configuration within the same budget. With a checkpoint folder every candidate's layers are
+check-pointed like a plain tune (keyed by the hardware), so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from costmodel import Hardware, Network
+from costmodel import Hardware, Layer, Network
+from costmodel.analysis import evaluate
 from costmodel.errors import MaestroInputError
-from mapper.tuning.tuner import ModelResult, TuneSettings, distinct_shapes, tune_layer, tune_model
+from mapper.search.loop import SearchResult
+from mapper.tuning.tuner import (
+    LayerResult,
+    ModelResult,
+    TuneSettings,
+    distinct_shapes,
+    tune_layer,
+    tune_model,
+)
 from search_spaces.hardware_space import HardwareSpace
 
 
@@ -24,8 +35,7 @@ from search_spaces.hardware_space import HardwareSpace
 class CoOptResult:
     best: ModelResult
     candidates: list[dict] = field(default_factory=list)  # every hardware tried, with score
-    seconds: float = 0.0
-    per_layer_hardware: dict[str, Hardware] | None = None
+    seconds: float = 0.0  # wall time of the whole co-optimisation, every candidate included
 
 
 def _score(res: ModelResult, objective: str) -> float:
@@ -62,11 +72,15 @@ def feasible_configs(space: HardwareSpace, rng: np.random.Generator, n: int,
 
 def co_optimize(network: Network, space: HardwareSpace, settings: TuneSettings, *,
                 candidates: int = 8, rounds: int = 2,
-                progress: Callable[[str], None] | None = None) -> CoOptResult:
-    """Search hardware (within budget) and per-layer mappings jointly; lower objective wins."""
+                progress: Callable[[str], None] | None = None,
+                checkpoint_dir: str | Path | None = None) -> CoOptResult:
+    """Search hardware (within budget) and per-layer mappings jointly; lower objective wins.
+    ``checkpoint_dir``: check-point every candidate's layers there, so a rerun resumes."""
+    if candidates < 1 or rounds < 1:
+        raise MaestroInputError(f"need at least 1 hardware candidate and 1 round, got "
+                                f"{candidates} and {rounds}", rule="usage")
     t0 = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
-    inner = replace(settings, jobs=settings.jobs)
     tried: dict[tuple, tuple[float, ModelResult]] = {}
     cfg = feasible_configs(space, rng, candidates)
     for rnd in range(rounds):
@@ -75,12 +89,14 @@ def co_optimize(network: Network, space: HardwareSpace, settings: TuneSettings, 
             key = tuple(hw.to_dict().values())
             if key in tried:
                 continue
-            res = tune_model(network, hw, inner)
+            res = tune_model(network, hw, settings, checkpoint_dir=checkpoint_dir)
             tried[key] = (_score(res, settings.objective), res)
             if progress:
+                resumed = " (resumed)" if res.resumed_layers else ""
                 progress(f"round {rnd + 1}/{rounds} hw {len(tried)}: {hw.num_pes} PEs, "
                          f"L1 {hw.l1_size}, L2 {hw.l2_size}, NoC {hw.noc_bw} -> "
-                         f"{tried[key][0]:.6g}")
+                         f"{tried[key][0]:.6g}{resumed}, "
+                         f"{time.perf_counter() - t0:.1f}s elapsed")
         ranked = sorted(tried.values(), key=lambda x: x[0])
         if rnd + 1 < rounds:
             best_hw = [r.hardware for _, r in ranked[: max(1, candidates // 4)]]
@@ -98,20 +114,63 @@ def co_optimize(network: Network, space: HardwareSpace, settings: TuneSettings, 
     return CoOptResult(ranked[0][1], cands, time.perf_counter() - t0)
 
 
-def per_layer_hardware(network: Network, space: HardwareSpace, settings: TuneSettings, *,
-                       candidates: int = 8) -> dict[str, tuple[Hardware, float]]:
-    """ConfuciuX-style: the best in-budget configuration for each distinct layer shape."""
+def _best_per_shape(network: Network, space: HardwareSpace, settings: TuneSettings,
+                    candidates: int, progress: Callable[[str], None] | None
+                    ) -> dict[int, tuple[Hardware | None, SearchResult | None]]:
+    """For each distinct layer shape (index of its first layer): the in-budget configuration
+    with the best search result on it, and that result."""
+    if candidates < 1:
+        raise MaestroInputError(f"need at least 1 hardware candidate, got {candidates}",
+                                rule="usage")
     rng = np.random.default_rng(settings.seed)
     cfg = feasible_configs(space, rng, candidates)
     first, _ = distinct_shapes(network)
-    out = {}
-    for li in first:
+    out: dict[int, tuple[Hardware | None, SearchResult | None]] = {}
+    for n, li in enumerate(first, start=1):
         layer = network.layers[li]
-        best = (None, float("inf"))
+        best: tuple[Hardware | None, SearchResult | None] = (None, None)
         for i in range(len(cfg["num_pes"])):
             hw = space.hardware(cfg, i)
             r = tune_layer(layer, hw, settings)
-            if r.best_fitness < best[1]:
-                best = (hw, r.best_fitness)
-        out[layer.name] = best
+            if best[1] is None or r.best_fitness < best[1].best_fitness:
+                best = (hw, r)
+        out[li] = best
+        if progress:
+            hw = best[0]
+            progress(f"[{n}/{len(first)} distinct layers] {layer.name}: "
+                     + (f"{hw.num_pes} PEs, L1 {hw.l1_size}, L2 {hw.l2_size}, NoC {hw.noc_bw}"
+                        if hw is not None and np.isfinite(best[1].best_fitness)
+                        else "no feasible mapping"))
     return out
+
+
+def per_layer_hardware(network: Network, space: HardwareSpace, settings: TuneSettings, *,
+                       candidates: int = 8) -> dict[str, tuple[Hardware, float]]:
+    """ConfuciuX-style: the best in-budget configuration for each distinct layer shape."""
+    best = _best_per_shape(network, space, settings, candidates, None)
+    return {network.layers[li].name: (hw, r.best_fitness if r is not None else float("inf"))
+            for li, (hw, r) in best.items()}
+
+
+def per_layer_result(network: Network, space: HardwareSpace, settings: TuneSettings, *,
+                     candidates: int = 8, progress: Callable[[str], None] | None = None
+                     ) -> tuple[ModelResult, dict[str, Hardware]]:
+    """:func:`per_layer_hardware` as a whole-model result (every layer mapped and evaluated
+    on its own configuration, identical shapes sharing one), and each layer's hardware."""
+    t0 = time.perf_counter()
+    best = _best_per_shape(network, space, settings, candidates, progress)
+    first, of_layer = distinct_shapes(network)
+    layers, hardware = [], {}
+    for i, layer in enumerate(network.layers):
+        li = first[of_layer[i]]
+        hw, r = best[li]
+        df = r.dataflow if r is not None and np.isfinite(r.best_fitness) else None
+        tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df)
+        hardware[layer.name] = hw
+        reused = li != i
+        layers.append(LayerResult(tuned, evaluate(tuned, hw) if df is not None else None,
+                                  of_layer[i], reused, r.evaluations if r else 0,
+                                  r.seconds if r else 0.0, list(r.history) if r else []))
+    some_hw = next(h for h in hardware.values() if h is not None)
+    result = ModelResult(network, some_hw, settings, layers, time.perf_counter() - t0)
+    return result, hardware

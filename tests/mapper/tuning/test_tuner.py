@@ -72,9 +72,9 @@ def test_cli_tune_bad_model_is_a_clean_error(tmp_path, capsys):
     empty.write_text("name: e\nlayers: []\n")
     assert main(["tune", str(empty), "--quiet"]) == 2
     assert main(["tune", "resnet50", "--islands", "0", "--quiet"]) == 2
-    assert "--islands must be at least 1" in capsys.readouterr().err
+    assert "--islands must be >= 1" in capsys.readouterr().err
     assert main(["tune", "resnet50", "--extra-islands", "-1", "--quiet"]) == 2
-    assert "--extra-islands must be at least 0" in capsys.readouterr().err
+    assert "--extra-islands must be >= 0" in capsys.readouterr().err
     assert main(["tune", "resnet50", "--extend-gap", "0.5", "--quiet"]) == 2
     assert "--extend-gap <= --extend-max-gap" in capsys.readouterr().err
 

@@ -1,0 +1,119 @@
+"""Input side of the CLI: models, hardware and options that need more than argparse to check
+(templates against the model's layer types, storage URLs, Dask schedulers), and warnings about
+inputs that are accepted but probably not what the user meant."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from costmodel import Hardware, Network
+from costmodel.errors import MaestroInputError
+
+#: strategies that are not Optuna samplers (no --storage)
+NATIVE_STRATEGIES = ("ga", "random", "exhaustive")
+SCHEDULER_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
+
+
+def _usage(message: str) -> MaestroInputError:
+    return MaestroInputError(message, rule="usage")
+
+
+def warn(command: str, message: str) -> None:
+    """One warning line on stderr."""
+    print(f"mapper {command}: warning: {message}", file=sys.stderr)
+
+
+def load_model(spec: str) -> Network:
+    """A zoo model or model file; a YAML file that is not UTF-8 is a clear error."""
+    from costmodel.io.yaml_io import read_yaml_text
+    from mapper.workloads.presets import resolve_model
+
+    if Path(spec).suffix.lower() in (".yaml", ".yml") and Path(spec).is_file():
+        read_yaml_text(spec)
+    return resolve_model(spec)
+
+
+def load_hardware(spec: str | None) -> Hardware:
+    """A hardware preset or a .m/.yaml hardware file (the default preset for None)."""
+    from mapper.workloads.presets import resolve_hardware
+
+    return resolve_hardware(spec)
+
+
+def network_warnings(network: Network) -> list[str]:
+    """Accepted but suspicious: repeated layer names, names with undecodable bytes."""
+    out, seen = [], set()
+    for layer in network.layers:
+        if layer.name in seen:
+            out.append(f"layer name {layer.name!r} appears more than once; results for these "
+                       "layers are told apart only by their order")
+        seen.add(layer.name)
+    names = [network.name] + [layer.name for layer in network.layers]
+    bad = [n for n in names if "\ufffd" in n]
+    if bad:
+        out.append(f"name(s) {', '.join(map(repr, bad))} contain bytes that are not UTF-8 "
+                   "(shown as \ufffd)")
+    return out
+
+
+def check_template(network: Network, hw: Hardware, template: str | None, strategy: str,
+                   max_levels: int) -> None:
+    """The template exists for every layer type of the model, and exhaustive search has an
+    enumerable space, checked before any search starts."""
+    from search_spaces.enumeration import is_enumerable
+    from search_spaces.templates import make_space
+
+    by_type = {}
+    for layer in network.layers:
+        by_type.setdefault(layer.type, layer)
+    for layer in by_type.values():
+        try:
+            space = make_space(layer, hw, template, max_levels=max_levels)
+        except ValueError as e:
+            raise _usage(f"--template {template}: {e}") from None
+        if strategy == "exhaustive" and not is_enumerable(space):
+            raise _usage("--strategy exhaustive needs an enumerable space: give --template "
+                         "(e.g. kcp_ws, or mnk for GEMM layers)")
+
+
+def check_storage(url: str) -> None:
+    """An Optuna storage URL that SQLAlchemy can open (dialect known)."""
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    except ImportError:  # pragma: no cover - optuna depends on sqlalchemy
+        return
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as e:
+        raise _usage(f"--storage {url!r} is not a database URL SQLAlchemy can open "
+                     f"({str(e).splitlines()[0]}); expected e.g. sqlite:///study.db or "
+                     "postgresql://user@host/db") from None
+
+
+def check_scheduler(address: str | None, timeout: float = SCHEDULER_TIMEOUT) -> None:
+    """A Dask scheduler address that answers within ``timeout`` seconds (tcp/tls)."""
+    if not address:
+        raise _usage("--backend dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise _usage("--backend dask needs the 'distributed' package "
+                     "(pip install 'dnn-mapper[dask]')") from None
+    u = urlsplit(address if "://" in address else f"tcp://{address}")
+    if u.scheme not in ("tcp", "tls"):
+        return  # other transports: left to Dask
+    try:
+        host, port = u.hostname, u.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise _usage(f"--scheduler {address!r}: expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise _usage(f"--scheduler {address}: cannot connect "
+                     f"({e.strerror or 'timed out'} after at most {timeout:g}s)") from None
