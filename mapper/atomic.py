@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 def write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync and an atomic rename."""
     path = Path(path)
+    if path.is_dir():  # report the target, not the temporary file next to it
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

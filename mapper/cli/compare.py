@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from mapper.cli._options import float_above, int_at_least, jobs
 from mapper.search.evaluator import OBJECTIVES
 from mapper.search.strategies import STRATEGIES
 from mapper.workloads.presets import HARDWARE_PRESETS
@@ -30,18 +31,19 @@ def configure(p: argparse.ArgumentParser, default_out: str = "out/compare") -> N
     p.add_argument("--modes", default=None,
                    help="comma-separated: budget (equal evaluations), time (equal seconds); "
                    "default both")
-    p.add_argument("--layers", type=int, default=None,
+    p.add_argument("--layers", type=int_at_least(1), default=None,
                    help="at most this many layers in total, round robin over the models "
                    "(default: every distinct layer shape)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per layer (default 3)")
-    p.add_argument("--budget", type=int, default=None,
+    p.add_argument("--seeds", type=int_at_least(1), default=None,
+                   help="seeds per layer (default 3)")
+    p.add_argument("--budget", type=int_at_least(1), default=None,
                    help="evaluations per run in mode budget (default 300)")
-    p.add_argument("--time-limit", type=float, default=None,
+    p.add_argument("--time-limit", type=float_above(0), default=None,
                    help="seconds per run in mode time (default 1)")
-    p.add_argument("--pareto-budget", type=int, default=None,
+    p.add_argument("--pareto-budget", type=int_at_least(0), default=None,
                    help="NSGA-II evaluations of the latency/energy run (default 2000; 0: none)")
     p.add_argument("--objective", default=None, choices=OBJECTIVES)
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=jobs, default=1,
                    help="parallel worker processes (keep <= cores: time limits are wall time)")
     p.add_argument("--out", default=default_out, help=f"output directory (default {default_out})")
     p.add_argument("--no-resume", action="store_true",
@@ -93,12 +95,15 @@ def settings_from_args(args):
 
 
 def run(args) -> int:
+    from mapper.cli._output import out_lock, prepare_out_dir
     from mapper.comparison.harness import compare, print_progress
 
     settings = settings_from_args(args)
+    out = prepare_out_dir(args.out)
     t0 = time.perf_counter()
-    res = compare(settings, args.out, resume=not args.no_resume, plots=not args.no_plots,
-                  progress=None if args.quiet else print_progress)
+    with out_lock(out):
+        res = compare(settings, args.out, resume=not args.no_resume, plots=not args.no_plots,
+                      progress=None if args.quiet else print_progress)
     for mode in settings.modes:
         rows = [s for s in res.summary if s.mode == mode]
         if not rows:

@@ -34,8 +34,7 @@ def add_parser(sub) -> None:
         "import-onnx", help="convert an ONNX model's Conv/Gemm/MatMul layers to network YAML",
         description="Read MODEL.onnx (shapes by ONNX shape inference) and write its "
         "convolutions and matrix products as layers in YAML. Padding becomes a padded input "
-        "size (Y = (out-1)*stride + R); other operators are listed as skipped. Needs the "
-        "'onnx' package (pip install 'dnn-mapper[onnx]').")
+        "size (Y = (out-1)*stride + R); other operators are listed as skipped.")
     q.add_argument("model", help="ONNX model file")
     q.add_argument("--out", help="YAML file to write (default: standard output)")
     q.add_argument("--name", help="network name (default: the ONNX graph name)")
@@ -83,6 +82,9 @@ def _load(name: str):
 
             net = load_mapping(path)
             return ZooNetwork(net.name, net.layers, source=str(path))
+        from costmodel.io.yaml_io import read_yaml_text
+
+        read_yaml_text(path)  # a file that is not UTF-8: a clear error naming it
         return load_model_file(path)
     return load_model(name)
 
@@ -161,9 +163,12 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 
 def run_import(args) -> int:
+    from mapper.cli._output import check_out_file
     from mapper.workloads.onnx_import import convert_onnx
     from mapper.workloads.zoo import format_model_yaml
 
+    if args.out:
+        check_out_file(args.out)
     result = convert_onnx(args.model, dims=_parse_dims(args.dim), name=args.name,
                           fold_counts=args.fold_counts)
     net = result.network

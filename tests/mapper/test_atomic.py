@@ -30,3 +30,11 @@ def test_failed_write_leaves_old_file(tmp_path):
         write_bytes(f, "not bytes")  # type: ignore[arg-type]
     assert f.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_directory_target_names_the_target_not_a_temporary_file(tmp_path):
+    (tmp_path / "dir.m").mkdir()
+    with pytest.raises(IsADirectoryError) as exc:
+        write_text(tmp_path / "dir.m", "x")
+    assert exc.value.filename == str(tmp_path / "dir.m")
+    assert list((tmp_path / "dir.m").iterdir()) == [] and len(list(tmp_path.iterdir())) == 1
