@@ -63,8 +63,13 @@ def check_template(network: Network, hw: Hardware, template: str | None, strateg
                    max_levels: int) -> None:
     """The template exists for every layer type of the model, and exhaustive search has an
     enumerable space, checked before any search starts."""
-    from search_spaces.enumeration import is_enumerable
     from search_spaces.templates import make_space
+
+    try:
+        from search_spaces.enumeration import is_enumerable
+    except ImportError:  # enumeration as a MappingSpace method
+        def is_enumerable(space) -> bool:
+            return space.is_enumerable()
 
     by_type = {}
     for layer in network.layers:
