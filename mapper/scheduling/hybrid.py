@@ -1,0 +1,122 @@
+"""The default strategy: list-scheduling seeds, then a memetic search (crossover + local moves).
+
+The first batch holds the list-scheduling seeds of :mod:`.heuristics` (topped up with random
+schedules). Each later batch mixes (a) one to three local moves on the incumbent (move a job
+off the most loaded core, move any job, swap two jobs' cores, swap two jobs' queue places),
+(b) moves on tournament-picked members of a small elite population and (c) uniform or
+sub-schedule crossover of two members. Survivors are the best distinct makespans of the
+population and the batch, children first, so equal-makespan moves are taken (plateaus).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .heuristics import seeds
+from .problem import Problem
+from .strategies import ScheduleStrategy
+
+
+class HybridSearch(ScheduleStrategy):
+    """Seeds + (mu + lambda) memetic search; see the module docstring."""
+
+    name = "hybrid"
+
+    def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 100,
+                 population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
+                 crossover: float = 0.4):
+        super().__init__(problem, seed, batch_size)
+        self.mu = population
+        self.n_random_orders = n_random_orders
+        self.f_inc, self.f_cx = incumbent, crossover
+        self.pop: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.lat = np.where(problem.feasible, np.maximum(
+            problem.latency, problem.area / problem.dram_bw), np.inf)
+
+    def ask(self, limit=None):
+        n = self._n(limit)
+        if self.pop is None:
+            c, k = seeds(self.problem, self.rng, self.n_random_orders)
+            if len(c) >= n:
+                return c[:n], k[:n]
+            m = n - len(c)
+            return (np.concatenate([c, self.random_cores(m)]),
+                    np.concatenate([k, self.rng.random((m, self.problem.num_jobs))]))
+        return self._children(n)
+
+    def tell(self, core, key, makespan):
+        if self.pop is not None:
+            core = np.concatenate([core, self.pop[0]])
+            key = np.concatenate([key, self.pop[1]])
+            makespan = np.concatenate([makespan, self.pop[2]])
+        idx = np.argsort(makespan, kind="stable")
+        _, first = np.unique(makespan[idx], return_index=True)
+        idx = idx[np.sort(first)][: self.mu]
+        self.pop = (core[idx].copy(), key[idx].copy(), makespan[idx])
+
+    # -- offspring ------------------------------------------------------------------------
+    def _children(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        r = self.rng
+        P = len(self.pop[2])
+        n_inc = int(n * self.f_inc)
+        n_cx = int(n * self.f_cx)
+        src = np.concatenate([np.zeros(n_inc, int), self._tournament(n - n_inc)])
+        core, key = self.pop[0][src].copy(), self.pop[1][src].copy()
+        if P > 1 and n_cx > 0:
+            mates = self._tournament(n_cx)
+            self._crossover(core[-n_cx:], key[-n_cx:], mates)
+        for i in range(n):
+            moves = r.integers(1, 4) if i < n - n_cx else r.integers(0, 2)
+            for _ in range(moves):
+                self._move(core[i], key[i])
+        return core, key
+
+    def _tournament(self, n: int) -> np.ndarray:
+        P = len(self.pop[2])
+        a, b = self.rng.integers(0, P, n), self.rng.integers(0, P, n)
+        return np.minimum(a, b)  # population is sorted: the lower index is the better
+
+    def _crossover(self, core, key, mates) -> None:
+        r = self.rng
+        C = self.problem.num_cores
+        for i, m in enumerate(mates):
+            mc, mk = self.pop[0][m], self.pop[1][m]
+            if r.random() < 0.5:  # uniform: each job from either parent
+                take = r.random(core.shape[1]) < 0.5
+            else:  # sub-schedule: one core's whole queue from the mate
+                c = r.integers(0, C)
+                take = mc == c
+                evict = (core[i] == c) & ~take
+                core[i, evict] = self._other_core(np.flatnonzero(evict), c)
+            core[i, take], key[i, take] = mc[take], mk[take]
+
+    def _other_core(self, jobs: np.ndarray, avoid: int) -> np.ndarray:
+        f = self.problem.feasible[jobs].copy()
+        if self.problem.num_cores > 1:
+            f[:, avoid] &= ~f.any(axis=1)  # keep ``avoid`` only where it is the sole option
+        u = self.rng.random(f.shape) * f
+        return np.argmax(u, axis=1)
+
+    def _move(self, core: np.ndarray, key: np.ndarray) -> None:
+        r = self.rng
+        J, C = self.problem.num_jobs, self.problem.num_cores
+        kind = r.integers(0, 4)
+        if kind == 0 and C > 1:  # a job off the most loaded core, onto the least loaded
+            load = np.bincount(core, weights=self.lat[np.arange(J), core], minlength=C)
+            on = np.flatnonzero(core == np.argmax(load))
+            j = on[r.integers(0, len(on))]
+            ok = np.flatnonzero(self.problem.feasible[j])
+            core[j] = ok[np.argmin(load[ok] + self.lat[j, ok])]
+            key[j] = r.random()
+        elif kind == 1:  # any job to any core, anywhere in its queue
+            j = r.integers(0, J)
+            core[j] = self._other_core(np.array([j]), core[j])[0]
+            key[j] = r.random()
+        elif kind == 2:  # two jobs trade cores (where both fit)
+            a, b = r.integers(0, J, 2)
+            if self.problem.feasible[a, core[b]] and self.problem.feasible[b, core[a]]:
+                core[a], core[b] = core[b], core[a]
+                key[a], key[b] = key[b], key[a]
+        else:  # two jobs trade queue places
+            a, b = r.integers(0, J, 2)
+            key[a], key[b] = key[b], key[a]

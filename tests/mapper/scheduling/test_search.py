@@ -1,0 +1,61 @@
+"""Strategies: seeded, budgeted, feasible, and better than random at equal evaluations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mapper.scheduling.cores import magma_setting
+from mapper.scheduling.heuristics import seeds
+from mapper.scheduling.job_table import build_job_table
+from mapper.scheduling.problem import Problem, run_search
+from mapper.scheduling.registry import STRATEGIES, make_strategy
+from mapper.scheduling.workload import load_instance_csv
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """The small instance without its one dominant job, so that the schedule matters."""
+    t = build_job_table(load_instance_csv(DATA / "small_instance.csv"), magma_setting(3))
+    keep = t.latency.min(axis=1) < 1e6
+    return Problem(t.latency[keep], t.bw[keep], 0.2, t.energy[keep])
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_is_seeded_and_budgeted(problem, name):
+    budget = 40 if name in ("tpe", "cmaes", "qmc") else 300
+    a = run_search(problem, make_strategy(name, problem, seed=3), budget)
+    b = run_search(problem, make_strategy(name, problem, seed=3), budget)
+    assert a.evaluations == b.evaluations == budget
+    assert a.makespan == b.makespan and np.isfinite(a.makespan)
+    np.testing.assert_array_equal(a.core, b.core)
+    assert np.isclose(problem.makespans(a.core[None], a.key[None])[0], a.makespan)
+
+
+def test_default_strategy_beats_random_search(problem):
+    ours = [run_search(problem, make_strategy("hybrid", problem, s), 1000).makespan
+            for s in range(3)]
+    rand = [run_search(problem, make_strategy("random", problem, s), 1000).makespan
+            for s in range(3)]
+    assert max(ours) < 0.97 * min(rand)
+
+
+def test_list_scheduling_seeds_are_feasible_and_better_than_random(problem):
+    c, k = seeds(problem, np.random.default_rng(0))
+    assert problem.feasible[np.arange(problem.num_jobs)[None], c].all()
+    rng = np.random.default_rng(0)
+    rc = rng.integers(0, problem.num_cores, (64, problem.num_jobs))
+    assert problem.makespans(c, k).min() < problem.makespans(rc, rng.random(rc.shape)).min()
+
+
+def test_strategies_never_use_a_core_a_job_does_not_fit(problem):
+    lat = problem.latency.copy()
+    lat[:, 0] = np.inf
+    p = Problem(lat, problem.bw, problem.dram_bw, problem.energy)
+    for name in ("hybrid", "magma-ga", "random"):
+        r = run_search(p, make_strategy(name, p, 0), 300)
+        assert np.isfinite(r.makespan) and (r.core != 0).all()
