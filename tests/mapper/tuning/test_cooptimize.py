@@ -58,3 +58,17 @@ def test_cli_per_layer_hardware(tmp_path):
                  "--hw-candidates", "2", "--out", str(tmp_path / "o"), "--quiet"]) == 0
     rows = json.loads((tmp_path / "o" / "per_layer_hw.json").read_text())
     assert set(rows) == {"a", "b"}
+    # the same artefacts as a plain tune (hardware.m replaced by per_layer_hw.json)
+    for f in ("mappings.m", "mappings.yaml", "report.csv", "summary.json"):
+        assert (tmp_path / "o" / f).exists(), f
+    assert not (tmp_path / "o" / "hardware.m").exists()
+
+
+def test_co_optimisation_resumes_every_candidate(tmp_path):
+    space = small_space(area_budget=budget_preset("edge")["area"])
+    settings = TuneSettings(budget=100, seed=2)
+    first = co_optimize(NET, space, settings, candidates=2, rounds=1, checkpoint_dir=tmp_path)
+    again = co_optimize(NET, space, settings, candidates=2, rounds=1, checkpoint_dir=tmp_path)
+    assert again.best.resumed_layers == 2
+    assert again.candidates == first.candidates
+    assert first.seconds >= first.best.seconds  # the whole run, not the winner's share

@@ -1,0 +1,63 @@
+"""Result files: counts explained, units in headers, resource warnings, no stale artefacts."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from costmodel import Hardware, Layer, Network
+from costmodel.io import load_mapping
+from mapper.tuning.results import resource_warnings, write_results
+from mapper.tuning.tuner import TuneSettings, tune_model
+
+NET = Network("n", [Layer("a", "CONV", dict(K=16, C=8, R=3, S=3, Y=10, X=10)),
+                    Layer("b", "GEMM", dict(M=16, N=32, K=64))])
+
+
+def _result(hw: Hardware, counts: dict | None = None):
+    net = Network(NET.name, list(NET.layers))
+    if counts:
+        net.counts = counts  # as a zoo model's per-layer instance counts
+    return tune_model(net, hw, TuneSettings(budget=100, jobs=1))
+
+
+def test_counts_in_mappings_and_totals_explained(tmp_path):
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=64, offchip_bw=64)
+    res = _result(hw, {"b": 12})
+    summary = write_results(res, tmp_path, plots=False)
+    text = (tmp_path / "mappings.m").read_text()
+    assert "// count: 12 identical instances" in text
+    assert [x.name for x in load_mapping(tmp_path / "mappings.m").layers] == ["a", "b"]
+    assert summary["totals"]["instances"] == 13 and "count" in summary["notes"]["totals"]
+    rows = list(csv.DictReader((tmp_path / "report.csv").open()))
+    assert float(rows[0]["area_um2"]) > 0 and float(rows[0]["power_mw"]) > 0  # NoC 64
+
+
+def test_area_left_empty_on_an_unconstrained_noc(tmp_path):
+    res = _result(Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=81920000,
+                           offchip_bw=81920000))
+    summary = write_results(res, tmp_path, plots=False)
+    rows = list(csv.DictReader((tmp_path / "report.csv").open()))
+    assert rows[0]["area_um2"] == "" and rows[0]["power_mw"] == ""
+    assert "unconstrained" in summary["notes"]["area_power"]
+
+
+def test_offchip_warning_as_in_evaluate(tmp_path):
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=64, offchip_bw=1)
+    res = _result(hw)
+    summary = write_results(res, tmp_path, plots=False)
+    w = resource_warnings([r.report for r in res.layers], hw)
+    assert any("off-chip bandwidth requirement" in x for x in w)
+    assert json.loads((tmp_path / "summary.json").read_text())["warnings"] == w == \
+        summary["warnings"]
+
+
+def test_stale_plots_removed(tmp_path):
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=64, offchip_bw=64)
+    res = _result(hw)
+    write_results(res, tmp_path, plots=True)
+    assert (tmp_path / "layers.png").exists() and (tmp_path / "convergence.png").exists()
+    (tmp_path / "pareto.csv").write_text("old\n")
+    write_results(res, tmp_path, plots=False)
+    assert not any((tmp_path / f).exists() for f in ("layers.png", "convergence.png",
+                                                     "pareto.csv"))
