@@ -44,15 +44,19 @@ class HybridSearch(ScheduleStrategy):
                     np.concatenate([k, self.rng.random((m, self.problem.num_jobs))]))
         return self._children(n)
 
-    def tell(self, core, key, makespan):
+    def tell(self, core, key, makespan, finish=None):
+        if finish is None:
+            finish = np.zeros((len(core), self.problem.num_cores))
         if self.pop is not None:
             core = np.concatenate([core, self.pop[0]])
             key = np.concatenate([key, self.pop[1]])
             makespan = np.concatenate([makespan, self.pop[2]])
+            finish = np.concatenate([finish, self.finish])
         idx = np.argsort(makespan, kind="stable")
         _, first = np.unique(makespan[idx], return_index=True)
         idx = idx[np.sort(first)][: self.mu]
         self.pop = (core[idx].copy(), key[idx].copy(), makespan[idx])
+        self.finish = finish[idx].copy()
 
     # -- offspring ------------------------------------------------------------------------
     def _children(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,8 +71,9 @@ class HybridSearch(ScheduleStrategy):
             self._crossover(core[-n_cx:], key[-n_cx:], mates)
         for i in range(n):
             moves = r.integers(1, 4) if i < n - n_cx else r.integers(0, 2)
+            fin = self.finish[src[i]].copy()
             for _ in range(moves):
-                self._move(core[i], key[i])
+                self._move(core[i], key[i], fin)
         return core, key
 
     def _tournament(self, n: int) -> np.ndarray:
@@ -97,22 +102,27 @@ class HybridSearch(ScheduleStrategy):
         u = self.rng.random(f.shape) * f
         return np.argmax(u, axis=1)
 
-    def _move(self, core: np.ndarray, key: np.ndarray) -> None:
+    def _move(self, core: np.ndarray, key: np.ndarray, fin: np.ndarray) -> None:
         r = self.rng
         J, C = self.problem.num_jobs, self.problem.num_cores
-        kind = r.integers(0, 4)
-        if kind == 0 and C > 1:  # a job off the most loaded core, onto the least loaded
+        kind = r.integers(0, 5)
+        if kind <= 1 and C > 1:  # a job off the core that finishes last (0: or is most loaded)
             load = np.bincount(core, weights=self.lat[np.arange(J), core], minlength=C)
-            on = np.flatnonzero(core == np.argmax(load))
+            busy = fin if kind == 1 and fin.any() else load
+            on = np.flatnonzero(core == np.argmax(busy))
+            if len(on) == 0:
+                return
             j = on[r.integers(0, len(on))]
             ok = np.flatnonzero(self.problem.feasible[j])
-            core[j] = ok[np.argmin(load[ok] + self.lat[j, ok])]
-            key[j] = r.random()
-        elif kind == 1:  # any job to any core, anywhere in its queue
+            dest = ok[np.argmin(busy[ok] + self.lat[j, ok])]
+            busy[core[j]] -= self.lat[j, core[j]]
+            busy[dest] += self.lat[j, dest]
+            core[j], key[j] = dest, r.random()
+        elif kind == 2:  # any job to any core, anywhere in its queue
             j = r.integers(0, J)
             core[j] = self._other_core(np.array([j]), core[j])[0]
             key[j] = r.random()
-        elif kind == 2:  # two jobs trade cores (where both fit)
+        elif kind == 3:  # two jobs trade cores (where both fit)
             a, b = r.integers(0, J, 2)
             if self.problem.feasible[a, core[b]] and self.problem.feasible[b, core[a]]:
                 core[a], core[b] = core[b], core[a]

@@ -47,6 +47,6 @@ class OptunaSchedules(ScheduleStrategy):
             self.trials.append(t)
         return core, key
 
-    def tell(self, core, key, makespan):
+    def tell(self, core, key, makespan, finish=None):
         for t, m in zip(self.trials, makespan, strict=True):
             self.study.tell(t, float(m) if np.isfinite(m) else 1e300)

@@ -82,8 +82,9 @@ def run_search(problem: Problem, strategy, budget: int,
         core, key = strategy.ask(budget - used)
         if len(core) == 0:
             break
-        ms = problem.makespans(core, key)
-        strategy.tell(core, key, ms)
+        tl = simulate(problem.latency, problem.bw, core, key, problem.dram_bw)
+        ms = tl.makespan
+        strategy.tell(core, key, ms, finish=tl.core_finish)
         used += len(core)
         i = int(np.argmin(ms))
         if ms[i] < best[0]:

@@ -36,8 +36,9 @@ class ScheduleStrategy(ABC):
     def ask(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Next batch ``(core [B, J], key [B, J])``; empty when nothing more to propose."""
 
-    def tell(self, core: np.ndarray, key: np.ndarray, makespan: np.ndarray) -> None:  # noqa: B027
-        """Default: nothing to learn."""
+    def tell(self, core: np.ndarray, key: np.ndarray, makespan: np.ndarray,  # noqa: B027
+             finish: np.ndarray | None = None) -> None:
+        """Learn from a batch's makespans (``finish``: each core's finish time, ``[B, C]``)."""
 
     # helpers shared by the strategies
     def random_cores(self, n: int) -> np.ndarray:
@@ -83,7 +84,7 @@ class MagmaStyleGA(ScheduleStrategy):
         core, key = self._offspring(n)
         return core, key
 
-    def tell(self, core, key, makespan):
+    def tell(self, core, key, makespan, finish=None):
         if self.pop is None:
             c, k, m = core, key, makespan
         else:

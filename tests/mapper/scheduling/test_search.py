@@ -27,7 +27,7 @@ def problem():
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_every_strategy_is_seeded_and_budgeted(problem, name):
-    budget = 40 if name in ("tpe", "cmaes", "qmc") else 300
+    budget = 16 if name in ("tpe", "cmaes", "qmc") else 300
     a = run_search(problem, make_strategy(name, problem, seed=3), budget)
     b = run_search(problem, make_strategy(name, problem, seed=3), budget)
     assert a.evaluations == b.evaluations == budget
