@@ -32,6 +32,11 @@ maps (ResNet-50 v1: 3.41 vs 3.86 GMACs, VGG16: 14.0 vs 15.5, MobileNetV2: 0.298 
 Fully-connected layers are 1x1 CONVs on a 1x1 input, depthwise convolutions are
 ``DSCONV`` with ``K: 1`` declared, grouped ones ``NGCONV``. The ``source`` line of each
 file says where its shapes come from and what was changed from that source.
+
+LLMs (``llama3_8b``, ``llama2_7b``) are files with an ``llm:`` block instead of ``layers``;
+their phase, context/prompt length and batch are chosen in the name, e.g.
+``load_model("llama3_8b:decode:context=4096:batch=8")``, or in the block of a model file
+(see :mod:`mapper.workloads.llm`).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -49,11 +54,12 @@ import yaml
 
 from costmodel.errors import MaestroInputError
 from costmodel.layer import Layer, Network
+from mapper.workloads.llm import LlmWorkload, workload_from_dict
 
 __all__ = [
     "DATA_DIR", "ZooNetwork", "list_models", "model_path", "load_model", "load_model_counts",
     "load_model_file", "parse_model_yaml", "model_from_dict", "format_model_yaml",
-    "total_macs", "resolve_model_name",
+    "total_macs", "resolve_model_name", "llm_models",
 ]
 
 #: Directory of the bundled ``<key>.yaml`` files.
@@ -84,12 +90,15 @@ class ZooNetwork(Network):
 
     ``counts`` maps layer names to how many identical instances the model runs; layers
     not listed run once. ``source`` is the one-line provenance of the shapes and ``key``
-    the zoo key (empty for a network read from a file).
+    the zoo key (empty for a network read from a file; with its parameters for an LLM
+    loaded by a parametrised name).
     """
 
     counts: dict[str, int] = field(default_factory=dict)
     source: str = ""
     key: str = ""
+    #: the :class:`~mapper.workloads.llm.LlmWorkload` (phase, tokens, batch) of an LLM
+    llm: LlmWorkload | None = None
 
     def count(self, layer: Layer | str) -> int:
         """How many instances of ``layer`` (a layer or its name) the model runs."""
@@ -155,19 +164,33 @@ def resolve_model_name(name: str) -> str:
 
 
 def model_path(name: str) -> Path:
-    """Path of the bundled YAML file of model ``name`` (any accepted spelling)."""
-    return DATA_DIR / f"{resolve_model_name(name)}.yaml"
+    """Path of the bundled YAML file of model ``name`` (any accepted spelling; LLM
+    parameters after ``:`` are ignored)."""
+    return DATA_DIR / f"{resolve_model_name(name.partition(':')[0])}.yaml"
+
+
+def llm_models() -> list[str]:
+    """Keys of the bundled models that are LLMs (take ``:phase:...`` parameters)."""
+    return [key for key in list_models() if "llm" in _read_data(DATA_DIR / f"{key}.yaml")]
 
 
 def load_model(name: str) -> ZooNetwork:
-    """Load a bundled model by name (see :func:`resolve_model_name`).
+    """Load a bundled model by name (see :func:`resolve_model_name`); an LLM name may carry
+    parameters, e.g. ``llama3_8b:prefill:prompt=2048:batch=4``.
 
     Returns a fresh :class:`ZooNetwork` (a :class:`~costmodel.layer.Network`) on every
     call, so callers may modify it (e.g. attach dataflows).
     """
-    key = resolve_model_name(name)
-    net = load_model_file(DATA_DIR / f"{key}.yaml")
-    net.key = key
+    base, sep, params = name.partition(":")
+    key = resolve_model_name(base)
+    path = DATA_DIR / f"{key}.yaml"
+    data = _read_data(path)
+    if sep and not (isinstance(data, dict) and "llm" in data):
+        raise MaestroInputError(
+            f"model {key!r} takes no parameters (got {':' + params!r}); only LLMs do: "
+            f"{', '.join(llm_models())}", rule="llm-parameter")
+    net = model_from_dict(data, str(path), spec=f"{key}:{params}" if sep else key)
+    net.key = net.llm.spec if sep and net.llm else key
     return net
 
 
@@ -207,14 +230,48 @@ def _network_from_plain_dict(data: dict, source: str) -> Network:
     return network_from_dict(data, source)
 
 
-def model_from_dict(data: Any, source: str = "<dict>") -> ZooNetwork:
+def _resolve_llm_arch(name: str) -> tuple[str, str, Any]:
+    """``(key, title, arch mapping)`` of a bundled LLM, for ``llm: {arch: NAME}``."""
+    key = resolve_model_name(name)
+    data = _read_data(DATA_DIR / f"{key}.yaml")
+    block = data.get("llm") if isinstance(data, dict) else None
+    if not isinstance(block, dict) or not isinstance(block.get("arch"), dict):
+        raise MaestroInputError(f"llm.arch: {name!r} is not an LLM of the zoo; LLMs: "
+                                f"{', '.join(llm_models())}", rule="yaml-value")
+    return key, str(data.get("name", key)), block["arch"]
+
+
+def _llm_network(data: dict, source: str, spec: str | None) -> ZooNetwork:
+    """The GEMMs of an ``llm:`` block (see :mod:`mapper.workloads.llm`)."""
+    extra = sorted(set(map(str, data)) - {"name", "source", "llm"})
+    if extra:
+        raise MaestroInputError(f"(top level): an 'llm' model takes only name, source and llm; "
+                                f"got {', '.join(extra)}", source=source, rule="yaml-field")
+    title = str(data.get("name") or "LLM")
+    key = spec.partition(":")[0] if spec else _norm(title) or "llm"
+    work = workload_from_dict(data["llm"], key=key, title=title,
+                              source=source, spec=spec, resolve_arch=_resolve_llm_arch)
+    if data.get("name"):  # a file's own name wins over the architecture's
+        work = replace(work, title=title)
+    provenance = str(data.get("source") or "")
+    provenance = (provenance + "; " if provenance else "") + f"this step: {work.spec}"
+    gemms = work.gemms()
+    return ZooNetwork(work.network_name, [layer for layer, _ in gemms],
+                      counts={layer.name: n for layer, n in gemms if n != 1},
+                      source=provenance, llm=work)
+
+
+def model_from_dict(data: Any, source: str = "<dict>", spec: str | None = None) -> ZooNetwork:
     """Build a :class:`ZooNetwork` from the zoo YAML form (a plain network YAML works too).
 
-    ``source`` names the origin in error messages. Counts require unique layer names.
+    ``source`` names the origin in error messages. Counts require unique layer names. An
+    ``llm:`` block gives an LLM's GEMMs; ``spec`` (``KEY:PARAM...``) overrides its parameters.
     """
     if not isinstance(data, dict):
         raise MaestroInputError(f"(top level): must be a mapping, got {type(data).__name__}",
                                 source=source, rule="yaml-field")
+    if "llm" in data:
+        return _llm_network(data, source, spec)
     data = dict(data)
     provenance = data.pop("source", "")
     if provenance is None:
@@ -248,16 +305,23 @@ def model_from_dict(data: Any, source: str = "<dict>") -> ZooNetwork:
     return ZooNetwork(net.name, net.layers, counts=counts, source=provenance)
 
 
-def parse_model_yaml(text: str, source: str = "<string>") -> ZooNetwork:
-    """Parse zoo-schema (or plain network) YAML text."""
+def _parse_data(text: str, source: str) -> Any:
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise MaestroInputError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
                                 source=source, line=mark.line + 1 if mark else None,
                                 rule="yaml-syntax") from None
-    return model_from_dict(data, source)
+
+
+def _read_data(path: Path) -> Any:
+    return _parse_data(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_model_yaml(text: str, source: str = "<string>") -> ZooNetwork:
+    """Parse zoo-schema (or plain network) YAML text."""
+    return model_from_dict(_parse_data(text, source), source)
 
 
 def load_model_file(path: str | PathLike) -> ZooNetwork:
