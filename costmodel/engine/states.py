@@ -24,8 +24,8 @@ INIT, STEADY, EDGE = 0, 1, 2
 # groups of rows with different state counts are analysed as one padded group while its
 # cases x rows stay within MERGE_FACTOR x theirs + MERGE_SLACK (see merge_groups): padding
 # pays for small groups (a search's batches) and costs for large ones, so only the slack
-# (about one group's fixed cost) is allowed; a factor of 2 made benchmarks/
-# costmodel_throughput.py (large one-shape batches) 32% slower for no gain in tuning time
+# (about one group's fixed cost) is allowed; a factor of 2 makes benchmarks/
+# costmodel_throughput.py (large one-shape batches) about 32% slower for no gain in tuning time
 MERGE_FACTOR = 1
 MERGE_SLACK = 4096
 
