@@ -15,6 +15,9 @@ from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
 from .levels import build_levels, uncovered_pairs
 from .physical_report import DRAM_FIELDS, apply_physical, runtime_is_compute
+from .sparsity.config import SparsityConfig
+from .sparsity.report import is_active as sparsity_active
+from .sparsity.report import sparse_hook
 from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags
 from .validity import ERR_NO_VALID as ERROR_NO_VALID
 from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
@@ -109,6 +112,10 @@ class CostReport:
     #: innermost top-level loops whose tiles stay in L2, and the L2 that block needs
     l2_resident: int = 0
     l2_resident_size: int = 0
+    #: MACs whose operands are both nonzero (expected, from the layer's densities; = num_macs
+    #: for a dense layer) and metadata moved at L1/L2, in element-equivalents (sparsity)
+    effectual_macs: int = 0
+    metadata_elements: int = 0
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -167,7 +174,8 @@ def check_cost_model(name: str) -> str:
 def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
                    table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
                    area_power: AreaPowerModel = DEFAULT_AREA_POWER,
-                   cost_model: str = "maestro", l2_resident=None) -> BatchReport:
+                   cost_model: str = "maestro", l2_resident=None,
+                   sparsity: SparsityConfig | None = None) -> BatchReport:
     """Evaluate many candidate mappings of one layer that share one dataflow ``shape``.
 
     ``shape`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
@@ -178,6 +186,8 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
     (DRAM as a level with reuse, bandwidth-bound runtime and DRAM energy; see
     :mod:`costmodel.physical`). ``l2_resident`` (physical only): how many innermost top-level
     loops keep their tiles in L2 (int or ``[B]`` array); None chooses the best that fits.
+    ``sparsity`` (physical only, with ``layer.density``): formats and compute action, see
+    :mod:`costmodel.sparsity`; ``maestro`` stays dense.
     """
     check_cost_model(cost_model)
     shape = tuple(shape)
@@ -205,8 +215,13 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
     res = eng.analyze(0, cand, dict(levels[0].SD))
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
     report = _report(layer, table, res, hwb, energy, area_power)
+    report["effectual_macs"] = report["num_macs"].copy()
+    report["metadata_elements"] = np.zeros(B, dtype=np.int64)
     if cost_model == "physical":
-        apply_physical(report, layer, table, levels[0], res, hardware, energy, l2_resident)
+        sparse = (sparse_hook(report, layer, table, levels, res, hwb, hardware, sparsity, energy)
+                  if sparsity_active(layer, sparsity) else None)
+        apply_physical(report, layer, table, levels[0], res, hardware, energy, l2_resident,
+                       sparse)
     else:
         report["bound"] = np.where(runtime_is_compute(res), "compute", "transfer").astype(object)
         for name in DRAM_FIELDS:
@@ -289,7 +304,7 @@ def _reasons_vectorised(flags: np.ndarray) -> np.ndarray:
 def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None, *,
              table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
              area_power: AreaPowerModel = DEFAULT_AREA_POWER,
-             cost_model: str = "maestro") -> CostReport:
+             cost_model: str = "maestro", sparsity: SparsityConfig | None = None) -> CostReport:
     """Evaluate one mapping (``dataflow`` or ``layer.dataflow``) on ``hardware``.
 
     This is the batch path with one candidate, so both give identical numbers.
@@ -307,7 +322,7 @@ def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None,
                        dtype=np.int64)
     return evaluate_batch(layer, df.shape, sizes, offsets, hardware, table=table, energy=energy,
                           area_power=area_power, cost_model=cost_model,
-                          l2_resident=df.l2_resident).row(0)
+                          l2_resident=df.l2_resident, sparsity=sparsity).row(0)
 
 
 def network_tables(network: Network) -> dict[str, TensorTable]:

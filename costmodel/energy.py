@@ -26,10 +26,16 @@ class EnergyModel:
     dram_read: float = 200.0
     dram_write: float = 200.0
     unit_nj: float = 0.00023
+    #: sparsity (``physical`` model with a sparsity configuration): a gated MAC (operands
+    #: checked, datapath clock-gated) and a skipped MAC, in MAC energies; a metadata access
+    #: relative to a data access of the same width at the same level
+    mac_gated: float = 0.1
+    mac_skipped: float = 0.0
+    metadata_access: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("mac", "l1_read", "l1_write", "l2_read", "l2_write", "dram_read",
-                     "dram_write", "unit_nj"):
+                     "dram_write", "unit_nj", "mac_gated", "mac_skipped", "metadata_access"):
             v = getattr(self, name)
             if not (float(v) >= 0 and float(v) < float("inf")):
                 raise ValueError(f"energy table field {name} must be a finite number >= 0, "

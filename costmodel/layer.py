@@ -64,6 +64,9 @@ class Layer:
     dataflow: Dataflow | None = None
     #: line of the layer's Dataflow block (or header) in the file it was read from, if any
     source_line: int | None = field(default=None, compare=False, repr=False)
+    #: per-tensor density (sparsity; the ``physical`` model only): tensor -> a float in (0, 1],
+    #: an ``"N:M"`` string or a ``.npy`` mask; parsed into :class:`costmodel.sparsity.Density`
+    density: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.type not in LAYER_TYPES:
@@ -99,6 +102,9 @@ class Layer:
                     raise MaestroInputError(
                         f"layer {self.name}: filter {slide}={int(self.dims[slide])} larger than "
                         f"input {ref}={int(self.dims[ref])}", rule="filter-larger-than-input")
+        if self.density:
+            from .sparsity.density import layer_density  # local: sparsity imports this module
+            self.density = layer_density(self)
 
     # -- derived quantities -------------------------------------------------------------
     @property
@@ -146,8 +152,11 @@ class Layer:
 
     def shape_key(self) -> tuple:
         """Hashable description of the layer's shape (type, dims, strides), without dataflow."""
-        return (self.type, tuple(self.dims.items()),
-                tuple(sorted((k, int(v)) for k, v in self.strides.items() if int(v) != 1)))
+        key = (self.type, tuple(self.dims.items()),
+               tuple(sorted((k, int(v)) for k, v in self.strides.items() if int(v) != 1)))
+        if self.density:  # a sparse layer costs differently from its dense shape
+            key += (tuple(sorted((t, str(d)) for t, d in self.density.items())),)
+        return key
 
 
 @dataclass

@@ -152,7 +152,7 @@ def _tensor_traffic(loops: list[_Loop], t: int, k: int):
 
 def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
                offchip_bw: np.ndarray, latency: np.ndarray, l2_size: np.ndarray,
-               resident=None) -> DramResult:
+               resident=None, scale=None) -> DramResult:
     """DRAM traffic and runtime of every candidate (see the module docstring).
 
     ``t_on``: MAESTRO's runtime with an unbounded off-chip port; ``resident``: None (choose the
@@ -170,7 +170,7 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
         choices = sorted(set(int(v) for v in np.unique(fixed)))
     best = None
     for k in choices:
-        r = _one_residency(loops, k, t_on, bw, latency, l2_size)
+        r = _one_residency(loops, k, t_on, bw, latency, l2_size, scale)
         if resident is None:
             ok = (k == 0) | ~r.overflow
             if best is None:
@@ -195,12 +195,16 @@ def _select(mask, a: DramResult, b: DramResult) -> DramResult:
                          for f in DramResult.__dataclass_fields__})
 
 
-def _one_residency(loops, k, t_on, bw, latency, l2_size) -> DramResult:
+def _one_residency(loops, k, t_on, bw, latency, l2_size, scale=None) -> DramResult:
     L = len(loops)
     B = len(t_on)
     stats = [_tensor_traffic(loops, t, k) for t in range(3)]
+    if scale is not None:  # compressed tensors: stored words instead of elements
+        stats = [(tr * s, f, lt, b * s) for (tr, f, lt, b), s in zip(stats, scale)]
     (tr_in, f_in, lt_in, b_in), (tr_w, f_w, lt_w, b_w), (tr_o, f_o, lt_o, b_o) = stats
     out_once = np.prod([lp.union[2] for lp in loops if lp.union[2] is not None], axis=0)
+    if scale is not None:
+        out_once = out_once * scale[2]
     write = tr_o
     read_out = np.maximum(tr_o - out_once, 0.0)
     # transfers per fetch, and the loops whose advance triggers them

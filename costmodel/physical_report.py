@@ -48,15 +48,18 @@ def _bound(compute, t_on, stall_total):
 
 
 def apply_physical(r: dict, layer: Layer, table: TensorTable, top: Level, res: dict, hardware,
-                   energy: EnergyModel, l2_resident=None) -> None:
+                   energy: EnergyModel, l2_resident=None, sparse=None) -> None:
     """Replace runtime, throughput and energy by the physical model's, fill the DRAM
-    columns, and flag residency overflows and violated physical bounds."""
+    columns, and flag residency overflows and violated physical bounds. ``sparse``
+    (:class:`costmodel.sparsity.report.SparseResult`): DRAM words per dense element per tensor
+    and the sparse compute time; the report's on-chip columns are already sparse."""
     B = len(r["runtime"])
     t_on = np.asarray(r["runtime"], dtype=np.int64)
     bw = _hw_array(hardware, "offchip_bw", B, 2**31 - 1).astype(np.int64)
     latency = _hw_array(hardware, "offchip_latency", B, 0).astype(np.int64)
     l2 = _hw_array(hardware, "l2_size", B, 2**31 - 1).astype(np.int64)
-    d = dram_model(layer, table, top, t_on, bw, latency, l2, resident=l2_resident)
+    scale = None if sparse is None else sparse.dram_scale
+    d = dram_model(layer, table, top, t_on, bw, latency, l2, resident=l2_resident, scale=scale)
     r["runtime"] = d.runtime
     with np.errstate(divide="ignore", invalid="ignore"):
         r["throughput"] = r["num_macs"] / d.runtime
@@ -70,12 +73,14 @@ def apply_physical(r: dict, layer: Layer, table: TensorTable, top: Level, res: d
     r["energy_nj"] = r["energy_nj"] + e_dram
     r["energy_total_nj"] = r["energy_total_nj"] + e_dram
     r["offchip_bw_req"] = d.peak_bw
-    compute = res.get("compute_cycles", t_on)
+    compute = res.get("compute_cycles", t_on) if sparse is None else sparse.compute_cycles
     r["bound"] = _bound(np.asarray(compute), t_on, d.stall + latency)
     flags = r["flags"].copy()
     if l2_resident is not None:
         flags |= np.where(d.overflow & (d.resident > 0), ERR_L2_RESIDENCY, 0)
     n_in, n_w, n_out = compulsory(layer, table)
+    if scale is not None:  # compressed tensors: compulsory words, rounding tolerated
+        n_in, n_w, n_out = (np.floor(n * s - 1e-6 * n) for n, s in zip((n_in, n_w, n_out), scale))
     low = ((d.read_input < n_in) | (d.read_weight < n_w) | (d.write < n_out)
            | (d.runtime * bw < d.read + d.write))
     flags |= np.where(low, ERR_DRAM_BOUNDS, 0)

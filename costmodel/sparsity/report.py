@@ -1,0 +1,226 @@
+"""The report hook: turn a dense on-chip report into a sparse one, before the DRAM level.
+
+Given the layer's densities and the accelerator's :class:`SparsityConfig`, it sets
+``effectual_macs``, scales each tensor's buffer sizes and L1/L2 counters by its format's
+stored bits (data plus metadata) per dense element, charges gated and skipped MACs and metadata
+accesses from the energy table, and replaces the on-chip runtime under skipping (the expected
+maximum over the active units of their effectual work; exact under N:M). It returns the DRAM
+scale per tensor for :func:`costmodel.physical.dram_model`. Everything is array code over the
+batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..energy import EnergyModel
+from ..layer import Layer, TensorTable
+from ..levels import Level
+from .config import SparsityConfig
+from .density import DENSE, Density, layer_density
+from .formats import ratio
+from .stats import buffer_occupancy, expected_max_cycles, mean_cycles, nm_cycles, step_cycles
+
+REPORT_TENSORS = ("input", "filter", "output")   # report column prefixes
+SPARSE_TENSORS = ("input", "weight", "output")   # density / format names, same order
+OUT_SPACE = {"Y": "Y'", "X": "X'"}
+
+
+@dataclass
+class SparseResult:
+    """What the DRAM level needs: the on-chip runtime and, per tensor, the stored DRAM words
+    per dense element (``[3, B]``), and the compute part of the runtime."""
+
+    dram_scale: np.ndarray
+    compute_cycles: np.ndarray
+
+
+def is_active(layer: Layer, sparsity: SparsityConfig | None) -> bool:
+    """False when the layer is dense and no format or action is set (the dense model runs)."""
+    return bool(layer.density) or (sparsity is not None and not sparsity.is_trivial)
+
+
+def pe_tiles(table: TensorTable, inner: Level):
+    """Per-PE tile sizes of input, weight and output, and the MACs of one PE step."""
+    mp = inner.mp
+
+    def prod(dims, out=False):
+        v = 1.0
+        for d in dims:
+            key = OUT_SPACE.get(d, d) if out and OUT_SPACE.get(d, d) in mp else d
+            if key in mp:
+                v = v * mp[key].astype(np.float64)
+        return v
+
+    n_w = prod(table.filter)
+    reuse_w = prod([d for d in table.output if d not in table.filter], out=True)
+    return prod(table.input), n_w, prod(table.output, out=True), n_w * reuse_w
+
+
+def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max"):
+    """Sparse over dense compute time of a step (skipping only)."""
+    n_in, n_w, _, macs = tiles
+    sparse = [t for t in cfg.on if t in dens]
+    if cfg.compute != "skip" or not sparse:
+        return np.ones_like(np.asarray(macs, dtype=np.float64))
+    prim = "weight" if "weight" in sparse else sparse[0]
+    n = n_w if prim == "weight" else n_in
+    r = macs / np.maximum(n, 1.0)
+    for other in sparse:            # the other operand's zeros thin every kept element's work
+        if other != prim:
+            r = r * dens[other].value
+    d = dens[prim]
+    dense = step_cycles(n, macs / np.maximum(n, 1.0), simd)
+    if d.structured:
+        sp = nm_cycles(n, (d.n, d.m), r, simd)
+    elif mode == "mean":
+        sp = mean_cycles(n, d.value, r, simd)
+    else:
+        sp = expected_max_cycles(n, d.value, P, r, simd, totals[prim])
+    return sp / dense
+
+
+def _factors(dens, cfg, bits, n_tile, level):
+    """Per tensor ``(data, metadata)`` stored-bit ratios at one level."""
+    out = []
+    for t, n in zip(SPARSE_TENSORS, n_tile):
+        d = dens.get(t, DENSE)
+        fmt = cfg.format(t, level)
+        c, meta = ratio(fmt, n, d, bits, cfg.rle_bits)
+        out.append((c - meta, meta))
+    return out
+
+
+def _sized(dens, cfg, bits, n_tile, level):
+    """Buffer ratio per tensor: the stored size of the fullest tile (not the mean)."""
+    out = []
+    for t, n in zip(SPARSE_TENSORS, n_tile):
+        d = dens.get(t, DENSE)
+        kept = buffer_occupancy(n, d.value, d.structured)
+        c, _ = ratio(cfg.format(t, level), n, d, bits, cfg.rle_bits, kept=kept)
+        out.append(np.where(cfg.format(t, level) == "dense", 1.0, c))
+    return out
+
+
+def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level], res: dict,
+                   simd, element_bytes, sparsity: SparsityConfig | None,
+                   energy: EnergyModel, totals: dict[str, int]) -> SparseResult:
+    """Rewrite the on-chip columns of report ``r`` for the layer's sparsity (module docstring).
+    ``totals``: elements of each tensor (input, weight, output)."""
+    cfg = sparsity or SparsityConfig()
+    dens = layer_density(layer)
+    bits = 8.0 * np.asarray(element_bytes, dtype=np.float64)
+    macs = np.asarray(r["num_macs"], dtype=np.float64)
+    d_in = dens.get("input", DENSE).value
+    d_w = dens.get("weight", DENSE).value
+    r["effectual_macs"] = np.rint(macs * d_in * d_w).astype(np.int64)
+    on = float(np.prod([dens.get(t, DENSE).value for t in cfg.on]))
+    executed = macs * on if cfg.compute == "skip" else macs
+    gated = macs * (1 - on) if cfg.compute == "gate" else 0.0
+    skipped = macs * (1 - on) if cfg.compute == "skip" else 0.0
+
+    tiles = pe_tiles(table, levels[-1])
+    l2_tiles = [np.maximum(np.asarray(r[f"{t}_l2_size"], dtype=np.float64) / 2, 1.0)
+                for t in REPORT_TENSORS]
+    f1 = _factors(dens, cfg, bits, tiles[:3], "L1")
+    f2 = _factors(dens, cfg, bits, l2_tiles, "L2")
+    f3 = _factors(dens, cfg, bits, l2_tiles, "DRAM")
+    act = _action_factors(dens, cfg, on)
+    meta_total = 0.0
+    weighted = {}
+    for i, name in enumerate(REPORT_TENSORS):
+        weighted[name] = {}
+        for lv, f, acc in (("l2", f2, ("read", "write")), ("l1", f1, ("read", "write"))):
+            data, meta = f[i]
+            for a in acc:
+                base = np.asarray(r[f"{name}_{lv}_{a}"], dtype=np.float64)
+                k = act[i] if lv == "l1" and (a == "read" or i == 2) else 1.0
+                data_part, meta_part = base * data * k, base * meta * k
+                if lv == "l1" and i < 2 and a == "read" and cfg.format(SPARSE_TENSORS[i],
+                                                                         "L1") == "dense":
+                    data_part, meta_part = base * k, 0.0 * base
+                r[f"{name}_{lv}_{a}"] = np.rint(data_part + meta_part).astype(np.int64)
+                weighted[name][f"{lv}_{a}"] = data_part + energy.metadata_access * meta_part
+                meta_total = meta_total + meta_part
+    for lv, sized in (("l2", _sized(dens, cfg, bits, l2_tiles, "L2")),
+                      ("l1", _sized(dens, cfg, bits, tiles[:3], "L1"))):
+        for i, name in enumerate(REPORT_TENSORS):
+            r[f"{name}_{lv}_size"] = np.ceil(r[f"{name}_{lv}_size"] * sized[i]).astype(np.int64)
+        r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
+    _energies(r, weighted, energy, executed, gated, skipped)
+    r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
+    compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1)
+    dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
+    return SparseResult(dram_scale=dram, compute_cycles=compute)
+
+
+def _action_factors(dens, cfg, on):
+    """Executed fraction of each tensor's L1 accesses at the compute (operands and output)."""
+    if cfg.compute == "none":
+        return [1.0, 1.0, 1.0]
+    out = []
+    for t in ("input", "weight"):
+        # a tensor's reads drop with the other conditioning operands' zeros; its own zeros
+        # are already absent from a compressed L1 (and read, to be checked, from a dense one)
+        out.append(float(np.prod([dens.get(o, DENSE).value for o in cfg.on if o != t])))
+    return out + [on]
+
+
+def _energies(r, w, e: EnergyModel, executed, gated, skipped) -> None:
+    """The report's two energies (same definitions as the dense report) from the counters,
+    metadata weighted by ``metadata_access``, plus the compute's gated and skipped MACs."""
+    l1_all = sum(w[t][f"l1_{a}"] for t in REPORT_TENSORS for a in ("read", "write"))
+    l2_main = (w["input"]["l2_read"] + w["input"]["l2_write"] + w["filter"]["l2_read"]
+               + w["filter"]["l2_write"] + w["output"]["l2_write"])
+    r["energy_nj"] = e.unit_nj * (e.l2_read * l2_main + e.l1_read * l1_all)
+    tot = lambda key: sum(w[t][key] for t in REPORT_TENSORS)  # noqa: E731
+    r["energy_total_nj"] = e.unit_nj * (
+        e.l2_read * tot("l2_read") + e.l2_write * tot("l2_write") + e.l1_read * tot("l1_read")
+        + e.l1_write * tot("l1_write") + e.mac * executed + e.mac_gated * gated
+        + e.mac_skipped * skipped)
+
+
+def _runtime(r, res, dens, cfg, tiles, simd, totals, f1):
+    """On-chip runtime: compute scaled by the expected-max ratio, NoC time by the L1 formats."""
+    t_on = np.asarray(r["runtime"], dtype=np.float64)
+    compute = np.asarray(res.get("compute_cycles", t_on), dtype=np.float64)
+    P = np.maximum(np.rint(np.asarray(r["avg_utilized_pes"], dtype=np.float64)), 1.0)
+    ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals)
+    sparse_compute = np.ceil(compute * ratio_c - 1e-9)
+    c_in = [f1[i][0] + f1[i][1] for i in range(3)]
+    l1w = [np.asarray(r[f"{t}_l1_write"], dtype=np.float64) for t in REPORT_TENSORS[:2]]
+    dense_l1w = [lw / np.maximum(c, 1e-12) for lw, c in zip(l1w, c_in[:2])]
+    c_noc = (l1w[0] + l1w[1]) / np.maximum(dense_l1w[0] + dense_l1w[1], 1.0)
+    excess = np.maximum(t_on - compute, 0.0) * np.minimum(c_noc, 1.0)
+    iters = np.asarray(res.get("top_iterations", 1), dtype=np.float64)
+    noc_floor = iters * np.maximum(np.asarray(r["ingress_delay_avg"]) * c_noc,
+                                   np.asarray(r["egress_delay_avg"]) * c_in[2])
+    runtime = np.maximum(sparse_compute + excess, np.minimum(noc_floor, t_on))
+    r["runtime"] = np.ceil(runtime - 1e-9).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r["throughput"] = r["num_macs"] / r["runtime"]
+    return sparse_compute.astype(np.int64)
+
+
+def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityConfig, P, simd,
+                  totals, mode: str = "max") -> np.ndarray:
+    """Sparse over dense step time (``mode``: ``max`` the model, ``mean`` the mean-only
+    model), for validation."""
+    return _compute_ratio(layer_density(layer), sparsity, pe_tiles(table, levels[-1]), P, simd,
+                          totals, mode)
+
+
+__all__ = ["Density", "SparseResult", "apply_sparsity", "compute_ratio", "is_active", "sparse_hook"]
+
+
+def sparse_hook(r: dict, layer: Layer, table: TensorTable, levels, res: dict, hwb, hardware,
+                sparsity: SparsityConfig | None, energy: EnergyModel) -> SparseResult:
+    """:func:`apply_sparsity` with the hardware batch's SIMD lanes and element width."""
+    from ..physical import compulsory  # local: keeps this module importable on its own
+    eb = (hardware.element_bytes if hasattr(hardware, "element_bytes")
+          else hardware.get("element_bytes", 1))
+    totals = dict(zip(SPARSE_TENSORS, compulsory(layer, table)))
+    return apply_sparsity(r, layer, table, levels, res, np.asarray(hwb.simd_lanes), eb,
+                          sparsity, energy, totals)
