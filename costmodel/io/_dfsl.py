@@ -32,7 +32,7 @@ from ..layer import CONV_FAMILY, Layer, Network
 from ._lexer import INT_MAX, Token, is_int, negative_number, tokenize
 from .validate import ALLOWED_DIMS, mappable_dims, validate_dataflow
 
-LAYER_KEYWORDS = ("Type", "Stride", "Dimensions", "Dataflow")
+LAYER_KEYWORDS = ("Type", "Stride", "Dimensions", "Dataflow", "Density")
 DIRECTIVES = ("TemporalMap", "SpatialMap", "Cluster")
 KEYWORDS = frozenset(("Network", "Layer", "Constant", "Accelerator", "{", "}", "Sz")
                      + LAYER_KEYWORDS + DIRECTIVES)
@@ -59,6 +59,7 @@ class _LayerState:
     directives: list[tuple[Directive, int]] = field(default_factory=list)
     dataflow_line: int | None = None
     l2_resident: tuple[int, int] | None = None  # (value, line) of an L2Resident statement
+    density: dict[str, str] = field(default_factory=dict)  # extension: tensor -> density
     n_checked: int = 0  # directives already checked against type and dims
 
     @property
@@ -246,7 +247,8 @@ class MappingParser:
             if tok.text == "}":
                 break
             handler = {"Type": self.type_item, "Stride": self.stride_block,
-                       "Dimensions": self.dims_block, "Dataflow": self.dataflow_block}.get(tok.text)
+                       "Dimensions": self.dims_block, "Dataflow": self.dataflow_block,
+                       "Density": self.density_block}.get(tok.text)
             if handler is None:
                 raise self.error(f"unknown keyword {tok.text!r} in layer {st.name!r}; expected "
                                  "Type, Stride, Dimensions, Dataflow or '}'", tok.line,
@@ -299,6 +301,25 @@ class MappingParser:
                 raise self.error(f"stride of {tok.text} must be >= 1, got {val.text}", val.line,
                                  "stride")
             st.strides[tok.text] = int(val.text)
+        self.blocks.pop()
+
+    def density_block(self, st: _LayerState, kw: Token) -> None:
+        """Extension (sparsity): ``Density { Weight: 2:4; Input: 0.6 }``; a value is a
+        fraction in (0, 1] or N:M (two integers)."""
+        self.open_brace("Density", "Density block")
+        tok = self.next("a tensor name (Input, Weight, Output) or '}'")
+        while tok.text != "}":
+            if tok.text.lower() not in ("input", "weight", "filter", "output"):
+                raise self.error(f"layer {st.name!r}: unknown tensor {tok.text!r} in Density; "
+                                 "expected Input, Weight or Output", tok.line, "density")
+            val = self.next(f"the density of {tok.text}")
+            nxt = self.next("a tensor name or '}'")
+            if is_int(val.text) and is_int(nxt.text):  # N:M (':' is a separator)
+                st.density[tok.text.lower()] = f"{val.text}:{nxt.text}"
+                nxt = self.next("a tensor name or '}'")
+            else:
+                st.density[tok.text.lower()] = ("-" if val.minus else "") + val.text
+            tok = nxt
         self.blocks.pop()
 
     def dims_block(self, st: _LayerState, kw: Token) -> None:
@@ -433,7 +454,8 @@ class MappingParser:
         else:
             dataflow = None  # a workload layer: no mapping yet
         try:
-            layer = Layer(st.name, st.type, dict(st.dims), strides, dataflow)
+            layer = Layer(st.name, st.type, dict(st.dims), strides, dataflow,
+                          density=dict(st.density))
         except MaestroInputError as exc:
             raise self.error(exc.message, st.line, exc.rule or "layer") from None
         layer.source_line = st.dataflow_line or st.line

@@ -89,6 +89,10 @@ def format_mapping(network: Network) -> str:
             out.append(f"\t\tStride {{ X: {layer.stride('X')}, Y: {layer.stride('Y')} }}")
         dims = ", ".join(f"{d}: {int(v)}" for d, v in layer.dims.items())
         out.append(f"\t\tDimensions {{ {dims} }}")
+        if layer.density:  # sparsity extension (MAESTRO rejects it); masks as their density
+            dens = "; ".join(f"{t.capitalize()}: {d if d.mask is None else f'{d.value:g}'}"
+                             for t, d in layer.density.items())
+            out.append(f"\t\tDensity {{ {dens} }}")
         if layer.dataflow is not None:
             mapped_before = layer.name
             out.append("\t\tDataflow {")

@@ -37,6 +37,7 @@ from ..dataflow import MAX_CLUSTERS, Cluster, Dataflow, Directive
 from ..errors import MaestroInputError
 from ..hardware import Hardware
 from ..layer import CONV_FAMILY, Layer, Network
+from ..sparsity.config import SparsityConfig
 from ._dfsl import SUPPORTED_TYPES, directive_dim_error, parse_directive
 from ._lexer import INT_MAX
 from .validate import ALLOWED_DIMS, validate_dataflow
@@ -145,12 +146,15 @@ def network_to_dict(network: Network) -> dict:
             entry["strides"] = _Flow(strides)
         if layer.dataflow is not None:
             entry["dataflow"] = [str(d) for d in layer.dataflow.directives]
+        if layer.density:  # sparsity: masks are written as their density
+            entry["density"] = _Flow((t, d.value if d.mask is not None or not d.structured
+                                      else str(d)) for t, d in layer.density.items())
         layers.append(entry)
     return {"name": network.name, "layers": layers}
 
 
 def _layer_from_dict(entry: Any, path: str) -> Layer:
-    entry = _mapping(entry, path, ("name", "type", "dims", "strides", "dataflow"))
+    entry = _mapping(entry, path, ("name", "type", "dims", "strides", "dataflow", "density"))
     for key in ("name", "type", "dims"):
         if key not in entry:
             raise _Err(f"{path}.{key}", "missing required field", "yaml-missing-field")
@@ -184,7 +188,9 @@ def _layer_from_dict(entry: Any, path: str) -> Layer:
             raise _Err(f"{path}.strides", "GEMM layers cannot be strided", "stride-dimension")
     dataflow = _dataflow_from_list(entry.get("dataflow"), ltype, dims, f"{path}.dataflow")
     try:
-        layer = Layer(name, ltype, dims, {d: s for d, s in strides.items() if s != 1}, dataflow)
+        density = _mapping(entry.get("density") or {}, f"{path}.density")
+        layer = Layer(name, ltype, dims, {d: s for d, s in strides.items() if s != 1}, dataflow,
+                      density=density)
     except MaestroInputError as exc:
         raise _Err(path, exc.message, exc.rule or "layer") from None
     if dataflow is not None:
@@ -281,7 +287,12 @@ def _positive_float(v: Any, key: str) -> float:
 
 
 def hardware_from_dict(data: Any, source: str = "<dict>") -> Hardware:
-    """Build and check hardware from its YAML form; absent fields take the defaults."""
+    """Build and check hardware from its YAML form; absent fields take the defaults. A
+    ``sparsity`` key is checked here and read by :func:`sparsity_from_dict`."""
+    if isinstance(data, dict) and "sparsity" in data:
+        data = dict(data)
+        sparsity_from_dict(data, source)
+        del data["sparsity"]
     try:
         data = _mapping({} if data is None else data, "", HW_FIELDS)
         values = {k: (_positive_float(v, k) if k == "clock_ghz" else
@@ -291,6 +302,21 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> Hardware:
         raise MaestroInputError(f"{err.path}: {err.message}" if err.path else err.message,
                                 source=source, rule=err.rule) from None
     return Hardware(**values)
+
+
+def sparsity_from_dict(data: Any, source: str = "<dict>") -> SparsityConfig | None:
+    """The ``sparsity`` key of a hardware mapping (formats, compute action), or None."""
+    if not isinstance(data, dict) or data.get("sparsity") is None:
+        return None
+    try:
+        return SparsityConfig.from_dict(data["sparsity"], "sparsity")
+    except MaestroInputError as exc:
+        raise MaestroInputError(exc.message, source=source, rule=exc.rule) from None
+
+
+def load_sparsity_yaml(path: StrPath) -> SparsityConfig | None:
+    """The sparsity features of a hardware YAML file (None when it has no ``sparsity``)."""
+    return sparsity_from_dict(_load_yaml(read_yaml_text(path), str(path)), str(path))
 
 
 def format_hardware_yaml(hw: Hardware) -> str:
