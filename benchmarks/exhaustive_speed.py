@@ -21,6 +21,7 @@ from mapper.search.loop import run_search  # noqa: E402
 from mapper.search.strategies import make_strategy  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
+from search_spaces.enumeration import enumeration_size  # noqa: E402
 from search_spaces.templates import make_space  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
     layer = next(x for x in load_model(a.model).layers if x.name == a.layer)
     hw = HARDWARE_PRESETS[a.hw]
     space = replace(make_space(layer, hw, a.template), tile_divisors=True)
-    size = space.enumeration_size()
+    size = enumeration_size(space)
     st = make_strategy("exhaustive", space, batch_size=a.chunk, prune=False)
     st.objective = "none"  # measure raw enumeration: no early stop at the compute bound
     t0 = time.perf_counter()

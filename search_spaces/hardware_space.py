@@ -47,18 +47,12 @@ class HardwareSpace:
     area_power: AreaPowerModel = field(default_factory=lambda: DEFAULT_AREA_POWER)
 
     def values(self, name: str) -> np.ndarray:
+        """The allowed values of parameter ``name``, increasing."""
         return np.asarray(getattr(self, name), dtype=np.int64)
-
-    @classmethod
-    def around(cls, hw: Hardware, **fixed) -> HardwareSpace:
-        """A space whose fixed parameters are taken from ``hw`` (``fixed``: name -> values)."""
-        kw = {p: (getattr(hw, p),) for p in PARAMS}
-        kw.update({k: tuple(v) for k, v in fixed.items() if k in PARAMS})
-        rest = {k: v for k, v in fixed.items() if k not in PARAMS}
-        return cls(**kw, **rest)
 
     # -- arrays of configurations: dict name -> [n] int64 ----------------------------------
     def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """``n`` configurations, each parameter drawn uniformly from its values."""
         return {p: self.values(p)[rng.integers(0, len(getattr(self, p)), n)] for p in PARAMS}
 
     def mutate(self, rng: np.random.Generator, cfg: dict[str, np.ndarray],
@@ -79,6 +73,7 @@ class HardwareSpace:
                                         cfg["l1_size"], cfg["l2_size"])
 
     def feasible(self, cfg: dict[str, np.ndarray]) -> np.ndarray:
+        """``[n]`` True where a configuration is within the area and power budgets."""
         c = self.cost(cfg)
         ok = np.ones(len(cfg["num_pes"]), dtype=bool)
         if self.area_budget is not None:
@@ -88,10 +83,12 @@ class HardwareSpace:
         return ok
 
     def hardware(self, cfg: dict[str, np.ndarray], i: int) -> Hardware:
+        """Configuration ``i`` as a :class:`Hardware`."""
         return Hardware(**{p: int(cfg[p][i]) for p in PARAMS})
 
     @staticmethod
     def from_hardware(hws: list[Hardware]) -> dict[str, np.ndarray]:
+        """The configuration arrays of ``hws``, one entry each."""
         return {p: np.array([getattr(h, p) for h in hws], dtype=np.int64) for p in PARAMS}
 
 

@@ -41,6 +41,7 @@ from mapper.search.strategies import STRATEGIES, make_strategy
 from mapper.tuning.tuner import distinct_shapes, shape_seed
 from mapper.workloads.presets import HARDWARE_PRESETS
 from search_spaces import Genomes, MappingSpace
+from search_spaces.enumeration import enumeration_size
 from search_spaces.templates import make_space
 
 SUITE_MODELS = ("resnet50", "mobilenetv2", "vgg16", "bert_base")
@@ -236,7 +237,7 @@ def run_one(spec: RunSpec) -> RunRecord:
     params: dict = {}
     if spec.strategy == "exhaustive":
         space = exhaustive_space(layer, hw)
-        size: int | None = space.enumeration_size()
+        size: int | None = enumeration_size(space)
     else:
         space, size = MappingSpace(layer, hw, max_levels=2), None
     if spec.strategy in ("exhaustive", "ga"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from mapper.search.strategies.base import Strategy
 from search_spaces import Genomes
+from search_spaces.enumeration import enumerate_genomes, enumeration_size, is_enumerable
 
 
 class Exhaustive(Strategy):
@@ -20,11 +21,11 @@ class Exhaustive(Strategy):
     def __init__(self, space, seed: int = 0, batch_size: int = 65536, prune: bool = True,
                  objective: str = "latency"):
         super().__init__(space, seed, batch_size)
-        if not space.is_enumerable():
+        if not is_enumerable(space):
             raise ValueError("exhaustive search needs an enumerable space (a template, or fixed "
                              "levels, loop orders and spatial dims)")
-        self.size = space.enumeration_size()
-        self._it = space.enumerate(batch_size)
+        self.size = enumeration_size(space)
+        self._it = enumerate_genomes(space, batch_size)
         self.prune = prune
         self._next = 0
         self.pruned = 0
@@ -36,7 +37,7 @@ class Exhaustive(Strategy):
     def ask(self, limit: int | None = None) -> Genomes:
         if limit is not None and limit < self.batch_size:
             self.batch_size = limit
-            self._it = self.space.enumerate(limit, start=self._next)
+            self._it = enumerate_genomes(self.space, limit, start=self._next)
         while not self.done:
             g = next(self._it, None)
             if g is None:

@@ -14,6 +14,14 @@ import numpy as np
 
 from mapper.search.strategies.base import Strategy
 from search_spaces import Genomes
+from search_spaces.variation import (
+    crossover,
+    crossover_tiles,
+    mutate,
+    neighbours,
+    split_level,
+    with_structure_of,
+)
 
 
 class GeneticAlgorithm(Strategy):
@@ -23,13 +31,13 @@ class GeneticAlgorithm(Strategy):
     (exploitation), new ones bred from elites by crossover and structural mutation
     (``explore``), random newcomers carrying elite tiles (``immigrants``), and ``splits``
     structures that give an elite individual one more cluster level spreading another dim
-    (:meth:`MappingSpace.split_level`: how a one-level mapping whose spatial dim is too small
+    (:func:`variation.split_level`: how a one-level mapping whose spatial dim is too small
     for the array becomes a two-level one that keeps it busy, without a detour through
     random genes). Every structure
     gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
     individuals and of the best of ``class_top`` other classes (line searches along every tile
-    and cluster size, see :meth:`MappingSpace.neighbours`) are scored whole (hill climbing),
+    and cluster size, see :func:`variation.neighbours`) are scored whole (hill climbing),
     and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
     population diverse). No dataflow is proposed twice. When the population has converged
     (``restart_after`` generations without improvement, or ``short_stall`` of them whose
@@ -94,7 +102,7 @@ class GeneticAlgorithm(Strategy):
         self.short_stall = short_stall
         self._restarts = 0
         self.splits = splits  # structures per generation made by splitting a level in two
-        # share of new top levels sized from their own dim (MappingSpace.split_level)
+        # share of new top levels sized from their own dim (variation.split_level)
         self.own_split_share = own_split_share
         # most of a batch that neighbourhoods may take (None: all of it, or by budget: plan)
         self._local_share = local_share
@@ -119,7 +127,7 @@ class GeneticAlgorithm(Strategy):
             if key in self._expanded or not np.isfinite(self.fit[i]):
                 continue
             self._expanded.add(key)
-            parts.append(self.space.neighbours(self.pop, i))
+            parts.append(neighbours(self.space, self.pop, i))
         return Genomes.concat(parts) if parts else self.space.empty()
 
     def _scale_to_budget(self, budget: int, counted: bool = True) -> None:
@@ -198,18 +206,18 @@ class GeneticAlgorithm(Strategy):
         m = self.bound_select
         pa = elite.take(rng.integers(0, len(elite), n_new * m))
         pb = elite.take(rng.integers(0, len(elite), n_new * m))
-        fresh = sp.mutate(rng, sp.crossover(rng, pa, pb), rate=self.mutation_rate)
+        fresh = mutate(sp, rng, crossover(sp, rng, pa, pb), rate=self.mutation_rate)
         parts = [keep, self._busiest(fresh, n_new, len(fresh))]
         if n_imm:  # new random structures, carrying tiles of elite individuals
             donors = elite.take(rng.integers(0, len(elite), n_imm * m))
-            imm = sp.with_structure_of(donors, sp.sample(rng, n_imm * m))
+            imm = with_structure_of(sp, donors, sp.sample(rng, n_imm * m))
             parts.append(self._busiest(imm, n_imm, len(imm)))
         bases = Genomes.concat(parts)
         k = max(1, int(round(self.per_shape * self.oversample)))
         base_rep = bases.take(np.repeat(np.arange(len(bases)), k * m))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
-        kids = sp.crossover_tiles(rng, base_rep, partner)
-        kids = sp.mutate(rng, kids, rate=self.mutation_rate, structural=False)
+        kids = crossover_tiles(sp, rng, base_rep, partner)
+        kids = mutate(sp, rng, kids, rate=self.mutation_rate, structural=False)
         kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
         kids = self._busiest(kids, k, k * m)
         # the first child of each structure keeps its base's tiles: a structural move is
@@ -266,7 +274,7 @@ class GeneticAlgorithm(Strategy):
 
     def _splits(self, elite: Genomes, k: int) -> Genomes:
         """``k`` children for each of ``splits`` structures made by giving an elite
-        individual with room one more level (:meth:`MappingSpace.split_level`): the best
+        individual with room one more level (:func:`variation.split_level`): the best
         such individual, or half the time a random one; one shape per structure, so one
         cost-model call scores its children."""
         sp, rng = self.space, self.rng
@@ -276,8 +284,8 @@ class GeneticAlgorithm(Strategy):
             i = room[0] if rng.random() < 0.5 else room[rng.integers(0, len(room))]
             above = np.array(rng.random() < 0.5)
             dim = np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))])
-            parts.append(sp.split_level(rng, elite.take(np.full(k, i)), above, dim,
-                                        own_share=self.own_split_share))
+            parts.append(split_level(sp, rng, elite.take(np.full(k, i)), above, dim,
+                                     own_share=self.own_split_share))
         return Genomes.concat(parts) if parts else sp.empty()
 
     def _unseen(self, g: Genomes, n: int) -> Genomes:

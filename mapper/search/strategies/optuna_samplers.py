@@ -1,8 +1,8 @@
 """Optuna's samplers (TPE, CMA-ES, NSGA-II/III, QMC, random) driven through ask/tell.
 
-The mapping space encodes itself with numeric parameters only (see
-:meth:`MappingSpace.suggest`), so every sampler applies. Infeasible mappings are reported to
-Optuna through its constraint interface (samplers that support it) and as a penalised value.
+A genome is encoded with numeric parameters only (see :mod:`search_spaces.optuna_encoding`),
+so every sampler applies. Infeasible mappings are reported to Optuna through its constraint
+interface (samplers that support it) and as a penalised value.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from mapper.search.strategies.base import Strategy
 from search_spaces import Genomes
+from search_spaces.optuna_encoding import suggest
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "nsga3", "qmc", "optuna-random")
 CONSTRAINED = ("tpe", "nsga2", "nsga3")  # samplers that use Optuna's constraint interface
@@ -158,7 +159,7 @@ class OptunaStrategy(Strategy):
         t = min(done, key=lambda t: t.values[0])
         if t.values[0] >= self.penalty:
             return None
-        return float(t.values[0]), self.space.suggest(optuna.trial.FixedTrial(t.params))
+        return float(t.values[0]), suggest(self.space, optuna.trial.FixedTrial(t.params))
 
     def final_best(self, patience: float = 60.0) -> tuple[float, Genomes] | None:
         """:meth:`study_best` at the end of this worker's search. A worker stopped by the
@@ -209,7 +210,7 @@ class OptunaStrategy(Strategy):
             self._trials.append(t)
         if not self._trials:
             return self.space.empty()
-        return Genomes.concat([self.space.suggest(t) for t in self._trials])
+        return Genomes.concat([suggest(self.space, t) for t in self._trials])
 
     def tell(self, g, fitness, violation, secondary=None) -> None:
         for k, t in enumerate(self._trials):

@@ -13,6 +13,8 @@ from mapper.search.evaluator import Evaluator
 from mapper.search.loop import run_search
 from mapper.search.strategies import STRATEGIES, make_strategy
 from search_spaces import Constraints, MappingSpace
+from search_spaces.enumeration import enumerate_genomes
+from search_spaces.variation import split_level
 
 LAYER = Layer("small", "CONV", dict(K=8, C=4, R=3, S=3, Y=6, X=6))
 HW = Hardware(num_pes=16, l1_size=64, l2_size=4096, noc_bw=8, offchip_bw=16)
@@ -27,7 +29,7 @@ def small_space():
 def known_optimum():
     sp = small_space()
     ev = Evaluator(sp, "latency")
-    return min(float(ev(g).fitness.min()) for g in sp.enumerate())
+    return min(float(ev(g).fitness.min()) for g in enumerate_genomes(sp))
 
 
 BUDGET = {"tpe": 150, "cmaes": 200, "nsga2": 200, "nsga3": 200, "qmc": 200,
@@ -120,7 +122,7 @@ def test_ga_checkpoint_keeps_its_memory_of_proposals():
 
 
 def test_ga_sizes_fewer_new_top_levels_from_their_own_dim_under_small_budgets():
-    """Own-dim top levels (MappingSpace.split_level) get half the new top levels from 24,000
+    """Own-dim top levels (variation.split_level) get half the new top levels from 24,000
     evaluations up, proportionally fewer below (they cost at a few thousand evaluations)."""
     sp = MappingSpace(LAYER, HW, max_levels=2)
     shares = {}
@@ -132,7 +134,7 @@ def test_ga_sizes_fewer_new_top_levels_from_their_own_dim_under_small_budgets():
     assert shares[12_000] == 0.25 and abs(shares[4_011] - 0.5 * 4_011 / 24_000) < 1e-12
     rng = np.random.default_rng(0)
     g = sp.sample(rng, 50)
-    none = sp.split_level(rng, g, above=np.array(True), own_share=0.0)
+    none = split_level(sp, rng, g, above=np.array(True), own_share=0.0)
     # every top tile but the new level's spatial one (fitted to the clusters) stays whole
     whole = none.tiles[:, 0] == sp.extent
     whole[np.arange(len(none)), none.par[:, 0]] = True
