@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from mapper.tuning.tuner import TuneSettings, tune_layer  # noqa: E402
+from mapper.tuning.settings import TuneSettings  # noqa: E402
+from mapper.tuning.tuner import tune_layer  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
 

@@ -31,14 +31,9 @@ from joblib import Parallel, delayed  # noqa: E402
 from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io import parse_dataflow  # noqa: E402
-from mapper.tuning.tuner import (  # noqa: E402
-    DEFAULT_EXTRA_ISLANDS,
-    DEFAULT_ISLANDS,
-    TuneSettings,
-    distinct_shapes,
-    shape_seed,
-    tune_layer,
-)
+from mapper.tuning.plan import shape_seed  # noqa: E402
+from mapper.tuning.settings import DEFAULT_EXTRA_ISLANDS, DEFAULT_ISLANDS, TuneSettings  # noqa: E402
+from mapper.tuning.tuner import distinct_shapes, tune_layer  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
 

@@ -33,7 +33,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel.analysis import evaluate_batch  # noqa: E402
-from mapper.tuning.tuner import DEFAULT_ISLANDS, TuneSettings, distinct_shapes, tune_model  # noqa: E402
+from mapper.tuning.settings import DEFAULT_ISLANDS, TuneSettings  # noqa: E402
+from mapper.tuning.tuner import distinct_shapes, tune_model  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
 from search_spaces.templates import make_space  # noqa: E402

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from costmodel.analysis import compute_bound, evaluate  # noqa: E402
 from costmodel.errors import MaestroInputError  # noqa: E402
 from costmodel.io import parse_dataflow  # noqa: E402
-from mapper.tuning.tuner import TuneSettings, tune_layer  # noqa: E402
+from mapper.tuning.settings import TuneSettings  # noqa: E402
+from mapper.tuning.tuner import tune_layer  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel.analysis import compute_bound, evaluate_batch
+from costmodel.analysis import check_cost_model, compute_bound, evaluate_batch
 from costmodel.errors import MaestroInputError
 from search_spaces import Constraints, Genomes, MappingSpace
 
@@ -53,12 +53,16 @@ class Evaluator:
 
     With ``prune`` (latency objective only), a call given the ``incumbent`` latency skips
     the candidates whose latency lower bound (:meth:`latency_bound`) is not below it: they
-    cannot improve on it, and are returned as pruned, unscored and infeasible."""
+    cannot improve on it, and are returned as pruned, unscored and infeasible.
+    ``cost_model`` names the model that scores candidates
+    (:data:`costmodel.analysis.COST_MODELS`)."""
 
     def __init__(self, space: MappingSpace, objective: str = "latency",
-                 constraints: Constraints | None = None, prune: bool = False):
+                 constraints: Constraints | None = None, prune: bool = False,
+                 cost_model: str = "maestro"):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
+        self.cost_model = check_cost_model(cost_model)
         self.space = space
         self.objective = objective
         self.constraints = constraints or Constraints()
@@ -75,6 +79,8 @@ class Evaluator:
         return -(-self.space.layer.macs // busy)
 
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
+        """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow shape (a
+        shape the model rejects is left invalid)."""
         n = len(g)
         out = {k: np.zeros(n) for k in METRICS}
         out["valid"] = np.zeros(n, dtype=bool)
@@ -88,7 +94,8 @@ class Evaluator:
             shape = self.space.shape_of(g, int(f))
             sizes, offs = self.space.sizes_offsets(g, idx, shape)
             try:
-                rep = evaluate_batch(self.space.layer, shape, sizes, offs, self.space.hardware)
+                rep = evaluate_batch(self.space.layer, shape, sizes, offs, self.space.hardware,
+                                     cost_model=self.cost_model)
             except MaestroInputError:
                 continue  # a shape MAESTRO cannot analyse: infeasible
             for name in METRICS:

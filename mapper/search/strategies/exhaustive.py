@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from mapper.search.strategies.base import Strategy
+from mapper.search.strategies.base import RunContext, Strategy
 from search_spaces import Genomes
 from search_spaces.enumeration import enumerate_genomes, enumeration_size, is_enumerable
 
 
 class Exhaustive(Strategy):
     name = "exhaustive"
+    enumerates = True
+
+    @classmethod
+    def options(cls, space, run: RunContext) -> dict:
+        return {"objective": run.objective}  # the early stop at the compute bound is latency's
 
     def __init__(self, space, seed: int = 0, batch_size: int = 65536, prune: bool = True,
                  objective: str = "latency"):

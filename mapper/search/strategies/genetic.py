@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mapper.search.strategies.base import Strategy
+from mapper.search.strategies.base import RunContext, Strategy
 from search_spaces import Genomes
 from search_spaces.variation import (
     crossover,
@@ -60,6 +60,8 @@ class GeneticAlgorithm(Strategy):
     """
 
     name = "ga"
+    islands = True
+    prunes = True
     # evaluations per second of one process, used to size batches under a time limit only
     EVALS_PER_SECOND = 6000
     BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
@@ -114,6 +116,24 @@ class GeneticAlgorithm(Strategy):
         self.bound_select = 1 if bound_select is None else max(1, int(bound_select))
         self.objective = objective  # what the fitness is (the busy bound bounds latency)
 
+    @classmethod
+    def options(cls, space, run: RunContext) -> dict:
+        """The objective (selection by busy bound is for latency alone, not for a Pareto
+        front) and, for a widened space or an island, the large-budget settings."""
+        opts: dict = {"objective": "pareto" if run.pareto else run.objective}
+        if run.widened:
+            # nearly every mapping of a widened layer overflows the L1: start from the
+            # smallest tiles, which fit when anything does, so even a small budget ends with a
+            # mapping; and draw as it comes: the busiest of such mappings are mostly
+            # infeasible too (docs/decisions.md, "Widened GA searches")
+            opts.update(seeds=space.smallest_tiles(), bound_select=1)
+        if run.island:
+            # the small-budget settings (neighbourhood cap, selection by busy bound) are for a
+            # layer's search of a small budget; islands share a large one, and small reserve
+            # islands hill-climb like the first ones (docs/decisions.md, "GA islands")
+            opts.update(local_share=1.0, bound_select=1)
+        return opts
+
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
         parts = []
@@ -141,22 +161,20 @@ class GeneticAlgorithm(Strategy):
         self.per_shape = per_shape
         self.init_size = int(np.clip(budget // 12, 256, self.init_size))
         # own-dim top levels pay at the default budget (depthwise layers) but cost at a few
-        # thousand evaluations (benchmarks at 4,011: 48/120 runs at or below GAMMA without,
-        # 41/120 with half), so their share shrinks with the budget below 24,000
+        # thousand evaluations, so their share shrinks with the budget below 24,000
+        # (docs/decisions.md, "GA under small budgets")
         self.own_split_share *= min(1.0, budget / 24_000)
         # hill-climbing neighbourhoods come first in a batch and can fill it: under a small
         # budget that leaves no room for new structures, so unless given, their share falls
-        # from the whole batch at 24,000 to 75% at 4,000 (benchmarks/small_budget.py, 16
-        # layers x 32 seeds at 4,011: 335/512 runs within 1% of the best-known, was 290/512)
+        # from the whole batch at 24,000 to 75% at 4,000 (docs/decisions.md, "GA under
+        # small budgets")
         if self._local_share is None:
             self.local_share = 1.0 - 0.3 * max(0.0, 1.0 - budget / 24_000)
         # under a small budget, most proposals are spent on genomes that cannot keep the
         # array busy; drawing 4 per proposal and keeping the busiest (MappingSpace.busy_bound,
-        # free next to a cost-model call) spends them where a low latency is possible
-        # (benchmarks/small_budget.py at 4,011, 16 layers x 32 seeds: 373/512 runs within
-        # 1% of the best-known, was 335/512; at 12,000: 228/256, 205/256 without it). Not under a
-        # time limit alone: a run takes about 20% longer per evaluation (ResNet-50
-        # --time-limit 1: 20,759,504 cycles with it, 20,466,127 without)
+        # free next to a cost-model call) spends them where a low latency is possible. Not
+        # under a time limit alone: a run takes about 20% longer per evaluation
+        # (docs/decisions.md, "GA under small budgets")
         if (self._bound_select is None and self.objective == "latency" and counted
                 and budget < self.BOUND_SELECT_BELOW):
             self.bound_select = 4
@@ -261,8 +279,7 @@ class GeneticAlgorithm(Strategy):
         busy, and the structures whose kept tiles reach the highest bound come first."""
         sp, k = self.space, self.init_tiles_per_shape
         # a restart draws without the bound, so that it does not fall back into the basin
-        # the busiest structures led to (ResNet-50 CONV1 at 12,000: 10/16 seeds within 1%
-        # of the best-known, 2/16 with every restart selected by the bound)
+        # the busiest structures led to (docs/decisions.md, "GA under small budgets")
         m = 1 if self._restarts else self.bound_select
         if m == 1:
             return sp.sample(self.rng, n, tiles_per_shape=k)

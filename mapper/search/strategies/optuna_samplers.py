@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from mapper.search.strategies.base import Strategy
+from mapper.search.strategies.base import RESUME_STORAGE, Strategy
 from search_spaces import Genomes
 from search_spaces.optuna_encoding import suggest
 
@@ -118,6 +118,7 @@ class OptunaStrategy(Strategy):
     """
 
     name = "tpe"
+    resume = RESUME_STORAGE
 
     def __init__(self, space, seed: int = 0, sampler: str = "tpe", batch_size: int = 16,
                  storage=None, study_name: str | None = None, penalty: float = 1e30,
@@ -129,12 +130,12 @@ class OptunaStrategy(Strategy):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         self.name = sampler
-        self.multi = multi_objective or sampler in ("nsga2", "nsga3")
-        directions = ["minimize", "minimize"] if self.multi else ["minimize"]
+        self.multi_objective = multi_objective or sampler in ("nsga2", "nsga3")
+        directions = ["minimize", "minimize"] if self.multi_objective else ["minimize"]
         if isinstance(storage, str):
             storage = make_storage(storage)
         self.study = optuna.create_study(
-            directions=directions, sampler=make_sampler(sampler, seed, self.multi),
+            directions=directions, sampler=make_sampler(sampler, seed, self.multi_objective),
             storage=storage, study_name=study_name, load_if_exists=storage is not None)
         self.penalty = penalty
         self.shared = shared
@@ -143,11 +144,16 @@ class OptunaStrategy(Strategy):
         self._reseed = shared and sampler != "qmc"
         self._exhausted = False
         self._trials = []
-        self.secondary: np.ndarray | None = None  # set by the driver for multi-objective runs
         # trials already in a persistent study (an earlier or a concurrent worker's run)
         self.completed = len(self.study.get_trials(
             deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
         self.initial_best = self.study_best()
+
+    def resume_point(self) -> tuple[int, float, Genomes] | None:
+        """The study's completed trials and best, when it holds a feasible one."""
+        if self.initial_best is None:
+            return None
+        return self.completed, *self.initial_best
 
     def study_best(self) -> tuple[float, Genomes] | None:
         """The best feasible trial in the study (any worker's): ``(value, genome)`` or None."""
@@ -206,7 +212,7 @@ class OptunaStrategy(Strategy):
             if self._reseed:  # before the first suggestion: the sampler draws lazily
                 self._reseed = False
                 self.study.sampler = make_sampler(self.name, _worker_seed(self.seed, t.number),
-                                                  self.multi)
+                                                  self.multi_objective)
             self._trials.append(t)
         if not self._trials:
             return self.space.empty()
@@ -222,7 +228,7 @@ class OptunaStrategy(Strategy):
             else:
                 t.set_user_attr("constraint", (c,))
             val = float(fitness[k]) if np.isfinite(fitness[k]) else self.penalty
-            if self.multi:
+            if self.multi_objective:
                 sec = float(secondary[k]) if secondary is not None and np.isfinite(
                     fitness[k]) else self.penalty
                 self.study.tell(t, [val, sec])

@@ -8,6 +8,7 @@ from search_spaces import Genomes
 
 class RandomSearch(Strategy):
     name = "random"
+    islands = True
 
     def __init__(self, space, seed: int = 0, batch_size: int = 1024, tiles_per_shape: int = 64):
         super().__init__(space, seed, batch_size)

@@ -107,15 +107,16 @@ def test_a_search_that_reaches_the_compute_bound_stops():
 def test_tune_settings_can_turn_pruning_off(monkeypatch):
     """``TuneSettings(prune=False)`` (``mapper tune --no-prune``) scores every proposal, so
     the budget counts them all; pruning is on by default."""
+    import mapper.tuning.island as island
     import mapper.tuning.tuner as tuner
 
     flags = []
-    real = tuner.Evaluator
+    real = island.Evaluator
 
     def spy(*args, **kwargs):
         flags.append(kwargs.get("prune"))
         return real(*args, **kwargs)
-    monkeypatch.setattr(tuner, "Evaluator", spy)
+    monkeypatch.setattr(island, "Evaluator", spy)
     on = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600))
     off = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600, prune=False))
     assert flags == [True, False]

@@ -7,21 +7,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-import mapper.tuning.tuner as tuner
+import mapper.search.strategies.registry as registry
+import mapper.tuning.plan as planning
 from costmodel import Hardware, Layer, Network, SpatialMap
 from costmodel.analysis import compute_bound
 from mapper.search.strategies import make_strategy
-from mapper.tuning.tuner import (
-    TuneSettings,
-    _search,
+from mapper.tuning.island import run_island
+from mapper.tuning.plan import (
+    IslandTask,
     extra_budgets,
     island_budgets,
     island_seed,
     needs_extension,
     shape_seed,
-    tune_layer,
-    tune_model,
 )
+from mapper.tuning.settings import TuneSettings
+from mapper.tuning.tuner import tune_layer, tune_model
 from search_spaces import Constraints, MappingSpace
 
 LAYER = Layer("a", "CONV", dict(K=16, C=8, R=3, S=3, Y=10, X=10))
@@ -29,9 +30,16 @@ NET = Network("n", [LAYER, Layer("fc", "GEMM", dict(M=4, N=32, K=64))])
 HW = Hardware(num_pes=32, l1_size=256, l2_size=20000, noc_bw=32, offchip_bw=32)
 
 
+def _search(layer, hw, settings, seed, budget, state_file, widen=False):
+    """One island run as the tuner runs it (sharing the layer's budget when it is smaller)."""
+    shared = budget is not None and settings.budget is not None and budget < settings.budget
+    return run_island(IslandTask(layer, hw, settings, 0, seed, budget, widen, shared,
+                                 state_file))
+
+
 @pytest.fixture
 def small_islands(monkeypatch):
-    monkeypatch.setattr(tuner, "MIN_ISLAND_BUDGET", 100)
+    monkeypatch.setattr(planning, "MIN_ISLAND_BUDGET", 100)
 
 
 def test_budgets_split_evenly_above_the_minimum():
@@ -45,7 +53,7 @@ def test_budgets_split_evenly_above_the_minimum():
     assert island_budgets(TuneSettings(budget=None, time_limit=1.0)) == [None]
     assert island_budgets(TuneSettings(strategy="tpe", budget=80_000)) == [80_000]
     with pytest.raises(ValueError, match="islands"):
-        island_budgets(TuneSettings(islands=0))
+        TuneSettings(islands=0)
 
 
 def test_island_seeds_differ_and_island_zero_keeps_the_seed():
@@ -94,7 +102,7 @@ def test_pareto_fronts_of_islands_are_merged(small_islands):
 
 
 def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
-    share = tuner.EXTRA_ISLAND_SHARE
+    share = planning.EXTRA_ISLAND_SHARE
     # the default: two islands of 24,000 and a reserve of two of 7,200
     assert island_budgets(TuneSettings()) == [24_000, 24_000]
     assert extra_budgets(TuneSettings()) == [round(24_000 * share)] * 2 == [7_200, 7_200]
@@ -103,7 +111,8 @@ def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
         s = TuneSettings(budget=budget, islands=islands, extra_islands=extra)
         first, more = island_budgets(s), extra_budgets(s)
         assert sum(first) + sum(more) == budget  # a hard cap, all of it usable
-        assert max(first) - min(first) <= 1 and min(first) >= min(budget, tuner.MIN_ISLAND_BUDGET)
+        assert max(first) - min(first) <= 1
+        assert min(first) >= min(budget, planning.MIN_ISLAND_BUDGET)
         if more:
             assert len(first) >= 2 and len(more) == extra
             assert all(abs(m - first[0] * share) <= 1 for m in more)
@@ -117,10 +126,10 @@ def test_the_budget_caps_a_layer_with_its_reserve_for_extra_islands():
     assert extra_budgets(TuneSettings(strategy="tpe")) == []
     assert extra_budgets(TuneSettings(budget=None, time_limit=1.0)) == []
     with pytest.raises(ValueError, match="extra_islands"):
-        extra_budgets(TuneSettings(extra_islands=-1))
+        TuneSettings(extra_islands=-1)
     for gap, top in ((float("nan"), 0.2), (-0.1, 0.2), (0.3, 0.2)):
         with pytest.raises(ValueError, match="extend_gap"):
-            extra_budgets(TuneSettings(extend_gap=gap, extend_max_gap=top))
+            TuneSettings(extend_gap=gap, extend_max_gap=top)
 
 
 def test_extension_window_around_the_compute_bound():
@@ -186,17 +195,17 @@ def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(s
     assert MappingSpace(small, SMALL_L1).min_l1() <= SMALL_L1.l1_size
     assert MappingSpace(BIG_FILTER, SMALL_L1).min_l1() > SMALL_L1.l1_size  # 7x7 rows: no fit
     s = TuneSettings(budget=2600, islands=2, seed=1)
-    assert not tuner.starts_wide(small, SMALL_L1, s)
-    assert tuner.starts_wide(BIG_FILTER, SMALL_L1, s)
+    assert not planning.starts_wide(small, SMALL_L1, s)
+    assert planning.starts_wide(BIG_FILTER, SMALL_L1, s)
     for other in ({"template": "kcp_ws"}, {"constraints": Constraints(l1_capacity=False)}):
-        assert not tuner.starts_wide(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__,
+        assert not planning.starts_wide(BIG_FILTER, SMALL_L1, TuneSettings(**{**s.__dict__,
                                                                           **other}))
     r = tune_layer(BIG_FILTER, SMALL_L1, s)
     assert r.found and r.report.valid and r.report.l1_size <= SMALL_L1.l1_size
     # the whole budget, reserve included, goes to equal wide islands at once
-    budgets, wide = tuner.first_islands(BIG_FILTER, SMALL_L1, s)
+    budgets, wide = planning.first_islands(BIG_FILTER, SMALL_L1, s)
     assert wide and budgets == [650] * 4 and sum(budgets) == s.budget
-    assert tuner.first_islands(small, SMALL_L1, s) == (island_budgets(s), False)
+    assert planning.first_islands(small, SMALL_L1, s) == (island_budgets(s), False)
     seed = shape_seed(1, BIG_FILTER)
     runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), b, None, widen=True)
             for j, b in enumerate(budgets)]
@@ -210,8 +219,8 @@ def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(s
 
 def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands):
     s = TuneSettings(budget=2600, islands=2, seed=1)
-    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == (extra_budgets(s), True)
-    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
+    assert planning.plan_extension(np.inf, BIG_FILTER, SMALL_L1, s) == (extra_budgets(s), True)
+    assert planning.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
                                 TuneSettings(**{**s.__dict__, "extra_islands": 0})) == ([], False)
     wide = tune_layer(BIG_FILTER, SMALL_L1, s)
     assert wide.found and wide.report.valid and wide.report.l1_size <= SMALL_L1.l1_size
@@ -226,7 +235,7 @@ def test_a_layer_with_no_feasible_mapping_gets_wider_extra_islands(small_islands
                                                               "objective": "energy"}))
     assert energy.found
     # a template keeps its own space: nothing to widen
-    assert tuner.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
+    assert planning.plan_extension(np.inf, BIG_FILTER, SMALL_L1,
                                 TuneSettings(**{**s.__dict__, "template": "kcp_ws"}))[1] is False
 
 
@@ -236,7 +245,7 @@ def test_a_wide_search_starts_from_the_smallest_tiles_so_a_tiny_budget_still_map
     fc = Layer("ff", "CONV", dict(N=4, K=64, C=1, R=1, S=2048, Y=1, X=2048))
     hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
     s = TuneSettings(budget=200, seed=0)
-    assert tuner.starts_wide(fc, hw, s)
+    assert planning.starts_wide(fc, hw, s)
     space = dataclasses.replace(MappingSpace(fc, hw), rs_spatial=True)
     seeds = space.smallest_tiles()
     assert (space.l1_requirement(seeds) <= hw.l1_size).any()
@@ -251,7 +260,7 @@ def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypa
     small budget; a layer whose budget is split into islands does neither, its small reserve
     islands included, and a search for energy, for a Pareto front or of a widened space never
     selects by the bound."""
-    real = tuner.make_strategy
+    real = registry.make_strategy
 
     class Sized(Exception):  # raised once the run is sized: no need to search
         pass
@@ -265,7 +274,7 @@ def test_islands_of_a_large_layer_budget_keep_the_large_budget_settings(monkeypa
             raise Sized(budget, round(st.local_share, 3), st.bound_select)
         st.plan = record
         return st
-    monkeypatch.setattr(tuner, "make_strategy", spy)
+    monkeypatch.setattr(registry, "make_strategy", spy)
 
     def sized(settings, budget, widen=False):
         with pytest.raises(Sized) as exc:

@@ -1,0 +1,126 @@
+"""How to tune: :class:`TuneSettings`, its defaults (held here once) and its validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+from dataclasses import asdict, dataclass, field
+
+from costmodel import Hardware
+from costmodel.analysis import COST_MODELS
+from costmodel.errors import MaestroInputError
+from mapper.search.evaluator import OBJECTIVES
+from mapper.search.strategies import DEFAULT_STRATEGY
+from mapper.search.strategies.registry import REGISTRY
+from search_spaces import Constraints
+from search_spaces.templates import GEMM_TEMPLATES, TEMPLATES
+
+# Cost-model evaluations per distinct layer: two islands of 24,000 plus a reserve of two extra
+# islands of 7,200, spent only on layers that need them (mapper.tuning.plan; the figures
+# behind these values are in docs/decisions.md, "Default budget").
+DEFAULT_BUDGET = 62_400
+DEFAULT_ISLANDS = 2
+# A layer whose best latency after its islands is more than EXTEND_GAP above its compute
+# bound, but not more than EXTEND_MAX_GAP, gets DEFAULT_EXTRA_ISLANDS more islands: most
+# layers end within 0.1% of that bound, where independent restarts pay; a layer far above it
+# is limited by its shape rather than by the search.
+DEFAULT_EXTRA_ISLANDS = 2
+EXTEND_GAP = 0.005
+EXTEND_MAX_GAP = 0.2
+BACKENDS = ("loky", "threading", "multiprocessing", "dask")
+# settings that change how a run is executed, not what it finds (not in the fingerprint)
+EXECUTION_FIELDS = ("jobs", "storage", "backend", "scheduler")
+
+
+@dataclass
+class TuneSettings:
+    """How to tune: strategy, objective, budgets per layer, seed, parallelism, space.
+
+    Checked when built: a bad value raises :class:`MaestroInputError` (a ``ValueError``)
+    naming the field."""
+
+    strategy: str = DEFAULT_STRATEGY
+    objective: str = "latency"
+    budget: int | None = DEFAULT_BUDGET  # evaluations per distinct layer
+    time_limit: float | None = None    # seconds per distinct layer (per island)
+    seed: int = 0
+    islands: int = DEFAULT_ISLANDS     # independent runs per layer sharing the budget
+    extra_islands: int = DEFAULT_EXTRA_ISLANDS  # more islands for layers far above their bound
+    extend_gap: float = EXTEND_GAP     # "far": best latency > compute bound x (1 + extend_gap)
+    extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= compute bound x (1 + extend_max_gap)
+    jobs: int = -1                     # worker processes (-1: all cores); results independent
+    max_levels: int = 2
+    template: str | None = None        # restricted space (see search_spaces.templates)
+    pareto: bool = False               # also keep each layer's latency/energy/area front
+    prune: bool = True                 # skip (and do not count) candidates that cannot win
+    storage: str | None = None         # Optuna storage URL for Optuna samplers (sqlite/postgres)
+    backend: str = "loky"              # joblib backend: loky, threading, multiprocessing, dask
+    scheduler: str | None = None       # Dask scheduler address for backend="dask"
+    cost_model: str = "maestro"        # costmodel.analysis.COST_MODELS
+    constraints: Constraints = field(default_factory=Constraints)
+    strategy_params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _one_of("strategy", self.strategy, tuple(REGISTRY))
+        _one_of("objective", self.objective, OBJECTIVES)
+        _one_of("backend", self.backend, BACKENDS)
+        _one_of("cost_model", self.cost_model, COST_MODELS)
+        if self.budget is None and self.time_limit is None:
+            _bad("budget", "give an evaluation budget, a time limit, or both")
+        if self.budget is not None:
+            _at_least("budget", self.budget, 1)
+        if self.time_limit is not None and not (_is_number(self.time_limit)
+                                                and 0 < self.time_limit < math.inf):
+            _bad("time_limit", f"must be a positive number of seconds, got {self.time_limit!r}")
+        _integer("seed", self.seed)
+        _at_least("islands", self.islands, 1)
+        _at_least("extra_islands", self.extra_islands, 0)
+        _at_least("max_levels", self.max_levels, 1)
+        _integer("jobs", self.jobs)
+        if self.jobs == 0:
+            _bad("jobs", "must not be 0 (-1: all cores, n: n workers)")
+        gaps = (self.extend_gap, self.extend_max_gap)
+        if not (all(map(_is_number, gaps)) and 0 <= self.extend_gap <= self.extend_max_gap):
+            _bad("extend_gap", "need 0 <= extend_gap <= extend_max_gap, got "
+                 f"{self.extend_gap} and {self.extend_max_gap}")
+        if self.template not in (None, "", "free"):
+            _one_of("template", str(self.template).partition(":")[0],
+                    tuple(TEMPLATES) + tuple(GEMM_TEMPLATES))
+        if not isinstance(self.constraints, Constraints):
+            _bad("constraints", f"must be a Constraints, got {type(self.constraints).__name__}")
+        if not isinstance(self.strategy_params, dict):
+            _bad("strategy_params", "must be a dict of the strategy's parameters")
+
+    def fingerprint(self, hw: Hardware) -> str:
+        """Identifies settings + hardware, so a checkpoint is only reused by the same run."""
+        d = asdict(self)
+        for k in EXECUTION_FIELDS:
+            d.pop(k)
+        d["hardware"] = hw.to_dict()
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _bad(name: str, message: str):
+    raise MaestroInputError(f"TuneSettings.{name}: {message}", rule="settings")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def _integer(name: str, v) -> None:
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+        _bad(name, f"must be an integer, got {v!r}")
+
+
+def _at_least(name: str, v, low: int) -> None:
+    _integer(name, v)
+    if v < low:
+        _bad(name, f"{name} must be at least {low}, got {v}")
+
+
+def _one_of(name: str, v, known) -> None:
+    if v not in known:
+        _bad(name, f"unknown {name} {v!r}; expected one of {', '.join(known)}")
