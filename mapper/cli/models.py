@@ -2,7 +2,9 @@
 
 ``mapper models`` prints one row per bundled model (layers, total MACs with layer counts,
 distinct layer shapes, layer types); ``mapper models --show NAME`` prints one model's
-layers. ``NAME`` may also be a ``.yaml``/``.yml`` or MAESTRO ``.m`` file.
+layers. ``NAME`` may also be a ``.yaml``/``.yml`` or MAESTRO ``.m`` file, or an LLM with
+parameters (``llama3_8b:decode:context=4096:batch=8``, see :mod:`mapper.workloads.llm`).
+``mapper models --presets`` lists the hardware presets.
 ``mapper import-onnx MODEL.onnx --out model.yaml`` converts an ONNX model's Conv, Gemm and
 MatMul nodes into a network YAML file (see :mod:`mapper.workloads.onnx_import`).
 """
@@ -25,8 +27,11 @@ def add_parser(sub) -> None:
         "shapes, layer types), or show the layers of one with --show. MACs are MAESTRO's "
         "(no padding: Y/X are unpadded input sizes) times each layer's count.")
     p.add_argument("--show", metavar="NAME",
-                   help="print the layers of this model (a zoo name such as resnet50, or a "
+                   help="print the layers of this model (a zoo name such as resnet50, an LLM "
+                   "with parameters such as llama3_8b:prefill:prompt=2048:batch=4, or a "
                    ".yaml/.m file)")
+    p.add_argument("--presets", action="store_true",
+                   help="list the hardware presets (PEs, clock, DRAM GB/s and elements/cycle)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=run)
 
@@ -102,8 +107,14 @@ def _stride_text(layer) -> str:
 
 # -- mapper models ----------------------------------------------------------------------------
 def run(args) -> int:
+    from mapper.workloads.llm import PARAM_HELP
     from mapper.workloads.zoo import list_models, load_model
 
+    if args.presets:
+        from mapper.workloads.presets import format_presets
+
+        sys.stdout.write(format_presets())
+        return 0
     if args.show:
         net = _load(args.show)
         if args.format == "json":
@@ -146,6 +157,7 @@ def run(args) -> int:
     out.append(f"{len(summaries)} models. MACs: sum of layer MACs x count, MAESTRO convention "
                "(unpadded Y/X). Layers in parentheses: instances with counts. "
                "Details: mapper models --show NAME")
+    out.append(PARAM_HELP + ". Hardware presets: mapper models --presets")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 

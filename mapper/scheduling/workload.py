@@ -97,12 +97,18 @@ def _layer_job(model: str, copy: int, index: int, layer: Layer) -> Job:
 
 
 def parse_model_mix(spec: str) -> list[tuple[str, int]]:
-    """``"resnet50:2,bert"`` -> ``[("resnet50", 2), ("bert", 1)]``."""
+    """``"resnet50:2,bert"`` -> ``[("resnet50", 2), ("bert", 1)]``.
+
+    Only a trailing ``:INTEGER`` is a count, so LLM names with parameters pass through:
+    ``"llama3_8b:decode:context=4096:2"`` -> ``[("llama3_8b:decode:context=4096", 2)]``.
+    """
     out = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
-        name, _, count = part.partition(":")
+        name, _, count = part.rpartition(":")
+        if not name or not count.strip().lstrip("+-").isdigit():
+            name, count = part, ""
         try:
             n = int(count) if count else 1
         except ValueError:

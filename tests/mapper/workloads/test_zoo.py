@@ -35,6 +35,8 @@ EXPECTED_MODELS = {
     "unet", "transformer", "transformer_layers", "gnmt", "ncf", "example", "gemm_example",
     # others
     "resnet18", "alexnet", "bert_base", "gpt2_small", "dlrm",
+    # sparse variants (layer densities)
+    "bert_base_sparse24", "resnet50_sparse",
     # LLMs (llm: block, parametrised by name)
     "llama3_8b", "llama2_7b",
 }
