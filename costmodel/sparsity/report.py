@@ -111,13 +111,14 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     ``totals``: elements of each tensor (input, weight, output)."""
     cfg = sparsity or SparsityConfig()
     dens = layer_density(layer)
+    _check_formats(layer, dens, cfg)
     bits = 8.0 * np.asarray(element_bytes, dtype=np.float64)
     macs = np.asarray(r["num_macs"], dtype=np.float64)
     d_in = dens.get("input", DENSE).value
     d_w = dens.get("weight", DENSE).value
     r["effectual_macs"] = np.rint(macs * d_in * d_w).astype(np.int64)
     on = float(np.prod([dens.get(t, DENSE).value for t in cfg.on]))
-    executed = macs * on if cfg.compute == "skip" else macs
+    executed = macs * on if cfg.compute in ("skip", "gate") else macs
     gated = macs * (1 - on) if cfg.compute == "gate" else 0.0
     skipped = macs * (1 - on) if cfg.compute == "skip" else 0.0
 
@@ -154,6 +155,16 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1)
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
     return SparseResult(dram_scale=dram, compute_cycles=compute)
+
+
+def _check_formats(layer: Layer, dens, cfg: SparsityConfig) -> None:
+    from ..errors import MaestroInputError
+    for t in SPARSE_TENSORS:
+        for lv in ("L1", "L2", "DRAM"):
+            if cfg.format(t, lv) == "nm" and not dens.get(t, DENSE).structured:
+                raise MaestroInputError(
+                    f"layer {layer.name!r}, tensor {t}: format 'nm' at {lv} needs an N:M "
+                    f"density, got {dens.get(t, DENSE)}", rule="sparsity-format")
 
 
 def _action_factors(dens, cfg, on):

@@ -1,0 +1,264 @@
+"""Validation of the sparse physical model (docs/sparsity.md); prints every figure.
+
+Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/sparsity_density.png]
+
+1. Monte Carlo: real random / N:M masks walked through random one-level mappings of the shipped
+   sparse workloads (bert_base_sparse24, resnet50_sparse); the model's sparse/dense compute
+   ratio (expected max over units) and the mean-only model's against the Monte Carlo mean.
+2. SCALE-Sim v3 2:4 ratio: 256^3 GEMM on a 32x32 weight-stationary mapping.
+3. Sparseloop-style 128^3 SpMSpM: bitmask+gating vs coordinate list+skipping crossovers.
+4. Search: best of random mappings of the 2:4 BERT FFN1 with skipping vs dense.
+5. Best latency / energy against weight density per format (plot), and throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from costmodel import Hardware, Layer  # noqa: E402
+from costmodel.analysis import evaluate_batch  # noqa: E402
+from costmodel.layer import tensor_table  # noqa: E402
+from costmodel.levels import build_levels  # noqa: E402
+from costmodel.physical import compulsory  # noqa: E402
+from costmodel.sparsity import uniform  # noqa: E402
+from costmodel.sparsity.montecarlo import monte_carlo  # noqa: E402
+from costmodel.sparsity.report import compute_ratio  # noqa: E402
+from mapper.workloads.zoo import load_model  # noqa: E402
+
+GEMM_SHAPE = [("T", "M"), ("S", "N"), ("T", "K")]
+CONV_SHAPE = [("T", "K"), ("S", "C"), ("T", "Y"), ("T", "X"), ("T", "R"), ("T", "S")]
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def random_mappings(layer: Layer, rng, B: int, pes: int):
+    """Random one-level mappings: divisor tiles, whole filter windows, offsets = sizes."""
+    sd = layer.full_dims()
+    shape = GEMM_SHAPE if layer.type == "GEMM" else CONV_SHAPE
+    sizes = np.empty((B, len(shape)), dtype=np.int64)
+    offs = np.empty_like(sizes)
+    for j, (_, d) in enumerate(shape):
+        if d in ("R", "S"):
+            sizes[:, j] = offs[:, j] = sd[d]
+        elif d in ("Y", "X"):
+            r = sd["R" if d == "Y" else "S"]
+            out = rng.choice([v for v in _divisors(sd[d] - r + 1) if v <= 8], B)
+            sizes[:, j], offs[:, j] = out + r - 1, out
+        else:
+            divs = [v for v in _divisors(sd[d]) if v <= 64]
+            sizes[:, j] = offs[:, j] = rng.choice(divs, B)
+    return shape, sizes, offs
+
+
+def monte_carlo_section(quick: bool) -> None:
+    rng = np.random.default_rng(1)
+    pes = 64
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    rows = []
+    nets = [load_model("bert_base_sparse24"), load_model("resnet50_sparse")]
+    for net in nets:
+        layers = [lay for lay in net.layers if "weight" in lay.density]
+        layers = layers[:: 8 if quick else 3]
+        for layer in layers:
+            if layer.density["weight"].value >= 1:
+                continue
+            table = tensor_table(layer.type, "N" in layer.dims)
+            totals = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+            shape, sizes, offs = random_mappings(layer, rng, 2 if quick else 4, pes)
+            rep = evaluate_batch(layer, shape, sizes, offs, Hardware(num_pes=pes),
+                                 cost_model="physical")
+            lv = build_levels(layer, table, shape, sizes, offs, np.full(len(sizes), pes))
+            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+            model = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), totals)
+            mean = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), totals, "mean")
+            for b in range(len(sizes)):
+                mc, sd = monte_carlo(layer, shape, sizes[b], offs[b], pes,
+                                     layer.density["weight"], trials=4 if quick else 10,
+                                     seed=b)
+                rows.append((net.name, layer.name, str(layer.density["weight"]),
+                             model[b], mean[b], mc, sd))
+    print("\n== 1. Monte Carlo (skip on weight, 64 PEs): sparse/dense compute time ==")
+    print(f"{'layer':28s} {'density':>7s} {'model':>7s} {'mean':>7s} {'MC':>7s} {'err%':>6s} "
+          f"{'mean err%':>9s}")
+    for net, name, d, m, mn, mc, _ in rows:
+        print(f"{net[:10] + '/' + name:28s} {d:>7s} {m:7.4f} {mn:7.4f} {mc:7.4f} "
+              f"{100 * (m / mc - 1):6.2f} {100 * (mn / mc - 1):9.2f}")
+    err = np.array([abs(m / mc - 1) for *_, m, _mn, mc, _sd in rows])
+    err_mean = np.array([abs(mn / mc - 1) for *_, _m, mn, mc, _sd in rows])
+    nm = [abs(r[3] / r[5] - 1) for r in rows if ":" in r[2]]
+    print(f"rows {len(rows)}; expected-max model |err| max {100 * err.max():.2f}% mean "
+          f"{100 * err.mean():.2f}%; mean-only model |err| max {100 * err_mean.max():.2f}% "
+          f"mean {100 * err_mean.mean():.2f}%; N:M rows max |err| "
+          f"{100 * max(nm, default=0):.4f}%")
+
+
+def scalesim_section() -> None:
+    """32x32 weight-stationary: K over the rows, N over the columns, M streamed."""
+    shape = [("S", "K"), ("T", "N"), ("T", "M"), ("C", ""), ("S", "N"), ("T", "M"), ("T", "K")]
+    sizes = np.array([[1, 32, 256, 32, 1, 256, 1]])
+    dense = Layer("gemm256", "GEMM", {"M": 256, "N": 256, "K": 256})
+    sparse = Layer("gemm256", "GEMM", {"M": 256, "N": 256, "K": 256}, density={"weight": "2:4"})
+    hw = Hardware(num_pes=1024, noc_bw=1024)
+    d = evaluate_batch(dense, shape, sizes, sizes, hw, cost_model="physical")
+    s = evaluate_batch(sparse, shape, sizes, sizes, hw, cost_model="physical",
+                       sparsity=uniform({"weight": "nm"}, "skip"))
+    print("\n== 2. SCALE-Sim v3 2:4 (256^3 GEMM, 32x32 WS) ==")
+    print(f"SCALE-Sim compute cycles 22,399 dense / 11,199 2:4 = {22399 / 11199:.4f}")
+    print(f"ours: runtime {int(d['runtime'][0]):,} dense / {int(s['runtime'][0]):,} 2:4 = "
+          f"{d['runtime'][0] / s['runtime'][0]:.4f} (bound {d['bound'][0]}/{s['bound'][0]})")
+
+
+def spmspm(densities, hw, tile_m=8):
+    """128^3 SpMSpM, both operands of density d: (bitmask+gate, coordinate+skip) results."""
+    shape = [("T", "M"), ("S", "N"), ("T", "K")]
+    sizes = np.array([[tile_m, 1, 128]])
+    out = {"bitmask": [], "coordinate": []}
+    for d in densities:
+        layer = Layer("spmspm", "GEMM", {"M": 128, "N": 128, "K": 128},
+                      density={"weight": d, "input": d})
+        for fmt, act in (("bitmask", "gate"), ("coordinate", "skip")):
+            cfg = uniform({"weight": fmt, "input": fmt}, act, ("weight", "input"))
+            r = evaluate_batch(layer, shape, sizes, sizes, hw, cost_model="physical",
+                               sparsity=cfg)
+            out[fmt].append((float(r["energy_total_nj"][0]), int(r["runtime"][0])))
+    return out
+
+
+def _crossing(xs, a, b):
+    s = np.sign(np.asarray(a) - np.asarray(b))
+    idx = np.nonzero(s[1:] != s[:-1])[0]
+    return [(xs[i], xs[i + 1]) for i in idx]
+
+
+def sparseloop_section() -> None:
+    xs = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6,
+          0.7, 0.8, 0.9, 1.0]
+    hw = Hardware(num_pes=128, offchip_bw=4, noc_bw=128)
+    big = spmspm(xs, hw, tile_m=128)
+    print("with whole 128x128 input tiles per PE (14-bit coordinates): energy crossover "
+          f"{_crossing(xs, [e for e, _ in big['bitmask']], [e for e, _ in big['coordinate']])}")
+    res = spmspm(xs, hw)
+    eb = [e for e, _ in res["bitmask"]]
+    ec = [e for e, _ in res["coordinate"]]
+    cb = [c for _, c in res["bitmask"]]
+    cc = [c for _, c in res["coordinate"]]
+    print("\n== 3. Sparseloop-style 128^3 SpMSpM (128 PEs, 4 words/cycle DRAM) ==")
+    print(f"{'d':>5s} {'E bitmask':>10s} {'E coord':>10s} {'cyc bitmask':>11s} {'cyc coord':>9s}")
+    for x, a, b, c, e in zip(xs, eb, ec, cb, cc):
+        print(f"{x:5.2f} {a:10.1f} {b:10.1f} {c:11d} {e:9d}")
+    print(f"energy crossover between densities {_crossing(xs, eb, ec)} (Sparseloop: 0.04-0.08)")
+    print(f"cycle crossover between densities {_crossing(xs, cb, cc)} (Sparseloop: 0.4-0.8)")
+    same = []
+    for x in xs:  # the same bitmask storage with no compute action: gating changes no cycle
+        layer = Layer("spmspm", "GEMM", {"M": 128, "N": 128, "K": 128},
+                      density={"weight": x, "input": x})
+        cfg = uniform({"weight": "bitmask", "input": "bitmask"}, "none")
+        r = evaluate_batch(layer, [("T", "M"), ("S", "N"), ("T", "K")],
+                           np.array([[8, 1, 128]]), np.array([[8, 1, 128]]), hw,
+                           cost_model="physical", sparsity=cfg)
+        same.append(int(r["runtime"][0]))
+    print(f"gating never saves cycles: bitmask+gate cycles == bitmask+none at every density: "
+          f"{same == cb}")
+
+
+def best(layer, shape, sizes, offs, hw, cfg):
+    r = evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=cfg)
+    ok = r["valid"]
+    return (int(r["runtime"][ok].min()) if ok.any() else None,
+            float(r["energy_total_nj"][ok].min()) if ok.any() else None)
+
+
+def search_section(quick: bool) -> None:
+    rng = np.random.default_rng(2)
+    base = load_model("bert_base_sparse24")
+    layer = next(lay for lay in base.layers if lay.name == "FFN1")
+    dense = Layer(layer.name, layer.type, dict(layer.dims))
+    hw = Hardware(num_pes=256, l2_size=1 << 20, offchip_bw=64, noc_bw=256)
+    shape, sizes, offs = random_mappings(dense, rng, 500 if quick else 3000, 256)
+    t_d, _ = best(dense, shape, sizes, offs, hw, None)
+    t_s, _ = best(layer, shape, sizes, offs, hw, uniform({"weight": "nm"}, "skip"))
+    print("\n== 4. Search: BERT FFN1 (512x3072x768), 2:4 weights, skipping, 256 PEs ==")
+    print(f"best of {len(sizes)} random mappings: dense {t_d:,} cycles, 2:4+skip {t_s:,} "
+          f"cycles, speed-up {t_d / t_s:.3f}x")
+
+
+def density_sweep(quick: bool, plot: str | None) -> None:
+    rng = np.random.default_rng(3)
+    base = Layer("FFN1", "GEMM", {"M": 512, "N": 3072, "K": 768})
+    hw = Hardware(num_pes=256, l2_size=1 << 20, offchip_bw=16, noc_bw=256)
+    shape, sizes, offs = random_mappings(base, rng, 300 if quick else 1500, 256)
+    xs = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+    curves = {}
+    for fmt in ("dense", "bitmask", "coordinate", "rle"):
+        curves[fmt] = [best(Layer("FFN1", "GEMM", dict(base.dims), density={"weight": x}),
+                            shape, sizes, offs, hw, uniform({"weight": fmt}, "skip"))
+                       for x in xs]
+    nm = {x: best(Layer("FFN1", "GEMM", dict(base.dims), density={"weight": s}), shape, sizes,
+                  offs, hw, uniform({"weight": "nm"}, "skip"))
+          for x, s in ((0.25, "1:4"), (0.5, "2:4"), (0.75, "3:4"))}
+    print("\n== 5. Best latency / energy vs weight density (FFN1, skip, 16 words/cycle) ==")
+    for fmt, vals in curves.items():
+        print(fmt, [(x, t, round(e, 1)) for x, (t, e) in zip(xs, vals)])
+    print("nm", [(x, t, round(e, 1)) for x, (t, e) in nm.items()])
+    dens = Layer("FFN1", "GEMM", dict(base.dims), density={"weight": 0.5})
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    for name, layer, c in (("dense", base, None), ("sparse", dens, cfg)):
+        evaluate_batch(layer, shape, sizes[:64], offs[:64], hw, cost_model="physical",
+                       sparsity=c)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
+        dt = (time.perf_counter() - t0) / 3
+        print(f"throughput {name}: {len(sizes) / dt:,.0f} evaluations/s (batch {len(sizes)})")
+    if plot:
+        _plot(xs, curves, nm, plot)
+
+
+def _plot(xs, curves, nm, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for fmt, vals in curves.items():
+        ax[0].plot(xs, [t for t, _ in vals], marker="o", label=fmt)
+        ax[1].plot(xs, [e for _, e in vals], marker="o", label=fmt)
+    ax[0].plot(list(nm), [t for t, _ in nm.values()], "k*", ms=10, label="nm (N:4)")
+    ax[1].plot(list(nm), [e for _, e in nm.values()], "k*", ms=10, label="nm (N:4)")
+    ax[0].set(xlabel="weight density", ylabel="best latency (cycles)", title="latency")
+    ax[1].set(xlabel="weight density", ylabel="best energy (nJ)", title="energy")
+    ax[0].legend()
+    fig.suptitle("BERT FFN1 512x3072x768, 256 PEs, skip on weights: best mapping per format")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"plot: {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--plot", default=None)
+    ap.add_argument("--only", default="12345")
+    a = ap.parse_args()
+    if "1" in a.only:
+        monte_carlo_section(a.quick)
+    if "2" in a.only:
+        scalesim_section()
+    if "3" in a.only:
+        sparseloop_section()
+    if "4" in a.only:
+        search_section(a.quick)
+    if "5" in a.only:
+        density_sweep(a.quick, a.plot)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Sparse physical model: dense identity, N:M exactness, expected max against Monte Carlo,
+formats, gating, I/O of densities and the errors on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import Hardware, Layer
+from costmodel.analysis import evaluate_batch
+from costmodel.errors import MaestroInputError
+from costmodel.io import format_mapping, parse_mapping
+from costmodel.io.yaml_io import network_from_dict, sparsity_from_dict
+from costmodel.layer import tensor_table
+from costmodel.levels import build_levels
+from costmodel.physical import compulsory
+from costmodel.sparsity import SparsityConfig, uniform
+from costmodel.sparsity.montecarlo import monte_carlo
+from costmodel.sparsity.report import compute_ratio
+from costmodel.sparsity.stats import expected_max_cycles, step_cycles
+
+SHAPE = [("T", "M"), ("S", "N"), ("T", "K")]
+DIMS = {"M": 64, "N": 64, "K": 64}
+HW = Hardware(num_pes=64, offchip_bw=64, l2_size=100000)
+
+
+def _batch(rng, B=40):
+    sizes = np.stack([rng.choice([1, 2, 4, 8, 16], B), rng.choice([1, 2, 4], B),
+                      rng.choice([4, 8, 16, 32, 64], B)], axis=1)
+    return sizes, sizes.copy()
+
+
+def _eval(layer, sizes, offs, cfg):
+    return evaluate_batch(layer, SHAPE, sizes, offs, HW, cost_model="physical", sparsity=cfg)
+
+
+def test_dense_identity():
+    rng = np.random.default_rng(0)
+    sizes, offs = _batch(rng)
+    dense = _eval(Layer("g", "GEMM", DIMS), sizes, offs, None)
+    for layer, cfg in ((Layer("g", "GEMM", DIMS, density={"weight": 1.0}), None),
+                       (Layer("g", "GEMM", DIMS), uniform({"weight": "dense"}, "none"))):
+        r = _eval(layer, sizes, offs, cfg)
+        for k in dense:
+            assert np.array_equal(np.asarray(dense[k]), np.asarray(r[k])), k
+
+
+def test_nm_exact_and_faster():
+    rng = np.random.default_rng(1)
+    sizes, offs = _batch(rng)
+    dense = _eval(Layer("g", "GEMM", DIMS), sizes, offs, None)
+    sp = _eval(Layer("g", "GEMM", DIMS, density={"weight": "2:4"}), sizes, offs,
+               uniform({"weight": "nm"}, "skip"))
+    assert (sp["runtime"] <= dense["runtime"]).all()
+    assert (sp["effectual_macs"] * 2 == dense["num_macs"]).all()
+    assert (sp["dram_read_weight"] < dense["dram_read_weight"]).all()
+    # Monte Carlo with real 2:4 masks: K tiles are multiples of 4, so exact
+    layer = Layer("g", "GEMM", DIMS, density={"weight": "2:4"})
+    table = tensor_table("GEMM", False)
+    for b in range(5):
+        s, o = sizes[b:b + 1], offs[b:b + 1]
+        lv = build_levels(layer, table, SHAPE, s, o, np.array([64]))
+        tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+        model = compute_ratio(layer, table, lv, uniform({"weight": "nm"}, "skip"),
+                              np.array([64.0]), np.array([1]), tot)
+        mc, sd = monte_carlo(layer, SHAPE, s[0], o[0], 64, layer.density["weight"], trials=3)
+        assert sd == 0 and model[0] == pytest.approx(mc, rel=1e-12)
+
+
+@pytest.mark.parametrize("density", [0.2, 0.5, 0.8])
+def test_expected_max_matches_monte_carlo(density):
+    layer = Layer("g", "GEMM", DIMS, density={"weight": density})
+    table = tensor_table("GEMM", False)
+    s = np.array([[4, 1, 16]])
+    lv = build_levels(layer, table, SHAPE, s, s, np.array([64]))
+    tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    model = compute_ratio(layer, table, lv, cfg, np.array([64.0]), np.array([1]), tot)[0]
+    mean = compute_ratio(layer, table, lv, cfg, np.array([64.0]), np.array([1]), tot, "mean")[0]
+    mc, _ = monte_carlo(layer, SHAPE, s[0], s[0], 64, layer.density["weight"], trials=20)
+    assert model == pytest.approx(mc, rel=0.03)
+    assert abs(mean / mc - 1) > abs(model / mc - 1)   # the mean understates the time
+
+
+def test_expected_max_against_sampling():
+    rng = np.random.default_rng(3)
+    n, d, P, T = 50, 0.3, 32, 100000
+    sims = [step_cycles(rng.hypergeometric(int(d * T), T - int(d * T), n, P).max(), 1, 1)
+            for _ in range(4000)]
+    assert expected_max_cycles(n, d, P, 1, 1, T) == pytest.approx(np.mean(sims), rel=0.01)
+
+
+def test_gating_saves_energy_not_cycles_and_formats():
+    rng = np.random.default_rng(4)
+    sizes, offs = _batch(rng)
+    layer = Layer("g", "GEMM", DIMS, density={"weight": 0.3})
+    none = _eval(layer, sizes, offs, uniform({"weight": "bitmask"}, "none"))
+    gate = _eval(layer, sizes, offs, uniform({"weight": "bitmask"}, "gate"))
+    skip = _eval(layer, sizes, offs, uniform({"weight": "bitmask"}, "skip"))
+    assert np.array_equal(none["runtime"], gate["runtime"])
+    assert (gate["energy_total_nj"] < none["energy_total_nj"]).all()
+    assert (skip["runtime"] <= gate["runtime"]).all()
+    assert (none["metadata_elements"] > 0).all()
+    low = Layer("g", "GEMM", DIMS, density={"weight": 0.02})
+    bm = _eval(low, sizes, offs, uniform({"weight": "bitmask"}, "none"))
+    co = _eval(low, sizes, offs, uniform({"weight": "coordinate"}, "none"))
+    assert (co["dram_read_weight"] < bm["dram_read_weight"]).all()  # few coordinates win
+
+
+def test_density_io_roundtrip_and_yaml():
+    net = network_from_dict({"name": "n", "layers": [
+        {"name": "L", "type": "GEMM", "dims": DIMS, "density": {"weight": "2:4", "input": 0.6}}]})
+    assert str(net.layers[0].density["weight"]) == "2:4"
+    text = ("Network n {\nLayer L {\nType: GEMM\nDimensions { M: 64, N: 64, K: 64 }\n"
+            "Density { Weight: 2:4; Input: 0.6 }\n}\n}\n")
+    m = parse_mapping(text)
+    again = parse_mapping(format_mapping(m))
+    assert again.layers[0].density == m.layers[0].density
+    cfg = sparsity_from_dict({"num_pes": 4, "sparsity": {"formats": {"weight": "nm"},
+                                                         "compute": "skip"}})
+    assert cfg.format("weight", "L1") == "nm" and cfg.compute == "skip"
+
+
+@pytest.mark.parametrize("density,match", [
+    ({"weight": 1.5}, "outside"), ({"weight": 0.0}, "outside"), ({"weight": "5:4"}, "N <= M"),
+    ({"weight": "2:3"}, "does not divide"), ({"bias": 0.5}, "unknown tensor"),
+    ({"weight": np.ones((3, 3))}, "mask shape")])
+def test_bad_density(density, match):
+    with pytest.raises(MaestroInputError, match=match) as err:
+        Layer("badlayer", "GEMM", DIMS, density=density)
+    assert "badlayer" in str(err.value)
+
+
+def test_bad_format_and_action():
+    with pytest.raises(MaestroInputError, match="tensor weight.*unknown format 'csr'"):
+        uniform({"weight": "csr"})
+    with pytest.raises(MaestroInputError, match="compute action"):
+        SparsityConfig(compute="fast")
+    layer = Layer("g", "GEMM", DIMS, density={"weight": 0.5})
+    with pytest.raises(MaestroInputError, match="layer 'g', tensor weight.*N:M"):
+        _eval(layer, np.array([[4, 1, 16]]), np.array([[4, 1, 16]]), uniform({"weight": "nm"}))
