@@ -1,8 +1,10 @@
-"""The default strategy: list-scheduling seeds, then a memetic search (crossover + local moves).
+"""The default strategy: constructive seeds, then a memetic search (crossover + local moves).
 
-The first batch holds the list-scheduling seeds of :mod:`.heuristics` (topped up with random
-schedules). Each later batch mixes (a) one to three local moves on the incumbent (move a job
-off the most loaded core, move any job, swap two jobs' cores, swap two jobs' queue places),
+The first batch holds the static list-scheduling seeds of :mod:`.heuristics` and the
+bandwidth-aware dispatching seeds of :mod:`.dispatch` (topped up with random schedules).
+Each later batch mixes (a) one to three local moves on the incumbent (move a job off the
+core that finishes last or the most loaded one, move any job, swap two jobs' cores, swap two
+jobs' queue places, move a job within its own queue),
 (b) moves on tournament-picked members of a small elite population and (c) uniform or
 sub-schedule crossover of two members. Survivors are the best distinct makespans of the
 population and the batch, children first, so equal-makespan moves are taken (plateaus).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dispatch import dispatch_seeds
 from .heuristics import seeds
 from .problem import Problem
 from .strategies import ScheduleStrategy
@@ -24,19 +27,22 @@ class HybridSearch(ScheduleStrategy):
 
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 100,
                  population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
-                 crossover: float = 0.4):
+                 crossover: float = 0.4, n_kinds: int = 6,
+                 seeding: str = "both"):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
         self.f_inc, self.f_cx = incumbent, crossover
         self.pop: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.n_kinds = n_kinds
+        self.seeding = seeding
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
     def ask(self, limit=None):
         n = self._n(limit)
         if self.pop is None:
-            c, k = seeds(self.problem, self.rng, self.n_random_orders)
+            c, k = self._seeds()
             if len(c) >= n:
                 return c[:n], k[:n]
             m = n - len(c)
@@ -57,6 +63,14 @@ class HybridSearch(ScheduleStrategy):
         idx = idx[np.sort(first)][: self.mu]
         self.pop = (core[idx].copy(), key[idx].copy(), makespan[idx])
         self.finish = finish[idx].copy()
+
+    def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
+        parts = []
+        if self.seeding in ("list", "both"):
+            parts.append(seeds(self.problem, self.rng, self.n_random_orders))
+        if self.seeding in ("dispatch", "both"):
+            parts.append(dispatch_seeds(self.problem, self.rng))
+        return np.concatenate([c for c, _ in parts]), np.concatenate([k for _, k in parts])
 
     # -- offspring ------------------------------------------------------------------------
     def _children(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +119,7 @@ class HybridSearch(ScheduleStrategy):
     def _move(self, core: np.ndarray, key: np.ndarray, fin: np.ndarray) -> None:
         r = self.rng
         J, C = self.problem.num_jobs, self.problem.num_cores
-        kind = r.integers(0, 5)
+        kind = r.integers(0, self.n_kinds)
         if kind <= 1 and C > 1:  # a job off the core that finishes last (0: or is most loaded)
             load = np.bincount(core, weights=self.lat[np.arange(J), core], minlength=C)
             busy = fin if kind == 1 and fin.any() else load
@@ -127,6 +141,8 @@ class HybridSearch(ScheduleStrategy):
             if self.problem.feasible[a, core[b]] and self.problem.feasible[b, core[a]]:
                 core[a], core[b] = core[b], core[a]
                 key[a], key[b] = key[b], key[a]
-        else:  # two jobs trade queue places
+        elif kind == 4:  # two jobs trade queue places
             a, b = r.integers(0, J, 2)
             key[a], key[b] = key[b], key[a]
+        else:  # a job to another place in its own queue
+            key[r.integers(0, J)] = r.random()

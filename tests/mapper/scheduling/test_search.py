@@ -59,3 +59,20 @@ def test_strategies_never_use_a_core_a_job_does_not_fit(problem):
     for name in ("hybrid", "magma-ga", "random"):
         r = run_search(p, make_strategy(name, p, 0), 300)
         assert np.isfinite(r.makespan) and (r.core != 0).all()
+
+
+def test_dispatch_seeds_are_feasible_and_avoid_contention(problem):
+    from mapper.scheduling.dispatch import dispatch, dispatch_seeds
+
+    c, k = dispatch_seeds(problem, np.random.default_rng(0))
+    assert problem.feasible[np.arange(problem.num_jobs)[None], c].all()
+    assert len({tuple(x) for x in c}) > 1
+    # two equal cores; jobs 0 and 1 each want 2/3 of the bandwidth, 2 and 3 almost none: fitting
+    # demands to the bandwidth pairs a heavy job with a light one instead of the two heavy ones
+    lat = np.full((4, 2), 10.0)
+    bw = np.array([[1.0, 1.0], [1.0, 1.0], [0.01, 0.01], [0.01, 0.01]])
+    p = Problem(lat, bw, 1.5)
+    fit, naive = dispatch(p, np.arange(4), bw_fit=True), dispatch(p, np.arange(4), bw_fit=False)
+    assert fit[0][0] != fit[0][2] and naive[0][0] != naive[0][1]
+    ms = [p.makespans(c[None], k[None])[0] for c, k in (fit, naive)]
+    assert ms[0] < ms[1]
