@@ -1,0 +1,55 @@
+"""Job tables with searched dataflows instead of MAGMA's three fixed templates.
+
+For each distinct (layer shape, core hardware) the mapper's tuner searches a mapping with a
+small budget; the tuned entry replaces the template's where it is faster once bandwidth is
+counted (its duration ``max(latency, latency x demand / dram_bw)`` is shorter), so a core is
+no longer tied to one dataflow style. Demand uses the same formula as the template table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from mapper.tuning.settings import TuneSettings
+from mapper.tuning.tuner import tune_layer
+
+from .job_table import JobTable, demand
+
+
+def tuned_entry(layer, core, budget: int, seed: int) -> tuple[float, float, float]:
+    """(latency, demand, energy) of the best mapping the tuner finds for ``layer`` on ``core``."""
+    settings = TuneSettings(budget=budget, seed=seed, jobs=1, islands=1)
+    res = tune_layer(layer, core.hw(), settings, seed=seed)
+    if res.report is None or not res.report.valid:
+        return np.inf, np.inf, np.inf
+    rt = float(res.report.runtime)
+    return rt, float(demand(res.report.l2_size, rt)), float(res.report.energy_nj)
+
+
+def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
+                   seed: int = 0) -> tuple[JobTable, dict]:
+    """A copy of ``table`` with tuned entries where they are faster; and run statistics."""
+    t0 = time.perf_counter()
+    lat, bw, en = table.latency.copy(), table.bw.copy(), table.energy.copy()
+    cache: dict[tuple, tuple[float, float, float]] = {}
+    for j, job in enumerate(table.jobs):
+        for i, core in enumerate(table.setting.cores):
+            k = (job.layer.shape_key(), repr(core.hw()))
+            if k not in cache:
+                cache[k] = tuned_entry(job.layer, core, budget, seed)
+            tl, tb, te = cache[k]
+            if _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw):
+                lat[j, i], bw[j, i], en[j, i] = tl, tb, te
+    stats = {"tuned_pairs": len(cache), "budget_per_pair": budget,
+             "entries_replaced": int((lat != table.latency).sum()),
+             "seconds": round(time.perf_counter() - t0, 2)}
+    return replace(table, latency=lat, bw=bw, energy=en), stats
+
+
+def _duration(latency: float, bw: float, dram_bw: float | None) -> float:
+    if not np.isfinite(latency):
+        return np.inf
+    return latency if dram_bw is None else max(latency, latency * bw / dram_bw)
