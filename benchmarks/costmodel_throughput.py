@@ -3,14 +3,14 @@
 Usage: python benchmarks/costmodel_throughput.py [--quick] [--candidates N] [--batch B]
                                                   [--repeat R] [--seed S]
 
-For each dataflow shape (a 2-level weight-stationary KC-P, a 1-level output-stationary YX-P and
+For each dataflow structure (a 2-level weight-stationary KC-P, a 1-level output-stationary YX-P and
 a 3-level one) and each distinct ResNet-50 conv layer shape, it draws ``--candidates`` random
 mappings that MAESTRO's parser accepts (R/S temporal maps cover the whole filter, Y/X tiles are
 at least one filter window, cluster sizes fit the PEs) and evaluates them with
 ``costmodel.analysis.evaluate_batch`` in batches of ``--batch``, on one process. Only the
-evaluate_batch calls are timed; each shape's pass over all layers runs ``--repeat`` times and
+evaluate_batch calls are timed; each structure's pass over all layers runs ``--repeat`` times and
 the fastest pass counts (wall clock; the process CPU time of that pass is printed too, since
-other processes on a shared machine slow the wall clock). It prints per-shape figures, the
+other processes on a shared machine slow the wall clock). It prints per-structure figures, the
 median latency of a single ``costmodel.analysis.evaluate`` call, and as its last line
 ``evaluations/s: N`` (overall, wall clock).
 """
@@ -62,7 +62,7 @@ def resnet50_layers() -> list[Layer]:
     return layers
 
 
-def _shape(text: str) -> tuple[tuple[str, str], ...]:
+def _structure(text: str) -> tuple[tuple[str, str], ...]:
     """``"S K; T C; C; ..."`` -> ``(("S", "K"), ("T", "C"), ("C", ""), ...)``."""
     out = []
     for item in text.split(";"):
@@ -71,13 +71,13 @@ def _shape(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-# name -> (dataflow shape, hardware)
-SHAPES = {
-    "kcp_ws 2-level": (_shape("S K; T C; T R; T S; T Y; T X; C; S C; T Y; T X; T R; T S"),
+# name -> (dataflow structure, hardware)
+STRUCTURES = {
+    "kcp_ws 2-level": (_structure("S K; T C; T R; T S; T Y; T X; C; S C; T Y; T X; T R; T S"),
                        Hardware(num_pes=256, noc_bw=64, offchip_bw=32)),
-    "yxp_os 1-level": (_shape("T K; T C; S Y; T X; T R; T S"),
+    "yxp_os 1-level": (_structure("T K; T C; S Y; T X; T R; T S"),
                        Hardware(num_pes=168, noc_bw=32, offchip_bw=16)),
-    "3-level": (_shape("S K; T C; T Y; T X; T R; T S; C; S C; T K; T Y; T X; C; S Y; T X; T R; "
+    "3-level": (_structure("S K; T C; T Y; T X; T R; T S; C; S C; T K; T Y; T X; C; S Y; T X; T R; "
                        "T S"),
                 Hardware(num_pes=256, noc_bw=128, offchip_bw=64)),
 }
@@ -91,8 +91,8 @@ def _log_uniform(rng, lo, hi):
     return np.clip(np.floor(x), lo, hi).astype(np.int64)
 
 
-def random_mappings(layer: Layer, shape, n: int, num_pes: int, rng):
-    """``n`` random ``(sizes, offsets)`` of ``shape`` for ``layer`` that MAESTRO accepts.
+def random_mappings(layer: Layer, structure, n: int, num_pes: int, rng):
+    """``n`` random ``(sizes, offsets)`` of ``structure`` for ``layer`` that MAESTRO accepts.
 
     R/S TemporalMaps cover the whole filter (size == offset == dim). Other tiles are at most the
     enclosing level's tile on the same dim; Y/X tiles hold at least one filter window, with
@@ -100,11 +100,11 @@ def random_mappings(layer: Layer, shape, n: int, num_pes: int, rng):
     size. Cluster sizes divide the PEs available to them or are random.
     """
     dims = layer.full_dims()
-    sizes = np.empty((n, len(shape)), dtype=np.int64)
+    sizes = np.empty((n, len(structure)), dtype=np.int64)
     offsets = np.empty_like(sizes)
     outer: dict[str, np.ndarray] = {}
     pes_left = np.full(n, num_pes, dtype=np.int64)
-    for col, (kind, dim) in enumerate(shape):
+    for col, (kind, dim) in enumerate(structure):
         if kind == "C":
             divs = np.array([d for d in range(1, num_pes + 1) if num_pes % d == 0])
             c = np.where(rng.random(n) < 0.5, rng.choice(divs, n), _log_uniform(rng, 1, num_pes))
@@ -130,10 +130,11 @@ def random_mappings(layer: Layer, shape, n: int, num_pes: int, rng):
     return sizes, offsets
 
 
-def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng, cost_model="maestro"):
+def bench_structure(name, structure, hw, layers, n_cand, batch, repeat, rng, cost_model="maestro"):
     """Evaluate ``n_cand`` random mappings per layer, ``repeat`` times; returns (evaluations,
     wall seconds, CPU seconds) of the fastest pass."""
-    work = [(layer,) + random_mappings(layer, shape, n_cand, hw.num_pes, rng) for layer in layers]
+    work = [(layer,) + random_mappings(layer, structure, n_cand, hw.num_pes, rng)
+            for layer in layers]
     best = None
     for _ in range(repeat):
         n_eval, wall, cpu, n_valid = 0, 0.0, 0.0, 0
@@ -141,7 +142,7 @@ def bench_shape(name, shape, hw, layers, n_cand, batch, repeat, rng, cost_model=
             for lo in range(0, n_cand, batch):
                 s, o = sizes[lo:lo + batch], offsets[lo:lo + batch]
                 t0, c0 = time.perf_counter(), time.process_time()
-                rep = evaluate_batch(layer, shape, s, o, hw, cost_model=cost_model)
+                rep = evaluate_batch(layer, structure, s, o, hw, cost_model=cost_model)
                 wall += time.perf_counter() - t0
                 cpu += time.process_time() - c0
                 n_eval += len(s)
@@ -163,7 +164,7 @@ def single_latency(layers, repeats: int) -> float:
                    TemporalMap(3, 3, "S"), TemporalMap(3, 1, "Y"), TemporalMap(3, 1, "X"),
                    Cluster(64), SpatialMap(1, 1, "C"), TemporalMap(3, 1, "Y"),
                    TemporalMap(3, 1, "X"), TemporalMap(3, 3, "R"), TemporalMap(3, 3, "S")])
-    hw = SHAPES["kcp_ws 2-level"][1]
+    hw = STRUCTURES["kcp_ws 2-level"][1]
     evaluate(layer, hw, df)  # warm caches
     times = []
     for _ in range(repeats):
@@ -177,10 +178,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few seconds: smoke test")
     ap.add_argument("--candidates", type=int, default=None,
-                    help="random mappings per (layer, dataflow shape) (default 10000, quick 500)")
+                    help="random mappings per (layer, dataflow structure) "
+                         "(default 10000, quick 500)")
     ap.add_argument("--batch", type=int, default=20000, help="candidates per evaluate_batch call")
     ap.add_argument("--repeat", type=int, default=None,
-                    help="passes per shape, the fastest counts (default 3, quick 1)")
+                    help="passes per structure, the fastest counts (default 3, quick 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cost-model", choices=("maestro", "physical", "both"), default="both",
                     help="which model(s) to time (both: physical on the same mappings after "
@@ -192,16 +194,16 @@ def main(argv=None) -> None:
     layers = resnet50_layers()
     total_n, total_s, total_cpu = 0, 0.0, 0.0
     phys_n, phys_cpu = 0, 0.0
-    for name, (shape, hw) in SHAPES.items():
+    for name, (structure, hw) in STRUCTURES.items():
         state = rng.bit_generator.state
         if a.cost_model in ("maestro", "both"):
-            n, s, c = bench_shape(name, shape, hw, layers, n_cand, a.batch, repeat, rng)
+            n, s, c = bench_structure(name, structure, hw, layers, n_cand, a.batch, repeat, rng)
             total_n += n
             total_s += s
             total_cpu += c
         if a.cost_model in ("physical", "both"):
             rng.bit_generator.state = state  # the same mappings
-            n, s, c = bench_shape(name, shape, hw, layers, n_cand, a.batch, repeat, rng,
+            n, s, c = bench_structure(name, structure, hw, layers, n_cand, a.batch, repeat, rng,
                                   cost_model="physical")
             phys_n += n
             phys_cpu += c

@@ -10,9 +10,9 @@ evaluations/s and peak resident memory (``resource.getrusage``: the process itse
 largest worker; with ``--tracemalloc`` also the traced Python-heap peak of the main process,
 from a second, traced run, since tracing slows it down). Part 2 times
 ``costmodel.analysis.evaluate_batch`` on N = 10^3.. random mappings of one fixed ``kcp_ws``
-template shape (``make_space(...).sample`` and ``sizes_offsets``) of ResNet-50 CONV2_1_2, in
+template structure (``make_space(...).sample`` and ``sizes_offsets``) of ResNet-50 CONV2_1_2, in
 calls of at most ``--batch`` candidates; only the ``evaluate_batch`` calls are timed. Random
-mappings of arbitrary shapes, per ResNet-50 layer: ``benchmarks/costmodel_throughput.py``.
+mappings of arbitrary structures, per ResNet-50 layer: ``benchmarks/costmodel_throughput.py``.
 Prints Markdown tables.
 """
 
@@ -87,20 +87,20 @@ def tune_in_subprocess(model: str, hw: str, jobs: int, budget: int | None, trace
 
 
 def throughput(n: int, batch: int, seed: int = 0) -> dict:
-    """Evaluate ``n`` random mappings of one kcp_ws shape in calls of <= ``batch``."""
+    """Evaluate ``n`` random mappings of one kcp_ws structure in calls of <= ``batch``."""
     layer = next(x for x in load_model("resnet50").layers if x.name == "CONV2_1_2")
     hw = HARDWARE_PRESETS["edge168"]
     space = make_space(layer, hw, "kcp_ws")
     rng = np.random.default_rng(seed)
-    secs, valid, calls, shape = 0.0, 0, 0, None
+    secs, valid, calls, structure = 0.0, 0, 0, None
     for lo in range(0, n, batch):
         m = min(batch, n - lo)
         g = space.sample(rng, m)
-        shape = shape or space.shape_of(g, 0)
-        assert len(np.unique(space.shape_keys(g))) == 1, "a template has one dataflow shape"
-        sizes, offsets = space.sizes_offsets(g, np.arange(m), shape)
+        structure = structure or space.structure_of(g, 0)
+        assert len(np.unique(space.structure_keys(g))) == 1, "a template has one dataflow structure"
+        sizes, offsets = space.sizes_offsets(g, np.arange(m), structure)
         t0 = time.perf_counter()
-        rep = evaluate_batch(layer, shape, sizes, offsets, hw)
+        rep = evaluate_batch(layer, structure, sizes, offsets, hw)
         secs += time.perf_counter() - t0
         valid += int(np.count_nonzero(rep["valid"]))
         calls += 1
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_fmt(r['traced_peak_mb'], '.1f')} |", flush=True)
     if not a.skip_throughput:
         top = a.max_candidates or (10**4 if a.quick else 10**7 if a.full else 10**6)
-        print(f"\n## evaluate_batch throughput: ResNet-50 CONV2_1_2, kcp_ws shape, edge168, "
+        print(f"\n## evaluate_batch throughput: ResNet-50 CONV2_1_2, kcp_ws structure, edge168, "
               f"calls of <= {a.batch:,} candidates\n")
         print("| candidates | calls | seconds | evals/s | valid | peak RSS MB |")
         print("|---:|---:|---:|---:|---:|---:|")

@@ -171,16 +171,17 @@ def check_cost_model(name: str) -> str:
     return name
 
 
-def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
+def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
                    table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
                    area_power: AreaPowerModel = DEFAULT_AREA_POWER,
                    cost_model: str = "maestro", l2_resident=None,
                    sparsity: SparsityConfig | None = None) -> BatchReport:
-    """Evaluate many candidate mappings of one layer that share one dataflow ``shape``.
+    """Evaluate many candidate mappings of one layer that share one dataflow ``structure``.
 
-    ``shape`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
-    ``""`` for clusters), e.g. ``Dataflow.shape``. ``sizes`` and ``offsets`` are ``[B, len(shape)]``
-    integer arrays (cluster columns: size = cluster size; offset ignored). ``hardware`` is a
+    ``structure`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
+    ``""`` for clusters), e.g. ``Dataflow.structure``. ``sizes`` and ``offsets`` are
+    ``[B, len(structure)]`` integer arrays (cluster columns: size = cluster size; offset
+    ignored). ``hardware`` is a
     :class:`Hardware` or a dict of field -> scalar or ``[B]`` array. No Python loop runs per
     candidate. ``cost_model``: ``"maestro"`` (MAESTRO's numbers, exactly) or ``"physical"``
     (DRAM as a level with reuse, bandwidth-bound runtime and DRAM energy; see
@@ -190,12 +191,12 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
     :mod:`costmodel.sparsity`; ``maestro`` stays dense.
     """
     check_cost_model(cost_model)
-    shape = tuple(shape)
+    structure = tuple(structure)
     sizes = np.atleast_2d(np.asarray(sizes, dtype=np.int64))
     offsets = np.atleast_2d(np.asarray(offsets, dtype=np.int64))
     B = sizes.shape[0]
-    if sizes.shape != (B, len(shape)) or offsets.shape != sizes.shape:
-        raise ValueError(f"sizes/offsets must be [B, {len(shape)}] arrays")
+    if sizes.shape != (B, len(structure)) or offsets.shape != sizes.shape:
+        raise ValueError(f"sizes/offsets must be [B, {len(structure)}] arrays")
     if (sizes <= 0).any() or (offsets <= 0).any():
         raise MappingError("directive sizes, offsets and cluster sizes must be positive",
                            rule="positive-size")
@@ -206,7 +207,7 @@ def evaluate_batch(layer: Layer, shape, sizes, offsets, hardware, *,
                            "MAESTRO's model has no DRAM level: use the physical cost model",
                            rule="l2-resident")
     hwb = hardware_batch(hardware, B)
-    levels = build_levels(layer, table, shape, sizes, offsets, hwb.num_pes)
+    levels = build_levels(layer, table, structure, sizes, offsets, hwb.num_pes)
     on_chip = hwb
     if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
         on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
@@ -320,7 +321,7 @@ def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None,
     sizes = np.array([[d.size for d in df.directives]], dtype=np.int64)
     offsets = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
                        dtype=np.int64)
-    return evaluate_batch(layer, df.shape, sizes, offsets, hardware, table=table, energy=energy,
+    return evaluate_batch(layer, df.structure, sizes, offsets, hardware, table=table, energy=energy,
                           area_power=area_power, cost_model=cost_model,
                           l2_resident=df.l2_resident, sparsity=sparsity).row(0)
 

@@ -80,7 +80,7 @@ class Dataflow:
                 rule="cluster-count")
 
     @property
-    def shape(self) -> tuple[tuple[str, str], ...]:
+    def structure(self) -> tuple[tuple[str, str], ...]:
         """The structure without sizes: ``(kind, dim)`` per directive (``("C", "")``: cluster)."""
         return tuple((d.kind, d.dim if d.kind != "C" else "") for d in self.directives)
 

@@ -1,8 +1,8 @@
 """Static preprocessing of a layer's dataflow into cluster levels (spec §2), vectorised.
 
 The *structure* of every level (which directives, in which order, on which dimension) depends
-only on the dataflow's shape; the sizes, offsets, unit counts and tile tables are arrays over a
-batch of candidates that share that shape.
+only on the dataflow's structure; the sizes, offsets, unit counts and tile tables are arrays over a
+batch of candidates that share that structure.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ class Level:
         return [j for j, d in enumerate(self.directives) if d.kind == "S"]
 
 
-def split_shape(shape) -> list[list[tuple[str, str, int]]]:
-    """Cut a dataflow shape at its Cluster entries: ``[(kind, dim, column), ...]`` per level."""
+def split_structure(structure) -> list[list[tuple[str, str, int]]]:
+    """Cut a dataflow structure at its Cluster entries: ``[(kind, dim, column), ...]`` per level."""
     out: list[list[tuple[str, str, int]]] = [[]]
-    for col, (kind, dim) in enumerate(shape):
+    for col, (kind, dim) in enumerate(structure):
         if kind == "C":
             out.append([])
         else:
@@ -65,18 +65,18 @@ def split_shape(shape) -> list[list[tuple[str, str, int]]]:
     return out
 
 
-def build_levels(layer: Layer, table: TensorTable, shape, sizes: np.ndarray,
+def build_levels(layer: Layer, table: TensorTable, structure, sizes: np.ndarray,
                  offsets: np.ndarray, num_pes: np.ndarray) -> list[Level]:
     """Complete every level's directive list and compute its static tables (spec §2.3-§2.5).
 
-    ``sizes``/``offsets`` are ``[B, len(shape)]`` int64 arrays (cluster entries: size = cluster
-    size). Raises :class:`MappingError` for shape-level errors (no spatial map, unknown dim).
+    ``sizes``/``offsets`` are ``[B, len(structure)]`` int64 arrays (cluster entries: size = cluster
+    size). Raises :class:`MappingError` for structure-level errors (no spatial map, unknown dim).
     Per-candidate problems (more PEs requested than exist) give ``N == 0`` and are flagged by
     the engine.
     """
     B = sizes.shape[0]
     sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in layer.full_dims().items()}
-    cluster_cols = [c for c, (k, _) in enumerate(shape) if k == "C"]
+    cluster_cols = [c for c, (k, _) in enumerate(structure) if k == "C"]
     U = np.ones(B, dtype=np.int64)
     for c in cluster_cols:
         U = U * sizes[:, c]
@@ -84,7 +84,7 @@ def build_levels(layer: Layer, table: TensorTable, shape, sizes: np.ndarray,
     SD = sd0
     parent: list[LevelDirective] | None = None
     input_vars = table.input_vars
-    for i, items in enumerate(split_shape(shape)):
+    for i, items in enumerate(split_structure(structure)):
         if i == 0:
             N = np.where(num_pes >= U, num_pes // np.maximum(U, 1), 0)
         else:

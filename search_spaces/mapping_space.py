@@ -102,18 +102,18 @@ class MappingSpace:
         return np.array([d in ("R", "S") for d in self.dims])
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, rng: np.random.Generator, n: int, tiles_per_shape: int = 1) -> Genomes:
+    def sample(self, rng: np.random.Generator, n: int, tiles_per_structure: int = 1) -> Genomes:
         """``n`` random genomes (repaired, so they satisfy every structural rule).
 
-        With ``tiles_per_shape`` = k, blocks of k genomes share one random structure (levels,
+        With ``tiles_per_structure`` = k, blocks of k genomes share one random structure (levels,
         loop orders, spatial dims) and differ in tiles and cluster sizes: still uniform over
         structures, and k times cheaper to evaluate (one cost-model call per block).
         """
         if n == 0:
             return self.empty()
         g = self._sample(rng, n)
-        if tiles_per_shape > 1:
-            lead = (np.arange(n) // tiles_per_shape) * tiles_per_shape
+        if tiles_per_structure > 1:
+            lead = (np.arange(n) // tiles_per_structure) * tiles_per_structure
             g.levels, g.order, g.par = g.levels[lead], g.order[lead], g.par[lead]
             g.par2 = g.par2[lead]
             g = self.repair(g)
@@ -292,8 +292,8 @@ class MappingSpace:
         return g
 
     # ------------------------------------------------------------------ decoding
-    def shape_keys(self, g: Genomes) -> np.ndarray:
-        """A bytes key per genome: genomes with equal keys share a dataflow shape."""
+    def structure_keys(self, g: Genomes) -> np.ndarray:
+        """A bytes key per genome: genomes with equal keys share a dataflow structure."""
         G = len(g)
         in_use = np.arange(self.L)[None, :] < g.levels[:, None]
         order = np.where(in_use[:, :, None], g.order, 0).reshape(G, -1)
@@ -311,8 +311,8 @@ class MappingSpace:
             axis=1).astype(np.int8))
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
-    def shape_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
-        """The dataflow shape of genome ``i`` (same for every genome with the same key)."""
+    def structure_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
+        """The dataflow structure of genome ``i`` (same for every genome with the same key)."""
         out = []
         for lv in range(int(g.levels[i])):
             if lv > 0:
@@ -322,15 +322,16 @@ class MappingSpace:
                 out.append(("S" if spatial else "T", self.dims[di]))
         return tuple(out)
 
-    def sizes_offsets(self, g: Genomes, idx: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
-        """``[n, len(shape)]`` sizes and offsets of genomes ``idx`` that share ``shape``."""
+    def sizes_offsets(self, g: Genomes, idx: np.ndarray,
+                      structure) -> tuple[np.ndarray, np.ndarray]:
+        """``[n, len(structure)]`` sizes and offsets of genomes ``idx`` that share ``structure``."""
         lay = self.layer
         n = len(idx)
-        sizes = np.empty((n, len(shape)), dtype=np.int64)
+        sizes = np.empty((n, len(structure)), dtype=np.int64)
         offs = np.empty_like(sizes)
         lv = 0
         full = lay.full_dims()
-        for col, (kind, dim) in enumerate(shape):
+        for col, (kind, dim) in enumerate(structure):
             if kind == "C":
                 lv += 1
                 sizes[:, col] = offs[:, col] = g.clusters[idx, lv]
@@ -351,10 +352,10 @@ class MappingSpace:
 
     def decode(self, g: Genomes, i: int) -> Dataflow:
         """Genome ``i`` as a MAESTRO dataflow."""
-        shape = self.shape_of(g, i)
-        sizes, offs = self.sizes_offsets(g, np.array([i]), shape)
+        structure = self.structure_of(g, i)
+        sizes, offs = self.sizes_offsets(g, np.array([i]), structure)
         out = []
-        for (kind, dim), m, o in zip(shape, sizes[0], offs[0]):
+        for (kind, dim), m, o in zip(structure, sizes[0], offs[0]):
             if kind == "C":
                 out.append(Cluster(int(m), "P"))
             elif kind == "S":

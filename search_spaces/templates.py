@@ -89,7 +89,7 @@ def make_space(layer: Layer, hw: Hardware, spec: str | None = None,
     m = _FLEX.fullmatch(flex) if flex else None
     if flex and not m:
         raise ValueError(f"bad flexibility class {flex!r}; expected e.g. T1O0P1S0")
-    tiling, order, par, shape = (bool(int(x)) for x in m.groups()) if m else (1, 0, 0, 1)
+    tiling, order, par, clusters = (bool(int(x)) for x in m.groups()) if m else (1, 0, 0, 1)
     rs = any(p in ("R", "S") for p in t.pars2 if p)
     probe = MappingSpace(layer, hw, fixed_levels=len(t.orders), rs_spatial=rs)
     dims = probe.dims
@@ -106,7 +106,7 @@ def make_space(layer: Layer, hw: Hardware, spec: str | None = None,
             pars[lv] = p
         kw["fixed_par"] = pars
         kw["fixed_par2"] = {lv: (t.pars2[lv] if lv < len(t.pars2) else None) for lv in range(L)}
-    if not shape and L > 1:
+    if not clusters and L > 1:
         sizes = [c or layer.full_dims().get("R", 1) for c in t.clusters]
         kw["fixed_clusters"] = {lv: min(sizes[lv - 1], hw.num_pes) for lv in range(1, L)}
     if not tiling:

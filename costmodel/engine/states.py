@@ -25,7 +25,7 @@ INIT, STEADY, EDGE = 0, 1, 2
 # cases x rows stay within MERGE_FACTOR x theirs + MERGE_SLACK (see merge_groups): padding
 # pays for small groups (a search's batches) and costs for large ones, so only the slack
 # (about one group's fixed cost) is allowed; a factor of 2 makes benchmarks/
-# costmodel_throughput.py (large one-shape batches) about 32% slower for no gain in tuning time
+# costmodel_throughput.py (large one-structure batches) about 32% slower for no gain in tuning time
 MERGE_FACTOR = 1
 MERGE_SLACK = 4096
 

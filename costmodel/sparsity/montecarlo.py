@@ -73,12 +73,12 @@ def _axes(level, sd):
     return starts
 
 
-def walk(layer: Layer, shape, sizes, offsets, num_pes: int, mask: np.ndarray, tensor: str,
+def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray, tensor: str,
          simd: int = 1) -> float:
     """Compute cycles of one mapping with ``mask`` on ``tensor`` (``weight`` or ``input``)
     conditioning a skipping compute."""
     table = tensor_table(layer.type, "N" in layer.dims)
-    lv = build_levels(layer, table, shape, np.atleast_2d(sizes), np.atleast_2d(offsets),
+    lv = build_levels(layer, table, structure, np.atleast_2d(sizes), np.atleast_2d(offsets),
                       np.array([num_pes]))
     if len(lv) != 1:
         raise ValueError("the Monte Carlo walk handles one-level mappings only")
@@ -115,7 +115,7 @@ def walk(layer: Layer, shape, sizes, offsets, num_pes: int, mask: np.ndarray, te
     return float(np.sum(per_step))
 
 
-def monte_carlo(layer: Layer, shape, sizes, offsets, num_pes: int, density: Density,
+def monte_carlo(layer: Layer, structure, sizes, offsets, num_pes: int, density: Density,
                 tensor: str = "weight", simd: int = 1, trials: int = 20, seed: int = 0):
     """``(mean, std)`` over ``trials`` random masks of sparse over dense compute time."""
     rng = np.random.default_rng(seed)
@@ -125,7 +125,8 @@ def monte_carlo(layer: Layer, shape, sizes, offsets, num_pes: int, density: Dens
             if d in layer.full_dims()]
     red = reduction_dim(layer.type)
     axis = dims.index(red) if red in dims else len(dims) - 1
-    dense = walk(layer, shape, sizes, offsets, num_pes, np.ones(shp, dtype=bool), tensor, simd)
-    vals = [walk(layer, shape, sizes, offsets, num_pes, random_mask(shp, density, axis, rng),
-                 tensor, simd) / dense for _ in range(trials)]
+    dense = walk(layer, structure, sizes, offsets, num_pes, np.ones(shp, dtype=bool), tensor,
+                 simd)
+    vals = [walk(layer, structure, sizes, offsets, num_pes,
+                 random_mask(shp, density, axis, rng), tensor, simd) / dense for _ in range(trials)]
     return float(np.mean(vals)), float(np.std(vals))

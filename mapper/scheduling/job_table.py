@@ -72,7 +72,7 @@ def _evaluate(job: Job, cores: list[Core], clusters: list[int], cost_model: str)
     offs = np.array([[x.size if x.kind == "C" else x.offset for x in df.directives]
                      for df in dfs], dtype=np.int64)
     kw = {"cost_model": cost_model} if _HAS_COST_MODEL else {}
-    rep = evaluate_batch(job.layer, dfs[0].shape, sizes, offs, _hw_batch(cores), **kw)
+    rep = evaluate_batch(job.layer, dfs[0].structure, sizes, offs, _hw_batch(cores), **kw)
     fatal = (rep["flags"] & FATAL) != 0
     lat = np.where(fatal, np.inf, rep["runtime"].astype(np.float64))
     return lat, demand(rep["l2_size"], rep["runtime"]), rep["energy_nj"], rep["l2_size"]

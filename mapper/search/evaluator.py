@@ -49,7 +49,7 @@ class Evaluation:
 
 
 class Evaluator:
-    """Evaluates genomes of one :class:`MappingSpace`, one cost-model call per dataflow shape.
+    """Evaluates genomes of one :class:`MappingSpace`, one cost-model call per dataflow structure.
 
     With ``prune`` (latency objective only), a call given the ``incumbent`` latency skips
     the candidates whose latency lower bound (:meth:`latency_bound`) is not below it: they
@@ -79,25 +79,25 @@ class Evaluator:
         return -(-self.space.layer.macs // busy)
 
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
-        """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow shape (a
-        shape the model rejects is left invalid)."""
+        """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow structure (a
+        structure the model rejects is left invalid)."""
         n = len(g)
         out = {k: np.zeros(n) for k in METRICS}
         out["valid"] = np.zeros(n, dtype=bool)
         out["flags"] = np.zeros(n, dtype=np.int64)
         if n == 0:
             return out
-        keys = self.space.shape_keys(g)
+        keys = self.space.structure_keys(g)
         _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
         for k, f in enumerate(first):
             idx = np.nonzero(inv == k)[0]
-            shape = self.space.shape_of(g, int(f))
-            sizes, offs = self.space.sizes_offsets(g, idx, shape)
+            structure = self.space.structure_of(g, int(f))
+            sizes, offs = self.space.sizes_offsets(g, idx, structure)
             try:
-                rep = evaluate_batch(self.space.layer, shape, sizes, offs, self.space.hardware,
+                rep = evaluate_batch(self.space.layer, structure, sizes, offs, self.space.hardware,
                                      cost_model=self.cost_model)
             except MaestroInputError:
-                continue  # a shape MAESTRO cannot analyse: infeasible
+                continue  # a structure MAESTRO cannot analyse: infeasible
             for name in METRICS:
                 out[name][idx] = rep[name]
         return out

@@ -116,10 +116,10 @@ def test_no_spatial_map_is_an_error():
 
 def _random_batch(layer, hw, seed, n, levels=2):
     space = MappingSpace(layer, hw, max_levels=levels, min_levels=levels)
-    g = space.sample(np.random.default_rng(seed), n, tiles_per_shape=n)
-    shape = space.shape_of(g, 0)
-    sizes, offs = space.sizes_offsets(g, np.arange(n), shape)
-    return space, g, shape, sizes, offs
+    g = space.sample(np.random.default_rng(seed), n, tiles_per_structure=n)
+    structure = space.structure_of(g, 0)
+    sizes, offs = space.sizes_offsets(g, np.arange(n), structure)
+    return space, g, structure, sizes, offs
 
 
 LAYERS = [
@@ -141,8 +141,8 @@ LAYERS = [
 @example(LAYERS[2], 2886, 3, 16, 1)
 def test_batch_equals_scalar_and_invariants(layer, seed, levels, pes, simd):
     hw = Hardware(num_pes=pes, noc_bw=64, offchip_bw=128, simd_lanes=simd)
-    space, g, shape, sizes, offs = _random_batch(layer, hw, seed, 8, levels)
-    batch = evaluate_batch(layer, shape, sizes, offs, hw)
+    space, g, structure, sizes, offs = _random_batch(layer, hw, seed, 8, levels)
+    batch = evaluate_batch(layer, structure, sizes, offs, hw)
     for i in range(len(g)):
         one = evaluate(layer, hw, space.decode(g, i))
         row = batch.row(i)

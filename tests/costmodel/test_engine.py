@@ -75,8 +75,8 @@ def test_merged_groups_equal_exact_groups(layer, levels, rs, monkeypatch):
     """Every report field of random batches, with groups merged (the default) and without."""
     hw = Hardware(num_pes=60, l1_size=10**6, l2_size=10**8, noc_bw=7, offchip_bw=5)
     space = MappingSpace(layer, hw, max_levels=levels, rs_spatial=rs)
-    g = space.sample(np.random.default_rng(levels), 120, tiles_per_shape=30)
-    keys = space.shape_keys(g)
+    g = space.sample(np.random.default_rng(levels), 120, tiles_per_structure=30)
+    keys = space.structure_keys(g)
     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
     merged = []
     real = states.merge_groups
@@ -89,20 +89,20 @@ def test_merged_groups_equal_exact_groups(layer, levels, rs, monkeypatch):
     monkeypatch.setattr(states, "merge_groups", spy)
     for k, f in enumerate(first):
         idx = np.flatnonzero(inv == k)
-        shape = space.shape_of(g, int(f))
-        sizes, offs = space.sizes_offsets(g, idx, shape)
+        structure = space.structure_of(g, int(f))
+        sizes, offs = space.sizes_offsets(g, idx, structure)
         out = []
         for factor, slack in ((states.MERGE_FACTOR, states.MERGE_SLACK), (0, -1)):
             monkeypatch.setattr(states, "MERGE_FACTOR", factor)
             monkeypatch.setattr(states, "MERGE_SLACK", slack)
-            out.append(evaluate_batch(layer, shape, sizes, offs, hw))
+            out.append(evaluate_batch(layer, structure, sizes, offs, hw))
         a, b = out
         for name in a:
             x, y = np.asarray(a[name]), np.asarray(b[name])
             if x.dtype == object:
                 assert (x == y).all(), name
             else:
-                assert np.array_equal(x, y, equal_nan=True), (name, shape)
+                assert np.array_equal(x, y, equal_nan=True), (name, structure)
     assert max(merged) > 1  # some groups were merged, and compared with the exact ones
 
 
@@ -113,7 +113,7 @@ def test_merged_groups_count_only_existing_cases_before_the_first_valid_one(monk
                   strides=dict(Y=2, X=2))
     hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000,
                   offchip_bw=81920000)
-    shape = (("T", "S"), ("T", "C"), ("S", "K"), ("S", "Y"), ("T", "R"), ("T", "X"), ("C", ""),
+    structure = (("T", "S"), ("T", "C"), ("S", "K"), ("S", "Y"), ("T", "R"), ("T", "X"), ("C", ""),
              ("T", "X"), ("T", "S"), ("T", "R"), ("T", "Y"), ("T", "K"), ("S", "C"))
     # (C, K, Y, X, cluster, X, Y, K, C) tiles; S and R tiles are 1; offsets: Y/X sizes + 1
     rows = [(4, 4, 3, 3, 4, 3, 3, 2, 1), (64, 64, 27, 21, 3, 1, 27, 1, 2),
@@ -129,6 +129,6 @@ def test_merged_groups_count_only_existing_cases_before_the_first_valid_one(monk
     for factor, slack in ((states.MERGE_FACTOR, states.MERGE_SLACK), (0, -1)):
         monkeypatch.setattr(states, "MERGE_FACTOR", factor)
         monkeypatch.setattr(states, "MERGE_SLACK", slack)
-        out.append(evaluate_batch(layer, shape, sizes, offs, hw))
+        out.append(evaluate_batch(layer, structure, sizes, offs, hw))
     for name in ("l1_size", "l2_size", "input_l1_size", "filter_l2_size", "runtime", "flags"):
         assert np.array_equal(out[0][name], out[1][name]), name

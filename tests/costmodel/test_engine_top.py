@@ -20,11 +20,11 @@ CONV2 = Layer("CONV2_1_2", "CONV", dict(K=64, C=64, R=3, S=3, Y=56, X=56), dataf
 ACC1 = Hardware(num_pes=256, l1_size=100, l2_size=3000, noc_bw=1000, offchip_bw=50)
 
 
-def _top(layer, shape, sizes, offsets, hw):
+def _top(layer, structure, sizes, offsets, hw):
     """The engine's top-level record, set up as :func:`evaluate_batch` does."""
     table = tensor_table(layer.type, "N" in layer.dims)
     hwb = hardware_batch(hw, len(sizes))
-    levels = build_levels(layer, table, shape, sizes, offsets, hwb.num_pes)
+    levels = build_levels(layer, table, structure, sizes, offsets, hwb.num_pes)
     return Engine(levels, table, hwb).analyze(0, np.arange(len(sizes)), dict(levels[0].SD))
 
 
@@ -32,7 +32,7 @@ def _one(layer):
     df = layer.dataflow
     sizes = np.array([[d.size for d in df.directives]])
     offsets = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]])
-    return df.shape, sizes, offsets
+    return df.structure, sizes, offsets
 
 
 def test_worked_example_compute_cycles():
@@ -43,12 +43,12 @@ def test_worked_example_compute_cycles():
     assert res["runtime"][0] == 2_659_392  # off-chip bound: 57 cycles per iteration
 
 
-def _check_against_report(layer, shape, sizes, offs, hw) -> int:
+def _check_against_report(layer, structure, sizes, offs, hw) -> int:
     """Per candidate: the average compute delay is compute cycles / iterations (truncated),
     compute never exceeds the runtime, and a mapping with no valid case has neither.
     Returns the number of candidates with no valid case."""
-    res = _top(layer, shape, sizes, offs, hw)
-    rep = evaluate_batch(layer, shape, sizes, offs, hw)
+    res = _top(layer, structure, sizes, offs, hw)
+    rep = evaluate_batch(layer, structure, sizes, offs, hw)
     cyc, its = res["compute_cycles"], res["top_iterations"]
     assert cyc.dtype == its.dtype == np.int64
     none = (res["err"] & ERR_NO_VALID) != 0
@@ -71,14 +71,14 @@ LAYERS = [
 def test_compute_cycles_agree_with_the_report(layer, levels):
     hw = Hardware(num_pes=60, l1_size=10**6, l2_size=10**8, noc_bw=7, offchip_bw=5)
     space = MappingSpace(layer, hw, max_levels=levels)
-    g = space.sample(np.random.default_rng(levels), 150, tiles_per_shape=30)
-    keys = space.shape_keys(g)
+    g = space.sample(np.random.default_rng(levels), 150, tiles_per_structure=30)
+    keys = space.structure_keys(g)
     _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
     for k, f in enumerate(first):
         idx = np.flatnonzero(inv == k)
-        shape = space.shape_of(g, int(f))
-        sizes, offs = space.sizes_offsets(g, idx, shape)
-        _check_against_report(layer, shape, sizes, offs, hw)
+        structure = space.structure_of(g, int(f))
+        sizes, offs = space.sizes_offsets(g, idx, structure)
+        _check_against_report(layer, structure, sizes, offs, hw)
 
 
 @pytest.mark.parametrize("layer,seed", [
@@ -89,7 +89,7 @@ def test_no_valid_case_has_no_compute_cycles(layer, seed):
     """Batches (from tests/costmodel/test_analysis.py) with mappings that have no valid case."""
     hw = Hardware(num_pes=16, noc_bw=64, offchip_bw=128)
     space = MappingSpace(layer, hw, max_levels=3, min_levels=3)
-    g = space.sample(np.random.default_rng(seed), 8, tiles_per_shape=8)
-    shape = space.shape_of(g, 0)
-    sizes, offs = space.sizes_offsets(g, np.arange(8), shape)
-    assert _check_against_report(layer, shape, sizes, offs, hw) > 0
+    g = space.sample(np.random.default_rng(seed), 8, tiles_per_structure=8)
+    structure = space.structure_of(g, 0)
+    sizes, offs = space.sizes_offsets(g, np.arange(8), structure)
+    assert _check_against_report(layer, structure, sizes, offs, hw) > 0

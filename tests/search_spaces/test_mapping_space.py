@@ -24,8 +24,8 @@ def test_same_seed_same_samples():
 
 def test_blocks_of_samples_share_a_structure():
     sp = MappingSpace(LAYER, HW, max_levels=2)
-    g = sp.sample(np.random.default_rng(8), 60, tiles_per_shape=20)
-    keys = sp.shape_keys(g).reshape(3, 20)
+    g = sp.sample(np.random.default_rng(8), 60, tiles_per_structure=20)
+    keys = sp.structure_keys(g).reshape(3, 20)
     assert (keys == keys[:, :1]).all()
     assert len(np.unique(g.keys())) > 30
 

@@ -35,7 +35,7 @@ def test_tile_only_moves_keep_the_structure():
     g = sp.sample(rng, 100)
     kids = mutate(sp, rng, crossover_tiles(sp, rng, g, g.take(rng.permutation(len(g)))),
                   structural=False)
-    assert (sp.shape_keys(kids) == sp.shape_keys(g)).all()
+    assert (sp.structure_keys(kids) == sp.structure_keys(g)).all()
     assert (kids.keys() != g.keys()).any()
 
 
@@ -45,17 +45,17 @@ def test_with_structure_of_takes_levels_orders_and_spatial_dims():
     g, src = sp.sample(rng, 50), sp.sample(rng, 50)
     out = with_structure_of(sp, g, src)
     check_rules(sp, out)
-    assert (sp.shape_keys(out) == sp.shape_keys(src)).all()
+    assert (sp.structure_keys(out) == sp.structure_keys(src)).all()
 
 
-def test_neighbourhood_keeps_the_shape_and_covers_every_cluster_size():
+def test_neighbourhood_keeps_the_structure_and_covers_every_cluster_size():
     rng = np.random.default_rng(3)
     sp = MappingSpace(LAYER, HW, max_levels=2)
     g = sp.sample(rng, 20)
     i = int(np.nonzero(g.levels == 2)[0][0])
     nb = neighbours(sp, g, i)
     check_rules(sp, nb)
-    assert (sp.shape_keys(nb) == sp.shape_keys(g.take([i]))[0]).all()
+    assert (sp.structure_keys(nb) == sp.structure_keys(g.take([i]))[0]).all()
     assert set(range(1, HW.num_pes + 1)) - {int(g.clusters[i, 1])} <= set(nb.clusters[:, 1])
     # every value of a small dim is tried at the top level (K = 32: all values 1..16)
     k = sp.dims.index("K")

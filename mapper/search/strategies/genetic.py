@@ -4,7 +4,7 @@ Each generation keeps an elite, breeds children by GAMMA's per-dimension tile cr
 domain mutations (tile steps, spatial-dim change, loop swaps, cluster resizing, adding or
 removing a level, splitting a level in two), and spends part of the batch on tile-only
 variants of the best individuals.
-Tile-only variants share their parent's dataflow shape, so the batch cost model scores them in
+Tile-only variants share their parent's dataflow structure, so the batch cost model scores them in
 one call: this is where most evaluations go, and why the GA is fast.
 """
 
@@ -25,27 +25,27 @@ from search_spaces.variation import (
 
 
 class GeneticAlgorithm(Strategy):
-    """Population-based search whose batches are grouped by dataflow shape.
+    """Population-based search whose batches are grouped by dataflow structure.
 
-    Each generation picks ``n_shapes`` structures: the best distinct shapes of the population
+    Each generation picks ``n_structures`` structures: the best distinct ones of the population
     (exploitation), new ones bred from elites by crossover and structural mutation
     (``explore``), random newcomers carrying elite tiles (``immigrants``), and ``splits``
     structures that give an elite individual one more cluster level spreading another dim
     (:func:`variation.split_level`: how a one-level mapping whose spatial dim is too small
     for the array becomes a two-level one that keeps it busy, without a detour through
     random genes). Every structure
-    gets ``per_shape`` children whose tiles and cluster sizes come from GAMMA-style crossover
+    gets ``per_structure`` children whose tiles and cluster sizes come from GAMMA-style crossover
     with other elites plus tile mutation. The neighbourhoods of the ``local_top`` best
     individuals and of the best of ``class_top`` other classes (line searches along every tile
     and cluster size, see :func:`variation.neighbours`) are scored whole (hill climbing),
-    and at most ``max_per_shape`` individuals of one shape survive (niching keeps the
+    and at most ``max_per_structure`` individuals of one structure survive (niching keeps the
     population diverse). No dataflow is proposed twice. When the population has converged
     (``restart_after`` generations without improvement, or ``short_stall`` of them whose
     batches were less than ``short_restart`` full because nearly every proposal was a repeat)
     the search restarts from a fresh sample of ``restart_init`` x ``init_size`` genomes and
     keeps its best. ``seeds`` (genomes of the space) open the first sample. The initial
-    sample gives each random structure ``init_tiles_per_shape``
-    tile variants: a cost-model call costs about the same for 30 or 250 genomes of one shape
+    sample gives each random structure ``init_tiles_per_structure``
+    tile variants: a cost-model call costs about the same for 30 or 250 genomes of one structure
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
@@ -67,26 +67,26 @@ class GeneticAlgorithm(Strategy):
     BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
     SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
-    def __init__(self, space, seed: int = 0, population: int = 64, n_shapes: int = 8,
-                 per_shape: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
-                 batch_size: int = 0, init_tiles_per_shape: int = 256, immigrants: float = 0.25,
-                 local_top: int = 8, max_per_shape: int = 4, init_size: int = 2048,
+    def __init__(self, space, seed: int = 0, population: int = 64, n_structures: int = 8,
+                 per_structure: int = 160, explore: float = 0.5, mutation_rate: float = 0.3,
+                 batch_size: int = 0, init_tiles_per_structure: int = 256, immigrants: float = 0.25,
+                 local_top: int = 8, max_per_structure: int = 4, init_size: int = 2048,
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
                  short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
                  own_split_share: float = 0.5, local_share: float | None = None,
                  bound_select: int | None = None, objective: str = "latency",
                  seeds: Genomes | None = None):
-        super().__init__(space, seed, batch_size or n_shapes * per_shape)
+        super().__init__(space, seed, batch_size or n_structures * per_structure)
         self._auto_batch = not batch_size
         self.population = population
-        self.n_shapes = n_shapes
-        self.per_shape = per_shape
+        self.n_structures = n_structures
+        self.per_structure = per_structure
         self.explore = explore
         self.mutation_rate = mutation_rate
-        self.init_tiles_per_shape = init_tiles_per_shape
+        self.init_tiles_per_structure = init_tiles_per_structure
         self.immigrants = immigrants
         self.local_top = local_top
-        self.max_per_shape = max_per_shape  # niching: cap on individuals sharing a shape
+        self.max_per_structure = max_per_structure  # niching: cap per structure
         self.init_size = init_size or self.batch_size
         self._scaled = False
         self.restart_after = restart_after  # generations without improvement (0: never)
@@ -154,11 +154,11 @@ class GeneticAlgorithm(Strategy):
         """Shrink batches for small evaluation budgets, so that a run of a few thousand
         evaluations still lives for tens of generations instead of being all start-up
         (``counted``: a budget of evaluations, not one estimated from a time limit)."""
-        per_shape = int(np.clip(budget // 150, 16, self.per_shape))
-        if per_shape < self.per_shape:  # many structures in a small initial sample
-            self.init_tiles_per_shape = int(np.clip(per_shape // 5, 8,
-                                                    self.init_tiles_per_shape))
-        self.per_shape = per_shape
+        per_structure = int(np.clip(budget // 150, 16, self.per_structure))
+        if per_structure < self.per_structure:  # many structures in a small initial sample
+            self.init_tiles_per_structure = int(np.clip(per_structure // 5, 8,
+                                                    self.init_tiles_per_structure))
+        self.per_structure = per_structure
         self.init_size = int(np.clip(budget // 12, 256, self.init_size))
         # own-dim top levels pay at the default budget (depthwise layers) but cost at a few
         # thousand evaluations, so their share shrinks with the budget below 24,000
@@ -178,7 +178,7 @@ class GeneticAlgorithm(Strategy):
         if (self._bound_select is None and self.objective == "latency" and counted
                 and budget < self.BOUND_SELECT_BELOW):
             self.bound_select = 4
-        self.batch_size = self.n_shapes * self.per_shape
+        self.batch_size = self.n_structures * self.per_structure
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:
         if self._scaled:
@@ -205,13 +205,13 @@ class GeneticAlgorithm(Strategy):
                 g = Genomes.concat([sp.repair(self.seeds), g])
             return self._unseen(g, n)
         pop = self.pop
-        keys = sp.shape_keys(pop)
+        keys = sp.structure_keys(pop)
         _, first = np.unique(keys, return_index=True)
-        first = np.sort(first)  # population is sorted best first: best of each shape
-        n_new = max(1, int(round(self.explore * self.n_shapes)))
-        n_imm = int(round(self.immigrants * self.n_shapes))
-        n_keep = max(1, self.n_shapes - n_new - n_imm)
-        # the best shapes, plus the best shape of some other classes (level count, spatial
+        first = np.sort(first)  # population is sorted best first: best of each structure
+        n_new = max(1, int(round(self.explore * self.n_structures)))
+        n_imm = int(round(self.immigrants * self.n_structures))
+        n_keep = max(1, self.n_structures - n_new - n_imm)
+        # the best structures, plus the best structure of some other classes (level count, spatial
         # dims) picked at random, so that no kind of dataflow is abandoned early
         top = list(first[: (n_keep + 1) // 2])
         _, cfirst = np.unique(sp.class_keys(pop), return_index=True)
@@ -231,7 +231,7 @@ class GeneticAlgorithm(Strategy):
             imm = with_structure_of(sp, donors, sp.sample(rng, n_imm * m))
             parts.append(self._busiest(imm, n_imm, len(imm)))
         bases = Genomes.concat(parts)
-        k = max(1, int(round(self.per_shape * self.oversample)))
+        k = max(1, int(round(self.per_structure * self.oversample)))
         base_rep = bases.take(np.repeat(np.arange(len(bases)), k * m))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
         kids = crossover_tiles(sp, rng, base_rep, partner)
@@ -273,26 +273,26 @@ class GeneticAlgorithm(Strategy):
         return g.take((np.arange(len(b))[:, None] * block + pick).ravel())
 
     def _initial_sample(self, n: int) -> Genomes:
-        """``n`` random genomes in blocks of ``init_tiles_per_shape`` sharing a structure.
+        """``n`` random genomes in blocks of ``init_tiles_per_structure`` sharing a structure.
         With ``bound_select`` = m (first sample only), m times as many structures with m
         times as many tiles each are drawn; each keeps its tiles that can keep most PEs
         busy, and the structures whose kept tiles reach the highest bound come first."""
-        sp, k = self.space, self.init_tiles_per_shape
+        sp, k = self.space, self.init_tiles_per_structure
         # a restart draws without the bound, so that it does not fall back into the basin
         # the busiest structures led to (docs/decisions.md, "GA under small budgets")
         m = 1 if self._restarts else self.bound_select
         if m == 1:
-            return sp.sample(self.rng, n, tiles_per_shape=k)
-        n_shapes = -(-n // k)
-        g = sp.sample(self.rng, n_shapes * m * k * m, tiles_per_shape=k * m)
+            return sp.sample(self.rng, n, tiles_per_structure=k)
+        n_structures = -(-n // k)
+        g = sp.sample(self.rng, n_structures * m * k * m, tiles_per_structure=k * m)
         b, pick = self._busiest_in_blocks(g, k, k * m)
-        best = np.argsort(-np.take_along_axis(b, pick, axis=1).max(axis=1))[:n_shapes]
+        best = np.argsort(-np.take_along_axis(b, pick, axis=1).max(axis=1))[:n_structures]
         return g.take((best[:, None] * k * m + pick[best]).ravel())
 
     def _splits(self, elite: Genomes, k: int) -> Genomes:
         """``k`` children for each of ``splits`` structures made by giving an elite
         individual with room one more level (:func:`variation.split_level`): the best
-        such individual, or half the time a random one; one shape per structure, so one
+        such individual, or half the time a random one; one structure per split, so one
         cost-model call scores its children."""
         sp, rng = self.space, self.rng
         room = np.nonzero(elite.levels < sp.max_levels)[0]
@@ -348,15 +348,15 @@ class GeneticAlgorithm(Strategy):
         # elitism per class: the best of every (level count, spatial dims) class survives
         _, cfirst = np.unique(self.space.class_keys(allg)[order], return_index=True)
         protected = order[np.sort(cfirst)]
-        if self.max_per_shape:
-            keys = self.space.shape_keys(allg)[order]
+        if self.max_per_structure:
+            keys = self.space.structure_keys(allg)[order]
             _, inv = np.unique(keys, return_inverse=True)
-            rank_in_shape = np.zeros(len(order), dtype=np.int64)
+            rank_in_structure = np.zeros(len(order), dtype=np.int64)
             seen: dict[int, int] = {}
             for j, k in enumerate(inv.tolist()):
-                rank_in_shape[j] = seen.get(k, 0)
-                seen[k] = rank_in_shape[j] + 1
-            order = order[rank_in_shape < self.max_per_shape]
+                rank_in_structure[j] = seen.get(k, 0)
+                seen[k] = rank_in_structure[j] + 1
+            order = order[rank_in_structure < self.max_per_structure]
         rest = order[~np.isin(order, protected)]
         order = np.concatenate([protected, rest])[: max(self.population, len(protected))]
         order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],

@@ -28,7 +28,7 @@ LAYERS = [
 def test_latency_bound_never_exceeds_a_valid_latency(layer, levels):
     sp = MappingSpace(layer, Hardware(**{**HW.to_dict(), "simd_lanes": 2}), max_levels=levels)
     rng = np.random.default_rng(7)
-    g = sp.sample(rng, 600, tiles_per_shape=10)
+    g = sp.sample(rng, 600, tiles_per_structure=10)
     g = Genomes.concat([g, mutate(sp, rng, g, rate=0.6)])
     ev = Evaluator(sp)
     m = ev.metrics(g)
@@ -62,7 +62,7 @@ def test_bound_counts_y_units_that_hold_a_whole_filter_window():
 
 def test_pruned_candidates_are_exactly_those_that_cannot_win():
     sp = MappingSpace(LAYERS[0], HW)
-    g = sp.sample(np.random.default_rng(1), 600, tiles_per_shape=20)
+    g = sp.sample(np.random.default_rng(1), 600, tiles_per_structure=20)
     plain = Evaluator(sp)(g)
     incumbent = float(np.quantile(plain.fitness[plain.feasible], 0.3))
     ev = Evaluator(sp, prune=True)

@@ -182,7 +182,7 @@ def test_ga_proposes_genomes_that_can_keep_more_pes_busy_under_small_budgets():
         st = make_strategy("ga", sp, seed=0, **kwargs)
         st.plan(budget, limit)
         assert st.bound_select == 1
-        assert limit is None or st.per_shape < 160  # but still sized as a small search
+        assert limit is None or st.per_structure < 160  # but still sized as a small search
 
     def busy(g):  # PEs a genome can keep busy, 0 if its tiles overflow the L1
         return (sp.busy_bound(g) * (sp.l1_requirement(g) <= hw.l1_size)).mean()
