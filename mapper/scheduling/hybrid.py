@@ -28,11 +28,13 @@ class HybridSearch(ScheduleStrategy):
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 100,
                  population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
                  crossover: float = 0.4, n_kinds: int = 6,
-                 seeding: str = "both"):
+                 seeding: str = "both", polish: float = 0.3):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
         self.f_inc, self.f_cx = incumbent, crossover
+        self.polish = polish
+        self.told = 0
         self.pop: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.n_kinds = n_kinds
         self.seeding = seeding
@@ -51,6 +53,7 @@ class HybridSearch(ScheduleStrategy):
         return self._children(n)
 
     def tell(self, core, key, makespan, finish=None):
+        self.told += len(core)
         if finish is None:
             finish = np.zeros((len(core), self.problem.num_cores))
         if self.pop is not None:
@@ -76,7 +79,7 @@ class HybridSearch(ScheduleStrategy):
     def _children(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         r = self.rng
         P = len(self.pop[2])
-        n_inc = int(n * self.f_inc)
+        n_inc = int(n * self._incumbent_share())
         n_cx = int(n * self.f_cx)
         src = np.concatenate([np.zeros(n_inc, int), self._tournament(n - n_inc)])
         core, key = self.pop[0][src].copy(), self.pop[1][src].copy()
@@ -89,6 +92,14 @@ class HybridSearch(ScheduleStrategy):
             for _ in range(moves):
                 self._move(core[i], key[i], fin)
         return core, key
+
+    def _incumbent_share(self) -> float:
+        """Share of the batch spent on the incumbent: rises to all of it over the last
+        ``polish`` part of the budget, where small moves on the best schedule pay most."""
+        if not self.budget or self.polish <= 0:
+            return self.f_inc
+        rise = (self.told / self.budget - (1.0 - self.polish)) / self.polish
+        return self.f_inc + (1.0 - self.f_inc) * min(1.0, max(0.0, rise))
 
     def _tournament(self, n: int) -> np.ndarray:
         P = len(self.pop[2])
