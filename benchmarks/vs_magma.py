@@ -1,4 +1,4 @@
-"""Our default schedule search against MAGMA's GA at equal schedule evaluations.
+"""Our default schedule search against MAGMA's GA at equal schedule evaluations, and beyond.
 
 Reads MAGMA's results (``benchmarks/results/magma/magma_ga*.csv``: one row per instance,
 core setting, off-chip bandwidth and seed, produced by running MAGMA's own GA outside this
@@ -8,6 +8,12 @@ budget and seed on the same instance (MAGMA's instance CSVs, ``--insts``), and w
 MAGMA and Vargha-Delaney A12 = P(ours < MAGMA)).
 
     python benchmarks/vs_magma.py --insts PATH/TO/magma/traffic_insts
+    python benchmarks/vs_magma.py --insts PATH/TO/magma/traffic_insts --beyond
+
+``--beyond`` compares MAGMA's best run of a few cases with two things MAGMA cannot do, each
+given MAGMA's wall time: tuned dataflows per (layer shape, core) instead of the fixed
+templates, and PE splits (and styles) of the cores searched at the same total PE count.
+It writes ``beyond.csv`` and ``beyond.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +31,8 @@ from mapper.scheduling.cores import resolve_setting
 from mapper.scheduling.job_table import build_job_table
 from mapper.scheduling.problem import Problem, run_search
 from mapper.scheduling.registry import DEFAULT_STRATEGY, make_strategy
+from mapper.scheduling.sizing import size_cores
+from mapper.scheduling.tuned import tune_job_table
 from mapper.scheduling.workload import load_instance_csv
 
 HERE = Path(__file__).parent / "results" / "magma"
@@ -56,23 +65,93 @@ def run(insts: str, strategy: str, files: list[str]) -> list[dict]:
     return out
 
 
-def summarise(out: list[dict]) -> str:
-    groups = defaultdict(list)
-    for r in out:
-        groups[(r["instance"], r["setting"], r["dram_bw"])].append(r)
-    lines = ["| instance | setting | dram_bw | runs | MAGMA mean | ours mean | ratio (mean) "
-             "| worst ratio | A12 |", "|---|---|---|---|---|---|---|---|---|"]
-    for (i, s, b), rs in sorted(groups.items()):
+TIE = 1e-5  #: relative difference below which two makespans count as equal in the report
+
+
+def _table(groups: dict, head: list[str], paired: bool = False) -> list[str]:
+    """One row per group; A12 over all (ours, MAGMA) pairs, or per paired run when groups
+    mix instances of different scale."""
+    lines = ["| " + " | ".join(head) + " | runs | MAGMA mean | ours mean | ratio (mean) "
+             "| worst ratio | A12 |", "|" + "---|" * (len(head) + 6)]
+    for k, rs in sorted(groups.items()):
         m = [r["magma_makespan"] for r in rs]
         o = [r["ours_makespan"] for r in rs]
-        lines.append(f"| {i} | {s} | {b} | {len(rs)} | {np.mean(m):.4g} | {np.mean(o):.4g} | "
-                     f"{np.mean(o) / np.mean(m):.4f} | {max(r['ratio'] for r in rs):.4f} | "
-                     f"{a12(o, m):.2f} |")
-    ratios = [r["ratio"] for r in out]
+        q = np.array([r["ratio"] for r in rs])
+        a = float(np.mean((q < 1) + 0.5 * (q == 1))) if paired else a12(o, m)
+        lines.append("| " + " | ".join(map(str, k)) + f" | {len(rs)} | {np.mean(m):.4g} | "
+                     f"{np.mean(o):.4g} | {np.mean(o) / np.mean(m):.4f} | "
+                     f"{q.max():.6f} | {a:.2f} |")
+    return lines
+
+
+def summarise(out: list[dict]) -> str:
+    """Markdown: per (instance, setting, bandwidth) group, per batch, and overall."""
+    groups, batches = defaultdict(list), defaultdict(list)
+    for r in out:
+        groups[(r["instance"], r["setting"], r["dram_bw"])].append(r)
+        held = "insts0" if r["instance"].endswith("/insts0") else "held-out"
+        batches[(r["instance"].split("/")[0], held)].append(r)
+    lines = ["## Per batch (A12 from paired runs: same instance, setting, bandwidth, seed)", ""]
+    lines += _table(batches, ["batch", "instances"], paired=True)
+    lines += ["", "## Per group", ""] + _table(groups, ["instance", "setting", "dram_bw"])
+    ratios = np.array([r["ratio"] for r in out])
     lines.append(f"\n{len(out)} runs; ratio ours/MAGMA: geometric mean "
-                 f"{np.exp(np.mean(np.log(ratios))):.4f}, worst {max(ratios):.4f}, "
-                 f"runs at or below MAGMA {sum(x <= 1 for x in ratios)}/{len(ratios)}")
+                 f"{np.exp(np.mean(np.log(ratios))):.4f}, best {ratios.min():.4f}, worst "
+                 f"{ratios.max():.7f}; runs at or below MAGMA: {(ratios <= 1).sum()}/{len(ratios)} "
+                 f"strictly, {(ratios <= 1 + TIE).sum()}/{len(ratios)} within {TIE:g} "
+                 f"relative; A12 over all runs (paired) "
+                 f"{np.mean((ratios < 1) + 0.5 * (ratios == 1)):.2f}")
     return "\n".join(lines) + "\n"
+
+
+#: (instance, setting, bandwidth) cases of the beyond-MAGMA study
+TUNED_CASES = [("batch_conv/insts0", "magma8", 1.0), ("batch_lang/insts0", "magma3", 1.0),
+               ("batch_mix/insts0", "magma3", 8.0), ("batch_recom/insts0", "magma8", 8.0)]
+SIZED_CASES = [("batch_conv/insts0", "magma5", 1.0), ("batch_mix/insts0", "magma5", 1.0),
+               ("batch_lang/insts0", "magma5", 8.0), ("batch_recom/insts0", "magma3", 1.0)]
+SIZING_STEP = 32 * 64  #: PEs moved at a time (32 clusters of 64)
+
+
+def magma_best(files: list[str]) -> dict:
+    """Per (instance, setting, bandwidth): MAGMA's best makespan and its mean wall time."""
+    best: dict = {}
+    for r in (r for f in files for r in csv.DictReader(open(f))):
+        k = (r["instance"], r["setting"], float(r["dram_bw"]))
+        m, secs = best.get(k, (np.inf, []))
+        best[k] = (min(m, float(r["makespan"])), secs + [float(r["seconds"])])
+    return {k: (m, float(np.mean(s))) for k, (m, s) in best.items()}
+
+
+def beyond(insts: str, files: list[str], budget: int = 6300) -> list[dict]:
+    """Tuned dataflows and sized cores, each within MAGMA's wall time on its case."""
+    ref, out = magma_best(files), []
+    for kind, cases in (("tuned dataflows", TUNED_CASES), ("sized cores", SIZED_CASES)):
+        for inst, setting, bw in cases:
+            if (inst, setting, bw) not in ref:
+                continue
+            m, wall = ref[(inst, setting, bw)]
+            t0 = time.perf_counter()
+            jobs = load_instance_csv(Path(insts) / f"{inst}.csv")
+            table = build_job_table(jobs, resolve_setting(setting))
+            p0 = Problem.from_table(table, bw)
+            base = run_search(p0, make_strategy(DEFAULT_STRATEGY, p0, 0), budget)
+            left = wall - (time.perf_counter() - t0) - base.seconds
+            if kind == "tuned dataflows":
+                tt, st = tune_job_table(table, budget=200, dram_bw=bw, time_limit=left)
+                detail = f"{st['entries_replaced']} of {tt.latency.size} entries tuned"
+            else:
+                sz = size_cores(jobs, table.setting, bw, SIZING_STEP, time_limit=left)
+                tt = build_job_table(jobs, sz.setting)
+                detail = " ".join(f"{c.style}{c.num_pes // 64}" for c in sz.setting.cores)
+            p = Problem.from_table(tt, bw)
+            res = run_search(p, make_strategy(DEFAULT_STRATEGY, p, 0), budget)
+            out.append({"study": kind, "instance": inst, "setting": setting, "dram_bw": bw,
+                        "magma_best": m, "magma_seconds": round(wall, 1),
+                        "ours_templates": base.makespan, "ours": res.makespan,
+                        "gain_vs_magma_best": m / res.makespan,
+                        "ours_seconds": round(time.perf_counter() - t0, 1), "detail": detail})
+            print(out[-1], flush=True)
+    return out
 
 
 def main() -> None:
@@ -81,17 +160,70 @@ def main() -> None:
     ap.add_argument("--strategy", default=DEFAULT_STRATEGY)
     ap.add_argument("--magma", nargs="*", default=None, help="MAGMA result CSVs")
     ap.add_argument("--tag", default="", help="suffix of the output files")
+    ap.add_argument("--beyond", action="store_true", help="the beyond-MAGMA study instead")
+    ap.add_argument("--plot", default=None, help="only draw the ratio chart of vs_magma.csv here")
     a = ap.parse_args()
+    if a.plot:
+        plot_ratios(HERE / f"vs_magma{a.tag}.csv", Path(a.plot))
+        return
     files = a.magma or sorted(glob.glob(str(HERE / "magma_ga*.csv")))
-    out = run(a.insts, a.strategy, files)
-    name = f"vs_magma{a.tag}"
-    with open(HERE / f"{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(out[0]))
-        w.writeheader()
-        w.writerows(out)
-    text = summarise(out)
-    (HERE / f"{name}.md").write_text(text)
+    if a.beyond:
+        out = beyond(a.insts, files)
+        _write_csv(HERE / f"beyond{a.tag}.csv", out)
+        text = summarise_beyond(out)
+        (HERE / f"beyond{a.tag}.md").write_text(text)
+    else:
+        out = run(a.insts, a.strategy, files)
+        _write_csv(HERE / f"vs_magma{a.tag}.csv", out)
+        text = summarise(out)
+        (HERE / f"vs_magma{a.tag}.md").write_text(text)
     print(text)
+
+
+def plot_ratios(csv_path: Path, png: Path) -> None:
+    """Bar chart: each run's makespan ratio ours / MAGMA, grouped by batch (1 = equal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(csv.DictReader(open(csv_path)),
+                  key=lambda r: (r["instance"], r["setting"], float(r["dram_bw"]), r["seed"]))
+    q = np.array([float(r["ratio"]) for r in rows])
+    colours = {"batch_conv": "C0", "batch_lang": "C1", "batch_recom": "C2", "batch_mix": "C3"}
+    fig, ax = plt.subplots(figsize=(max(8, 0.22 * len(q)), 3.6))
+    ax.bar(range(len(q)), q, color=[colours.get(r["instance"].split("/")[0], "C7") for r in rows])
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_ylim(min(0.7, q.min() - 0.02), 1.02)
+    ax.set_xticks(range(len(q)))
+    names = [f"{r['instance'].split('/')[1]} m{r['setting'][5:]} bw{float(r['dram_bw']):g} "
+             f"s{r['seed']}" for r in rows]
+    ax.set_xticklabels(names, rotation=90, fontsize=6)
+    ax.set_ylabel("makespan ours / MAGMA")
+    ax.set_title("Default strategy vs MAGMA's GA at equal schedule evaluations (one bar a run)")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
+              labels=[b[6:] for b in colours], loc="lower left", fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def summarise_beyond(out: list[dict]) -> str:
+    lines = ["| study | instance | setting | dram_bw | MAGMA best | ours, templates | ours "
+             "| gain over MAGMA best | our s / MAGMA s | detail |", "|" + "---|" * 10]
+    for r in out:
+        lines.append(f"| {r['study']} | {r['instance']} | {r['setting']} | {r['dram_bw']} | "
+                     f"{r['magma_best']:.4g} | {r['ours_templates']:.4g} | {r['ours']:.4g} | "
+                     f"{r['gain_vs_magma_best']:.3f}x | {r['ours_seconds']} / "
+                     f"{r['magma_seconds']} | {r['detail']} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

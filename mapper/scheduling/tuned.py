@@ -19,9 +19,10 @@ from mapper.tuning.tuner import tune_layer
 from .job_table import JobTable, demand
 
 
-def tuned_entry(layer, core, budget: int, seed: int) -> tuple[float, float, float]:
+def tuned_entry(layer, core, budget: int, seed: int,
+                time_limit: float | None = None) -> tuple[float, float, float]:
     """(latency, demand, energy) of the best mapping the tuner finds for ``layer`` on ``core``."""
-    settings = TuneSettings(budget=budget, seed=seed, jobs=1, islands=1)
+    settings = TuneSettings(budget=budget, seed=seed, jobs=1, islands=1, time_limit=time_limit)
     res = tune_layer(layer, core.hw(), settings, seed=seed)
     if res.report is None or not res.report.valid:
         return np.inf, np.inf, np.inf
@@ -30,16 +31,20 @@ def tuned_entry(layer, core, budget: int, seed: int) -> tuple[float, float, floa
 
 
 def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
-                   seed: int = 0) -> tuple[JobTable, dict]:
-    """A copy of ``table`` with tuned entries where they are faster; and run statistics."""
+                   seed: int = 0, time_limit: float | None = None) -> tuple[JobTable, dict]:
+    """A copy of ``table`` with tuned entries where they are faster; and run statistics.
+
+    ``time_limit`` (seconds, whole table) is shared evenly by the distinct pairs."""
     t0 = time.perf_counter()
     lat, bw, en = table.latency.copy(), table.bw.copy(), table.energy.copy()
+    keys = {(j.layer.shape_key(), repr(c.hw())) for j in table.jobs for c in table.setting.cores}
+    per_pair = time_limit / len(keys) if time_limit else None
     cache: dict[tuple, tuple[float, float, float]] = {}
     for j, job in enumerate(table.jobs):
         for i, core in enumerate(table.setting.cores):
             k = (job.layer.shape_key(), repr(core.hw()))
             if k not in cache:
-                cache[k] = tuned_entry(job.layer, core, budget, seed)
+                cache[k] = tuned_entry(job.layer, core, budget, seed, per_pair)
             tl, tb, te = cache[k]
             if _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw):
                 lat[j, i], bw[j, i], en[j, i] = tl, tb, te
