@@ -11,8 +11,11 @@ at least one filter window, cluster sizes fit the PEs) and evaluates them with
 evaluate_batch calls are timed; each structure's pass over all layers runs ``--repeat`` times and
 the fastest pass counts (wall clock; the process CPU time of that pass is printed too, since
 other processes on a shared machine slow the wall clock). It prints per-structure figures, the
-median latency of a single ``costmodel.analysis.evaluate`` call, and as its last line
-``evaluations/s: N`` (overall, wall clock).
+median latency of a single ``costmodel.analysis.evaluate`` call, ``evaluations/s: N``
+(overall, wall clock), and as its last three lines the three regimes in CPU time (the machine
+may be shared): ``single``, one ``evaluate()`` at a time; ``GA-sized``, ``evaluate_batch`` on
+groups of ``--ga-batch`` (39: a GA generation's candidates per structure); ``large``, the
+batches above.
 """
 
 from __future__ import annotations
@@ -27,8 +30,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap  # noqa: E402
+from costmodel import (  # noqa: E402
+    Cluster,
+    Dataflow,
+    Hardware,
+    Layer,
+    SpatialMap,
+    TemporalMap,
+    kernels,
+)
 from costmodel.analysis import evaluate, evaluate_batch  # noqa: E402
+from costmodel.engine import analyze as numpy_engine  # noqa: E402
 
 
 def resnet50_layers() -> list[Layer]:
@@ -174,6 +186,31 @@ def single_latency(layers, repeats: int) -> float:
     return statistics.median(times)
 
 
+def single_cpu(layers, repeats: int) -> float:
+    """CPU seconds of one ``evaluate`` call (the mapping of :func:`single_latency`)."""
+    single_latency(layers, 1)  # warm caches
+    c0 = time.process_time()
+    single_latency(layers, repeats)
+    return (time.process_time() - c0) / (repeats + 1)
+
+
+def ga_sized(layers, batch: int, per_layer: int, rng) -> tuple[int, float]:
+    """Evaluations and CPU seconds of ``evaluate_batch`` on ``per_layer`` groups of ``batch``
+    random mappings per (structure, layer): the calls a GA generation makes."""
+    work = [(layer, structure, hw) + random_mappings(layer, structure, batch * per_layer,
+                                                      hw.num_pes, rng)
+            for structure, hw in STRUCTURES.values() for layer in layers]
+    evaluate_batch(*work[0][:2], work[0][3][:batch], work[0][4][:batch], work[0][2])  # warm
+    n, cpu = 0, 0.0
+    for layer, structure, hw, sizes, offsets in work:
+        for lo in range(0, len(sizes), batch):
+            c0 = time.process_time()
+            evaluate_batch(layer, structure, sizes[lo:lo + batch], offsets[lo:lo + batch], hw)
+            cpu += time.process_time() - c0
+            n += len(sizes[lo:lo + batch])
+    return n, cpu
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few seconds: smoke test")
@@ -184,10 +221,16 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=None,
                     help="passes per structure, the fastest counts (default 3, quick 1)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ga-batch", type=int, default=39,
+                    help="candidates per call in the GA-sized regime (default 39)")
     ap.add_argument("--cost-model", choices=("maestro", "physical", "both"), default="both",
                     help="which model(s) to time (both: physical on the same mappings after "
                          "maestro, and the ratio of their CPU throughputs)")
+    ap.add_argument("--numpy-engine", action="store_true",
+                    help="time the numpy engine (costmodel.engine) instead of the compiled one")
     a = ap.parse_args(argv)
+    if a.numpy_engine:
+        kernels.analyze = numpy_engine
     n_cand = a.candidates or (500 if a.quick else 10000)
     repeat = a.repeat or (1 if a.quick else 3)
     rng = np.random.default_rng(a.seed)
@@ -216,6 +259,13 @@ def main(argv=None) -> None:
     print(f"single evaluate() latency (median): {lat * 1e3:.2f} ms")
     print(f"overall CPU time: {total_cpu:.2f} s = {total_n / total_cpu:,.0f} evaluations/s")
     print(f"evaluations/s: {total_n / total_s:.0f}")
+    single = single_cpu(layers, 20 if a.quick else 200)
+    ga_n, ga_cpu = ga_sized(layers, a.ga_batch, 2 if a.quick else 10, rng)
+    print(f"regime single: {1 / single:,.0f} evaluations/s ({single * 1e3:.3f} ms CPU each)")
+    print(f"regime GA-sized (batches of {a.ga_batch}): {ga_n / ga_cpu:,.0f} evaluations/s "
+          f"(CPU time)")
+    print(f"regime large (batches of {a.batch}): {total_n / total_cpu:,.0f} evaluations/s "
+          f"(CPU time)")
 
 
 if __name__ == "__main__":

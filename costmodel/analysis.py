@@ -7,9 +7,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import kernels
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
-from .engine import Engine, HardwareBatch
+from .engine import HardwareBatch
 from .errors import MappingError
 from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
@@ -211,9 +212,7 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     on_chip = hwb
     if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
         on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
-    eng = Engine(levels, table, on_chip)
-    cand = np.arange(B)
-    res = eng.analyze(0, cand, dict(levels[0].SD))
+    res = kernels.analyze(levels, table, on_chip)  # compiled; costmodel.engine in numpy
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
     report = _report(layer, table, res, hwb, energy, area_power)
     report["effectual_macs"] = report["num_macs"].copy()
