@@ -34,21 +34,29 @@ def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
                    seed: int = 0, time_limit: float | None = None) -> tuple[JobTable, dict]:
     """A copy of ``table`` with tuned entries where they are faster; and run statistics.
 
-    ``time_limit`` (seconds, whole table) is shared evenly by the distinct pairs."""
+    With ``time_limit`` (seconds, whole table) each pair gets an even share of the time
+    left, and pairs reached after the deadline keep their template entries."""
     t0 = time.perf_counter()
     lat, bw, en = table.latency.copy(), table.bw.copy(), table.energy.copy()
-    keys = {(j.layer.shape_key(), repr(c.hw())) for j in table.jobs for c in table.setting.cores}
-    per_pair = time_limit / len(keys) if time_limit else None
-    cache: dict[tuple, tuple[float, float, float]] = {}
+    pairs: dict[tuple, list[tuple[int, int]]] = {}
     for j, job in enumerate(table.jobs):
         for i, core in enumerate(table.setting.cores):
-            k = (job.layer.shape_key(), repr(core.hw()))
-            if k not in cache:
-                cache[k] = tuned_entry(job.layer, core, budget, seed, per_pair)
-            tl, tb, te = cache[k]
+            pairs.setdefault((job.layer.shape_key(), repr(core.hw())), []).append((j, i))
+    tuned = 0
+    for n, cells in enumerate(pairs.values()):
+        share = None
+        if time_limit is not None:
+            share = (time_limit - (time.perf_counter() - t0)) / (len(pairs) - n)
+            if share <= 0.05:
+                break
+        j0, i0 = cells[0]
+        tl, tb, te = tuned_entry(table.jobs[j0].layer, table.setting.cores[i0], budget, seed,
+                                 share)
+        tuned += 1
+        for j, i in cells:
             if _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw):
                 lat[j, i], bw[j, i], en[j, i] = tl, tb, te
-    stats = {"tuned_pairs": len(cache), "budget_per_pair": budget,
+    stats = {"pairs": len(pairs), "tuned_pairs": tuned, "budget_per_pair": budget,
              "entries_replaced": int((lat != table.latency).sum()),
              "seconds": round(time.perf_counter() - t0, 2)}
     return replace(table, latency=lat, bw=bw, energy=en), stats
