@@ -11,6 +11,7 @@ from . import kernels
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
 from .engine import HardwareBatch
+from .engine import analyze as engine_analyze
 from .errors import MappingError
 from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
@@ -212,7 +213,9 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     on_chip = hwb
     if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
         on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
-    res = kernels.analyze(levels, table, on_chip)  # compiled; costmodel.engine in numpy
+    # compiled per candidate for a search's small batches; numpy vectorises large ones better
+    analyze = kernels.analyze if B <= kernels.MAX_BATCH else engine_analyze
+    res = analyze(levels, table, on_chip)
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
     report = _report(layer, table, res, hwb, energy, area_power)
     report["effectual_macs"] = report["num_macs"].copy()

@@ -16,7 +16,12 @@ from ..levels import Level
 from .level import analyze_batch
 from .pack import candidates, structure, top_dims, var_names
 
-__all__ = ["analyze"]
+__all__ = ["MAX_BATCH", "analyze"]
+
+#: evaluate_batch runs the kernel up to this many candidates, the numpy engine above: the
+#: kernel costs about 70 us a candidate, numpy about 5 ms a call plus 12 us a candidate
+#: (crossover near 50; docs/speed.md)
+MAX_BATCH = 48
 
 
 def analyze(levels: list[Level], table: TensorTable, hw) -> dict:
