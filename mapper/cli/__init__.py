@@ -13,9 +13,9 @@ import sys
 
 from costmodel.errors import MaestroInputError
 from mapper.cli import compare, evaluate, models, tune
-from mapper.scheduling import command as schedule
 from mapper.cli._options import Parser
 from mapper.cli._output import end_progress_line
+from mapper.scheduling import command as schedule
 
 # one module per subcommand, each with ``add_parser(subparsers)``; the order is the help's order
 COMMANDS = [evaluate, tune, models, compare, schedule]

@@ -43,6 +43,9 @@ def configure(p: argparse.ArgumentParser, default_out: str = "out/compare") -> N
     p.add_argument("--pareto-budget", type=int_at_least(0), default=None,
                    help="NSGA-II evaluations of the latency/energy run (default 2000; 0: none)")
     p.add_argument("--objective", default=None, choices=OBJECTIVES)
+    p.add_argument("--cost-model", default="physical", choices=("maestro", "physical"),
+                   help="the model that scores every candidate (default physical; maestro: "
+                   "MAESTRO's numbers exactly)")
     p.add_argument("--jobs", type=jobs, default=1,
                    help="parallel worker processes (keep <= cores: time limits are wall time)")
     p.add_argument("--out", default=default_out, help=f"output directory (default {default_out})")
@@ -76,7 +79,7 @@ def settings_from_args(args):
                  strategies=_split(args.strategies), modes=_split(args.modes),
                  layers=args.layers, seeds=args.seeds, budget=args.budget,
                  time_limit=args.time_limit, pareto_budget=args.pareto_budget,
-                 objective=args.objective, jobs=args.jobs)
+                 objective=args.objective, jobs=args.jobs, cost_model=args.cost_model)
     for a in given["accelerators"] or ():
         if a not in HARDWARE_PRESETS:
             raise MaestroInputError(f"unknown accelerator {a!r}; expected presets from "

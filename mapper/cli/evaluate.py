@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from costmodel import Hardware
-from costmodel.analysis import evaluate_network
+from costmodel.analysis import COST_MODELS, evaluate_network
 from costmodel.engine import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
 from costmodel.errors import MaestroInputError, MappingError
 from costmodel.hardware import INT_MAX
@@ -61,6 +61,9 @@ def add_parser(sub) -> None:
     p.add_argument("--Mapping_file", dest="mapping_opt", help=argparse.SUPPRESS)
     p.add_argument("--hw", "--HW_file", dest="hw", type=non_empty,
                    help=f"hardware file (.m or .yaml) or preset ({', '.join(HARDWARE_PRESETS)})")
+    p.add_argument("--cost-model", default="maestro", choices=COST_MODELS,
+                   help="maestro (default): MAESTRO's numbers exactly; physical: DRAM as a level "
+                   "with reuse, L2 residency (L2Resident), bandwidth-bound runtime, DRAM energy")
     p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
     p.add_argument("--out", help="write the output to this file instead of standard output")
     p.add_argument("--digits", type=int_at_least(1, 17), default=6,
@@ -105,19 +108,23 @@ def _json_safe(v):
     return v
 
 
-def format_table(network, reports, hw: Hardware) -> str:
+def format_table(network, reports, hw: Hardware, cost_model: str = "maestro") -> str:
     cols = [("layer", "layer", "{}"), ("runtime", "cycles", "{:d}"), ("num_macs", "MACs", "{:d}"),
             ("throughput", "MACs/cyc", "{:.4g}"), ("energy_nj", "energy nJ", "{:.6g}"),
             ("l1_size", "L1 req", "{:d}"), ("l2_size", "L2 req", "{:d}"),
             ("noc_bw_req", "NoC BW", "{:d}"), ("offchip_bw_req", "offchip BW", "{:d}"),
-            ("avg_utilized_pes", "avg PEs", "{:.4g}")]
+            ("avg_utilized_pes", "avg PEs", "{:.4g}"), ("bound", "bound", "{}")]
+    if cost_model == "physical":
+        cols += [("dram_read", "DRAM rd", "{:d}"), ("dram_write", "DRAM wr", "{:d}"),
+                 ("l2_resident", "L2 res", "{:d}")]
     rows = [[h for _, h, _ in cols] + ["valid"]]
     for r in reports:
         rows.append([f.format(getattr(r, k)) for k, _, f in cols]
                     + ["yes" if r.valid else "NO: " + r.reason])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"network {network.name}: {len(reports)} layers on {hw.num_pes} PEs "
-             f"(NoC bw {hw.noc_bw}, off-chip bw {hw.offchip_bw}, SIMD {hw.simd_lanes})"]
+             f"(NoC bw {hw.noc_bw}, off-chip bw {hw.offchip_bw}, SIMD {hw.simd_lanes}); "
+             f"cost model {cost_model}"]
     for row in rows:
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w)
                                for i, (c, w) in enumerate(zip(row, widths))).rstrip())
@@ -156,7 +163,16 @@ def run(args) -> int:
     hw = hardware_from_args(args)
     for layer in network.layers:  # checks that need the hardware (PE count)
         validate_dataflow(layer, str(path), layer.source_line, num_pes=hw.num_pes)
-    reports = evaluate_network(network, hw)
+    if args.cost_model == "maestro":
+        for layer in network.layers:
+            df = layer.dataflow
+            if df is not None and df.l2_resident is not None:
+                raise MaestroInputError(
+                    f"layer {layer.name!r}: L2Resident({df.l2_resident}) is a physical-model "
+                    "extension (MAESTRO has no DRAM level); use --cost-model physical or "
+                    "remove the line", source=str(path), line=df.l2_resident_line,
+                    rule="l2-resident")
+    reports = evaluate_network(network, hw, cost_model=args.cost_model)
     for layer, rep in zip(network.layers, reports):
         if rep.flags & FATAL:
             raise MappingError(f"layer {layer.name!r} cannot be analysed: {rep.reason}",
@@ -166,11 +182,12 @@ def run(args) -> int:
         text = format_csv(network.name, reports, hw.noc_bw, digits=args.digits)
     elif args.format == "json":
         text = json.dumps({"network": network.name, "mapping": str(path),
+                           "cost_model": args.cost_model,
                            "hardware": hw.to_dict(),
                            "layers": [{k: _json_safe(v) for k, v in r.to_dict().items()}
                                       for r in reports]}, indent=1) + "\n"
     else:
-        text = format_table(network, reports, hw)
+        text = format_table(network, reports, hw, args.cost_model)
     if args.out:
         write_text(Path(args.out), text)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from costmodel.analysis import COST_MODELS
 from costmodel.errors import MaestroInputError
 from mapper.cli._options import budget_spec, float_above, int_at_least, jobs, non_empty
 from mapper.search.evaluator import OBJECTIVES
@@ -24,6 +25,10 @@ def add_parser(sub) -> None:
     p.add_argument("--hw", default=None, type=non_empty,
                    help=f"hardware file or preset ({', '.join(HARDWARE_PRESETS)}); "
                    f"default {DEFAULT_HARDWARE}")
+    p.add_argument("--cost-model", default="physical", choices=COST_MODELS,
+                   help="physical (default): DRAM as a level with reuse, L2 residency, "
+                   "bandwidth-bound runtime and DRAM energy; maestro: MAESTRO's numbers exactly "
+                   "(its mappings.m runs in the MAESTRO binary)")
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int_at_least(1), default=None,
@@ -184,7 +189,8 @@ def run(args) -> int:
     if budget is None and not args.time_limit:
         budget = DEFAULT_BUDGET
     _check(args, network, hw, budget)
-    settings = TuneSettings(strategy=args.strategy, objective=args.objective, budget=budget,
+    settings = TuneSettings(cost_model=args.cost_model, strategy=args.strategy,
+                            objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
                             islands=DEFAULT_ISLANDS if args.islands is None else args.islands,
                             extra_islands=(DEFAULT_EXTRA_ISLANDS if args.extra_islands is None

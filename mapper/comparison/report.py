@@ -20,7 +20,8 @@ from mapper.comparison.scoring import _median, summarise
 
 CSV_COLUMNS = ("mode", "strategy", "model", "layer", "layer_type", "accelerator", "seed",
                "space", "space_size", "budget", "time_limit", "objective", "best", "best_known",
-               "normalised", "evaluations", "evals_to_1pct", "seconds_to_1pct", "seconds")
+               "normalised", "evaluations", "evals_to_1pct", "seconds_to_1pct", "seconds",
+               "cost_model")
 
 
 def write_runs_csv(records: Sequence[RunRecord], path: Path) -> None:
@@ -74,10 +75,12 @@ def summary_markdown(records: Sequence[RunRecord], notes: Sequence[str] = ()) ->
     budget = next((r.budget for r in records if r.mode == "budget"), None)
     tlim = next((r.time_limit for r in records if r.mode == "time"), None)
     objective = records[0].objective if records else "latency"
+    cost_model = records[0].cost_model if records else "physical"
     out = ["# Strategy comparison", "",
            f"{len(records)} runs: {len(layers)} layers "
            f"({', '.join(sorted({r.model for r in records}))}) x accelerators "
            f"{', '.join(accs)} x {len(seeds)} seed(s); objective {objective}; "
+           f"cost model {cost_model}; "
            f"budget {budget} evaluations (mode `budget`), time limit {tlim} s (mode `time`). "
            f"Sum of run times: {sum(r.seconds for r in records):.0f} s.", *notes]
     out += ["", "`normalised` = best / best-known, where best-known is the best value any run "

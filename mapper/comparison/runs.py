@@ -47,6 +47,7 @@ class CompareSettings:
     time_limit: float = 1.0       # seconds per run (mode "time")
     layers: int | None = None     # None: every distinct layer shape of every model
     objective: str = "latency"
+    cost_model: str = "physical"  # costmodel.analysis.COST_MODELS
     jobs: int = 1
     pareto_budget: int = 2000     # NSGA-II evaluations for pareto.png (0: no Pareto run)
     pareto_layer: str = "resnet50/CONV2_1_2"  # MODEL/LAYER of the Pareto run
@@ -73,12 +74,13 @@ class RunSpec:
     budget: int | None
     time_limit: float | None
     objective: str = "latency"
+    cost_model: str = "physical"
 
     def key(self) -> str:
         """Identifies the run in ``records.jsonl`` (resume)."""
         return json.dumps([self.mode, self.strategy, self.model, self.layer.name,
                            self.accelerator, self.seed, self.budget, self.time_limit,
-                           self.objective])
+                           self.objective, self.cost_model])
 
 
 @dataclass
@@ -106,6 +108,7 @@ class RunRecord:
     normalised: float = math.inf
     evals_to_1pct: int | None = None
     seconds_to_1pct: float | None = None
+    cost_model: str = "physical"
 
     def to_json(self) -> str:
         d = dataclasses.asdict(self)
@@ -204,7 +207,7 @@ def make_runs(settings: CompareSettings,
                             mode, strategy, model, layer, acc, hw, seed,
                             settings.budget if mode == "budget" else None,
                             settings.time_limit if mode == "time" else None,
-                            settings.objective))
+                            settings.objective, settings.cost_model))
     return runs
 
 
@@ -219,13 +222,14 @@ def run_one(spec: RunSpec) -> RunRecord:
         space, size = MappingSpace(layer, hw, max_levels=2), None
     strategy = build_strategy(spec.strategy, space, shape_seed(spec.seed, layer),
                               RunContext(objective=spec.objective))
-    res = run_search(space, strategy, Evaluator(space, spec.objective), budget=spec.budget,
+    res = run_search(space, strategy, Evaluator(space, spec.objective,
+                                                cost_model=spec.cost_model), budget=spec.budget,
                      time_limit=spec.time_limit)
     return RunRecord(spec.mode, spec.strategy, spec.model, layer.name, layer.type,
                      spec.accelerator, spec.seed, space.name, size, spec.budget,
                      spec.time_limit, spec.objective, float(res.best_fitness), res.evaluations,
                      res.seconds, [(int(e), float(s), float(b)) for e, s, b in res.history],
-                     key=spec.key())
+                     key=spec.key(), cost_model=spec.cost_model)
 
 
 def _indexed(i: int, spec: RunSpec) -> tuple[int, RunRecord]:

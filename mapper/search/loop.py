@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 import time
@@ -129,6 +130,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     if st.best_genome is not None:
         df = space.decode(st.best_genome, 0)
         rep = evaluate(space.layer, space.hardware, df, cost_model=evaluator.cost_model)
+        if evaluator.cost_model == "physical":  # the L2 residency the model chose, stated
+            df = dataclasses.replace(df, l2_resident=rep.l2_resident)
     return SearchResult(st.best, st.best_genome, df, rep, st.evaluations,
                         time.perf_counter() - t0, st.history, st.strategy.name, st.pareto)
 

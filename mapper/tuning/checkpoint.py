@@ -30,7 +30,9 @@ def layer_record(res: SearchResult, space: MappingSpace) -> dict:
         for k, pt in enumerate(res.pareto.points):
             front.append({**dict(zip(res.pareto.objectives, map(float, pt))),
                           "dataflow": str(space.decode(res.pareto.genomes, k))})
-    return {"dataflow": None if res.dataflow is None else [str(d) for d in res.dataflow.directives],
+    df = res.dataflow
+    return {"dataflow": None if df is None else [str(d) for d in df.directives],
+            "l2_resident": None if df is None else df.l2_resident,
             "evaluations": res.evaluations, "seconds": res.seconds,
             "best": None if not np.isfinite(res.best_fitness) else res.best_fitness,
             "history": res.history[-HISTORY_KEPT:], "pareto": front}
@@ -42,7 +44,8 @@ def record_dataflow(rec: dict) -> Dataflow | None:
         return None
     from costmodel.io._dfsl import parse_directive
 
-    return Dataflow([parse_directive(t) for t in rec["dataflow"]])
+    return Dataflow([parse_directive(t) for t in rec["dataflow"]],
+                    l2_resident=rec.get("l2_resident"))
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,8 @@ def per_layer_result(network: Network, space: HardwareSpace, settings: TuneSetti
         tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df)
         hardware[layer.name] = hw
         reused = li != i
-        layers.append(LayerResult(tuned, evaluate(tuned, hw) if df is not None else None,
+        rep = evaluate(tuned, hw, cost_model=settings.cost_model) if df is not None else None
+        layers.append(LayerResult(tuned, rep,
                                   of_layer[i], reused, r.evaluations if r else 0,
                                   r.seconds if r else 0.0, list(r.history) if r else []))
     some_hw = next(h for h in hardware.values() if h is not None)

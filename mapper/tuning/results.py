@@ -25,7 +25,11 @@ REPORT_FIELDS = (
     ("energy_nj", "energy_nj"), ("throughput", "throughput"),
     ("avg_utilized_pes", "avg_utilized_pes"), ("l1_size", "l1_size"), ("l2_size", "l2_size"),
     ("noc_bw_req", "noc_bw_req"), ("offchip_bw_req", "offchip_bw_req"), ("area_um2", "area"),
-    ("power_mw", "power"), ("valid", "valid"), ("evaluations", None), ("seconds", None),
+    ("power_mw", "power"), ("valid", "valid"), ("cost_model", "cost_model"), ("bound", "bound"),
+    ("dram_read", "dram_read"), ("dram_write", "dram_write"),
+    ("dram_read_input", "dram_read_input"), ("dram_read_weight", "dram_read_weight"),
+    ("dram_read_output", "dram_read_output"), ("dram_energy_nj", "dram_energy_nj"),
+    ("l2_resident", "l2_resident"), ("evaluations", None), ("seconds", None),
     ("dataflow", None))
 REPORT_COLUMNS = tuple(h for h, _ in REPORT_FIELDS)
 #: a NoC bandwidth at or above this is MAESTRO's "unconstrained" value: the area/power
@@ -114,7 +118,8 @@ def _mapping_text(result: ModelResult, mapped: Network) -> str:
 
 def _settings(result: ModelResult) -> dict:
     s = result.settings
-    return {"strategy": s.strategy, "objective": s.objective, "budget": s.budget,
+    return {"cost_model": s.cost_model, "strategy": s.strategy, "objective": s.objective,
+            "budget": s.budget,
             "time_limit": s.time_limit, "seed": s.seed, "islands": s.islands,
             "extra_islands": s.extra_islands, "extend_gap": s.extend_gap,
             "extend_max_gap": s.extend_max_gap, "prune": s.prune, "jobs": s.jobs,

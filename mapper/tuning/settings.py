@@ -58,7 +58,7 @@ class TuneSettings:
     storage: str | None = None         # Optuna storage URL for Optuna samplers (sqlite/postgres)
     backend: str = "loky"              # joblib backend: loky, threading, multiprocessing, dask
     scheduler: str | None = None       # Dask scheduler address for backend="dask"
-    cost_model: str = "maestro"        # costmodel.analysis.COST_MODELS
+    cost_model: str = "physical"       # costmodel.analysis.COST_MODELS (as `mapper tune`)
     constraints: Constraints = field(default_factory=Constraints)
     strategy_params: dict = field(default_factory=dict)
 

@@ -19,7 +19,7 @@ def test_defaults():
     assert (s.strategy, s.objective, s.budget, s.islands, s.extra_islands) == (
         "ga", "latency", st.DEFAULT_BUDGET, st.DEFAULT_ISLANDS, st.DEFAULT_EXTRA_ISLANDS)
     assert (s.extend_gap, s.extend_max_gap, s.cost_model) == (
-        st.EXTEND_GAP, st.EXTEND_MAX_GAP, "maestro")
+        st.EXTEND_GAP, st.EXTEND_MAX_GAP, "physical")
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -63,7 +63,7 @@ def test_replace_is_checked_too():
 def test_fingerprint_covers_what_changes_results_only():
     base = TuneSettings().fingerprint(HW)
     assert TuneSettings(jobs=1, backend="threading").fingerprint(HW) == base
-    assert TuneSettings(cost_model="physical").fingerprint(HW) != base
+    assert TuneSettings(cost_model="maestro").fingerprint(HW) != base
     assert TuneSettings(seed=1).fingerprint(HW) != base
     other = Hardware(num_pes=64, l1_size=256, l2_size=20000, noc_bw=32, offchip_bw=32)
     assert TuneSettings().fingerprint(other) != base

@@ -30,7 +30,7 @@ def test_tune_model_is_deterministic_across_jobs():
     assert [str(x.layer.dataflow) for x in r1.layers] == [str(x.layer.dataflow) for x in r2.layers]
     assert r1.totals()["distinct_shapes"] == 4 and r1.layers[2].reused
     for x in r1.layers:  # every mapping returned is feasible and physically consistent
-        rep = evaluate(x.layer, HW)
+        rep = evaluate(x.layer, HW, cost_model="physical")
         assert rep.valid and rep.l1_size <= HW.l1_size and rep.l2_size <= HW.l2_size
 
 
