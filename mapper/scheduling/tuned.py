@@ -2,8 +2,10 @@
 
 For each distinct (layer shape, core hardware) the mapper's tuner searches a mapping with a
 small budget; the tuned entry replaces the template's where it is faster once bandwidth is
-counted (its duration ``max(latency, latency x demand / dram_bw)`` is shorter), so a core is
-no longer tied to one dataflow style. Demand uses the same formula as the template table.
+counted (its duration ``max(latency, latency x demand / dram_bw)`` is shorter) and it moves
+no more off-chip data (``latency x demand``): a faster mapping that moves more data can
+lengthen every other core's jobs through bandwidth sharing. A core is thus no longer tied
+to one dataflow style. Demand uses the same formula as the template table.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
                                  share)
         tuned += 1
         for j, i in cells:
-            if _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw):
+            faster = _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw)
+            if faster and tl * tb <= lat[j, i] * bw[j, i]:
                 lat[j, i], bw[j, i], en[j, i] = tl, tb, te
     stats = {"pairs": len(pairs), "tuned_pairs": tuned, "budget_per_pair": budget,
              "entries_replaced": int((lat != table.latency).sum()),
