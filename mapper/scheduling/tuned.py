@@ -2,10 +2,11 @@
 
 For each distinct (layer shape, core hardware) the mapper's tuner searches a mapping with a
 small budget; the tuned entry replaces the template's where it is faster once bandwidth is
-counted (its duration ``max(latency, latency x demand / dram_bw)`` is shorter) and it moves
-no more off-chip data (``latency x demand``): a faster mapping that moves more data can
-lengthen every other core's jobs through bandwidth sharing. A core is thus no longer tied
-to one dataflow style. Demand uses the same formula as the template table.
+counted: its duration ``max(latency, latency x demand / share)`` is shorter, ``share`` being
+one core's even share of the off-chip bandwidth. (Latency alone is not enough: a faster
+mapping that moves more data lengthens the other cores' jobs through bandwidth sharing.)
+A core is thus no longer tied to one dataflow style. Demand uses the template table's
+formula.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def tuned_entry(layer, core, budget: int, seed: int,
 def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
                    seed: int = 0, time_limit: float | None = None) -> tuple[JobTable, dict]:
     """A copy of ``table`` with tuned entries where they are faster; and run statistics.
+    Without ``dram_bw`` entries are compared on latency alone.
 
     With ``time_limit`` (seconds, whole table) each pair gets an even share of the time
     left, and pairs reached after the deadline keep their template entries."""
@@ -44,20 +46,20 @@ def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
     for j, job in enumerate(table.jobs):
         for i, core in enumerate(table.setting.cores):
             pairs.setdefault((job.layer.shape_key(), repr(core.hw())), []).append((j, i))
+    share_bw = dram_bw / len(table.setting.cores) if dram_bw else None
     tuned = 0
     for n, cells in enumerate(pairs.values()):
-        share = None
+        slot = None
         if time_limit is not None:
-            share = (time_limit - (time.perf_counter() - t0)) / (len(pairs) - n)
-            if share <= 0.05:
+            slot = (time_limit - (time.perf_counter() - t0)) / (len(pairs) - n)
+            if slot <= 0.05:
                 break
         j0, i0 = cells[0]
         tl, tb, te = tuned_entry(table.jobs[j0].layer, table.setting.cores[i0], budget, seed,
-                                 share)
+                                 slot)
         tuned += 1
         for j, i in cells:
-            faster = _duration(tl, tb, dram_bw) < _duration(lat[j, i], bw[j, i], dram_bw)
-            if faster and tl * tb <= lat[j, i] * bw[j, i]:
+            if _duration(tl, tb, share_bw) < _duration(lat[j, i], bw[j, i], share_bw):
                 lat[j, i], bw[j, i], en[j, i] = tl, tb, te
     stats = {"pairs": len(pairs), "tuned_pairs": tuned, "budget_per_pair": budget,
              "entries_replaced": int((lat != table.latency).sum()),
