@@ -30,17 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel import (  # noqa: E402
-    Cluster,
-    Dataflow,
-    Hardware,
-    Layer,
-    SpatialMap,
-    TemporalMap,
-    kernels,
-)
+from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap  # noqa: E402
 from costmodel.analysis import evaluate, evaluate_batch  # noqa: E402
-from costmodel.engine import analyze as numpy_engine  # noqa: E402
 
 
 def resnet50_layers() -> list[Layer]:
@@ -226,11 +217,7 @@ def main(argv=None) -> None:
     ap.add_argument("--cost-model", choices=("maestro", "physical", "both"), default="both",
                     help="which model(s) to time (both: physical on the same mappings after "
                          "maestro, and the ratio of their CPU throughputs)")
-    ap.add_argument("--numpy-engine", action="store_true",
-                    help="time the numpy engine (costmodel.engine) instead of the compiled one")
     a = ap.parse_args(argv)
-    if a.numpy_engine:
-        kernels.analyze = numpy_engine
     n_cand = a.candidates or (500 if a.quick else 10000)
     repeat = a.repeat or (1 if a.quick else 3)
     rng = np.random.default_rng(a.seed)

@@ -7,11 +7,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import kernels
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
-from .engine import HardwareBatch
-from .engine import analyze as engine_analyze
+from .engine import Engine, HardwareBatch
 from .errors import MappingError
 from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
@@ -213,9 +211,9 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     on_chip = hwb
     if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
         on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
-    # compiled per candidate for a search's small batches; numpy vectorises large ones better
-    analyze = kernels.analyze if B <= kernels.MAX_BATCH else engine_analyze
-    res = analyze(levels, table, on_chip)
+    eng = Engine(levels, table, on_chip)
+    cand = np.arange(B)
+    res = eng.analyze(0, cand, dict(levels[0].SD))
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
     report = _report(layer, table, res, hwb, energy, area_power)
     report["effectual_macs"] = report["num_macs"].copy()

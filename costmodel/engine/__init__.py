@@ -20,8 +20,6 @@ The steps, one module each (docs/cost-model.md walks through them):
 * :mod:`.recursion`: :class:`Engine`, which walks the levels and memoises the children.
 """
 
-import numpy as np
-
 from ..validity import ERR_NO_VALID, ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE, ERROR_REASONS
 from .recursion import CHUNK, Engine, HardwareBatch
 from .states import EDGE, INIT, STEADY, case_grid, code_counts, merge_groups
@@ -30,16 +28,8 @@ from .states import EDGE, INIT, STEADY, case_grid, code_counts, merge_groups
 _code_counts = code_counts
 _merge_groups = merge_groups
 
-
-
-def analyze(levels, table, hw: HardwareBatch) -> dict:
-    """The top level's records of every candidate: the reference that
-    :func:`costmodel.kernels.analyze` (which ``evaluate_batch`` runs) matches bit for bit."""
-    return Engine(levels, table, hw).analyze(0, np.arange(len(levels[0].N)), dict(levels[0].SD))
-
-
 __all__ = [
-    "analyze", "CHUNK", "EDGE", "ERROR_REASONS", "ERR_NO_VALID", "ERR_PES", "ERR_UNIQUE_ZERO",
+    "CHUNK", "EDGE", "ERROR_REASONS", "ERR_NO_VALID", "ERR_PES", "ERR_UNIQUE_ZERO",
     "ERR_ZERO_COMPUTE", "INIT", "STEADY", "Engine", "HardwareBatch", "case_grid",
     "code_counts", "merge_groups",
 ]

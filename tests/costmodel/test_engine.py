@@ -11,19 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel.engine.states as states
-from costmodel import Hardware, Layer, engine, kernels
+from costmodel import Hardware, Layer
 from costmodel.analysis import evaluate_batch
 from costmodel.engine.states import case_grid, code_counts, merge_groups
 from search_spaces import MappingSpace
 
 # the states a directive can have (Init always): slots in a 3-state group are Init, Steady, Edge
 KINDS = {"I": (0,), "IS": (0, 1), "IE": (0, 2), "ISE": (0, 1, 2)}
-
-
-@pytest.fixture(autouse=True)
-def numpy_engine(monkeypatch):
-    """These tests check the numpy engine (the compiled kernel's reference)."""
-    monkeypatch.setattr(kernels, "analyze", engine.analyze)
 
 
 def _maestro_order(counts, last):
