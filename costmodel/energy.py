@@ -63,9 +63,17 @@ class AreaPowerModel:
     arb_c: float = -23.711
     arb_area: float = 395.473
     arb_power: float = 0.34
+    #: off-chip interface (DRAM PHY and controller) per element/cycle of provisioned bandwidth:
+    #: nominal figures of the order of a DDR/HBM PHY (about 0.04 mm^2 and 20 mW per GB/s at
+    #: 1 GHz and 1 byte per element); not part of MAESTRO's table, so only hardware spaces that
+    #: search the bandwidth pass it (a bandwidth of UNCONSTRAINED_BW or more costs nothing)
+    offchip_area_per_bw: float = 40000.0
+    offchip_power_per_bw: float = 20.0
 
-    def evaluate(self, num_pes, simd_lanes, noc_bw, l1_size, l2_size) -> dict[str, np.ndarray]:
-        """Area, power and the power breakdown; array arguments broadcast."""
+    def evaluate(self, num_pes, simd_lanes, noc_bw, l1_size, l2_size,
+                 offchip_bw=None) -> dict[str, np.ndarray]:
+        """Area, power and the power breakdown; array arguments broadcast. ``offchip_bw``
+        (optional) adds the off-chip interface; MAESTRO's model has none."""
         P = np.asarray(num_pes, dtype=float)
         vw = np.asarray(simd_lanes, dtype=float)
         B = np.asarray(noc_bw, dtype=float)
@@ -80,10 +88,21 @@ class AreaPowerModel:
         l2_power = self.sram_power * l2
         noc_power = (self.bus_power_scale * bus * B
                      + np.maximum(self.arb_power * g / 1000, self.arb_power))
-        return {"area": area, "power": pe_power + l1_power + l2_power + noc_power,
-                "pe_power": pe_power, "l1_power": l1_power, "l2_power": l2_power,
-                "noc_power": noc_power}
+        out = {"area": area, "power": pe_power + l1_power + l2_power + noc_power,
+               "pe_power": pe_power, "l1_power": l1_power, "l2_power": l2_power,
+               "noc_power": noc_power}
+        if offchip_bw is not None:
+            bw = np.asarray(offchip_bw, dtype=float)
+            bw = np.where(bw >= UNCONSTRAINED_BW, 0.0, bw)
+            out["offchip_power"] = self.offchip_power_per_bw * bw
+            out["area"] = area + self.offchip_area_per_bw * bw
+            out["power"] = out["power"] + out["offchip_power"]
+        return out
 
+
+#: an off-chip bandwidth at or above this many elements/cycle stands for "no limit" (presets
+#: that leave DRAM out use 81,920,000 or 2**31 - 1)
+UNCONSTRAINED_BW = 1_000_000
 
 DEFAULT_ENERGY = EnergyModel()
 DEFAULT_AREA_POWER = AreaPowerModel()

@@ -8,6 +8,7 @@ its L1 (per PE) and L2 capacities.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,8 @@ class HardwareSpace:
     area_budget: float | None = None
     power_budget: float | None = None
     area_power: AreaPowerModel = field(default_factory=lambda: DEFAULT_AREA_POWER)
+    #: the fields no parameter covers (DRAM latency, clock, element width) come from here
+    base: Hardware = field(default_factory=Hardware)
 
     def values(self, name: str) -> np.ndarray:
         """The allowed values of parameter ``name``, increasing."""
@@ -70,7 +73,7 @@ class HardwareSpace:
     def cost(self, cfg: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Area and power of provisioned configurations."""
         return self.area_power.evaluate(cfg["num_pes"], cfg["simd_lanes"], cfg["noc_bw"],
-                                        cfg["l1_size"], cfg["l2_size"])
+                                        cfg["l1_size"], cfg["l2_size"], cfg["offchip_bw"])
 
     def feasible(self, cfg: dict[str, np.ndarray]) -> np.ndarray:
         """``[n]`` True where a configuration is within the area and power budgets."""
@@ -84,7 +87,7 @@ class HardwareSpace:
 
     def hardware(self, cfg: dict[str, np.ndarray], i: int) -> Hardware:
         """Configuration ``i`` as a :class:`Hardware`."""
-        return Hardware(**{p: int(cfg[p][i]) for p in PARAMS})
+        return dataclasses.replace(self.base, **{p: int(cfg[p][i]) for p in PARAMS})
 
     @staticmethod
     def from_hardware(hws: list[Hardware]) -> dict[str, np.ndarray]:
@@ -93,8 +96,13 @@ class HardwareSpace:
 
 
 # Budget presets: the area and power of two reference designs under the default model.
-EDGE_REFERENCE = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64)
-CLOUD_REFERENCE = Hardware(num_pes=1024, l1_size=1024, l2_size=2 * 1024 * 1024, noc_bw=256)
+# Their off-chip ports (16 and 256 elements/cycle: LPDDR- and HBM-class at 1 GHz, 1 byte per
+# element) count toward the budgets, so a search of the bandwidth trades it against compute.
+EDGE_REFERENCE = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=16)
+CLOUD_REFERENCE = Hardware(num_pes=1024, l1_size=1024, l2_size=2 * 1024 * 1024, noc_bw=256,
+                           offchip_bw=256)
+#: off-chip bandwidths (elements/cycle) a physical-model co-optimisation chooses from
+OFFCHIP_BW_CHOICES = pow2_range(1, 4096)
 
 
 def budget_preset(name: str, model: AreaPowerModel = DEFAULT_AREA_POWER) -> dict[str, float]:
@@ -102,5 +110,6 @@ def budget_preset(name: str, model: AreaPowerModel = DEFAULT_AREA_POWER) -> dict
     ref = {"edge": EDGE_REFERENCE, "cloud": CLOUD_REFERENCE}.get(name)
     if ref is None:
         raise ValueError(f"unknown budget preset {name!r}; expected edge or cloud")
-    c = model.evaluate(ref.num_pes, ref.simd_lanes, ref.noc_bw, ref.l1_size, ref.l2_size)
+    c = model.evaluate(ref.num_pes, ref.simd_lanes, ref.noc_bw, ref.l1_size, ref.l2_size,
+                       ref.offchip_bw)
     return {"area": float(c["area"]), "power": float(c["power"])}

@@ -12,7 +12,7 @@ from mapper.search.evaluator import OBJECTIVES
 from mapper.search.strategies import DEFAULT_STRATEGY, STRATEGIES
 from mapper.workloads.presets import DEFAULT_HARDWARE, HARDWARE_PRESETS
 from search_spaces import Constraints
-from search_spaces.hardware_space import HardwareSpace, budget_preset
+from search_spaces.hardware_space import OFFCHIP_BW_CHOICES, HardwareSpace, budget_preset
 
 
 def add_parser(sub) -> None:
@@ -231,9 +231,12 @@ def _tune(args, network, hw, settings, out: Path, progress) -> tuple:
     if area is None and power is None:
         result = tune_model(network, hw, settings, checkpoint_dir=ckpt, progress=progress.layer)
         return result, write_results(result, out, plots=plots)
+    # the physical model prices DRAM, so its off-chip bandwidth is a choice too (its interface
+    # counts toward the budget); MAESTRO's off-chip term is not physical: keep the given one
+    offchip = OFFCHIP_BW_CHOICES if settings.cost_model == "physical" else (hw.offchip_bw,)
     space = HardwareSpace(area_budget=area, power_budget=power,
-                          offchip_bw=(hw.offchip_bw,), noc_latency=(hw.noc_latency,),
-                          simd_lanes=(hw.simd_lanes,))
+                          offchip_bw=offchip, noc_latency=(hw.noc_latency,),
+                          simd_lanes=(hw.simd_lanes,), base=hw)
     candidates = args.hw_candidates or DEFAULT_HW_CANDIDATES
     if args.per_layer_hw:
         from mapper.tuning.cooptimize import per_layer_result

@@ -38,3 +38,22 @@ def test_budgets_of_the_reference_design():
     assert not HardwareSpace(area_budget=edge["area"] * 0.99).feasible(ref)[0]
     with pytest.raises(ValueError, match="unknown budget preset"):
         budget_preset("huge")
+
+
+def test_offchip_interface_counts_toward_area_and_power_when_finite():
+    from costmodel import Hardware
+    from costmodel.energy import DEFAULT_AREA_POWER as AP
+
+    space = HardwareSpace(offchip_bw=(16, 256))
+    hws = [Hardware(num_pes=64, offchip_bw=16), Hardware(num_pes=64, offchip_bw=256),
+           Hardware(num_pes=64)]
+    c = space.cost(HardwareSpace.from_hardware(hws))
+    assert c["area"][1] - c["area"][0] == pytest.approx(240 * AP.offchip_area_per_bw)
+    assert c["power"][1] - c["power"][0] == pytest.approx(240 * AP.offchip_power_per_bw)
+    # an unconstrained port (MAESTRO's view) costs nothing: MAESTRO's own area
+    maestro = AP.evaluate(64, 1, hws[2].noc_bw, hws[2].l1_size, hws[2].l2_size)
+    assert c["area"][2] == pytest.approx(maestro["area"])
+    # the candidates keep the fields no parameter covers
+    base = Hardware(num_pes=64, offchip_latency=100, clock_ghz=1.5, element_bytes=2)
+    hw = HardwareSpace(base=base).hardware(HardwareSpace.from_hardware(hws), 0)
+    assert (hw.offchip_latency, hw.clock_ghz, hw.element_bytes) == (100, 1.5, 2)
