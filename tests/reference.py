@@ -1,4 +1,9 @@
-"""Access to the MAESTRO reference outputs in ``../shared/reference/maestro`` (when present)."""
+"""MAESTRO reference outputs: the golden rows kept in the repo, and the full set in ``../shared``.
+
+``golden_rows()`` is always available (``tests/data/maestro_golden.csv.gz``, built by
+``benchmarks/make_golden.py``); ``rows()`` reads every row of ``../shared/reference/maestro``
+when that directory is present (``HAVE_REFERENCE``). Both give dicts with the same column names.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 REF_DIR = REPO.parent / "shared" / "reference" / "maestro"
 HAVE_REFERENCE = (REF_DIR / "reference_hp.csv.gz").exists()
 SKIP_REASON = f"MAESTRO reference data not found at {REF_DIR}"
+GOLDEN = REPO / "tests" / "data" / "maestro_golden.csv.gz"
 
 # (our CostReport field, reference column); integer columns must match exactly
 INT_COLUMNS = [
@@ -36,6 +42,16 @@ FLOAT_COLUMNS = [
 AREA_COLUMNS = [("area", "area"), ("power", "power"), ("pe_power", "pe_power"),
                 ("l1_power", "l1_power"), ("l2_power", "l2_power"), ("noc_power", "noc_power")]
 
+# every column the loaders below and the reference tests read: the golden file keeps only these
+GOLDEN_COLUMNS = [
+    "case_id", "category", "layer_index", "layer_name", "layer_type", "dims_text", "stride_X",
+    "stride_Y", "dataflow_resolved", "num_cluster_levels",
+    "hw_num_pes", "hw_l1_size_cstr", "hw_l2_size_cstr", "hw_noc_bw", "hw_offchip_bw",
+    "hw_noc_latency", "hw_simd_lanes",
+    *[col for _, col in INT_COLUMNS + FLOAT_COLUMNS + AREA_COLUMNS],
+    "energy_nj", "con_total_energy_xmac", "chk_macs_eq_expected", "chk_runtime_ge_ideal_analytic",
+]
+
 _DIR = re.compile(r"(SpatialMap|TemporalMap|Cluster)\((\d+),\s*(\w+)\)\s*(\S*)")
 
 
@@ -55,6 +71,21 @@ def rows() -> list[dict]:
             d.update(r)
             out.append(d)
     return out
+
+
+@lru_cache(maxsize=1)
+def golden_rows() -> list[dict]:
+    """The golden rows kept in the repository (a deterministic subset of :func:`rows`)."""
+    with gzip.open(GOLDEN, "rt", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def by_case(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by case, each case's rows in layer order."""
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["case_id"], []).append(r)
+    return {c: sorted(rs, key=lambda r: int(r["layer_index"])) for c, rs in sorted(out.items())}
 
 
 def parse_dataflow(text: str) -> Dataflow:

@@ -1,13 +1,14 @@
-"""Fidelity against the original MAESTRO binary's outputs (../shared/reference/maestro).
+"""Fidelity against the original MAESTRO binary's outputs.
 
-CI checks a deterministic sample of rows (every case category, every layer type); set
-MAPPER_FULL_REFERENCE=1 to check all rows (about a minute), or run
+Always checks the golden rows kept in the repo (``tests/data/maestro_golden.csv.gz``, every case
+category, layer type, cluster-level count and hardware variant), so a clean clone tests fidelity.
+When ``../shared/reference/maestro`` is present it also checks a deterministic sample of the full
+set; ``MAPPER_FULL_REFERENCE=1`` checks all of its rows (about a minute), as does
 ``python benchmarks/check_reference.py``.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import random
 
@@ -17,28 +18,30 @@ from costmodel import Network
 from costmodel.analysis import evaluate, maestro_csv_energy, network_tables
 from tests import reference as ref
 
-pytestmark = pytest.mark.skipif(not ref.HAVE_REFERENCE, reason=ref.SKIP_REASON)
+needs_shared = pytest.mark.skipif(not ref.HAVE_REFERENCE, reason=ref.SKIP_REASON)
 
 
-def _cases():
+def _shared_cases():
     if not ref.HAVE_REFERENCE:
         return []
-    by_case = collections.defaultdict(list)
-    for r in ref.rows():
-        by_case[r["case_id"]].append(r)
-    cases = sorted(by_case)
-    if os.environ.get("MAPPER_FULL_REFERENCE") != "1":
-        rng = random.Random(1234)
-        keep = [c for c in cases if not c.startswith(("r_", "p_"))]
-        # all random single-layer cases, all validation cases, and a sample of the rest
-        sample = set(rng.sample(keep, min(60, len(keep))))
-        cases = [c for c in cases if c in sample or c.startswith(("r_", "p_"))
-                 or by_case[c][0]["category"] == "c_validation"]
-    return [(c, sorted(by_case[c], key=lambda r: int(r["layer_index"]))) for c in cases]
+    cases = ref.by_case(ref.rows())
+    if os.environ.get("MAPPER_FULL_REFERENCE") == "1":
+        return list(cases.items())
+    rng = random.Random(1234)
+    keep = [c for c in cases if not c.startswith(("r_", "p_"))]
+    # all random single-layer cases, all validation cases, and a sample of the rest
+    sample = set(rng.sample(keep, min(60, len(keep))))
+    return [(c, rs) for c, rs in cases.items() if c in sample or c.startswith(("r_", "p_"))
+            or rs[0]["category"] == "c_validation"]
 
 
-@pytest.mark.parametrize("case,rows", _cases(), ids=lambda x: x if isinstance(x, str) else "")
-def test_case_matches_maestro(case, rows):
+def check_case(case: str, rows: list[dict]) -> None:
+    """Evaluate a case's rows (layer order) and compare every column with MAESTRO's.
+
+    ``rows`` may be a subset of the case's layers as long as it holds the first layer of each
+    type (the tensor tables come from it); MAESTRO's CSV energy of a row is checked only when the
+    previous layer is present too (it reads that layer's L1 traffic).
+    """
     layers = [ref.layer_of(r) for r in rows]
     tables = network_tables(Network("n", layers))
     reps = []
@@ -49,17 +52,56 @@ def test_case_matches_maestro(case, rows):
         assert not bad, f"{case} {r['layer_name']}: {bad[:5]}"
         reps.append(rep)
     multi = [int(r["num_cluster_levels"]) > 1 for r in rows]
-    for r, e, rep in zip(rows, maestro_csv_energy(reps, multi), reps):
-        assert ref.close(e, float(r["energy_nj"]), 1e-6), (case, r["layer_name"])
-        if not multi[rows.index(r)]:  # single level: our energy is MAESTRO's CSV energy
+    index = [int(r["layer_index"]) for r in rows]
+    for i, (r, e, rep) in enumerate(zip(rows, maestro_csv_energy(reps, multi), reps)):
+        follows_previous = index[i] == (index[i - 1] + 1 if i else 0)
+        if follows_previous:
+            assert ref.close(e, float(r["energy_nj"]), 1e-6), (case, r["layer_name"])
+        if not multi[i]:  # single level: our energy is MAESTRO's CSV energy
             assert ref.close(rep.energy_nj, float(r["energy_nj"]), 1e-6)
         assert ref.close(rep.energy_total_nj, 0.00023 * float(r["con_total_energy_xmac"]), 1e-6)
 
 
-def test_physical_consistency_flags_follow_reference_checks():
-    """Our invalid flag is set exactly where MAESTRO's MAC count is wrong or runtime < bound."""
+def _ids(x):
+    return x if isinstance(x, str) else ""
+
+
+@pytest.mark.parametrize("case,rows", list(ref.by_case(ref.golden_rows()).items()), ids=_ids)
+def test_golden_case_matches_maestro(case, rows):
+    check_case(case, rows)
+
+
+@needs_shared
+@pytest.mark.parametrize("case,rows", _shared_cases(), ids=_ids)
+def test_case_matches_maestro(case, rows):
+    check_case(case, rows)
+
+
+def test_golden_set_covers_the_reference():
+    """Every category, layer type, 1-4 cluster levels, and many hardware files are in it."""
+    g = ref.golden_rows()
+    assert 300 <= len(g) <= 500
+    assert {r["category"] for r in g} == {"a_bundled", "b_hw_variants", "c_validation",
+                                           "d_random"}
+    assert {r["layer_type"] for r in g} == {"CONV", "DSCONV", "GEMM", "NGCONV", "TRCONV"}
+    assert {r["num_cluster_levels"] for r in g} == {"1", "2", "3", "4"}
+    assert any(r["stride_X"] not in ("", "1") for r in g)
+    assert len({tuple(r[c] for c in ref.GOLDEN_COLUMNS if c.startswith("hw_")) for r in g}) > 50
+    assert {r["chk_macs_eq_expected"] for r in g} >= {"0", "1"}
+
+
+@needs_shared
+def test_golden_rows_are_reference_rows():
+    """The golden file is an exact extract of the shared reference (rebuild it if not)."""
+    full = {(r["case_id"], r["layer_index"]): r for r in ref.rows()}
+    for r in ref.golden_rows():
+        want = full[(r["case_id"], r["layer_index"])]
+        assert r == {c: want[c] for c in ref.GOLDEN_COLUMNS}, (r["case_id"], r["layer_index"])
+
+
+def _consistency_flags(rows) -> int:
     n = 0
-    for r in ref.rows()[::7]:
+    for r in rows:
         if r["chk_macs_eq_expected"] not in ("0", "1"):
             continue
         rep = evaluate(ref.layer_of(r), ref.hardware_of(r))
@@ -68,4 +110,14 @@ def test_physical_consistency_flags_follow_reference_checks():
         if r["chk_runtime_ge_ideal_analytic"] == "0":
             assert not rep.valid
         n += 1
-    assert n > 1000
+    return n
+
+
+def test_physical_consistency_flags_follow_golden_checks():
+    """Our invalid flag is set exactly where MAESTRO's MAC count is wrong or runtime < bound."""
+    assert _consistency_flags(ref.golden_rows()) > 300
+
+
+@needs_shared
+def test_physical_consistency_flags_follow_reference_checks():
+    assert _consistency_flags(ref.rows()[::7]) > 1000
