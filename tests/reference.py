@@ -13,7 +13,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap
+from costmodel import Cluster, Dataflow, Hardware, Layer, Network, SpatialMap, TemporalMap
+from costmodel.analysis import evaluate, network_tables
 
 REPO = Path(__file__).resolve().parents[1]
 REF_DIR = REPO.parent / "shared" / "reference" / "maestro"
@@ -42,15 +43,27 @@ FLOAT_COLUMNS = [
 AREA_COLUMNS = [("area", "area"), ("power", "power"), ("pe_power", "pe_power"),
                 ("l1_power", "l1_power"), ("l2_power", "l2_power"), ("noc_power", "noc_power")]
 
+# the columns of MAESTRO's CSV after network and layer name, in its order
+CSV_COLUMNS = [
+    "num_pes_out", "runtime_cycles", "energy_nj", "throughput_macs_per_cycle",
+    "throughput_per_energy", "area", "power", "noc_bw_req", "avg_bw_req", "peak_bw_req",
+    "vector_width", "offchip_bw_req", "l2_size_req", "l1_size_req", "multicast_factor_weight",
+    "multicast_factor_input", "num_input_elements", "num_weight_elements", "ops_per_joule",
+    "num_macs", "pe_power", "l1_power", "l2_power", "noc_power",
+    *[f"{t}_{c}" for t in ("input", "filter", "output")
+      for c in ("l1_read", "l1_write", "l2_read", "l2_write", "reuse_factor")],
+    *[f"{t}_delay_{s}" for t in ("ingress", "egress", "compute") for s in ("min", "max", "avg")],
+    "avg_utilized_pes", "arithmetic_intensity",
+]
 # every column the loaders below and the reference tests read: the golden file keeps only these
-GOLDEN_COLUMNS = [
+GOLDEN_COLUMNS = list(dict.fromkeys([
     "case_id", "category", "layer_index", "layer_name", "layer_type", "dims_text", "stride_X",
     "stride_Y", "dataflow_resolved", "num_cluster_levels",
     "hw_num_pes", "hw_l1_size_cstr", "hw_l2_size_cstr", "hw_noc_bw", "hw_offchip_bw",
     "hw_noc_latency", "hw_simd_lanes",
-    *[col for _, col in INT_COLUMNS + FLOAT_COLUMNS + AREA_COLUMNS],
-    "energy_nj", "con_total_energy_xmac", "chk_macs_eq_expected", "chk_runtime_ge_ideal_analytic",
-]
+    *[col for _, col in INT_COLUMNS + FLOAT_COLUMNS + AREA_COLUMNS], *CSV_COLUMNS,
+    "con_total_energy_xmac", "chk_macs_eq_expected", "chk_runtime_ge_ideal_analytic",
+]))
 
 _DIR = re.compile(r"(SpatialMap|TemporalMap|Cluster)\((\d+),\s*(\w+)\)\s*(\S*)")
 
@@ -125,6 +138,18 @@ def hardware_of(r: dict) -> Hardware:
                     l2_size=int(r["hw_l2_size_cstr"]), noc_bw=int(r["hw_noc_bw"]),
                     offchip_bw=int(r["hw_offchip_bw"]), noc_latency=int(r["hw_noc_latency"]),
                     simd_lanes=int(r["hw_simd_lanes"]))
+
+
+def case_reports(rows: list[dict]) -> list:
+    """Our reports for one case's rows (layer order), with MAESTRO's per-type tensor tables.
+
+    ``rows`` may be a subset of the case's layers if it holds the first layer of each type.
+    """
+    layers = [layer_of(r) for r in rows]
+    tables = network_tables(Network("n", layers))
+    return [evaluate(layer, hardware_of(r),
+                     table=tables["CONV" if layer.type == "TRCONV" else layer.type])
+            for r, layer in zip(rows, layers)]
 
 
 def close(a: float, b: float, rtol: float) -> bool:

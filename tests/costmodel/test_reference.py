@@ -14,8 +14,7 @@ import random
 
 import pytest
 
-from costmodel import Network
-from costmodel.analysis import evaluate, maestro_csv_energy, network_tables
+from costmodel.analysis import evaluate, maestro_csv_energy
 from tests import reference as ref
 
 needs_shared = pytest.mark.skipif(not ref.HAVE_REFERENCE, reason=ref.SKIP_REASON)
@@ -42,15 +41,10 @@ def check_case(case: str, rows: list[dict]) -> None:
     type (the tensor tables come from it); MAESTRO's CSV energy of a row is checked only when the
     previous layer is present too (it reads that layer's L1 traffic).
     """
-    layers = [ref.layer_of(r) for r in rows]
-    tables = network_tables(Network("n", layers))
-    reps = []
-    for r, layer in zip(rows, layers):
-        rep = evaluate(layer, ref.hardware_of(r),
-                       table=tables["CONV" if layer.type == "TRCONV" else layer.type])
+    reps = ref.case_reports(rows)
+    for r, rep in zip(rows, reps):
         bad = ref.compare(rep, r)
         assert not bad, f"{case} {r['layer_name']}: {bad[:5]}"
-        reps.append(rep)
     multi = [int(r["num_cluster_levels"]) > 1 for r in rows]
     index = [int(r["layer_index"]) for r in rows]
     for i, (r, e, rep) in enumerate(zip(rows, maestro_csv_energy(reps, multi), reps)):
