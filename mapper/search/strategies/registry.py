@@ -10,7 +10,7 @@ How to add a strategy:
 2. Add one :func:`register` line below.
 
 The tuner, the comparison harness and the CLI read everything else from here: nothing there
-needs editing. ``tests/mapper/search/test_registry.py`` checks every registered strategy.
+needs editing. ``tests/mapper/search/strategies/test_registry.py`` checks every registered strategy.
 """
 
 from __future__ import annotations
