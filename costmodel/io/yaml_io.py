@@ -304,6 +304,9 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> Hardware:
     return Hardware(**values)
 
 
+SPARSITY_KEYS = ("formats", "compute", "on", "rle_bits")
+
+
 def sparsity_from_dict(data: Any, source: str = "<dict>") -> SparsityConfig | None:
     """The ``sparsity`` key of a hardware mapping (formats, compute action), or None."""
     if not isinstance(data, dict) or data.get("sparsity") is None:
@@ -315,8 +318,12 @@ def sparsity_from_dict(data: Any, source: str = "<dict>") -> SparsityConfig | No
 
 
 def load_sparsity_yaml(path: StrPath) -> SparsityConfig | None:
-    """The sparsity features of a hardware YAML file (None when it has no ``sparsity``)."""
-    return sparsity_from_dict(_load_yaml(read_yaml_text(path), str(path)), str(path))
+    """The sparsity features of a YAML file: a hardware file's ``sparsity`` key (None when it
+    has none), or a file that is the sparsity mapping itself (``formats``, ``compute``...)."""
+    data = _load_yaml(read_yaml_text(path), str(path))
+    if isinstance(data, dict) and "sparsity" not in data and set(data) & set(SPARSITY_KEYS):
+        data = {"sparsity": data}
+    return sparsity_from_dict(data, str(path))
 
 
 def format_hardware_yaml(hw: Hardware) -> str:

@@ -75,6 +75,8 @@ class SparsityConfig:
         if not isinstance(data, dict):
             raise MaestroInputError(f"{source}: expected a mapping, got {data!r}",
                                     rule="sparsity")
+        # YAML 1.1 reads an unquoted ``on:`` key as the boolean True
+        data = {("on" if k is True else k): v for k, v in data.items()}
         unknown = set(data) - {"formats", "compute", "on", "rle_bits"}
         if unknown:
             raise MaestroInputError(f"{source}: unknown keys {sorted(unknown)}; expected "

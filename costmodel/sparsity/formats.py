@@ -7,7 +7,8 @@ With ``b`` data bits per element, a tile of ``n`` elements holding ``k`` nonzero
 * ``coordinate``: ``k (b + ceil(log2 n)) + ceil(log2 (n + 1))`` (a coordinate per nonzero in
   the tile and a count per tile, a CSR-like list);
 * ``nm``: ``k (b + ceil(log2 M))`` with ``k = n N / M`` (an index within its group per kept
-  element); only for tensors with an N:M structure;
+  element); for tensors with an N:M structure (a dense tensor is stored dense, an
+  unstructured sparse one is an error);
 * ``rle``: ``(k + pads) (b + r)``: every entry carries an ``r``-bit run of zeros before it;
   a run longer than ``2^r - 1`` needs a padding entry, ``E[pads] = k q^L / (1 - q^L)`` for
   random data with ``q = 1 - d``, ``L = 2^r``.
@@ -35,6 +36,8 @@ def tile_bits(fmt: str, n, kept, dens: Density, bits: float, rle_bits: int = 4):
         return k * bits, n
     if fmt == "coordinate":
         return k * bits, k * _log2c(n) + _log2c(n + 1.0)
+    if fmt == "nm" and dens.is_dense and not dens.structured:
+        return n * bits, np.zeros_like(n)   # a dense tensor on N:M hardware: stored dense
     if fmt == "nm":
         if not dens.structured:
             raise MaestroInputError(f"format 'nm' needs an N:M structured tensor, got density "

@@ -42,6 +42,17 @@ def is_active(layer: Layer, sparsity: SparsityConfig | None) -> bool:
     return bool(layer.density) or (sparsity is not None and not sparsity.is_trivial)
 
 
+def skip_fraction(layer: Layer, sparsity: SparsityConfig | None) -> float:
+    """Lower bound on the sparse over dense compute time (for latency bounds): the product of
+    the conditioning operands' densities under ``skip``, else 1. A step's expected maximum
+    over units is at least its mean work, so a skipping layer's compute is at least this
+    fraction of the dense one."""
+    if sparsity is None or sparsity.compute != "skip" or not layer.density:
+        return 1.0
+    dens = layer_density(layer)
+    return float(np.prod([dens.get(t, DENSE).value for t in sparsity.on]))
+
+
 def pe_tiles(table: TensorTable, inner: Level):
     """Per-PE tile sizes of input, weight and output, and the MACs of one PE step."""
     mp = inner.mp
@@ -111,7 +122,7 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     ``totals``: elements of each tensor (input, weight, output)."""
     cfg = sparsity or SparsityConfig()
     dens = layer_density(layer)
-    _check_formats(layer, dens, cfg)
+    check_formats(layer, dens, cfg)
     bits = 8.0 * np.asarray(element_bytes, dtype=np.float64)
     macs = np.asarray(r["num_macs"], dtype=np.float64)
     d_in = dens.get("input", DENSE).value
@@ -157,11 +168,13 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     return SparseResult(dram_scale=dram, compute_cycles=compute)
 
 
-def _check_formats(layer: Layer, dens, cfg: SparsityConfig) -> None:
+def check_formats(layer: Layer, dens, cfg: SparsityConfig) -> None:
+    """An error naming the layer and tensor where an ``nm`` format meets an unstructured
+    sparse tensor (a dense one is stored dense)."""
     from ..errors import MaestroInputError
     for t in SPARSE_TENSORS:
         for lv in ("L1", "L2", "DRAM"):
-            if cfg.format(t, lv) == "nm" and not dens.get(t, DENSE).structured:
+            if cfg.format(t, lv) == "nm" and t in dens and not dens[t].structured:
                 raise MaestroInputError(
                     f"layer {layer.name!r}, tensor {t}: format 'nm' at {lv} needs an N:M "
                     f"density, got {dens.get(t, DENSE)}", rule="sparsity-format")
@@ -223,7 +236,8 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
                           totals, mode)
 
 
-__all__ = ["Density", "SparseResult", "apply_sparsity", "compute_ratio", "is_active", "sparse_hook"]
+__all__ = ["Density", "SparseResult", "apply_sparsity", "check_formats", "compute_ratio",
+           "is_active", "skip_fraction", "sparse_hook"]
 
 
 def sparse_hook(r: dict, layer: Layer, table: TensorTable, levels, res: dict, hwb, hardware,

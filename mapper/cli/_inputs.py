@@ -122,3 +122,38 @@ def check_scheduler(address: str | None, timeout: float = SCHEDULER_TIMEOUT) -> 
     except OSError as e:
         raise _usage(f"--scheduler {address}: cannot connect "
                      f"({e.strerror or 'timed out'} after at most {timeout:g}s)") from None
+
+
+def load_sparsity(spec: str | None, hw_spec: str | None, cost_model: str, network: Network,
+                  command: str):
+    """The accelerator's sparsity features (:class:`costmodel.sparsity.SparsityConfig`):
+    ``--sparsity FILE`` (a YAML file of ``formats``/``compute``/``on``, or a hardware YAML
+    with a ``sparsity`` key), else the ``sparsity`` key of a YAML ``--hw`` file; checked
+    against every layer's densities. The maestro model is dense: there, densities and
+    sparsity are ignored with one warning line (and None is returned)."""
+    from costmodel.io.yaml_io import load_sparsity_yaml
+    from costmodel.sparsity.density import layer_density
+    from costmodel.sparsity.report import check_formats
+
+    cfg = None
+    if spec:
+        if not Path(spec).is_file():
+            raise _usage(f"--sparsity {spec!r}: no such file (expected a YAML file with "
+                         "formats/compute/on, or a hardware YAML with a sparsity key)")
+        cfg = load_sparsity_yaml(spec)
+        if cfg is None:
+            raise _usage(f"--sparsity {spec}: the file has no sparsity key and no "
+                         "formats/compute/on")
+    elif hw_spec and Path(hw_spec).suffix.lower() in (".yaml", ".yml") and Path(hw_spec).is_file():
+        cfg = load_sparsity_yaml(hw_spec)
+    if cost_model == "maestro":
+        sparse = [layer.name for layer in network.layers if layer.density]
+        if sparse or cfg is not None:
+            what = f"densities of {len(sparse)} layer(s)" if sparse else "the sparsity features"
+            warn(command, f"the maestro cost model is dense: {what} ignored "
+                 "(--cost-model physical models them)")
+        return None
+    if cfg is not None:
+        for layer in network.layers:
+            check_formats(layer, layer_density(layer), cfg)
+    return cfg

@@ -64,6 +64,11 @@ def add_parser(sub) -> None:
     p.add_argument("--cost-model", default="maestro", choices=COST_MODELS,
                    help="maestro (default): MAESTRO's numbers exactly; physical: DRAM as a level "
                    "with reuse, L2 residency (L2Resident), bandwidth-bound runtime, DRAM energy")
+    p.add_argument("--sparsity", default=None, metavar="FILE",
+                   help="the accelerator's sparsity features (physical model): a YAML file of "
+                   "formats, compute (skip/gate/none) and on, or a hardware YAML with a "
+                   "sparsity key (default: that key of a YAML --hw); densities come from "
+                   "the mapping file")
     p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
     p.add_argument("--out", help="write the output to this file instead of standard output")
     p.add_argument("--digits", type=int_at_least(1, 17), default=6,
@@ -108,7 +113,8 @@ def _json_safe(v):
     return v
 
 
-def format_table(network, reports, hw: Hardware, cost_model: str = "maestro") -> str:
+def format_table(network, reports, hw: Hardware, cost_model: str = "maestro",
+                 sparse: bool = False) -> str:
     cols = [("layer", "layer", "{}"), ("runtime", "cycles", "{:d}"), ("num_macs", "MACs", "{:d}"),
             ("throughput", "MACs/cyc", "{:.4g}"), ("energy_nj", "energy nJ", "{:.6g}"),
             ("l1_size", "L1 req", "{:d}"), ("l2_size", "L2 req", "{:d}"),
@@ -117,6 +123,8 @@ def format_table(network, reports, hw: Hardware, cost_model: str = "maestro") ->
     if cost_model == "physical":
         cols += [("dram_read", "DRAM rd", "{:d}"), ("dram_write", "DRAM wr", "{:d}"),
                  ("l2_resident", "L2 res", "{:d}")]
+    if sparse:
+        cols.insert(3, ("effectual_macs", "eff. MACs", "{:d}"))
     rows = [[h for _, h, _ in cols] + ["valid"]]
     for r in reports:
         rows.append([f.format(getattr(r, k)) for k, _, f in cols]
@@ -140,7 +148,7 @@ def format_table(network, reports, hw: Hardware, cost_model: str = "maestro") ->
 
 def run(args) -> int:
     from costmodel.io import load_network
-    from mapper.cli._inputs import network_warnings, warn
+    from mapper.cli._inputs import load_sparsity, network_warnings, warn
     from mapper.cli._output import check_out_file
     from mapper.tuning.results import resource_warnings
 
@@ -172,7 +180,8 @@ def run(args) -> int:
                     "extension (MAESTRO has no DRAM level); use --cost-model physical or "
                     "remove the line", source=str(path), line=df.l2_resident_line,
                     rule="l2-resident")
-    reports = evaluate_network(network, hw, cost_model=args.cost_model)
+    sparsity = load_sparsity(args.sparsity, args.hw, args.cost_model, network, "evaluate")
+    reports = evaluate_network(network, hw, cost_model=args.cost_model, sparsity=sparsity)
     for layer, rep in zip(network.layers, reports):
         if rep.flags & FATAL:
             raise MappingError(f"layer {layer.name!r} cannot be analysed: {rep.reason}",
@@ -187,7 +196,8 @@ def run(args) -> int:
                            "layers": [{k: _json_safe(v) for k, v in r.to_dict().items()}
                                       for r in reports]}, indent=1) + "\n"
     else:
-        text = format_table(network, reports, hw, args.cost_model)
+        text = format_table(network, reports, hw, args.cost_model,
+                            sparse=any(r.effectual_macs != r.num_macs for r in reports))
     if args.out:
         write_text(Path(args.out), text)
     else:

@@ -29,6 +29,11 @@ def add_parser(sub) -> None:
                    help="physical (default): DRAM as a level with reuse, L2 residency, "
                    "bandwidth-bound runtime and DRAM energy; maestro: MAESTRO's numbers exactly "
                    "(its mappings.m runs in the MAESTRO binary)")
+    p.add_argument("--sparsity", default=None, metavar="FILE",
+                   help="the accelerator's sparsity features (physical model): a YAML file of "
+                   "formats, compute (skip/gate/none) and on, or a hardware YAML with a "
+                   "sparsity key (default: that key of a YAML --hw); the layers' densities "
+                   "come from the model")
     p.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=STRATEGIES)
     p.add_argument("--objective", default="latency", choices=OBJECTIVES)
     p.add_argument("--budget", type=int_at_least(1), default=None,
@@ -167,7 +172,7 @@ def _check(args, network, hw, budget: int | None) -> None:
 
 
 def run(args) -> int:
-    from mapper.cli._inputs import load_hardware, load_model, warn
+    from mapper.cli._inputs import load_hardware, load_model, load_sparsity, warn
     from mapper.cli._output import Progress, out_lock, prepare_out_dir
     from mapper.tuning.tuner import (
         DEFAULT_BUDGET,
@@ -189,7 +194,8 @@ def run(args) -> int:
     if budget is None and not args.time_limit:
         budget = DEFAULT_BUDGET
     _check(args, network, hw, budget)
-    settings = TuneSettings(cost_model=args.cost_model, strategy=args.strategy,
+    sparsity = load_sparsity(args.sparsity, args.hw, args.cost_model, network, "tune")
+    settings = TuneSettings(cost_model=args.cost_model, sparsity=sparsity, strategy=args.strategy,
                             objective=args.objective, budget=budget,
                             time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
                             islands=DEFAULT_ISLANDS if args.islands is None else args.islands,

@@ -8,6 +8,8 @@ import numpy as np
 
 from costmodel.analysis import check_cost_model, compute_bound, evaluate_batch
 from costmodel.errors import MaestroInputError
+from costmodel.sparsity import SparsityConfig
+from costmodel.sparsity.report import skip_fraction
 from search_spaces import Constraints, Genomes, MappingSpace
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -55,28 +57,34 @@ class Evaluator:
     the candidates whose latency lower bound (:meth:`latency_bound`) is not below it: they
     cannot improve on it, and are returned as pruned, unscored and infeasible.
     ``cost_model`` names the model that scores candidates
-    (:data:`costmodel.analysis.COST_MODELS`)."""
+    (:data:`costmodel.analysis.COST_MODELS`); ``sparsity`` (physical only) the accelerator's
+    formats and compute action for the layer's densities (:mod:`costmodel.sparsity`)."""
 
     def __init__(self, space: MappingSpace, objective: str = "latency",
                  constraints: Constraints | None = None, prune: bool = False,
-                 cost_model: str = "maestro"):
+                 cost_model: str = "maestro", sparsity: SparsityConfig | None = None):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
         self.cost_model = check_cost_model(cost_model)
+        self.sparsity = sparsity if cost_model == "physical" else None
+        # skipped MACs take no cycle: the latency bounds hold for the executed ones only
+        self.executed = (skip_fraction(space.layer, self.sparsity)
+                         if cost_model == "physical" else 1.0)
         self.space = space
         self.objective = objective
         self.constraints = constraints or Constraints()
         self.evaluations = 0
         self.prune = prune and objective == "latency"
         # no valid mapping is faster than every PE busy on every cycle
-        self.compute_bound = compute_bound(space.layer, space.hardware)
+        self.compute_bound = int(compute_bound(space.layer, space.hardware) * self.executed)
 
     def latency_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs
         over the PEs it can keep busy at once (:meth:`MappingSpace.busy_bound`) x SIMD lanes,
         which the cost model's consistency check guarantees."""
         busy = np.maximum(self.space.busy_bound(g), 1) * self.space.hardware.simd_lanes
-        return -(-self.space.layer.macs // busy)
+        bound = -(-self.space.layer.macs // busy)
+        return bound if self.executed >= 1.0 else np.floor(bound * self.executed)
 
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
         """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow structure (a
@@ -95,7 +103,7 @@ class Evaluator:
             sizes, offs = self.space.sizes_offsets(g, idx, structure)
             try:
                 rep = evaluate_batch(self.space.layer, structure, sizes, offs, self.space.hardware,
-                                     cost_model=self.cost_model)
+                                     cost_model=self.cost_model, sparsity=self.sparsity)
             except MaestroInputError:
                 continue  # a structure MAESTRO cannot analyse: infeasible
             for name in METRICS:

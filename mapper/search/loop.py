@@ -129,7 +129,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     df = rep = None
     if st.best_genome is not None:
         df = space.decode(st.best_genome, 0)
-        rep = evaluate(space.layer, space.hardware, df, cost_model=evaluator.cost_model)
+        rep = evaluate(space.layer, space.hardware, df, cost_model=evaluator.cost_model,
+                       sparsity=evaluator.sparsity)
         if evaluator.cost_model == "physical":  # the L2 residency the model chose, stated
             df = dataclasses.replace(df, l2_resident=rep.l2_resident)
     return SearchResult(st.best, st.best_genome, df, rep, st.evaluations,

@@ -165,10 +165,12 @@ def per_layer_result(network: Network, space: HardwareSpace, settings: TuneSetti
         li = first[of_layer[i]]
         hw, r = best[li]
         df = r.dataflow if r is not None and np.isfinite(r.best_fitness) else None
-        tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df)
+        tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df,
+                      density=dict(layer.density))
         hardware[layer.name] = hw
         reused = li != i
-        rep = evaluate(tuned, hw, cost_model=settings.cost_model) if df is not None else None
+        rep = (evaluate(tuned, hw, cost_model=settings.cost_model, sparsity=settings.sparsity)
+               if df is not None else None)
         layers.append(LayerResult(tuned, rep,
                                   of_layer[i], reused, r.evaluations if r else 0,
                                   r.seconds if r else 0.0, list(r.history) if r else []))

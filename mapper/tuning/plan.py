@@ -18,6 +18,7 @@ import numpy as np
 
 from costmodel import Hardware, Layer
 from costmodel.analysis import compute_bound
+from costmodel.sparsity.report import skip_fraction
 from mapper.search.loop import History, SearchResult
 from mapper.search.strategies import strategy_class
 from mapper.tuning.settings import TuneSettings
@@ -89,7 +90,8 @@ def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSetti
     ``settings.extend_max_gap`` above the layer's compute bound, or nothing feasible was."""
     if not np.isfinite(best):
         return True
-    gap = best / compute_bound(layer, hw) - 1
+    executed = skip_fraction(layer, settings.sparsity) if settings.cost_model == "physical" else 1
+    gap = best / (compute_bound(layer, hw) * executed) - 1
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 
@@ -180,7 +182,8 @@ class LayerPlan:
              state_file: str | Path | None = None) -> LayerPlan:
         """The plan of ``layer`` (seeded from its shape unless ``seed`` is given); its first
         round is the layer's first islands (:func:`first_islands`)."""
-        bare = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), None)
+        bare = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), None,
+                     density=dict(layer.density))
         plan = cls(bare, hw, settings, shape_seed(settings.seed, layer) if seed is None else seed,
                    None if state_file is None else Path(state_file))
         budgets, plan.wide = first_islands(bare, hw, settings)

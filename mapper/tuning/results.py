@@ -22,6 +22,7 @@ from mapper.tuning.tuner import ModelResult
 REPORT_FIELDS = (
     ("layer", None), ("type", None), ("dims", None), ("strides", None), ("count", None),
     ("shape_index", None), ("reused", None), ("runtime", "runtime"), ("num_macs", "num_macs"),
+    ("effectual_macs", "effectual_macs"),
     ("energy_nj", "energy_nj"), ("throughput", "throughput"),
     ("avg_utilized_pes", "avg_utilized_pes"), ("l1_size", "l1_size"), ("l2_size", "l2_size"),
     ("noc_bw_req", "noc_bw_req"), ("offchip_bw_req", "offchip_bw_req"), ("area_um2", "area"),
@@ -124,6 +125,7 @@ def _settings(result: ModelResult) -> dict:
             "extra_islands": s.extra_islands, "extend_gap": s.extend_gap,
             "extend_max_gap": s.extend_max_gap, "prune": s.prune, "jobs": s.jobs,
             "max_levels": s.max_levels, "template": s.template,
+            "sparsity": None if s.sparsity is None else s.sparsity.to_dict(),
             "constraints": {k: v for k, v in vars(s.constraints).items()}}
 
 

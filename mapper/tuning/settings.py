@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from costmodel import Hardware
 from costmodel.analysis import COST_MODELS
 from costmodel.errors import MaestroInputError
+from costmodel.sparsity import SparsityConfig
 from mapper.search.evaluator import OBJECTIVES
 from mapper.search.strategies import DEFAULT_STRATEGY
 from mapper.search.strategies.registry import REGISTRY
@@ -59,6 +60,7 @@ class TuneSettings:
     backend: str = "loky"              # joblib backend: loky, threading, multiprocessing, dask
     scheduler: str | None = None       # Dask scheduler address for backend="dask"
     cost_model: str = "physical"       # costmodel.analysis.COST_MODELS (as `mapper tune`)
+    sparsity: SparsityConfig | None = None  # formats / skip / gate (physical model only)
     constraints: Constraints = field(default_factory=Constraints)
     strategy_params: dict = field(default_factory=dict)
 
@@ -88,6 +90,8 @@ class TuneSettings:
         if self.template not in (None, "", "free"):
             _one_of("template", str(self.template).partition(":")[0],
                     tuple(TEMPLATES) + tuple(GEMM_TEMPLATES))
+        if self.sparsity is not None and not isinstance(self.sparsity, SparsityConfig):
+            _bad("sparsity", f"must be a SparsityConfig, got {type(self.sparsity).__name__}")
         if not isinstance(self.constraints, Constraints):
             _bad("constraints", f"must be a Constraints, got {type(self.constraints).__name__}")
         if not isinstance(self.strategy_params, dict):
@@ -99,6 +103,10 @@ class TuneSettings:
         for k in EXECUTION_FIELDS:
             d.pop(k)
         d["hardware"] = hw.to_dict()
+        if self.sparsity is None:   # fingerprints of runs without sparsity stay as they were
+            d.pop("sparsity")
+        else:
+            d["sparsity"] = self.sparsity.to_dict()
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -196,7 +196,8 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
 
 def _layer_result(res: SearchResult, rec: dict, layer: Layer, k: int) -> LayerResult:
     """A freshly tuned shape's result, mapping and report kept from the search."""
-    tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), res.dataflow)
+    tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), res.dataflow,
+                  density=dict(layer.density))
     return LayerResult(tuned, res.report if res.dataflow is not None else None, k, False,
                        rec["evaluations"], rec["seconds"], rec["history"], rec["pareto"])
 
@@ -205,8 +206,10 @@ def _from_record(rec: dict, layer: Layer, hw: Hardware, settings: TuneSettings,
                  k: int) -> LayerResult:
     """A shape's result resumed from its checkpoint record (its mapping re-evaluated)."""
     df = record_dataflow(rec)
-    tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df)
-    rep = evaluate(tuned, hw, cost_model=settings.cost_model) if df is not None else None
+    tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), df,
+                  density=dict(layer.density))
+    rep = (evaluate(tuned, hw, cost_model=settings.cost_model, sparsity=settings.sparsity)
+           if df is not None else None)
     return LayerResult(tuned, rep, k, False, rec["evaluations"], rec["seconds"],
                        rec.get("history", []), rec.get("pareto", []))
 
@@ -214,7 +217,7 @@ def _from_record(rec: dict, layer: Layer, hw: Hardware, settings: TuneSettings,
 def _instance(shape: LayerResult, layer: Layer, reused: bool) -> LayerResult:
     """``shape``'s result for one layer of the model with that shape."""
     tuned = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides),
-                  shape.layer.dataflow)
+                  shape.layer.dataflow, density=dict(layer.density))
     return LayerResult(tuned, shape.report, shape.shape_index, reused, shape.evaluations,
                        shape.seconds, shape.history, shape.pareto)
 

@@ -139,3 +139,16 @@ def test_bad_format_and_action():
     layer = Layer("g", "GEMM", DIMS, density={"weight": 0.5})
     with pytest.raises(MaestroInputError, match="layer 'g', tensor weight.*N:M"):
         _eval(layer, np.array([[4, 1, 16]]), np.array([[4, 1, 16]]), uniform({"weight": "nm"}))
+
+
+def test_nm_format_on_a_dense_tensor_is_dense_and_yaml_on_key():
+    rng = np.random.default_rng(5)
+    sizes, offs = _batch(rng)
+    dense = _eval(Layer("g", "GEMM", DIMS), sizes, offs, None)
+    r = _eval(Layer("g", "GEMM", DIMS), sizes, offs, uniform({"weight": "nm"}, "skip"))
+    for k in ("runtime", "energy_total_nj", "dram_read", "l2_size", "l1_size"):
+        assert np.array_equal(np.asarray(dense[k]), np.asarray(r[k])), k
+    # YAML 1.1 reads an unquoted `on:` key as True
+    cfg = sparsity_from_dict({"sparsity": {"formats": {"weight": "nm"}, "compute": "skip",
+                                           True: "both"}})
+    assert cfg.on == ("weight", "input")
