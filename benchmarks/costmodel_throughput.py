@@ -15,7 +15,8 @@ median latency of a single ``costmodel.analysis.evaluate`` call, ``evaluations/s
 (overall, wall clock), and as its last three lines the three regimes in CPU time (the machine
 may be shared): ``single``, one ``evaluate()`` at a time; ``GA-sized``, ``evaluate_batch`` on
 groups of ``--ga-batch`` (39: a GA generation's candidates per structure); ``large``, the
-batches above.
+batches above; then ``sparse``: the physical model dense and with sparsity on the same
+mappings (docs/sparsity.md).
 """
 
 from __future__ import annotations
@@ -202,6 +203,36 @@ def ga_sized(layers, batch: int, per_layer: int, rng) -> tuple[int, float]:
     return n, cpu
 
 
+def sparse_regime(layers, n: int, rng) -> str:
+    """CPU throughput of the physical model on the kcp_ws mappings, dense and with sparsity
+    (random weight density 0.3 / input 0.5 with bitmask + skip; 2:4 weights with nm + skip on
+    the layers whose C divides by 4), on the same mappings, cold cache of the expected max."""
+    from costmodel.sparsity import stats, uniform
+
+    structure, hw = STRUCTURES["kcp_ws 2-level"]
+    cases = (("dense", {}, None),
+             ("random", {"weight": 0.3, "input": 0.5}, uniform({"weight": "bitmask"}, "skip")),
+             ("2:4", {"weight": "2:4"}, uniform({"weight": "nm"}, "skip")))
+    work = [(layer,) + random_mappings(layer, structure, n, hw.num_pes, rng)
+            for layer in layers if layer.dims["C"] % 4 == 0]
+    rates = {}
+    for name, dens, cfg in cases:
+        stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
+        cpu = 0.0
+        for layer, sizes, offsets in work:
+            sp = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides),
+                       density=dens)
+            c0 = time.process_time()
+            evaluate_batch(sp, structure, sizes, offsets, hw, cost_model="physical",
+                           sparsity=cfg)
+            cpu += time.process_time() - c0
+        rates[name] = len(work) * n / cpu
+    return (f"regime sparse (physical, kcp_ws, batches of {n}): dense {rates['dense']:,.0f}/s, "
+            f"random bitmask+skip {rates['random']:,.0f}/s "
+            f"({rates['random'] / rates['dense']:.0%}), 2:4 nm+skip {rates['2:4']:,.0f}/s "
+            f"({rates['2:4'] / rates['dense']:.0%}) (CPU time)")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few seconds: smoke test")
@@ -253,6 +284,7 @@ def main(argv=None) -> None:
           f"(CPU time)")
     print(f"regime large (batches of {a.batch}): {total_n / total_cpu:,.0f} evaluations/s "
           f"(CPU time)")
+    print(sparse_regime(layers, min(n_cand, 2000), rng))
 
 
 if __name__ == "__main__":

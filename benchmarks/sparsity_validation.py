@@ -14,6 +14,7 @@ Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/spars
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -24,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import Hardware, Layer  # noqa: E402
 from costmodel.analysis import evaluate_batch  # noqa: E402
+from costmodel.energy import DEFAULT_ENERGY  # noqa: E402
 from costmodel.layer import tensor_table  # noqa: E402
 from costmodel.levels import build_levels  # noqa: E402
 from costmodel.physical import compulsory  # noqa: E402
-from costmodel.sparsity import uniform  # noqa: E402
+from costmodel.sparsity import stats, uniform  # noqa: E402
 from costmodel.sparsity.montecarlo import monte_carlo  # noqa: E402
 from costmodel.sparsity.report import compute_ratio  # noqa: E402
 from mapper.workloads.zoo import load_model  # noqa: E402
@@ -117,8 +119,9 @@ def scalesim_section() -> None:
           f"{d['runtime'][0] / s['runtime'][0]:.4f} (bound {d['bound'][0]}/{s['bound'][0]})")
 
 
-def spmspm(densities, hw, tile_m=8):
-    """128^3 SpMSpM, both operands of density d: (bitmask+gate, coordinate+skip) results."""
+def spmspm(densities, hw, tile_m=8, coord_bits=0, energy=DEFAULT_ENERGY):
+    """128^3 SpMSpM, both operands of density d: (bitmask+gate, coordinate+skip) results;
+    ``coord_bits`` fixes the coordinate width (0: log2 of the tile)."""
     shape = [("T", "M"), ("S", "N"), ("T", "K")]
     sizes = np.array([[tile_m, 1, 128]])
     out = {"bitmask": [], "coordinate": []}
@@ -126,9 +129,9 @@ def spmspm(densities, hw, tile_m=8):
         layer = Layer("spmspm", "GEMM", {"M": 128, "N": 128, "K": 128},
                       density={"weight": d, "input": d})
         for fmt, act in (("bitmask", "gate"), ("coordinate", "skip")):
-            cfg = uniform({"weight": fmt, "input": fmt}, act, ("weight", "input"))
+            cfg = uniform({"weight": fmt, "input": fmt}, act, ("weight", "input"), coord_bits)
             r = evaluate_batch(layer, shape, sizes, sizes, hw, cost_model="physical",
-                               sparsity=cfg)
+                               sparsity=cfg, energy=energy)
             out[fmt].append((float(r["energy_total_nj"][0]), int(r["runtime"][0])))
     return out
 
@@ -146,6 +149,20 @@ def sparseloop_section() -> None:
     big = spmspm(xs, hw, tile_m=128)
     print("with whole 128x128 input tiles per PE (14-bit coordinates): energy crossover "
           f"{_crossing(xs, [e for e, _ in big['bitmask']], [e for e, _ in big['coordinate']])}")
+    # Sparseloop's fig. 1 setup (micro22-sparseloop-artifact, fig1_format_comparison_setup):
+    # 8-bit data, bitmask 1 bit per element, coordinate list CP with metadata-word-bits 14
+    # (log2 of 128 x 128: whole-matrix coordinates) at every level
+    sl = spmspm(xs, hw, coord_bits=14)
+    print("M8xK128 tiles, 14-bit coordinates as Sparseloop's: energy crossover "
+          f"{_crossing(xs, [e for e, _ in sl['bitmask']], [e for e, _ in sl['coordinate']])}, "
+          "formats alone break even at 1/14 = 0.071")
+    fine = [0.05, 0.06, 0.07, 0.075, 0.08, 0.085, 0.09, 0.1]
+    for name, gated in (("free gating", 0.0), ("Sparseloop's gated/MAC energy 0.036/0.56",
+                                                 0.036 / 0.56), ("ours 0.1", 0.1)):
+        e = spmspm(fine, hw, coord_bits=14,
+                   energy=dataclasses.replace(DEFAULT_ENERGY, mac_gated=gated))
+        print(f"  14-bit coordinates, {name}: energy crossover "
+              f"{_crossing(fine, [v for v, _ in e['bitmask']], [v for v, _ in e['coordinate']])}")
     res = spmspm(xs, hw)
     eb = [e for e, _ in res["bitmask"]]
     ec = [e for e, _ in res["coordinate"]]
@@ -210,15 +227,21 @@ def density_sweep(quick: bool, plot: str | None) -> None:
         print(fmt, [(x, t, round(e, 1)) for x, (t, e) in zip(xs, vals)])
     print("nm", [(x, t, round(e, 1)) for x, (t, e) in nm.items()])
     dens = Layer("FFN1", "GEMM", dict(base.dims), density={"weight": 0.5})
-    cfg = uniform({"weight": "bitmask"}, "skip")
-    for name, layer, c in (("dense", base, None), ("sparse", dens, cfg)):
-        evaluate_batch(layer, shape, sizes[:64], offs[:64], hw, cost_model="physical",
-                       sparsity=c)
-        t0 = time.perf_counter()
-        for _ in range(3):
-            evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
-        dt = (time.perf_counter() - t0) / 3
-        print(f"throughput {name}: {len(sizes) / dt:,.0f} evaluations/s (batch {len(sizes)})")
+    nm_layer = Layer("FFN1", "GEMM", dict(base.dims), density={"weight": "2:4"})
+    bitmask, nm_skip = uniform({"weight": "bitmask"}, "skip"), uniform({"weight": "nm"}, "skip")
+    for name, layer, c in (("dense", base, None), ("random 0.5 bitmask+skip", dens, bitmask),
+                           ("2:4 nm+skip", nm_layer, nm_skip)):
+        evaluate_batch(base, shape, sizes[:64], offs[:64], hw, cost_model="physical")
+        for cache in ("cold", "warm"):   # cold: the expected-max cache emptied before the call
+            fastest = np.inf
+            for _ in range(3):
+                if cache == "cold":
+                    stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
+                t0 = time.process_time()
+                evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
+                fastest = min(fastest, time.process_time() - t0)
+            print(f"throughput {name}, {cache} cache: {len(sizes) / fastest:,.0f} evaluations/s "
+                  f"(batch {len(sizes)}, CPU time)")
     if plot:
         _plot(xs, curves, nm, plot)
 

@@ -304,7 +304,7 @@ def hardware_from_dict(data: Any, source: str = "<dict>") -> Hardware:
     return Hardware(**values)
 
 
-SPARSITY_KEYS = ("formats", "compute", "on", "rle_bits")
+SPARSITY_KEYS = ("formats", "compute", "on", "rle_bits", "coord_bits")
 
 
 def sparsity_from_dict(data: Any, source: str = "<dict>") -> SparsityConfig | None:

@@ -23,12 +23,14 @@ _LEVEL_ALIASES = {"l1": "L1", "l2": "L2", "dram": "DRAM", "offchip": "DRAM"}
 @dataclass(frozen=True)
 class SparsityConfig:
     """Formats ``(tensor, level) -> format`` (missing: dense), the compute action and the
-    operands it conditions on; ``rle_bits`` is the run-length field width of ``rle``."""
+    operands it conditions on; ``rle_bits`` is the run-length field width of ``rle``,
+    ``coord_bits`` a fixed coordinate width of ``coordinate`` (0: log2 of the tile)."""
 
     formats: tuple[tuple[str, str, str], ...] = ()
     compute: str = "none"
     on: tuple[str, ...] = ("weight",)
     rle_bits: int = 4
+    coord_bits: int = 0
     _table: dict = field(default=None, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +53,10 @@ class SparsityConfig:
         if int(self.rle_bits) != self.rle_bits or not 1 <= self.rle_bits <= 16:
             raise MaestroInputError(f"sparsity: rle_bits must be an integer in 1..16, got "
                                     f"{self.rle_bits}", rule="sparsity")
+        if int(self.coord_bits) != self.coord_bits or not 0 <= self.coord_bits <= 64:
+            raise MaestroInputError(f"sparsity: coord_bits must be an integer in 0..64 (0: "
+                                    f"log2 of the tile), got {self.coord_bits}",
+                                    rule="sparsity")
         object.__setattr__(self, "on", on)
         object.__setattr__(self, "_table", table)
 
@@ -67,7 +73,7 @@ class SparsityConfig:
         for (t, lv), f in sorted(self._table.items()):
             fm.setdefault(t, {})[lv] = f
         return {"formats": fm, "compute": self.compute, "on": list(self.on),
-                "rle_bits": self.rle_bits}
+                "rle_bits": self.rle_bits, "coord_bits": self.coord_bits}
 
     @classmethod
     def from_dict(cls, data, source: str = "sparsity") -> SparsityConfig:
@@ -77,10 +83,11 @@ class SparsityConfig:
                                     rule="sparsity")
         # YAML 1.1 reads an unquoted ``on:`` key as the boolean True
         data = {("on" if k is True else k): v for k, v in data.items()}
-        unknown = set(data) - {"formats", "compute", "on", "rle_bits"}
+        unknown = set(data) - {"formats", "compute", "on", "rle_bits", "coord_bits"}
         if unknown:
             raise MaestroInputError(f"{source}: unknown keys {sorted(unknown)}; expected "
-                                    "formats, compute, on, rle_bits", rule="sparsity")
+                                    "formats, compute, on, rle_bits, coord_bits",
+                                    rule="sparsity")
         formats = []
         for t, spec in (data.get("formats") or {}).items():
             levels = spec if isinstance(spec, dict) else {lv: spec for lv in LEVELS}
@@ -88,7 +95,7 @@ class SparsityConfig:
         on = data.get("on", ("weight",))
         on = ("weight", "input") if on == "both" else (on,) if isinstance(on, str) else on
         return cls(tuple(formats), str(data.get("compute", "none")), tuple(on),
-                   int(data.get("rle_bits", 4)))
+                   int(data.get("rle_bits", 4)), int(data.get("coord_bits", 0)))
 
 
 def _level(name: str) -> str:
@@ -100,10 +107,10 @@ def _level(name: str) -> str:
 
 
 def uniform(tensor_formats: dict[str, str], compute: str = "none",
-            on=("weight",)) -> SparsityConfig:
+            on=("weight",), coord_bits: int = 0) -> SparsityConfig:
     """One format per tensor at every level (the common case, and a search choice)."""
     return SparsityConfig(tuple((t, lv, f) for t, f in tensor_formats.items() for lv in LEVELS),
-                          compute, tuple(on))
+                          compute, tuple(on), coord_bits=coord_bits)
 
 
 def hardware_choices(tensors=("weight",), formats=FORMATS, actions=ACTIONS,

@@ -99,7 +99,7 @@ def _factors(dens, cfg, bits, n_tile, level):
     for t, n in zip(SPARSE_TENSORS, n_tile):
         d = dens.get(t, DENSE)
         fmt = cfg.format(t, level)
-        c, meta = ratio(fmt, n, d, bits, cfg.rle_bits)
+        c, meta = ratio(fmt, n, d, bits, cfg.rle_bits, coord_bits=cfg.coord_bits)
         out.append((c - meta, meta))
     return out
 
@@ -110,7 +110,8 @@ def _sized(dens, cfg, bits, n_tile, level):
     for t, n in zip(SPARSE_TENSORS, n_tile):
         d = dens.get(t, DENSE)
         kept = buffer_occupancy(n, d.value, d.structured)
-        c, _ = ratio(cfg.format(t, level), n, d, bits, cfg.rle_bits, kept=kept)
+        c, _ = ratio(cfg.format(t, level), n, d, bits, cfg.rle_bits, kept=kept,
+                     coord_bits=cfg.coord_bits)
         out.append(np.where(cfg.format(t, level) == "dense", 1.0, c))
     return out
 

@@ -105,10 +105,9 @@ def _window(n, K, T):
 def _tail_sum(k, F, P, r, simd, lo):
     """``g(lo) + sum_k (g(k+1) - g(k)) (1 - F(k)^P)`` along the last axis: the expected
     maximum of ``g = step_cycles`` over ``P`` units from the CDF ``F`` at the points ``k``."""
-    tail = -np.expm1(P[:, None] * np.log(np.clip(F, 1e-300, 1.0)))
-    dg = step_cycles(k[:, 1:], r[:, None], simd[:, None]) - step_cycles(k[:, :-1], r[:, None],
-                                                                        simd[:, None])
-    return step_cycles(lo, r, simd) + (dg * tail[:, :-1]).sum(axis=1)
+    g = step_cycles(k, r[:, None], simd[:, None])
+    tail = -np.expm1(P[:, None] * np.log(np.clip(F[:, :-1], 1e-300, 1.0)))
+    return g[:, 0] + (np.diff(g, axis=1) * tail).sum(axis=1)
 
 
 def _exact(n, K, T, P, r, simd, lo, hi) -> np.ndarray:

@@ -152,3 +152,16 @@ def test_nm_format_on_a_dense_tensor_is_dense_and_yaml_on_key():
     cfg = sparsity_from_dict({"sparsity": {"formats": {"weight": "nm"}, "compute": "skip",
                                            True: "both"}})
     assert cfg.on == ("weight", "input")
+
+
+def test_coord_bits_fixes_the_coordinate_width():
+    from costmodel.sparsity.density import Density
+    from costmodel.sparsity.formats import tile_bits
+    _, meta = tile_bits("coordinate", 1024.0, 10.0, Density(0.01), 8)
+    _, wide = tile_bits("coordinate", 1024.0, 10.0, Density(0.01), 8, coord_bits=14)
+    assert meta == 10 * 10 + 11 and wide == 10 * 14 + 11
+    cfg = sparsity_from_dict({"sparsity": {"formats": {"weight": "coordinate"},
+                                           "coord_bits": 14}})
+    assert cfg.coord_bits == 14 and cfg.to_dict()["coord_bits"] == 14
+    with pytest.raises(MaestroInputError, match="coord_bits"):
+        SparsityConfig(coord_bits=-1)
