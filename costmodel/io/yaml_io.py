@@ -25,6 +25,7 @@ field path, e.g. ``model.yaml: layers[3].dims.K: must be a positive integer``. U
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable
 from dataclasses import fields
 from os import PathLike
@@ -146,6 +147,8 @@ def network_to_dict(network: Network) -> dict:
             entry["strides"] = _Flow(strides)
         if layer.dataflow is not None:
             entry["dataflow"] = [str(d) for d in layer.dataflow.directives]
+            if layer.dataflow.l2_resident is not None:  # the physical model's DRAM-to-L2 level
+                entry["l2_resident"] = int(layer.dataflow.l2_resident)
         if layer.density:  # sparsity: masks are written as their density
             entry["density"] = _Flow((t, d.value if d.mask is not None or not d.structured
                                       else str(d)) for t, d in layer.density.items())
@@ -154,7 +157,8 @@ def network_to_dict(network: Network) -> dict:
 
 
 def _layer_from_dict(entry: Any, path: str) -> Layer:
-    entry = _mapping(entry, path, ("name", "type", "dims", "strides", "dataflow", "density"))
+    entry = _mapping(entry, path, ("name", "type", "dims", "strides", "dataflow", "l2_resident",
+                                   "density"))
     for key in ("name", "type", "dims"):
         if key not in entry:
             raise _Err(f"{path}.{key}", "missing required field", "yaml-missing-field")
@@ -187,6 +191,11 @@ def _layer_from_dict(entry: Any, path: str) -> Layer:
         if ltype == "GEMM" and strides[d] != 1:
             raise _Err(f"{path}.strides", "GEMM layers cannot be strided", "stride-dimension")
     dataflow = _dataflow_from_list(entry.get("dataflow"), ltype, dims, f"{path}.dataflow")
+    if entry.get("l2_resident") is not None:
+        if dataflow is None:
+            raise _Err(f"{path}.l2_resident", "needs a dataflow", "l2-resident")
+        dataflow = dataclasses.replace(
+            dataflow, l2_resident=_int(entry["l2_resident"], f"{path}.l2_resident", 0))
     try:
         density = _mapping(entry.get("density") or {}, f"{path}.density")
         layer = Layer(name, ltype, dims, {d: s for d, s in strides.items() if s != 1}, dataflow,

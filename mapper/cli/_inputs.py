@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 
 from costmodel import Hardware, Network
 from costmodel.errors import MaestroInputError
+from mapper.search.strategies import STRATEGIES
+from mapper.search.strategies.base import RESUME_STORAGE
+from mapper.search.strategies.registry import strategy_class
 
-#: strategies that are not Optuna samplers (no --storage)
-NATIVE_STRATEGIES = ("ga", "random", "exhaustive")
+#: strategies that resume from a state file rather than an Optuna storage (no --storage)
+NATIVE_STRATEGIES = tuple(s for s in STRATEGIES if strategy_class(s).resume != RESUME_STORAGE)
 SCHEDULER_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
 
 

@@ -217,3 +217,19 @@ def test_l2_resident_extension_round_trips_and_maestro_names_its_line(tmp_path):
     plain = dataclasses.replace(df, l2_resident=None)
     assert "L2Resident" not in format_mapping(
         Network("n", [dataclasses.replace(GEMM, dataflow=plain)]))
+
+
+def test_l2_resident_in_the_yaml_form(tmp_path):
+    from costmodel import Network
+    from costmodel.io import load_network, parse_dataflow
+    from costmodel.io.yaml_io import save_network_yaml
+
+    df = parse_dataflow("SpatialMap(1,1) N; TemporalMap(8,8) M; TemporalMap(72,72) K; "
+                        "L2Resident(1)")
+    path = tmp_path / "m.yaml"
+    save_network_yaml(Network("n", [dataclasses.replace(GEMM, dataflow=df)]), path)
+    assert "l2_resident: 1" in path.read_text()
+    assert load_network(path).layers[0].dataflow == df
+    path.write_text(path.read_text().replace("l2_resident: 1", "l2_resident: -1"))
+    with pytest.raises(MappingError.__mro__[1], match="l2_resident"):
+        load_network(path)
