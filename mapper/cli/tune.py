@@ -171,41 +171,38 @@ def _check(args, network, hw, budget: int | None) -> None:
         warn("tune", w)
 
 
+def _gaps_ordered(given: dict) -> bool:
+    """--extend-gap <= --extend-max-gap, either side possibly TuneSettings' default."""
+    from mapper.tuning.settings import EXTEND_GAP, EXTEND_MAX_GAP
+
+    return given.get("extend_gap", EXTEND_GAP) <= given.get("extend_max_gap", EXTEND_MAX_GAP)
+
+
 def run(args) -> int:
     from mapper.cli._inputs import load_hardware, load_model, load_sparsity, warn
     from mapper.cli._output import Progress, out_lock, prepare_out_dir
-    from mapper.tuning.tuner import (
-        DEFAULT_BUDGET,
-        DEFAULT_EXTRA_ISLANDS,
-        DEFAULT_ISLANDS,
-        EXTEND_GAP,
-        EXTEND_MAX_GAP,
-        TuneSettings,
-    )
+    from mapper.tuning.settings import DEFAULT_BUDGET, TuneSettings
 
     network = load_model(args.model)
     hw = load_hardware(args.hw)
-    gap = EXTEND_GAP if args.extend_gap is None else args.extend_gap
-    max_gap = EXTEND_MAX_GAP if args.extend_max_gap is None else args.extend_max_gap
-    if not gap <= max_gap:
-        raise MaestroInputError(f"need --extend-gap <= --extend-max-gap, got {gap} and "
-                                f"{max_gap}", rule="usage")
-    budget = args.budget
-    if budget is None and not args.time_limit:
-        budget = DEFAULT_BUDGET
-    _check(args, network, hw, budget)
+    # options left out take TuneSettings' defaults; a time limit alone means no budget
+    given = {k: v for k, v in (("islands", args.islands), ("extra_islands", args.extra_islands),
+                               ("extend_gap", args.extend_gap),
+                               ("extend_max_gap", args.extend_max_gap),
+                               ("max_levels", args.levels), ("budget", args.budget))
+             if v is not None}
+    if args.time_limit and args.budget is None:
+        given["budget"] = None
+    if not _gaps_ordered(given):
+        raise MaestroInputError("need --extend-gap <= --extend-max-gap", rule="usage")
+    _check(args, network, hw, given.get("budget", DEFAULT_BUDGET))
     sparsity = load_sparsity(args.sparsity, args.hw, args.cost_model, network, "tune")
     settings = TuneSettings(cost_model=args.cost_model, sparsity=sparsity, strategy=args.strategy,
-                            objective=args.objective, budget=budget,
-                            time_limit=args.time_limit, seed=args.seed, jobs=args.jobs,
-                            islands=DEFAULT_ISLANDS if args.islands is None else args.islands,
-                            extra_islands=(DEFAULT_EXTRA_ISLANDS if args.extra_islands is None
-                                           else args.extra_islands),
-                            extend_gap=gap, extend_max_gap=max_gap,
-                            max_levels=args.levels or 2, template=args.template,
+                            objective=args.objective, time_limit=args.time_limit,
+                            seed=args.seed, jobs=args.jobs, template=args.template,
                             pareto=args.pareto, prune=not args.no_prune,
                             storage=args.storage, backend=args.backend,
-                            scheduler=args.scheduler, constraints=Constraints())
+                            scheduler=args.scheduler, constraints=Constraints(), **given)
     out = prepare_out_dir(args.out)
     progress = Progress(quiet=args.quiet)
     with out_lock(out):
