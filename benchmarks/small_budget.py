@@ -86,7 +86,8 @@ def main(argv=None) -> int:
             print(f"{model} {layer.name}: no valid stored mapping of this shape; skipped",
                   file=sys.stderr)
             continue
-        runs = [tune_layer(layer, hw, TuneSettings(seed=s, budget=a.budget)).best_fitness
+        runs = [tune_layer(layer, hw, TuneSettings(seed=s, budget=a.budget,
+                                                          cost_model="maestro")).best_fitness
                 for s in range(a.seed_start, a.seed_start + a.seeds)]
         r = np.array(runs) / ref
         ratios.append(r)

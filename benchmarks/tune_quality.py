@@ -42,7 +42,7 @@ def run_default(model, layer, hw, budget, islands=DEFAULT_ISLANDS, seed=0,
                 extra_islands=DEFAULT_EXTRA_ISLANDS):
     t0 = time.perf_counter()
     d = tune_layer(layer, hw, TuneSettings(budget=budget, islands=islands, seed=seed,
-                                           extra_islands=extra_islands))
+                                           extra_islands=extra_islands, cost_model="maestro"))
     return {"model": model, "layer": layer.name, "default_latency": d.best_fitness,
             "default_dataflow": _text(d.dataflow),
             "default_seconds": time.perf_counter() - t0, "default_evals": d.evaluations,
@@ -56,7 +56,7 @@ def _text(df) -> str:
 
 
 def run_reference(layer, hw, budget, factor, name, k):
-    s = TuneSettings(strategy=name, budget=budget * factor)
+    s = TuneSettings(strategy=name, budget=budget * factor, cost_model="maestro")
     r = tune_layer(layer, hw, s, seed=shape_seed(1000 + k, layer))
     return r.best_fitness, _text(r.dataflow)
 
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     # first (once per run, as in `mapper tune`), so no layer's time includes their start-up
     if tasks and a.islands > 1:
         ts = time.perf_counter()
-        tiny = TuneSettings(budget=50, islands=1, extra_islands=0)
+        tiny = TuneSettings(budget=50, islands=1, extra_islands=0, cost_model="maestro")
         Parallel(n_jobs=a.islands)(delayed(tune_layer)(tasks[0][1], hw, tiny)
                                    for _ in range(a.islands))
         print(f"worker start-up: {time.perf_counter() - ts:.2f}s (not in the per-layer times)",

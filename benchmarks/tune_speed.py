@@ -52,7 +52,7 @@ def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
     import tracemalloc
 
     net = load_model(model)
-    settings = TuneSettings(jobs=jobs, islands=islands)
+    settings = TuneSettings(jobs=jobs, islands=islands, cost_model="maestro")
     if budget is not None:
         settings.budget = budget
     if trace:

@@ -112,9 +112,11 @@ def main(argv=None) -> int:
         layer = layers[name]
         ours: dict[str, list[dict]] = {"equal": [], "default": []}
         equal = args.budget or int(statistics.mean(g["evals"] for g in gruns))
-        settings = [("equal", TuneSettings(budget=equal, prune=not args.no_prune))]
+        settings = [("equal", TuneSettings(budget=equal, prune=not args.no_prune,
+                                                   cost_model="maestro"))]
         if not args.skip_default:
-            settings.append(("default", TuneSettings(budget=args.default_budget)))
+            settings.append(("default", TuneSettings(budget=args.default_budget,
+                                                              cost_model="maestro")))
         for s in range(args.seeds):
             for kind, base in settings:
                 t0 = time.perf_counter()
