@@ -155,7 +155,7 @@ class Layer:
         key = (self.type, tuple(self.dims.items()),
                tuple(sorted((k, int(v)) for k, v in self.strides.items() if int(v) != 1)))
         if self.density:  # a sparse layer costs differently from its dense shape
-            key += (tuple(sorted((t, str(d)) for t, d in self.density.items())),)
+            key += (tuple(sorted((t, str(d), d.key) for t, d in self.density.items())),)
         return key
 
 

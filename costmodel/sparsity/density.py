@@ -4,7 +4,7 @@ A density is stated per layer and tensor (``input``, ``weight``, ``output``; ``f
 alias of ``weight``). Unstructured densities are modelled as uniformly random; ``N:M`` keeps
 ``N`` nonzeros in every group of ``M`` consecutive elements along the reduction dimension; a
 ``.npy`` mask (or tensor: nonzero entries count) gives real data, checked against the layer's
-tensor shape.
+tensor shape; the model then takes the per-tile occupancy statistics from the mask itself.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MaestroInputError
+from .stats import mask_key
 
 TENSOR_NAMES = ("input", "weight", "output")
 ALIASES = {"filter": "weight", "weights": "weight", "inputs": "input", "activation": "input",
@@ -25,12 +26,14 @@ _NM = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 @dataclass(frozen=True)
 class Density:
-    """The nonzero fraction of one tensor; ``n:m`` > 0 for an N:M structure; ``mask`` real data."""
+    """The nonzero fraction of one tensor; ``n:m`` > 0 for an N:M structure; ``mask`` real data
+    (boolean, the tensor's shape) and ``key`` its content digest (cache key of its statistics)."""
 
     value: float
     n: int = 0
     m: int = 0
     mask: np.ndarray | None = field(default=None, compare=False, repr=False)
+    key: str = field(default="", compare=False, repr=False)
 
     @property
     def structured(self) -> bool:
@@ -108,7 +111,7 @@ def _from_mask(arr: np.ndarray, where: str, shape) -> Density:
     if v <= 0.0:
         raise MaestroInputError(f"{where}: the mask has no nonzero entry (density 0 is outside "
                                 "(0, 1])", rule="density")
-    return Density(v, mask=nz)
+    return Density(v, mask=nz, key=mask_key(nz))
 
 
 def tensor_shapes(layer) -> dict[str, tuple[int, ...]]:

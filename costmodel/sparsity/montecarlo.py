@@ -9,13 +9,12 @@ same walk with a dense mask gives the dense time. Validation only: not on the ho
 
 from __future__ import annotations
 
-from itertools import product
-
 import numpy as np
 
 from ..layer import Layer, tensor_table
 from ..levels import build_levels
 from .density import Density, reduction_dim, tensor_shapes
+from .stats import box_sum, sat
 
 OUT_SPACE = {"Y": "R", "X": "S"}
 
@@ -32,23 +31,6 @@ def random_mask(shape, density: Density, axis: int, rng) -> np.ndarray:
     flat = np.zeros(size, dtype=bool)
     flat[rng.choice(size, int(round(density.value * size)), replace=False)] = True
     return flat.reshape(shape)
-
-
-def _sat(mask: np.ndarray) -> np.ndarray:
-    s = mask.astype(np.int64)
-    for ax in range(s.ndim):
-        s = np.cumsum(s, axis=ax)
-    return np.pad(s, [(1, 0)] * s.ndim)
-
-
-def _box_sum(sat, lo, hi):
-    """Sum of the mask over boxes ``[lo, hi)`` (lists of broadcastable index arrays)."""
-    total = 0
-    for corner in product((0, 1), repeat=len(lo)):
-        idx = tuple(h if c else lo_ for c, lo_, h in zip(corner, lo, hi))
-        sign = (-1) ** (len(lo) - sum(corner))
-        total = total + sign * sat[idx]
-    return total
 
 
 def _axes(level, sd):
@@ -95,7 +77,7 @@ def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray
         valid = valid & (s >= 0)
         lo.append(np.clip(s, 0, D))
         hi.append(np.clip(s + m, 0, D))
-    kept = _box_sum(_sat(mask), lo, hi)
+    kept = box_sum(sat(mask), lo, hi)
     reuse = 1
     others = [v for v in table.input + table.filter + table.output if v not in dims]
     for v in dict.fromkeys(others):

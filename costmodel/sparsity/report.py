@@ -4,7 +4,8 @@ Given the layer's densities and the accelerator's :class:`SparsityConfig`, it se
 ``effectual_macs``, scales each tensor's buffer sizes and L1/L2 counters by its format's
 stored bits (data plus metadata) per dense element, charges gated and skipped MACs and metadata
 accesses from the energy table, and replaces the on-chip runtime under skipping (the expected
-maximum over the active units of their effectual work; exact under N:M). It returns the DRAM
+maximum over the active units of their effectual work; exact under N:M; from the mask's own
+tile counts when the density is a mask). It returns the DRAM
 scale per tensor for :func:`costmodel.physical.dram_model`. Everything is array code over the
 batch.
 """
@@ -21,7 +22,14 @@ from ..levels import Level
 from .config import SparsityConfig
 from .density import DENSE, Density, layer_density
 from .formats import ratio
-from .stats import buffer_occupancy, expected_max_cycles, mean_cycles, nm_cycles, step_cycles
+from .stats import (
+    buffer_occupancy,
+    expected_max_cycles,
+    mask_expected_max_cycles,
+    mean_cycles,
+    nm_cycles,
+    step_cycles,
+)
 
 REPORT_TENSORS = ("input", "filter", "output")   # report column prefixes
 SPARSE_TENSORS = ("input", "weight", "output")   # density / format names, same order
@@ -70,8 +78,31 @@ def pe_tiles(table: TensorTable, inner: Level):
     return prod(table.input), n_w, prod(table.output, out=True), n_w * reuse_w
 
 
-def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max"):
-    """Sparse over dense compute time of a step (skipping only)."""
+def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
+    """``(tile, stride, axis, units)`` of ``tensor``'s mask for the batch: the extent of the
+    tile one unit handles per step and the step between tile starts, ``[B, ndim]`` over the
+    mask's axes (the innermost level's directive sizes and offsets), the mask axis of that
+    level's spatial directive (-1 when it is not one of the tensor's dims) and its units."""
+    sd = layer.full_dims()
+    dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
+    by_var = {d.var: d for d in inner.directives}
+    units = np.atleast_1d(inner.N).astype(np.int64)
+    B = len(units)
+    tile, stride = [], []
+    for v in dims:
+        d = by_var.get(v)
+        m = np.full(B, sd[v]) if d is None else np.broadcast_to(d.m, (B,))
+        o = m if d is None else np.broadcast_to(d.o, (B,))
+        tile.append(np.minimum(m, sd[v]))
+        stride.append(o)
+    spatial = [d.var for d in inner.directives if d.kind == "S"]
+    axis = dims.index(spatial[0]) if spatial and spatial[0] in dims else -1
+    return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
+
+
+def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None):
+    """Sparse over dense compute time of a step (skipping only); ``geometry(tensor)`` gives
+    a mask's tile geometry (:func:`mask_tiles`)."""
     n_in, n_w, _, macs = tiles
     sparse = [t for t in cfg.on if t in dens]
     if cfg.compute != "skip" or not sparse:
@@ -88,6 +119,8 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max"):
         sp = nm_cycles(n, (d.n, d.m), r, simd)
     elif mode == "mean":
         sp = mean_cycles(n, d.value, r, simd)
+    elif d.mask is not None and geometry is not None:
+        sp = mask_expected_max_cycles(d.mask, d.key, *geometry(prim), P, r, simd)
     else:
         sp = expected_max_cycles(n, d.value, P, r, simd, totals[prim])
     return sp / dense
@@ -164,7 +197,8 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1)
+    geometry = lambda t: mask_tiles(layer, table, levels[-1], t)  # noqa: E731
+    compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry)
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
     return SparseResult(dram_scale=dram, compute_cycles=compute)
 
@@ -207,12 +241,12 @@ def _energies(r, w, e: EnergyModel, executed, gated, skipped) -> None:
         + e.mac_skipped * skipped)
 
 
-def _runtime(r, res, dens, cfg, tiles, simd, totals, f1):
+def _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry=None):
     """On-chip runtime: compute scaled by the expected-max ratio, NoC time by the L1 formats."""
     t_on = np.asarray(r["runtime"], dtype=np.float64)
     compute = np.asarray(res.get("compute_cycles", t_on), dtype=np.float64)
     P = np.maximum(np.rint(np.asarray(r["avg_utilized_pes"], dtype=np.float64)), 1.0)
-    ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals)
+    ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals, geometry=geometry)
     sparse_compute = np.ceil(compute * ratio_c - 1e-9)
     c_in = [f1[i][0] + f1[i][1] for i in range(3)]
     l1w = [np.asarray(r[f"{t}_l1_write"], dtype=np.float64) for t in REPORT_TENSORS[:2]]
@@ -232,9 +266,13 @@ def _runtime(r, res, dens, cfg, tiles, simd, totals, f1):
 def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityConfig, P, simd,
                   totals, mode: str = "max") -> np.ndarray:
     """Sparse over dense step time (``mode``: ``max`` the model, ``mean`` the mean-only
-    model), for validation."""
-    return _compute_ratio(layer_density(layer), sparsity, pe_tiles(table, levels[-1]), P, simd,
-                          totals, mode)
+    model, ``random`` the model with a mask's statistics replaced by random ones), for
+    validation."""
+    dens = layer_density(layer)
+    geometry = None if mode == "random" else (
+        lambda t: mask_tiles(layer, table, levels[-1], t))
+    return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
+                          "max" if mode == "random" else mode, geometry)
 
 
 __all__ = ["Density", "SparseResult", "apply_sparsity", "check_formats", "compute_ratio",

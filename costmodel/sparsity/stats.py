@@ -15,9 +15,18 @@ all distinct sets at once as arrays:
 * wider windows (standard deviation above ~28 elements) from the normal approximation with
   continuity correction and the first Edgeworth (skewness) term, on a ``GRID``-point grid.
   Against the exact sum the error is below ``APPROX_REL_ERR`` (tested).
+
+A tensor given as a mask (real data) replaces the hypergeometric law by the mask's own: the
+nonzero counts of every tile position (summed-area table), the maximum over the tiles the
+mapping gives one group of units in a step, one empirical distribution per distinct (mask,
+tile, stride, spatial axis, units), and the expected maximum over ``G`` groups drawing from it,
+``E[g(max)] = sum_k g(k) (F(k)^G - F(k-1)^G)`` (``g`` is non-decreasing).
 """
 
 from __future__ import annotations
+
+import hashlib
+from itertools import product
 
 import numpy as np
 from scipy.special import ndtr
@@ -36,6 +45,10 @@ _cache: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=_KEY), np.empty(0))
 TAIL_PAD = 12.0
 #: bound on the relative error of the approximate path against the exact sum
 APPROX_REL_ERR = 1e-3
+#: masks whose summed-area table is kept, and (mask, tile, stride) count distributions kept
+MASK_SATS, MASK_TILES = 4, 4096
+_sats: dict[str, np.ndarray] = {}
+_tile_counts: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def step_cycles(k, r, simd):
@@ -193,3 +206,98 @@ def buffer_occupancy(n, density, structured: bool, z: float = 3.0) -> np.ndarray
     if structured:
         return np.ceil(mean)
     return np.minimum(n, np.ceil(mean + z * np.sqrt(n * density * (1.0 - density))))
+
+
+def sat(mask: np.ndarray) -> np.ndarray:
+    """Summed-area table of ``mask`` (zero-padded in front on every axis)."""
+    s = np.asarray(mask).astype(np.int64)
+    for ax in range(s.ndim):
+        s = np.cumsum(s, axis=ax)
+    return np.pad(s, [(1, 0)] * s.ndim)
+
+
+def box_sum(table, lo, hi):
+    """Sum of the mask over boxes ``[lo, hi)`` (lists of broadcastable index arrays)."""
+    total = 0
+    for corner in product((0, 1), repeat=len(lo)):
+        idx = tuple(h if c else lo_ for c, lo_, h in zip(corner, lo, hi))
+        sign = (-1) ** (len(lo) - sum(corner))
+        total = total + sign * table[idx]
+    return total
+
+
+def mask_key(mask: np.ndarray) -> str:
+    """Content digest of a boolean mask (its shape and packed bits): the cache key."""
+    h = hashlib.blake2b(str(mask.shape).encode(), digest_size=16)
+    h.update(np.packbits(np.asarray(mask, dtype=bool)).tobytes())
+    return h.hexdigest()
+
+
+def tile_distribution(mask: np.ndarray, key: str, tile, stride, axis: int = -1,
+                      units: int = 1):
+    """Sorted distinct per-step maxima of the nonzero counts of the tiles of shape ``tile``
+    whose starts step by ``stride`` (whole tiles only; a tile wider than the tensor is
+    clipped), ``units`` consecutive tiles along ``axis`` per step (the spatial assignment;
+    ``axis`` -1: one tile per step), and their CDF; cached per argument set."""
+    tile = tuple(int(min(max(t, 1), D)) for t, D in zip(tile, mask.shape))
+    stride = tuple(int(max(o, 1)) for o in stride)
+    units = int(units) if axis >= 0 else 1
+    ck = (key, tile, stride, int(axis), units)
+    hit = _tile_counts.get(ck)
+    if hit is not None:
+        return hit
+    table = _sats.get(key)
+    if table is None:
+        if len(_sats) >= MASK_SATS:
+            _sats.clear()
+        table = _sats[key] = sat(mask)
+    lo, hi = [], []
+    for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
+        shape = [1] * mask.ndim
+        shape[ax] = -1
+        start = np.arange(0, D - m + 1, o).reshape(shape)
+        lo.append(start)
+        hi.append(start + m)
+    counts = np.asarray(box_sum(table, lo, hi))
+    if units > 1:   # steps of `units` consecutive tiles along the spatial axis: their maximum
+        c = np.moveaxis(counts, axis, -1)
+        pad = -c.shape[-1] % units
+        c = np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, pad)], constant_values=-1)
+        counts = c.reshape(*c.shape[:-1], -1, units).max(axis=-1)
+    vals, cnt = np.unique(counts.ravel(), return_counts=True)
+    out = (vals.astype(np.float64), np.cumsum(cnt) / cnt.sum())
+    if len(_tile_counts) >= MASK_TILES:
+        _tile_counts.clear()
+    _tile_counts[ck] = out
+    return out
+
+
+def mask_expected_max_cycles(mask: np.ndarray, key: str, tile, stride, axis, units, P, r,
+                             simd) -> np.ndarray:
+    """Expected step time of ``P`` active units on a mask's tiles: within a group of ``units``
+    units the tiles are the mapping's (``units`` consecutive tiles along ``axis``, -1 when the
+    spatial dim is not one of the tensor's), the ``P / units`` groups draw their step maxima
+    independently from :func:`tile_distribution`. ``tile``, ``stride`` are ``[B, ndim]`` (the
+    mask's axes), the rest broadcast to ``[B]``; one distribution per distinct geometry of the
+    batch, one sum per distinct ``(groups, r, simd)``."""
+    B = len(tile)
+    col = lambda a: np.broadcast_to(np.asarray(a), (B,))[:, None]  # noqa: E731
+    geom = np.concatenate([np.asarray(tile, dtype=np.int64), np.asarray(stride, dtype=np.int64),
+                           col(axis).astype(np.int64), col(units).astype(np.int64)], axis=1)
+    groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64)
+                                     / np.maximum(col(units)[:, 0], 1)))
+    args = np.concatenate([col(groups), col(r), col(simd)], axis=1).astype(np.float64)
+    shapes, which = np.unique(geom, axis=0, return_inverse=True)
+    which = which.ravel()
+    out = np.empty(B)
+    nd = mask.ndim
+    for u, row in enumerate(shapes):       # the few distinct tile geometries of the batch
+        sel = np.flatnonzero(which == u)
+        vals, F = tile_distribution(mask, key, row[:nd], row[nd:2 * nd], int(row[-2]),
+                                    int(row[-1]))
+        cases, inv = np.unique(args[sel], axis=0, return_inverse=True)
+        p, rr, s = (c[:, None] for c in cases.T)
+        Fp = np.exp(p * np.log(np.clip(F[None, :], 1e-300, 1.0)))
+        w = np.diff(Fp, axis=1, prepend=0.0)
+        out[sel] = (step_cycles(vals[None, :], rr, s) * w).sum(axis=1)[inv.ravel()]
+    return out

@@ -165,3 +165,46 @@ def test_coord_bits_fixes_the_coordinate_width():
     assert cfg.coord_bits == 14 and cfg.to_dict()["coord_bits"] == 14
     with pytest.raises(MaestroInputError, match="coord_bits"):
         SparsityConfig(coord_bits=-1)
+
+
+def _block_mask(shape, block, density, seed=0):
+    """Clustered zeros: whole ``block x block`` squares pruned, the kept ones 90% dense."""
+    rng = np.random.default_rng(seed)
+    keep = rng.random((shape[0] // block, shape[1] // block)) < density
+    return np.kron(keep, np.ones((block, block), bool)) & (rng.random(shape) < 0.9)
+
+
+def test_mask_statistics_match_the_walk_of_that_mask():
+    from costmodel.sparsity.density import tensor_shapes
+    from costmodel.sparsity.montecarlo import walk
+    rng = np.random.default_rng(4)
+    shp = tensor_shapes(Layer("g", "GEMM", DIMS))["weight"]
+    mask = _block_mask(shp, 8, 0.5).astype(np.float32) * rng.standard_normal(shp)  # a tensor
+    layer = Layer("g", "GEMM", DIMS, density={"weight": mask})
+    assert layer.density["weight"].mask.dtype == bool
+    table = tensor_table("GEMM", False)
+    tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    sizes = np.array([[4, 1, 16], [2, 4, 8], [8, 2, 32], [1, 8, 4]])
+    lv = build_levels(layer, table, SHAPE, sizes, sizes, np.full(len(sizes), 64))
+    P = np.minimum(64, 64 // sizes[:, 1]).astype(float)
+    model = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), tot)
+    rand = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), tot, "random")
+    nz = mask != 0
+    for b, s in enumerate(sizes):
+        mc = (walk(layer, SHAPE, s, s, 64, nz, "weight")
+              / walk(layer, SHAPE, s, s, 64, np.ones(shp, bool), "weight"))
+        assert model[b] == pytest.approx(mc, rel=1e-9)
+        assert abs(rand[b] / mc - 1) > 0.1     # the random law misses the clustered zeros
+    # the batch path uses the mask's statistics too: slower than the random law says
+    r_mask = _eval(layer, sizes, sizes, cfg)
+    r_rand = _eval(Layer("g", "GEMM", DIMS, density={"weight": float(nz.mean())}), sizes, sizes,
+                   cfg)
+    assert (r_mask["runtime"] > r_rand["runtime"]).all()
+
+
+def test_mask_shape_error_names_layer_and_tensor(tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.ones((64, 63)))
+    with pytest.raises(MaestroInputError, match=r"'badlayer', tensor weight: mask shape"):
+        Layer("badlayer", "GEMM", DIMS, density={"filter": str(path)})
