@@ -9,6 +9,8 @@ Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/spars
 3. Sparseloop-style 128^3 SpMSpM: bitmask+gating vs coordinate list+skipping crossovers.
 4. Search: best of random mappings of the 2:4 BERT FFN1 with skipping vs dense.
 5. Best latency / energy against weight density per format (plot), and throughput.
+6. Real masks with clustered zeros (pruned 8x8 blocks; thresholded smoothed noise) on shipped
+   layers: the mask-based model and the random model against the walk of that same mask.
 """
 
 from __future__ import annotations
@@ -265,11 +267,61 @@ def _plot(xs, curves, nm, path):
     print(f"plot: {path}")
 
 
+def _clustered_masks(shape, rng):
+    """Weight masks with clustered zeros over the first two axes (repeated over the rest)."""
+    from scipy.ndimage import gaussian_filter
+    k, c = shape[:2]
+    rest = (1,) * (len(shape) - 2)
+    keep = rng.random((-(-k // 8), -(-c // 8))) < 0.5
+    block = np.kron(keep, np.ones((8, 8), bool))[:k, :c] & (rng.random((k, c)) < 0.9)
+    f = gaussian_filter(rng.standard_normal((k, c)), 4)
+    blur = f > np.quantile(f, 0.7)
+    return {"block8": np.broadcast_to(block.reshape(k, c, *rest), shape),
+            "blur4": np.broadcast_to(blur.reshape(k, c, *rest), shape)}
+
+
+def mask_section(quick: bool) -> None:
+    """Section 6 (module docstring)."""
+    from costmodel.sparsity.density import tensor_shapes
+    from costmodel.sparsity.montecarlo import walk
+    rng = np.random.default_rng(6)
+    pes, cfg = 64, uniform({"weight": "bitmask"}, "skip")
+    bert, resnet = load_model("bert_base_sparse24"), load_model("resnet50_sparse")
+    picks = [next(lay for lay in bert.layers if lay.name.startswith("FFN1")),
+             next(lay for lay in resnet.layers if lay.name.startswith("CONV3"))]
+    print("\n== 6. Real clustered masks (skip on weight, 64 PEs): sparse/dense compute time ==")
+    print(f"{'layer':14s} {'mask':6s} {'d':>5s} {'rows':>4s} {'mask |err| max/mean':>20s} "
+          f"{'random |err| max/mean':>22s}")
+    for base in picks:
+        base = dataclasses.replace(base, density={})
+        shp = tensor_shapes(base)["weight"]
+        for name, mask in _clustered_masks(shp, rng).items():
+            layer = dataclasses.replace(base, density={"weight": np.ascontiguousarray(mask)})
+            table = tensor_table(layer.type, "N" in layer.dims)
+            totals = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+            shape, sizes, offs = random_mappings(layer, rng, 6 if quick else 20, pes)
+            rep = evaluate_batch(layer, shape, sizes, offs, Hardware(num_pes=pes),
+                                 cost_model="physical")
+            lv = build_levels(layer, table, shape, sizes, offs, np.full(len(sizes), pes))
+            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+            one = np.ones(len(sizes))
+            model = compute_ratio(layer, table, lv, cfg, P, one, totals)
+            rand = compute_ratio(layer, table, lv, cfg, P, one, totals, "random")
+            dense = np.ones(shp, dtype=bool)
+            mc = np.array([walk(layer, shape, sizes[b], offs[b], pes, mask, "weight")
+                           / walk(layer, shape, sizes[b], offs[b], pes, dense, "weight")
+                           for b in range(len(sizes))])
+            em, er = np.abs(model / mc - 1), np.abs(rand / mc - 1)
+            print(f"{layer.name[:14]:14s} {name:6s} {mask.mean():5.3f} {len(mc):4d} "
+                  f"{100 * em.max():9.2f}%/{100 * em.mean():.2f}% "
+                  f"{100 * er.max():11.2f}%/{100 * er.mean():.2f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--plot", default=None)
-    ap.add_argument("--only", default="12345")
+    ap.add_argument("--only", default="123456")
     a = ap.parse_args()
     if "1" in a.only:
         monte_carlo_section(a.quick)
@@ -281,6 +333,8 @@ def main() -> None:
         search_section(a.quick)
     if "5" in a.only:
         density_sweep(a.quick, a.plot)
+    if "6" in a.only:
+        mask_section(a.quick)
 
 
 if __name__ == "__main__":
