@@ -18,10 +18,11 @@ from .physical_report import DRAM_FIELDS, apply_physical, runtime_is_compute
 from .sparsity.config import SparsityConfig
 from .sparsity.report import is_active as sparsity_active
 from .sparsity.report import sparse_hook
-from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags
+from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags_array
 from .validity import ERR_NO_VALID as ERROR_NO_VALID
 from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
 from .validity import REASONS as REASONS
+from .validity import describe_flags as describe_flags  # importable from here too
 
 TENSORS = ("input", "filter", "output")
 
@@ -291,15 +292,8 @@ def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
     flags |= np.where(runtime * busy * hwb.simd_lanes < expected, ERR_RUNTIME, 0)
     r["flags"] = flags
     r["valid"] = flags == 0
-    r["reason"] = np.array([describe_flags(f) for f in flags], dtype=object) if B <= 64 else (
-        _reasons_vectorised(flags))
+    r["reason"] = describe_flags_array(flags)
     return r
-
-
-def _reasons_vectorised(flags: np.ndarray) -> np.ndarray:
-    uniq, inv = np.unique(flags, return_inverse=True)
-    texts = np.array([describe_flags(f) for f in uniq], dtype=object)
-    return texts[inv]
 
 
 def evaluate(layer: Layer, hardware: Hardware, dataflow: Dataflow | None = None, *,

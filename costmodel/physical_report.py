@@ -14,7 +14,7 @@ from .hardware import Hardware
 from .layer import Layer, TensorTable
 from .levels import Level
 from .physical import compulsory, dram_model
-from .validity import ERR_DRAM_BOUNDS, ERR_L2_RESIDENCY, describe_flags
+from .validity import ERR_DRAM_BOUNDS, ERR_L2_RESIDENCY, describe_flags_array
 
 #: the report columns the physical model fills (0 under maestro)
 DRAM_FIELDS = ("dram_read", "dram_write", "dram_read_input", "dram_read_weight",
@@ -87,4 +87,4 @@ def apply_physical(r: dict, layer: Layer, table: TensorTable, top: Level, res: d
     if (flags != r["flags"]).any():
         r["flags"] = flags
         r["valid"] = flags == 0
-        r["reason"] = np.array([describe_flags(f) for f in flags], dtype=object)
+        r["reason"] = describe_flags_array(flags)

@@ -9,6 +9,8 @@ is physically impossible, and the physical model (:mod:`costmodel.physical_repor
 
 from __future__ import annotations
 
+import numpy as np
+
 # set by the engine
 ERR_PES = 1           # cluster sizes need more PEs than exist
 ERR_UNIQUE_ZERO = 2   # a changing temporal dim with no new data (MAESTRO aborts)
@@ -48,3 +50,12 @@ REASONS = {
 def describe_flags(flags: int) -> str:
     """Human-readable reasons for a bitmask of invalidity flags ('' when valid)."""
     return "; ".join(text for bit, text in sorted(REASONS.items()) if int(flags) & bit)
+
+
+def describe_flags_array(flags: np.ndarray) -> np.ndarray:
+    """:func:`describe_flags` of every candidate: one text per distinct bitmask of a batch
+    (a small batch directly, where ``np.unique`` would cost more than it saves)."""
+    if len(flags) <= 64:
+        return np.array([describe_flags(f) for f in flags], dtype=object)
+    uniq, inv = np.unique(flags, return_inverse=True)
+    return np.array([describe_flags(f) for f in uniq], dtype=object)[inv]
