@@ -105,7 +105,13 @@ def main(argv=None) -> int:
             f"median ratio ours / GAMMA {statistics.median(st['ratio'] for _, st in done):.4f}; "
             "worst: " + ", ".join(f"{n} {st['ratio']:.3f} (A12 {st['a12']})"
                                   for n, st in worst if st["ratio"] > 1) + ".")
-    text = "\n".join(lines) + "\n\n" + "\n".join(tail) + "\n"
+    preamble = (
+        f"GAMMA against our search at equal evaluations on `{args.hw}` "
+        f"({', '.join(label for label, *_ in args.budget)} evaluations). Runtimes in cycles; "
+        "medians over each side's runs; ours / GAMMA < 1: ours faster; A12 = P(a run of ours "
+        "is faster than a run of GAMMA's), ties half. \"evals\": mean cost-model calls per run "
+        "(GAMMA: distinct MAESTRO calls; ours: pruned candidates not counted).\n\n")
+    text = preamble + "\n".join(tail) + "\n\n" + "\n".join(lines) + "\n"
     Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
     Path(args.summary).write_text(text)
     print(text)
