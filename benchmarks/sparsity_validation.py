@@ -63,6 +63,18 @@ def random_mappings(layer: Layer, rng, B: int, pes: int):
     return shape, sizes, offs
 
 
+
+def _mapped(layer, rng, n: int, pes: int):
+    """Random mappings of ``layer`` with what the model's statistics need: tensor table,
+    tensor sizes, the mappings, their levels and the active units per step."""
+    table = tensor_table(layer.type, "N" in layer.dims)
+    totals = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+    shape, sizes, offs = random_mappings(layer, rng, n, pes)
+    rep = evaluate_batch(layer, shape, sizes, offs, Hardware(num_pes=pes), cost_model="physical")
+    lv = build_levels(layer, table, shape, sizes, offs, np.full(len(sizes), pes))
+    P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+    return table, totals, shape, sizes, offs, lv, P
+
 def monte_carlo_section(quick: bool) -> None:
     rng = np.random.default_rng(1)
     pes = 64
@@ -75,13 +87,8 @@ def monte_carlo_section(quick: bool) -> None:
         for layer in layers:
             if layer.density["weight"].value >= 1:
                 continue
-            table = tensor_table(layer.type, "N" in layer.dims)
-            totals = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
-            shape, sizes, offs = random_mappings(layer, rng, 2 if quick else 4, pes)
-            rep = evaluate_batch(layer, shape, sizes, offs, Hardware(num_pes=pes),
-                                 cost_model="physical")
-            lv = build_levels(layer, table, shape, sizes, offs, np.full(len(sizes), pes))
-            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+            table, totals, shape, sizes, offs, lv, P = _mapped(layer, rng, 2 if quick else 4,
+                                                               pes)
             model = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), totals)
             mean = compute_ratio(layer, table, lv, cfg, P, np.ones(len(sizes)), totals, "mean")
             for b in range(len(sizes)):
@@ -297,13 +304,8 @@ def mask_section(quick: bool) -> None:
         shp = tensor_shapes(base)["weight"]
         for name, mask in _clustered_masks(shp, rng).items():
             layer = dataclasses.replace(base, density={"weight": np.ascontiguousarray(mask)})
-            table = tensor_table(layer.type, "N" in layer.dims)
-            totals = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
-            shape, sizes, offs = random_mappings(layer, rng, 6 if quick else 20, pes)
-            rep = evaluate_batch(layer, shape, sizes, offs, Hardware(num_pes=pes),
-                                 cost_model="physical")
-            lv = build_levels(layer, table, shape, sizes, offs, np.full(len(sizes), pes))
-            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+            table, totals, shape, sizes, offs, lv, P = _mapped(layer, rng, 6 if quick else 20,
+                                                               pes)
             one = np.ones(len(sizes))
             model = compute_ratio(layer, table, lv, cfg, P, one, totals)
             rand = compute_ratio(layer, table, lv, cfg, P, one, totals, "random")
