@@ -65,6 +65,7 @@ class GeneticAlgorithm(Strategy):
     # evaluations per second of one process, used to size batches under a time limit only
     EVALS_PER_SECOND = 6000
     BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
+    SELECT_BY = "estimate"  # what bound_select ranks by: "estimate" or "busy"
     SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_structures: int = 8,
@@ -75,7 +76,7 @@ class GeneticAlgorithm(Strategy):
                  short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
                  own_split_share: float = 0.5, local_share: float | None = None,
                  bound_select: int | None = None, objective: str = "latency",
-                 seeds: Genomes | None = None):
+                 seeds: Genomes | None = None, select_by: str | None = None):
         super().__init__(space, seed, batch_size or n_structures * per_structure)
         self._auto_batch = not batch_size
         self.population = population
@@ -115,6 +116,7 @@ class GeneticAlgorithm(Strategy):
         self._bound_select = bound_select
         self.bound_select = 1 if bound_select is None else max(1, int(bound_select))
         self.objective = objective  # what the fitness is (the busy bound bounds latency)
+        self.select_by = select_by or self.SELECT_BY
 
     @classmethod
     def options(cls, space, run: RunContext) -> dict:
@@ -242,19 +244,34 @@ class GeneticAlgorithm(Strategy):
         # judged with the tiles that made its parent good
         rest = Genomes.concat([bases, self._splits(elite, k),
                                kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
-        local = self._local_moves()
+        local = self._rank_local(self._local_moves())
         if self.local_share >= 1.0 or not len(local):
             return self._unseen(Genomes.concat([local, rest]), n_total)
         # neighbourhoods first, but only up to their share of the batch
         local = self._unseen(local, max(1, int(self.local_share * n_total)))
         return Genomes.concat([local, self._unseen(rest, n_total - len(local))])
 
+    def _rank_local(self, local: Genomes) -> Genomes:
+        """Under selection (small latency budgets), the neighbourhoods' moves ordered by
+        :meth:`MappingSpace.compute_estimate`, fitting the L1 first, so that the batch cut
+        keeps the most promising steps of every neighbourhood instead of the first ones."""
+        if self.bound_select == 1 or not len(local):
+            return local
+        sp = self.space
+        est = np.where(sp.l1_requirement(local) <= sp.hardware.l1_size,
+                       sp.compute_estimate(local), np.inf)
+        return local.take(np.argsort(est, kind="stable"))
+
     def _noisy_busy(self, g: Genomes) -> np.ndarray:
         """``[G]`` :meth:`MappingSpace.busy_bound`, 0 for a genome whose innermost tiles
         overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible), plus a random
         fraction (ties in random order)."""
         sp = self.space
-        busy = np.where(sp.l1_requirement(g) <= sp.hardware.l1_size, sp.busy_bound(g), 0)
+        fits = sp.l1_requirement(g) <= sp.hardware.l1_size
+        if self.select_by == "estimate":
+            est = sp.compute_estimate(g) * (1.0 + 1e-6 * self.rng.random(len(g)))
+            return np.where(fits, -est, -np.inf)
+        busy = np.where(fits, sp.busy_bound(g), 0)
         return busy + 0.5 * self.rng.random(len(g))
 
     def _busiest_in_blocks(self, g: Genomes, keep: int, block: int):

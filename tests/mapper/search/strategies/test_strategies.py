@@ -166,8 +166,8 @@ def test_ga_neighbourhoods_leave_room_for_new_structures_under_small_budgets(bud
     batch = st.ask(budget)
     assert len(proposed[0]) > len(batch)  # the neighbourhoods alone could fill the batch
     n_local = np.isin(batch.hashes(), proposed[0].hashes()).sum()
-    if share < 1.0:
-        assert 0.7 * len(batch) <= n_local <= share * len(batch) + 1
+    if share < 1.0:  # (a few bred children may coincide with neighbours left out)
+        assert 0.7 * len(batch) <= n_local <= (share + 0.02) * len(batch) + 1
     else:
         assert n_local == len(batch)
 
