@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -153,13 +154,24 @@ def compute_bound(layer: Layer, hardware: Hardware) -> int:
 
 
 def hardware_batch(hw, B: int) -> HardwareBatch:
-    """Broadcast a :class:`Hardware` or a mapping of field -> scalar/array to ``B`` candidates."""
+    """Broadcast a :class:`Hardware` or a mapping of field -> scalar/array to ``B`` candidates
+    (read-only arrays)."""
     if isinstance(hw, Hardware):
-        hw = hw.to_dict()
+        return _hardware_batch(hw, B)
     get = lambda k, d: np.broadcast_to(np.asarray(hw.get(k, d), dtype=np.int64), (B,))  # noqa
     return HardwareBatch(num_pes=get("num_pes", 1), noc_bw=get("noc_bw", 2**31 - 1),
                          noc_latency=get("noc_latency", 1), offchip_bw=get("offchip_bw", 2**31 - 1),
                          simd_lanes=get("simd_lanes", 1))
+
+
+@lru_cache(maxsize=256)
+def _hardware_batch(hw: Hardware, B: int) -> HardwareBatch:
+    """:func:`hardware_batch` of a (frozen, hashable) :class:`Hardware`: a search evaluates
+    many batches on one accelerator."""
+    get = lambda v: np.broadcast_to(np.asarray(v, dtype=np.int64), (B,))  # noqa: E731
+    return HardwareBatch(num_pes=get(hw.num_pes), noc_bw=get(hw.noc_bw),
+                         noc_latency=get(hw.noc_latency), offchip_bw=get(hw.offchip_bw),
+                         simd_lanes=get(hw.simd_lanes))
 
 
 COST_MODELS = ("maestro", "physical")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import MappingError
-from .intmath import tdiv
+from .intmath import tdiv, tdiv_pos
 from .layer import Layer, TensorTable
 
 REF_DIMS = {"Y": "R", "X": "S"}  # reference dim -> sliding partner
@@ -44,6 +44,10 @@ class Level:
     un: dict[str, np.ndarray] = field(default_factory=dict)
     mpe: dict[str, np.ndarray] = field(default_factory=dict)
     une: dict[str, np.ndarray] = field(default_factory=dict)
+    # [n, B] stacks of the directives' sizes, offsets and static dims (level order)
+    M: np.ndarray = None
+    O: np.ndarray = None
+    D: np.ndarray = None
 
     @property
     def vars(self) -> list[str]:
@@ -75,11 +79,14 @@ def build_levels(layer: Layer, table: TensorTable, structure, sizes: np.ndarray,
     the engine.
     """
     B = sizes.shape[0]
+    # one contiguous row per structure column (a column of sizes is strided)
+    size_rows = np.array(sizes, dtype=np.int64).T.copy()
+    offset_rows = np.array(offsets, dtype=np.int64).T.copy()
     sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in layer.full_dims().items()}
     cluster_cols = [c for c, (k, _) in enumerate(structure) if k == "C"]
     U = np.ones(B, dtype=np.int64)
     for c in cluster_cols:
-        U = U * sizes[:, c]
+        U = U * size_rows[c]
     levels: list[Level] = []
     SD = sd0
     parent: list[LevelDirective] | None = None
@@ -88,9 +95,8 @@ def build_levels(layer: Layer, table: TensorTable, structure, sizes: np.ndarray,
         if i == 0:
             N = np.where(num_pes >= U, num_pes // np.maximum(U, 1), 0)
         else:
-            N = sizes[:, cluster_cols[i - 1]].astype(np.int64)
-        dl = [LevelDirective(k, v, sizes[:, c].astype(np.int64), offsets[:, c].astype(np.int64))
-              for k, v, c in items]
+            N = size_rows[cluster_cols[i - 1]]
+        dl = [LevelDirective(k, v, size_rows[c], offset_rows[c]) for k, v, c in items]
         _to_input_centric(dl, i)
         if parent is not None:
             _inherit(dl, parent)
@@ -179,15 +185,21 @@ def _child_dims(dl: list[LevelDirective], SD: dict[str, np.ndarray],
 
 
 def _static_tables(lv: Level) -> None:
-    """nec and the mp/un/mpe/une tables of a level, from its static dims (spec §2.5)."""
+    """nec and the mp/un/mpe/une tables of a level, from its static dims (spec §2.5).
+
+    The per-directive tables are computed for all directives at once on ``[n, B]`` stacks
+    (``lv.M``, ``lv.O``, ``lv.D``); a variable's entry is the row of its last directive. Every
+    divisor is positive (offsets, stride-adjusted offsets and unit counts are), so floor
+    division is C's truncating division wherever its result is used."""
     SD, N = lv.SD, np.maximum(lv.N, 1)
-    d0 = lv.directives[lv.spatial[0]]
+    dirs = lv.directives
+    d0 = dirs[lv.spatial[0]]
     D, m, o = SD[d0.var], d0.m, d0.o
     full = o * (N - 1) + m
-    ns = tdiv(tdiv(D - m, o) + 1, N) - 1
+    ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
     rem = D - (ns + 1) * o * N
-    nec_a = np.where(rem < m, 1, tdiv(rem - m, o) + 1)
-    nec_b = tdiv(D - m, o) + 1
+    nec_a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
+    nec_b = tdiv_pos(D - m, o) + 1
     nec_b = np.where(o * (nec_b - 1) + m < D, nec_b + 1, nec_b)
     nec = np.where(D > full, nec_a, np.where(D > m, nec_b, 1))
     lv.nec = np.where(D <= m, 1, nec).astype(np.int64)
@@ -199,29 +211,30 @@ def _static_tables(lv: Level) -> None:
         span = np.where(D > full, rem, D)  # input extent left for the edge fold
         works = _whole_windows(lv, d0.var, span, o)
         lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
-    for d in lv.directives:
-        D = SD[d.var]
-        m, o = d.m, d.o
-        st = np.maximum(tdiv(D - m, o), 0)
-        has_edge = (st * o + m < D) | (m > D)
-        lv.mp[d.var] = m
-        un = np.minimum(m, o)
-        if d.kind == "T":
-            un = np.where(D <= m, 0, un)
-        lv.un[d.var] = un
-        em = D - (st + 1) * o
-        em = np.where(em < 0, D, em)
-        lv.mpe[d.var] = np.where(has_edge, em, m)
-        lv.une[d.var] = np.maximum(o - (m - em), 0)
+    lv.M = M = np.stack([d.m for d in dirs])
+    lv.O = O = np.stack([d.o for d in dirs])
+    lv.D = Dn = np.stack([SD[d.var] for d in dirs])
+    st = np.maximum((Dn - M) // O, 0)
+    has_edge = (st * O + M < Dn) | (M > Dn)
+    un = np.minimum(M, O)
+    temporal = np.array([d.kind == "T" for d in dirs])[:, None]
+    un = np.where(temporal & (Dn <= M), 0, un)
+    em = Dn - (st + 1) * O
+    em = np.where(em < 0, Dn, em)
+    mpe = np.where(has_edge, em, M)
+    une = np.maximum(O - (M - em), 0)
+    last = {d.var: j for j, d in enumerate(dirs)}
+    for v, j in last.items():
+        lv.mp[v], lv.un[v], lv.mpe[v], lv.une[v] = M[j], un[j], mpe[j], une[j]
     zero = np.zeros_like(lv.N)
-    for d in lv.directives:
-        if d.var not in REF_DIMS:
+    for v, j in last.items():
+        if v not in REF_DIMS:
             continue
-        a, s = OUT_OF[d.var], REF_DIMS[d.var]
-        lv.mp[a] = lv.mp[d.var] - lv.mp.get(s, zero) + 1
-        lv.un[a] = np.minimum(d.o, d.m)
-        lv.mpe[a] = lv.mpe[d.var] - lv.mpe.get(s, zero) + 1
-        lv.une[a] = np.minimum(d.o, lv.mpe[a])
+        a, s = OUT_OF[v], REF_DIMS[v]
+        lv.mp[a] = lv.mp[v] - lv.mp.get(s, zero) + 1
+        lv.un[a] = np.minimum(O[j], M[j])
+        lv.mpe[a] = lv.mpe[v] - lv.mpe.get(s, zero) + 1
+        lv.une[a] = np.minimum(O[j], lv.mpe[a])
 
 
 def _whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.ndarray:
@@ -230,7 +243,7 @@ def _whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.n
     part = REF_DIMS[var]
     r = next((d.m for d in lv.directives if d.var == part), lv.SD[part])
     r = np.minimum(r, lv.SD[part])
-    return np.where(span >= r, tdiv(np.maximum(span - r, 0), o) + 1, 0)
+    return np.where(span >= r, tdiv_pos(np.maximum(span - r, 0), o) + 1, 0)
 
 
 def uncovered_pairs(levels: list[Level]) -> np.ndarray:

@@ -120,33 +120,33 @@ def top_loops(layer: Layer, table: TensorTable, top: Level) -> list[_Loop]:
     return loops
 
 
-def _tensor_traffic(loops: list[_Loop], t: int, k: int):
-    """Traffic of tensor ``t`` with the innermost ``k`` loops resident, the number of
-    fetches, the innermost refetching loop (-1: fetched once) and the L2 block size."""
+def _tensor_traffic(loops: list[_Loop], t: int, ks: np.ndarray):
+    """Traffic of tensor ``t`` with the innermost ``k`` loops resident, for every ``k`` of
+    ``ks`` (``[K, 1]``) at once: ``[K, B]`` traffic, number of fetches, innermost refetching
+    loop (-1: fetched once) and L2 block size. Every product runs in the same order for each
+    ``k`` (a loop that does not apply multiplies by an exact 1.0)."""
     L = len(loops)
     B = len(loops[0].n)
-    traffic = np.ones(B)
-    fetches = np.ones(B)
-    block = np.ones(B)
-    found = np.zeros(B, dtype=bool)
-    inner_loop = np.full(B, -1, dtype=np.int64)
+    K = len(ks)
+    traffic = np.ones((K, B))
+    fetches = np.ones((K, B))
+    block = np.ones((K, B))
+    found = np.zeros((K, B), dtype=bool)
+    inner_loop = np.full((K, B), -1, dtype=np.int64)
     for li in range(L - 1, -1, -1):
         lp = loops[li]
-        rel = lp.sums[t] is not None
-        outer = li < L - k
-        if outer and rel:
-            newly = ~found & (lp.n > 1)
-            inner_loop = np.where(newly, li, inner_loop)
-            traffic *= np.where(found, lp.sums[t], lp.union[t])
+        outer = li < L - ks  # [K, 1]
+        if lp.sums[t] is not None:  # the tensor depends on this loop
+            newly = outer & ~found & (lp.n > 1)
+            inner_loop[newly] = li
+            traffic *= np.where(outer & found, lp.sums[t], lp.union[t])
             found |= newly
-            block *= lp.ext[t]
-        elif outer:
-            traffic *= np.where(found, lp.n, 1.0)
-        elif rel:
-            traffic *= lp.union[t]
-            block *= lp.union[t]
-        if outer:
-            fetches *= np.where(found, lp.n, 1.0)
+            block *= np.where(outer, lp.ext[t], lp.union[t])
+            step = np.where(outer & found, lp.n, 1.0)
+        else:  # the tile changes between this loop's iterations
+            step = np.where(outer & found, lp.n, 1.0)
+            traffic *= step
+        fetches *= step
     return traffic, fetches, inner_loop, block
 
 
@@ -164,41 +164,35 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
     B = len(t_on)
     bw = np.asarray(offchip_bw, dtype=np.float64)
     if resident is None:
-        choices = range(L + 1)
+        ks = np.arange(L + 1)
     else:
         fixed = np.broadcast_to(np.clip(np.asarray(resident, dtype=np.int64), 0, L), (B,))
-        choices = sorted(set(int(v) for v in np.unique(fixed)))
-    best = None
-    for k in choices:
-        r = _one_residency(loops, k, t_on, bw, latency, l2_size, scale)
-        if resident is None:
-            ok = (k == 0) | ~r.overflow
-            if best is None:
-                best = r
-                continue
-            better = ok & ((r.runtime < best.runtime)
-                           | ((r.runtime == best.runtime) & (_total(r) < _total(best))))
-        else:
-            better = fixed == k
-            if best is None:
-                best = r
-        best = _select(better, r, best)
-    return best
+        ks = np.unique(fixed)
+    r = _residencies(loops, ks, t_on, bw, latency, l2_size, scale)  # [K, B] fields
+    if resident is None:
+        # the fastest that fits (k = 0 always does), then the least traffic, first k on ties
+        total = r.read + r.write
+        pick = np.zeros(B, dtype=np.int64)
+        best_rt, best_tot = r.runtime[0], total[0]
+        for i in range(1, len(ks)):
+            rt, tot = r.runtime[i], total[i]
+            better = ~r.overflow[i] & ((rt < best_rt) | ((rt == best_rt) & (tot < best_tot)))
+            pick[better] = i
+            best_rt = np.where(better, rt, best_rt)
+            best_tot = np.where(better, tot, best_tot)
+    else:
+        pick = np.searchsorted(ks, fixed)
+    cols = np.arange(B)
+    return DramResult(**{f: getattr(r, f)[pick, cols] for f in DramResult.__dataclass_fields__})
 
 
-def _total(r: DramResult) -> np.ndarray:
-    return r.read + r.write
-
-
-def _select(mask, a: DramResult, b: DramResult) -> DramResult:
-    return DramResult(**{f: np.where(mask, getattr(a, f), getattr(b, f))
-                         for f in DramResult.__dataclass_fields__})
-
-
-def _one_residency(loops, k, t_on, bw, latency, l2_size, scale=None) -> DramResult:
+def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResult:
+    """:class:`DramResult` with ``[K, B]`` fields: row ``i`` keeps the innermost ``ks[i]``
+    top-level loops resident in L2."""
     L = len(loops)
     B = len(t_on)
-    stats = [_tensor_traffic(loops, t, k) for t in range(3)]
+    kcol = np.asarray(ks, dtype=np.int64)[:, None]
+    stats = [_tensor_traffic(loops, t, kcol) for t in range(3)]
     if scale is not None:  # compressed tensors: stored words instead of elements
         stats = [(tr * s, f, lt, b * s) for (tr, f, lt, b), s in zip(stats, scale)]
     (tr_in, f_in, lt_in, b_in), (tr_w, f_w, lt_w, b_w), (tr_o, f_o, lt_o, b_o) = stats
@@ -209,34 +203,39 @@ def _one_residency(loops, k, t_on, bw, latency, l2_size, scale=None) -> DramResu
     read_out = np.maximum(tr_o - out_once, 0.0)
     # transfers per fetch, and the loops whose advance triggers them
     per_fetch = [(tr_in / f_in, lt_in), (tr_w / f_w, lt_w), ((tr_o + read_out) / f_o, lt_o)]
-    outer = L - k
-    blocks = np.ones(B)
-    for lp in loops[:outer]:
-        blocks *= lp.n
+    outer = L - kcol  # [K, 1]: loops outside the resident block
+    # blocks: the product of the outer loops' counts, in loop order
+    cum = [np.ones(B)]
+    for lp in loops:
+        cum.append(cum[-1] * lp.n)
+    blocks = np.stack(cum)[outer[:, 0]]
     on_block = np.asarray(t_on, dtype=np.float64) / blocks
+    on_block1 = np.maximum(on_block, 1.0)
     first = sum(a for a, _ in per_fetch) / bw
     stall = np.maximum(first - on_block, 0.0)
-    peak = first * bw / np.maximum(on_block, 1.0)
+    peak = first * bw / on_block1
     before = np.ones(B)
-    for j in range(outer):
+    for j in range(L):
         n_j = loops[j].n
+        applies = j < outer  # [K, 1]
         count = before * (n_j - 1.0)
         amount = sum(np.where(lt >= j, a, 0.0) for a, lt in per_fetch)
-        stall += count * np.maximum(amount / bw - on_block, 0.0)
-        peak = np.maximum(peak, np.where(count > 0, amount / np.maximum(on_block, 1.0), 0.0))
+        stall += np.where(applies, count * np.maximum(amount / bw - on_block, 0.0), 0.0)
+        peak = np.where(applies & (count > 0), np.maximum(peak, amount / on_block1), peak)
         before = before * n_j
-    resident_size = np.where(k > 0, 2.0 * (b_in + b_w + b_o), 0.0)
+    resident_size = np.where(kcol > 0, 2.0 * (b_in + b_w + b_o), 0.0)
     overflow = resident_size > np.asarray(l2_size, dtype=np.float64)
     extra = np.ceil(np.maximum(stall - 1e-9, 0.0))
     runtime = np.asarray(t_on, dtype=np.int64) + np.asarray(latency, dtype=np.int64) + extra.astype(
         np.int64)
+
     def as_int(x):
         return np.rint(x).astype(np.int64)
 
     return DramResult(
         runtime=runtime, read_input=as_int(tr_in), read_weight=as_int(tr_w),
         read_output=as_int(read_out), write=as_int(write), stall=extra.astype(np.int64),
-        resident=np.full(B, k, dtype=np.int64), resident_size=as_int(resident_size),
+        resident=np.broadcast_to(kcol, runtime.shape), resident_size=as_int(resident_size),
         overflow=overflow, peak_bw=np.ceil(peak).astype(np.int64))
 
 

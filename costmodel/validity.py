@@ -9,6 +9,8 @@ is physically impossible, and the physical model (:mod:`costmodel.physical_repor
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # set by the engine
@@ -49,13 +51,20 @@ REASONS = {
 
 def describe_flags(flags: int) -> str:
     """Human-readable reasons for a bitmask of invalidity flags ('' when valid)."""
-    return "; ".join(text for bit, text in sorted(REASONS.items()) if int(flags) & bit)
+    return _describe(int(flags))
+
+
+@lru_cache(maxsize=1024)
+def _describe(flags: int) -> str:
+    return "; ".join(text for bit, text in sorted(REASONS.items()) if flags & bit)
 
 
 def describe_flags_array(flags: np.ndarray) -> np.ndarray:
     """:func:`describe_flags` of every candidate: one text per distinct bitmask of a batch
     (a small batch directly, where ``np.unique`` would cost more than it saves)."""
     if len(flags) <= 64:
-        return np.array([describe_flags(f) for f in flags], dtype=object)
+        out = np.empty(len(flags), dtype=object)
+        out[:] = [_describe(f) for f in flags.tolist()]
+        return out
     uniq, inv = np.unique(flags, return_inverse=True)
-    return np.array([describe_flags(f) for f in uniq], dtype=object)[inv]
+    return np.array([_describe(f) for f in uniq.tolist()], dtype=object)[inv]

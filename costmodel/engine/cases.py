@@ -79,10 +79,15 @@ class CaseGroup:
         occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
         self.occ = broadcast_prod(occ if self.exists is None else occ + [self.exists])
         self.posv, self.E, self.spee = {}, {}, {}
+        row_shape = (1,) * n + (self.R,)
         for v in self.vars:
             L = self.last[v]
             p, s = pos[L], st[L]
             self.posv[v] = p
+            if counts[L] == 1:  # always at Init
+                self.E[v] = s.init_edge.reshape(row_shape)
+                self.spee[v] = s.ee_i.reshape(row_shape)
+                continue
             self.E[v] = (p == EDGE) | ((p == INIT) & s.init_edge)
             self.spee[v] = np.where(p == INIT, s.ee_i, (p == EDGE) & s.ee_e)
 
@@ -110,7 +115,13 @@ class CaseGroup:
 
     def flat(self, x):
         """Materialise a broadcast per-case quantity as ``[C, R]`` (lexicographic cases)."""
-        return np.broadcast_to(x, self.counts + (self.R,)).reshape(self.C, self.R)
+        x = np.asarray(x)
+        shape = self.counts + (self.R,)
+        if x.shape == shape:
+            return x.reshape(self.C, self.R)
+        out = np.empty(shape, dtype=x.dtype)  # one C-level copy (np.broadcast_to costs more)
+        out[...] = x
+        return out.reshape(self.C, self.R)
 
     def exists_q(self) -> np.ndarray:
         """``[C, R]`` 0/1: the padded cases each row has, in MAESTRO's case order (cached)."""

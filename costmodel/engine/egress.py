@@ -42,8 +42,11 @@ def egress_factors(g: CaseGroup, tv, part, kind, first=True, ee=False, reuse_edg
         a = OUT_OF.get(v, v)
         p = g.posv[v]
         if kind == "T":
-            out.append(np.where(p == INIT, np.where(E[v], mpe[a], mp[a]),
-                                np.where(p == STEADY, mp[a], mpe[a])))
+            at_init = np.where(E[v], mpe[a], mp[a])
+            if g.counts[g.last[v]] == 1:  # always at Init
+                out.append(at_init)
+            else:
+                out.append(np.where(p == INIT, at_init, np.where(p == STEADY, mp[a], mpe[a])))
             continue
         base = mp[a] if first else nz(un[a])
         f_i = np.where(E[v] & ee,

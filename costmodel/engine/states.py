@@ -49,31 +49,31 @@ def directive_states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]):
     sp_edge_edge at Edge, has Steady, has Edge), stacked so a group takes its rows at once.
     """
     n, M = len(lv.directives), len(cand)
-    N = np.maximum(lv.N[cand], 1)
-    ns_all = np.empty((n, M), dtype=np.int64)
+    m_all, o_all = lv.M[:, cand], lv.O[:, cand]
+    D_all = np.stack([DD[d.var] for d in lv.directives])
     flags = np.zeros((n, 6, M), dtype=bool)
-    for j, d in enumerate(lv.directives):
-        D = DD[d.var]
-        m, o = d.m[cand], d.o[cand]
-        f = flags[j]
-        if d.kind == "T":
-            f[0] = D <= m                                  # unrolled
-            f[1] = D < m                                   # init_edge
-            ns = np.maximum(D - m, 0) // o  # only matters when D > m (a Steady state)
-            f[4] = (m < D) & (ns > 0)                      # has Steady
-            f[5] = ~f[1] & (ns * o + m < D)                # has Edge
-        else:
-            cov = m + o * (N - 1)
-            f[0] = D <= cov
-            f[1] = D < cov
-            f[2] = f[1]
-            ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
-            f[4] = (cov < D) & (ns > 0)
-            edge = ~f[0] & ((ns + 1) * o * N + cov > D) & (ns * o * N + cov != D)
-            rem = D - (ns + 1) * o * N
-            a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
-            f[3] = (a - 1) * o + m < rem
-            f[5] = ~f[1] & edge
+    # TemporalMap formulas on every directive at once; SpatialMap rows are replaced below
+    np.less_equal(D_all, m_all, out=flags[:, 0])                  # unrolled
+    np.less(D_all, m_all, out=flags[:, 1])                        # init_edge
+    ns_all = np.maximum(D_all - m_all, 0) // o_all  # only matters when D > m (a Steady state)
+    flags[:, 4] = (m_all < D_all) & (ns_all > 0)                  # has Steady
+    flags[:, 5] = ~flags[:, 1] & (ns_all * o_all + m_all < D_all)  # has Edge
+    spatial = lv.spatial
+    if spatial:
+        N = np.maximum(lv.N[cand], 1)
+    for j in spatial:
+        D, m, o, f = D_all[j], m_all[j], o_all[j], flags[j]
+        cov = m + o * (N - 1)
+        f[0] = D <= cov
+        f[1] = D < cov
+        f[2] = f[1]
+        ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
+        f[4] = (cov < D) & (ns > 0)
+        edge = ~f[0] & ((ns + 1) * o * N + cov > D) & (ns * o * N + cov != D)
+        rem = D - (ns + 1) * o * N
+        a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
+        f[3] = (a - 1) * o + m < rem
+        f[5] = ~f[1] & edge
         ns_all[j] = ns
     return ns_all, flags
 
