@@ -17,10 +17,14 @@ all distinct sets at once as arrays:
   Against the exact sum the error is below ``APPROX_REL_ERR`` (tested).
 
 A tensor given as a mask (real data) replaces the hypergeometric law by the mask's own: the
-nonzero counts of every tile position (summed-area table), the maximum over the tiles the
-mapping gives one group of units in a step, one empirical distribution per distinct (mask,
-tile, stride, spatial axis, units), and the expected maximum over ``G`` groups drawing from it,
-``E[g(max)] = sum_k g(k) (F(k)^G - F(k-1)^G)`` (``g`` is non-decreasing).
+nonzero counts of every tile position, the maximum over the tiles the mapping gives one group
+of units in a step, one empirical distribution per distinct (mask, tile, stride, spatial axis,
+units), and the expected maximum over ``G`` groups drawing from it,
+``E[g(max)] = sum_k g(k) (F(k)^G - F(k-1)^G)`` (``g`` is non-decreasing). The tile counts are
+window sums taken axis by axis (small integer types), shared by the geometries of a batch that
+agree on the axes reduced so far, abutting windows built from a cached window dividing them;
+the distributions are kept per mask in flat arrays looked up by sorted geometry keys, and the
+sums run over all cases whose distributions have the same length at once.
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ _cache: tuple[np.ndarray, np.ndarray] = (np.empty(0, dtype=_KEY), np.empty(0))
 TAIL_PAD = 12.0
 #: bound on the relative error of the approximate path against the exact sum
 APPROX_REL_ERR = 1e-3
-#: masks whose summed-area table is kept, and (mask, tile, stride) count distributions kept
+#: masks whose tile distributions are kept, and distributions kept per mask
 MASK_SATS, MASK_TILES = 4, 4096
-_sats: dict[str, np.ndarray] = {}
-_tile_counts: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+#: per mask digest: sorted geometry keys, each one's start and length in the flat arrays of
+#: distinct step maxima and their CDF
+_dists: dict[str, tuple[np.ndarray, ...]] = {}
 
 
 def step_cycles(k, r, simd):
@@ -233,43 +238,149 @@ def mask_key(mask: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _window_sums(X, ax: int, m: int, o: int, parents: dict, cums: dict, dtype):
+    """Nonzeros of the windows ``[s, s + m)``, ``s = 0, o, 2o, ...`` (whole windows), along
+    axis ``ax`` of the partial-count array ``X``. Abutting windows (``o == m``) add ``m / m'``
+    strided slices of an already reduced ``m'``-window array (``m'`` the largest cached divisor
+    of ``m``) or ``m`` slices of ``X``; other strides difference a prefix sum along ``ax``."""
+    D = X.shape[ax]
+    lead = (slice(None),) * ax
+    if m == D:
+        return X.sum(axis=ax, keepdims=True, dtype=dtype)
+    if m == 1:
+        return X[lead + (slice(0, None, o),)]
+    if o == m:
+        nt = D // m
+        base = max((p for p in parents if m % p == 0 and 1 < p < m), default=1)
+        src, f = (parents[base], m // base) if base > 1 else (X, m)
+        src = src[lead + (slice(0, nt * f),)]
+        part = lambda j: src[lead + (slice(j, None, f),)]  # noqa: E731
+        acc = np.add(part(0), part(1), dtype=dtype)
+        for j in range(2, f):
+            acc += part(j)
+        return acc
+    C = cums.get(id(X))
+    if C is None:
+        C = np.cumsum(X, axis=ax, dtype=np.int32)
+        C = cums[id(X)] = np.concatenate([np.zeros_like(C[lead + (slice(0, 1),)]), C], axis=ax)
+    starts = np.arange(0, D - m + 1, o)
+    return (C.take(starts + m, axis=ax) - C.take(starts, axis=ax)).astype(dtype, copy=False)
+
+
+def _group_max(counts, axis: int, units: int):
+    """Per step, the maximum over ``units`` consecutive tiles along ``axis`` (the last group
+    may be partial)."""
+    if units >= 16:
+        c = np.moveaxis(counts, axis, -1)
+        full = c.shape[-1] // units * units
+        out = c[..., :full].reshape(*c.shape[:-1], -1, units).max(axis=-1)
+        if full < c.shape[-1]:
+            out = np.concatenate([out, c[..., full:].max(axis=-1, keepdims=True)], axis=-1)
+        return out
+    lead = (slice(None),) * axis
+    acc = counts[lead + (slice(0, None, units),)].copy()
+    for j in range(1, units):
+        s = counts[lead + (slice(j, None, units),)]
+        part = acc[lead + (slice(0, s.shape[axis]),)]
+        np.maximum(part, s, out=part)
+    return acc
+
+
+def _distributions(mask: np.ndarray, geoms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sorted distinct per-step maxima and their CDF for each geometry row ``(tile, stride,
+    axis, units)`` (normalised: tiles within the tensor, strides and units at least 1).
+    Axes are reduced from the last to the first; every partial (the window sums over the
+    axes reduced so far) is shared by the geometries that agree on those axes, and abutting
+    windows are built from a cached window that divides them (``_window_sums``)."""
+    nd = mask.ndim
+    shape = mask.shape
+    parts: dict[tuple, np.ndarray] = {(): mask}
+    parents: dict[tuple, dict[int, np.ndarray]] = {}
+    cums: dict[int, np.ndarray] = {}
+    out: list = [None] * len(geoms)
+    for i in np.lexsort(geoms[:, :nd].T[::-1]):    # ascending tiles: divisors come first
+        row = geoms[i]
+        state: tuple = ()
+        X = mask
+        volume = 1
+        for ax in range(nd - 1, -1, -1):
+            m, o = int(row[ax]), int(row[nd + ax])
+            if m == shape[ax]:
+                o = m                                # one whole window, whatever the stride
+            volume *= m
+            new = ((ax, m, o),) + state
+            Y = parts.get(new)
+            if Y is None:
+                dtype = (np.int8 if volume < (1 << 7) else np.int16 if volume < (1 << 15)
+                         else np.int32)
+                family = parents.setdefault((state, ax), {})
+                Y = parts[new] = _window_sums(X, ax, m, o, family, cums, dtype)
+                if o == m:
+                    family[m] = Y
+            X, state = Y, new
+        axis, units = int(row[-2]), int(row[-1])
+        counts = _group_max(X, axis, units) if axis >= 0 and units > 1 else X
+        hist = np.bincount(counts.ravel().astype(np.intp))
+        vals = np.flatnonzero(hist)
+        cnt = hist[vals]
+        out[i] = (vals.astype(np.float64), np.cumsum(cnt) / cnt.sum())
+    return out
+
+
+def _stored(mask: np.ndarray, key: str, gkeys: np.ndarray):
+    """Start and length of each geometry's distribution (``gkeys``: distinct void rows) in
+    the mask's flat store, computing the missing ones; returns them with the store's values
+    and CDF."""
+    st = _dists.get(key)
+    if st is None or len(st[0]) + len(gkeys) > MASK_TILES:
+        if st is None and len(_dists) >= MASK_SATS:
+            _dists.clear()
+        st = _dists[key] = (gkeys[:0], np.empty(0, np.int64), np.empty(0, np.int64),
+                            np.empty(0), np.empty(0))
+    ks, start, length, vals, F = st
+    pos = np.minimum(np.searchsorted(ks, gkeys), max(len(ks) - 1, 0))
+    hit = ks[pos] == gkeys if len(ks) else np.zeros(len(gkeys), dtype=bool)
+    if not hit.all():
+        new = gkeys[~hit]
+        rows = new.view(np.int64).reshape(len(new), -1)
+        dist = _distributions(mask, rows)
+        lens = np.array([len(v) for v, _ in dist], dtype=np.int64)
+        starts = len(vals) + np.concatenate([[0], np.cumsum(lens)[:-1]])
+        vals = np.concatenate([vals] + [v for v, _ in dist])
+        F = np.concatenate([F] + [f for _, f in dist])
+        ks, start, length = (np.concatenate([ks, new]), np.concatenate([start, starts]),
+                             np.concatenate([length, lens]))
+        order = np.argsort(ks, kind="stable")
+        ks, start, length = ks[order], start[order], length[order]
+        _dists[key] = (ks, start, length, vals, F)
+        pos = np.searchsorted(ks, gkeys)
+    return start[pos], length[pos], vals, F
+
+
 def tile_distribution(mask: np.ndarray, key: str, tile, stride, axis: int = -1,
                       units: int = 1):
     """Sorted distinct per-step maxima of the nonzero counts of the tiles of shape ``tile``
     whose starts step by ``stride`` (whole tiles only; a tile wider than the tensor is
     clipped), ``units`` consecutive tiles along ``axis`` per step (the spatial assignment;
     ``axis`` -1: one tile per step), and their CDF; cached per argument set."""
-    tile = tuple(int(min(max(t, 1), D)) for t, D in zip(tile, mask.shape))
-    stride = tuple(int(max(o, 1)) for o in stride)
-    units = int(units) if axis >= 0 else 1
-    ck = (key, tile, stride, int(axis), units)
-    hit = _tile_counts.get(ck)
-    if hit is not None:
-        return hit
-    table = _sats.get(key)
-    if table is None:
-        if len(_sats) >= MASK_SATS:
-            _sats.clear()
-        table = _sats[key] = sat(mask)
-    lo, hi = [], []
-    for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
-        shape = [1] * mask.ndim
-        shape[ax] = -1
-        start = np.arange(0, D - m + 1, o).reshape(shape)
-        lo.append(start)
-        hi.append(start + m)
-    counts = np.asarray(box_sum(table, lo, hi))
-    if units > 1:   # steps of `units` consecutive tiles along the spatial axis: their maximum
-        c = np.moveaxis(counts, axis, -1)
-        pad = -c.shape[-1] % units
-        c = np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, pad)], constant_values=-1)
-        counts = c.reshape(*c.shape[:-1], -1, units).max(axis=-1)
-    vals, cnt = np.unique(counts.ravel(), return_counts=True)
-    out = (vals.astype(np.float64), np.cumsum(cnt) / cnt.sum())
-    if len(_tile_counts) >= MASK_TILES:
-        _tile_counts.clear()
-    _tile_counts[ck] = out
-    return out
+    geom = _geometry(mask, np.asarray([tile]), np.asarray([stride]), axis, units, 1)
+    s, n, vals, F = _stored(mask, key, geom.view(_geom_key(mask)).ravel())
+    return vals[s[0]:s[0] + n[0]], F[s[0]:s[0] + n[0]]
+
+
+def _geom_key(mask: np.ndarray) -> np.dtype:
+    return np.dtype((np.void, (2 * mask.ndim + 2) * 8))
+
+
+def _geometry(mask, tile, stride, axis, units, B: int) -> np.ndarray:
+    """``[B, 2 ndim + 2]`` normalised geometry rows: tiles clipped to the tensor, strides and
+    units at least 1, one unit where the spatial dim is not the tensor's."""
+    tile = np.minimum(np.maximum(np.asarray(tile, dtype=np.int64), 1), np.asarray(mask.shape))
+    stride = np.maximum(np.asarray(stride, dtype=np.int64), 1)
+    axis = np.broadcast_to(np.asarray(axis, dtype=np.int64), (B,))
+    units = np.where(axis >= 0, np.maximum(np.broadcast_to(units, (B,)).astype(np.int64), 1), 1)
+    return np.ascontiguousarray(np.concatenate([tile, stride, axis[:, None], units[:, None]],
+                                               axis=1))
 
 
 def mask_expected_max_cycles(mask: np.ndarray, key: str, tile, stride, axis, units, P, r,
@@ -278,26 +389,28 @@ def mask_expected_max_cycles(mask: np.ndarray, key: str, tile, stride, axis, uni
     units the tiles are the mapping's (``units`` consecutive tiles along ``axis``, -1 when the
     spatial dim is not one of the tensor's), the ``P / units`` groups draw their step maxima
     independently from :func:`tile_distribution`. ``tile``, ``stride`` are ``[B, ndim]`` (the
-    mask's axes), the rest broadcast to ``[B]``; one distribution per distinct geometry of the
-    batch, one sum per distinct ``(groups, r, simd)``."""
+    mask's axes), the rest broadcast to ``[B]``. One distribution per distinct geometry of the
+    batch (kept per mask between calls), one sum per distinct ``(geometry, groups, r, simd)``,
+    all cases whose distributions have the same length in one array operation."""
     B = len(tile)
-    col = lambda a: np.broadcast_to(np.asarray(a), (B,))[:, None]  # noqa: E731
-    geom = np.concatenate([np.asarray(tile, dtype=np.int64), np.asarray(stride, dtype=np.int64),
-                           col(axis).astype(np.int64), col(units).astype(np.int64)], axis=1)
+    geom = _geometry(mask, tile, stride, axis, units, B)
+    gkeys, ginv = np.unique(geom.view(_geom_key(mask)).ravel(), return_inverse=True)
+    start, length, vals, F = _stored(mask, key, gkeys)
+    col = lambda a: np.broadcast_to(np.asarray(a), (B,))  # noqa: E731
     groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64)
-                                     / np.maximum(col(units)[:, 0], 1)))
-    args = np.concatenate([col(groups), col(r), col(simd)], axis=1).astype(np.float64)
-    shapes, which = np.unique(geom, axis=0, return_inverse=True)
-    which = which.ravel()
-    out = np.empty(B)
-    nd = mask.ndim
-    for u, row in enumerate(shapes):       # the few distinct tile geometries of the batch
-        sel = np.flatnonzero(which == u)
-        vals, F = tile_distribution(mask, key, row[:nd], row[nd:2 * nd], int(row[-2]),
-                                    int(row[-1]))
-        cases, inv = np.unique(args[sel], axis=0, return_inverse=True)
-        p, rr, s = (c[:, None] for c in cases.T)
-        Fp = np.exp(p * np.log(np.clip(F[None, :], 1e-300, 1.0)))
+                                     / np.maximum(col(units), 1)))
+    rows = np.ascontiguousarray(np.stack([ginv.ravel().astype(np.float64), col(groups),
+                                          col(r), col(simd)], axis=1).astype(np.float64))
+    cases, inv = np.unique(rows.view(np.dtype((np.void, 32))).ravel(), return_inverse=True)
+    cases = cases.view(np.float64).reshape(-1, 4)
+    g = cases[:, 0].astype(np.int64)
+    cs, cl = start[g], length[g]
+    res = np.empty(len(cases))
+    for L in np.unique(cl):                  # rows of one length: the same summation order
+        sel = np.flatnonzero(cl == L)
+        idx = cs[sel, None] + np.arange(L)[None, :]
+        p, rr, s = (cases[sel, j, None] for j in (1, 2, 3))
+        Fp = np.exp(p * np.log(np.clip(F[idx], 1e-300, 1.0)))
         w = np.diff(Fp, axis=1, prepend=0.0)
-        out[sel] = (step_cycles(vals[None, :], rr, s) * w).sum(axis=1)[inv.ravel()]
-    return out
+        res[sel] = (step_cycles(vals[idx], rr, s) * w).sum(axis=1)
+    return res[inv.ravel()]

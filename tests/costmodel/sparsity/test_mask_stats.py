@@ -1,0 +1,143 @@
+"""Mask-based step statistics: the batched implementation in ``stats`` against a plain
+per-geometry reference (one summed-area table, one ``np.unique`` histogram and one sum per
+distinct geometry), which must agree bit for bit on fixed inputs."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+
+from costmodel.sparsity import stats
+from costmodel.sparsity.stats import mask_expected_max_cycles, mask_key, step_cycles
+
+
+def _sat(mask):
+    s = np.asarray(mask).astype(np.int64)
+    for ax in range(s.ndim):
+        s = np.cumsum(s, axis=ax)
+    return np.pad(s, [(1, 0)] * s.ndim)
+
+
+def _box_sum(table, lo, hi):
+    total = 0
+    for corner in product((0, 1), repeat=len(lo)):
+        idx = tuple(h if c else lo_ for c, lo_, h in zip(corner, lo, hi))
+        total = total + (-1) ** (len(lo) - sum(corner)) * table[idx]
+    return total
+
+
+def _ref_distribution(mask, tile, stride, axis, units):
+    tile = tuple(int(min(max(t, 1), D)) for t, D in zip(tile, mask.shape))
+    stride = tuple(int(max(o, 1)) for o in stride)
+    units = int(units) if axis >= 0 else 1
+    lo, hi = [], []
+    for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
+        shape = [1] * mask.ndim
+        shape[ax] = -1
+        start = np.arange(0, D - m + 1, o).reshape(shape)
+        lo.append(start)
+        hi.append(start + m)
+    counts = np.asarray(_box_sum(_sat(mask), lo, hi))
+    if units > 1:
+        c = np.moveaxis(counts, axis, -1)
+        pad = -c.shape[-1] % units
+        c = np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, pad)], constant_values=-1)
+        counts = c.reshape(*c.shape[:-1], -1, units).max(axis=-1)
+    vals, cnt = np.unique(counts.ravel(), return_counts=True)
+    return vals.astype(np.float64), np.cumsum(cnt) / cnt.sum()
+
+
+def _reference(mask, tile, stride, axis, units, P, r, simd):
+    """Per candidate: E = sum_k g(k) (F(k)^G - F(k-1)^G) over that geometry's distribution."""
+    B = len(tile)
+    out = np.empty(B)
+    for b in range(B):
+        u = int(np.broadcast_to(units, (B,))[b])
+        ax = int(np.broadcast_to(axis, (B,))[b])
+        vals, F = _ref_distribution(mask, tile[b], stride[b], ax, u)
+        g = max(1.0, float(np.rint(np.broadcast_to(P, (B,))[b] / max(u, 1))))
+        rr, s = (float(np.broadcast_to(a, (B,))[b]) for a in (r, simd))
+        Fp = np.exp(np.array([[g]]) * np.log(np.clip(F[None, :], 1e-300, 1.0)))
+        w = np.diff(Fp, axis=1, prepend=0.0)
+        out[b] = (step_cycles(vals[None, :], np.array([[rr]]), np.array([[s]])) * w).sum(axis=1)[0]
+    return out
+
+
+def _clustered(shape, seed, block=4, d=0.5):
+    rng = np.random.default_rng(seed)
+    coarse = rng.random([-(-n // block) for n in shape]) < d
+    for ax in range(len(shape)):
+        coarse = np.repeat(coarse, block, axis=ax)
+    return coarse[tuple(slice(0, n) for n in shape)] & (rng.random(shape) < 0.8)
+
+
+def _cases(mask, rng, B, overlap=False):
+    """Random geometries: divisor and non-divisor tiles, strides equal to / below / above
+    the tile (overlapping windows), tiles wider than the tensor, spatial axes and units."""
+    nd = mask.ndim
+    tile = np.empty((B, nd), dtype=np.int64)
+    stride = np.empty_like(tile)
+    for ax, D in enumerate(mask.shape):
+        tile[:, ax] = rng.choice([1, 2, 3, 4, 5, 8, 16, D, D + 3], B)
+        kind = rng.choice([0, 0, 1, 2] if overlap else [0], B)
+        stride[:, ax] = np.where(kind == 0, tile[:, ax],
+                                 np.where(kind == 1, np.maximum(tile[:, ax] // 2, 1),
+                                          tile[:, ax] + 1))
+    units = rng.choice([1, 2, 3, 7, 64], B)
+    P = units * rng.choice([1, 2, 4], B)
+    r = rng.choice([1.0, 3.0, 0.5, 1 / 7], B)
+    simd = rng.choice([1.0, 4.0, 16.0], B)
+    return tile, stride, units, P, r, simd
+
+
+@pytest.mark.parametrize("shape,overlap", [((48, 96), False), ((48, 96), True),
+                                           ((12, 10, 3, 3), True), ((7, 9, 11), True),
+                                           ((1, 6, 20, 20), True)])
+def test_batched_mask_statistics_are_bit_identical_to_the_reference(shape, overlap,
+                                                                    monkeypatch):
+    monkeypatch.setattr(stats, "_dists", {})
+    rng = np.random.default_rng(len(shape) * 10 + overlap)
+    mask = _clustered(shape, 1)
+    key = mask_key(mask)
+    B = 300
+    tile, stride, units, P, r, simd = _cases(mask, rng, B, overlap)
+    for axis in range(-1, mask.ndim):
+        ref = _reference(mask, tile, stride, axis, units, P, r, simd)
+        cold = mask_expected_max_cycles(mask, key, tile, stride, axis, units, P, r, simd)
+        warm = mask_expected_max_cycles(mask, key, tile, stride, axis, units, P, r, simd)
+        assert np.array_equal(cold, ref) and np.array_equal(warm, ref)
+
+
+#: (tile, stride, axis, units, P, r, simd, expected step cycles) on _clustered((48, 96), 1)
+FIXED = [
+    ((4, 8), (4, 8), 1, 4, 8, 1.0, 1.0, 25.395061728395063),
+    ((1, 1), (1, 1), -1, 64, 64, 3.0, 4.0, 1.0),
+    ((16, 3), (8, 3), 0, 3, 6, 0.5, 1.0, 14.262939453125),
+    ((48, 100), (48, 100), -1, 1, 1, 1.0, 16.0, 117.0),
+]
+
+
+def test_fixed_numbers(monkeypatch):
+    monkeypatch.setattr(stats, "_dists", {})
+    mask = _clustered((48, 96), 1)
+    for t, s, a, u, P, r, sm, want in FIXED:
+        got = mask_expected_max_cycles(mask, mask_key(mask), [t], [s], a, u, P, r, sm)
+        assert float(got[0]) == want
+        assert float(_reference(mask, [t], [s], a, u, P, r, sm)[0]) == want
+
+
+def test_store_starts_over_when_full(monkeypatch):
+    """More geometries than the per-mask store holds: the store restarts, numbers unchanged."""
+    monkeypatch.setattr(stats, "_dists", {})
+    monkeypatch.setattr(stats, "MASK_TILES", 8)
+    mask = _clustered((48, 96), 2)
+    tile, stride, units, P, r, simd = _cases(mask, np.random.default_rng(3), 40)
+    ref = _reference(mask, tile, stride, 1, units, P, r, simd)
+    for lo in range(0, 40, 5):
+        got = mask_expected_max_cycles(mask, mask_key(mask), tile[lo:lo + 5], stride[lo:lo + 5],
+                                       1, units[lo:lo + 5], P[lo:lo + 5], r[lo:lo + 5],
+                                       simd[lo:lo + 5])
+        assert np.array_equal(got, ref[lo:lo + 5])
+    assert len(stats._dists[mask_key(mask)][0]) <= 8
