@@ -52,8 +52,11 @@ class GeneticAlgorithm(Strategy):
     may take less of a batch (``local_share``, if not given: down to 75%), and a latency
     search with such an evaluation budget (not a time limit alone) draws ``bound_select``
     (if not given: 4) new structures, tiles and children for every one it proposes and keeps
-    those that can keep the most PEs busy (the initial sample, crossover, immigrants and
-    children; not restarts). Under a pruning
+    those fitting the L1 with the lowest compute estimate
+    (:meth:`~search_spaces.MappingSpace.compute_estimate`; ``select_by="busy"``: the most PEs
+    busy) (the initial sample, crossover, immigrants and children; not restarts), and orders
+    the neighbourhoods' moves by that estimate before they are cut to their share of the
+    batch. Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
     scored; ``oversample`` (set by the search loop) then enlarges each batch so that it still
     yields about ``batch_size`` scored candidates.
@@ -65,6 +68,7 @@ class GeneticAlgorithm(Strategy):
     # evaluations per second of one process, used to size batches under a time limit only
     EVALS_PER_SECOND = 6000
     BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
+    BOUND_SELECT = 4  # new genomes drawn per one proposed under selection
     SELECT_BY = "estimate"  # what bound_select ranks by: "estimate" or "busy"
     SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
@@ -179,7 +183,7 @@ class GeneticAlgorithm(Strategy):
         # (docs/decisions.md, "GA under small budgets")
         if (self._bound_select is None and self.objective == "latency" and counted
                 and budget < self.BOUND_SELECT_BELOW):
-            self.bound_select = 4
+            self.bound_select = self.BOUND_SELECT
         self.batch_size = self.n_structures * self.per_structure
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:
@@ -263,9 +267,11 @@ class GeneticAlgorithm(Strategy):
         return local.take(np.argsort(est, kind="stable"))
 
     def _noisy_busy(self, g: Genomes) -> np.ndarray:
-        """``[G]`` :meth:`MappingSpace.busy_bound`, 0 for a genome whose innermost tiles
-        overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible), plus a random
-        fraction (ties in random order)."""
+        """``[G]`` the selection score, higher is better: minus
+        :meth:`MappingSpace.compute_estimate` (``select_by="busy"``:
+        :meth:`MappingSpace.busy_bound`), the worst for a genome whose innermost tiles
+        overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible); ties in random
+        order."""
         sp = self.space
         fits = sp.l1_requirement(g) <= sp.hardware.l1_size
         if self.select_by == "estimate":

@@ -202,3 +202,26 @@ def test_ga_proposes_genomes_that_can_keep_more_pes_busy_under_small_budgets():
         assert len(first) == 334 and len(second) == 208  # the same batch sizes
         means[m] = busy(first), busy(second)
     assert means[4][0] > 3 * means[1][0] and means[4][1] > 1.1 * means[1][1]
+
+
+def test_ga_orders_neighbourhoods_by_compute_estimate_under_small_budgets():
+    """Under selection the neighbourhoods' moves come ordered by the compute estimate
+    (L1-fitting first), so the batch cut keeps the most promising; otherwise as proposed."""
+    lay = Layer("conv", "CONV", dict(K=64, C=64, R=3, S=3, Y=28, X=28))
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    sp = MappingSpace(lay, hw, max_levels=2)
+    ev = Evaluator(sp)
+    for budget, ranked in ((4_011, True), (62_400, False)):
+        st = make_strategy("ga", sp, seed=0)
+        st.plan(budget, None)
+        g = st.ask(budget)
+        res = ev(g)
+        st.tell(g, res.fitness, res.violation)
+        local = st._local_moves()
+        out = st._rank_local(local)
+        est = np.where(sp.l1_requirement(out) <= hw.l1_size, sp.compute_estimate(out), np.inf)
+        if ranked:
+            assert (np.diff(est[np.isfinite(est)]) >= 0).all()
+            assert sorted(out.hashes().tolist()) == sorted(local.hashes().tolist())
+        else:
+            assert (out.hashes() == local.hashes()).all()
