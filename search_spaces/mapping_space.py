@@ -415,6 +415,68 @@ class MappingSpace:
                 out.append(TemporalMap(int(m), int(o), dim))
         return Dataflow(out)
 
+    def encode(self, dataflow: Dataflow) -> Genomes | None:
+        """The genome of a MAESTRO ``dataflow`` (one genome), or None where the genome cannot
+        express it: more levels than the space, a filter dim split by a TemporalMap, a Y/X
+        map whose offset is not its output rows times the stride, or more than two
+        SpatialMaps in a level. Dims a level does not name take their parent's tile, as
+        MAESTRO unrolls them. Lets a search start from, or score bounds of, a user's or
+        another tool's mapping."""
+        levels: list[list] = [[]]
+        clusters = [1]
+        for d in dataflow.directives:
+            if d.kind == "C":
+                levels.append([])
+                clusters.append(int(d.size))
+            else:
+                levels[-1].append(d)
+        L, D, lay = self.L, self.D, self.layer
+        if len(levels) > L:
+            return None
+        full = lay.full_dims()
+        tiles = np.zeros((1, L, D), dtype=np.int64)
+        order = np.tile(np.arange(D), (1, L, 1))
+        par = np.zeros((1, L), dtype=np.int64)
+        par2 = np.full((1, L), -1, dtype=np.int64)
+        parent = self.extent.copy()
+        for lv, dl in enumerate(levels):
+            t = parent.copy()
+            named, spatial = [], []
+            for d in dl:
+                out = d.dim.endswith("'")
+                dim = d.dim.rstrip("'")
+                if dim not in self.dims or dim in named:
+                    return None
+                k = self.dims.index(dim)
+                if dim in SLIDING:
+                    s, r = lay.stride(dim), full[SLIDING[dim]]
+                    q = d.size if out else (d.size - r) // s + 1
+                    if not out and (q < 1 or d.offset != q * s or d.size != (q - 1) * s + r):
+                        return None
+                    t[k] = min(q, parent[k])
+                elif dim in ("R", "S") and (d.kind == "T" or lv < len(levels) - 1):
+                    if d.size != full[dim]:
+                        return None
+                else:
+                    t[k] = min(d.size, parent[k])
+                named.append(dim)
+                if d.kind == "S":
+                    spatial.append(k)
+            if not 1 <= len(spatial) <= 2:
+                return None
+            idx = [self.dims.index(x) for x in named]
+            order[0, lv] = idx + [k for k in range(D) if k not in idx]
+            par[0, lv] = spatial[0]
+            par2[0, lv] = spatial[1] if len(spatial) == 2 else -1
+            tiles[0, lv] = t
+            parent = t
+        for lv in range(len(levels), L):
+            tiles[0, lv] = parent
+            par[0, lv] = par[0, len(levels) - 1]
+        cl = np.ones((1, L), dtype=np.int64)
+        cl[0, :len(clusters)] = clusters
+        return Genomes(np.array([len(levels)]), order, par, tiles, cl, par2)
+
     # ------------------------------------------------------------------ bounds
     def smallest_tiles(self) -> Genomes:
         """Genomes with every tile 1 (R/S whole unless the space lets one of them be a

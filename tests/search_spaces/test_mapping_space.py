@@ -98,3 +98,25 @@ def test_compute_estimate_tracks_the_cost_model_on_a_bandwidth_rich_array():
     # two spatial dims that are not sliding partners, both split: flagged, estimate inf
     pairs = np.isinf(est)
     assert pairs.any() and not m["valid"][pairs].any()
+
+
+def test_encode_round_trips_dataflows_and_rejects_what_a_genome_cannot_hold():
+    """A decoded genome encodes back to a genome that decodes to the same dataflow; GAMMA-
+    style output-centric (Y'/X') mappings encode to the same runtime; a TemporalMap that
+    splits a filter dim has no genome."""
+    from costmodel.io import parse_dataflow
+
+    sp = MappingSpace(LAYER, HW, max_levels=2)
+    g = sp.sample(np.random.default_rng(4), 40)
+    for i in range(len(g)):
+        df = sp.decode(g, i)
+        back = sp.encode(df)
+        assert back is not None and str(sp.decode(back, 0)) == str(df)
+    gamma = parse_dataflow("TemporalMap(3,3) S; SpatialMap(1,1) C; TemporalMap(12,12) K; "
+                           "TemporalMap(5,5) X'; TemporalMap(3,3) R; TemporalMap(7,7) Y'; "
+                           "Cluster(4,P); SpatialMap(1,1) K; TemporalMap(3,3) R; "
+                           "TemporalMap(3,3) S; TemporalMap(2,2) Y'")
+    enc = sp.encode(gamma)
+    assert enc is not None
+    assert evaluate(LAYER, HW, sp.decode(enc, 0)).runtime == evaluate(LAYER, HW, gamma).runtime
+    assert sp.encode(parse_dataflow("TemporalMap(1,1) R; SpatialMap(1,1) K")) is None
