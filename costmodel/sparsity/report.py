@@ -26,6 +26,7 @@ from .stats import (
     buffer_occupancy,
     expected_max_cycles,
     mask_expected_max_cycles,
+    mask_max_count,
     mean_cycles,
     nm_cycles,
     step_cycles,
@@ -137,12 +138,16 @@ def _factors(dens, cfg, bits, n_tile, level):
     return out
 
 
-def _sized(dens, cfg, bits, n_tile, level):
-    """Buffer ratio per tensor: the stored size of the fullest tile (not the mean)."""
+def _sized(dens, cfg, bits, n_tile, level, fullest=None):
+    """Buffer ratio per tensor: the stored size of the fullest tile (not the mean);
+    ``fullest(tensor)``, where given, counts it in the tensor's mask."""
     out = []
     for t, n in zip(SPARSE_TENSORS, n_tile):
         d = dens.get(t, DENSE)
-        kept = buffer_occupancy(n, d.value, d.structured)
+        if fullest is not None and d.mask is not None:
+            kept = np.minimum(fullest(t), np.maximum(np.asarray(n, dtype=np.float64), 1.0))
+        else:
+            kept = buffer_occupancy(n, d.value, d.structured)
         c, _ = ratio(cfg.format(t, level), n, d, bits, cfg.rle_bits, kept=kept,
                      coord_bits=cfg.coord_bits)
         out.append(np.where(cfg.format(t, level) == "dense", 1.0, c))
@@ -190,14 +195,15 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
                 r[f"{name}_{lv}_{a}"] = np.rint(data_part + meta_part).astype(np.int64)
                 weighted[name][f"{lv}_{a}"] = data_part + energy.metadata_access * meta_part
                 meta_total = meta_total + meta_part
+    geometry = lambda t: mask_tiles(layer, table, levels[-1], t)  # noqa: E731
+    fullest = lambda t: mask_max_count(dens[t].mask, dens[t].key, *geometry(t))  # noqa: E731
     for lv, sized in (("l2", _sized(dens, cfg, bits, l2_tiles, "L2")),
-                      ("l1", _sized(dens, cfg, bits, tiles[:3], "L1"))):
+                      ("l1", _sized(dens, cfg, bits, tiles[:3], "L1", fullest))):
         for i, name in enumerate(REPORT_TENSORS):
             r[f"{name}_{lv}_size"] = np.ceil(r[f"{name}_{lv}_size"] * sized[i]).astype(np.int64)
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    geometry = lambda t: mask_tiles(layer, table, levels[-1], t)  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry)
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
     return SparseResult(dram_scale=dram, compute_cycles=compute)

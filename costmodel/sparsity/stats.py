@@ -414,3 +414,15 @@ def mask_expected_max_cycles(mask: np.ndarray, key: str, tile, stride, axis, uni
         w = np.diff(Fp, axis=1, prepend=0.0)
         res[sel] = (step_cycles(vals[idx], rr, s) * w).sum(axis=1)
     return res[inv.ravel()]
+
+
+def mask_max_count(mask: np.ndarray, key: str, tile, stride, axis, units) -> np.ndarray:
+    """``[B]`` nonzeros of the fullest whole tile of each candidate's geometry (the largest
+    value of its step-maximum distribution: every tile belongs to some step); shares the
+    distributions of :func:`mask_expected_max_cycles`."""
+    B = len(tile)
+    geom = _geometry(mask, tile, stride, axis, units, B)
+    gkeys, ginv = np.unique(geom.view(_geom_key(mask)).ravel(), return_inverse=True)
+    start, length, vals, _ = _stored(mask, key, gkeys)
+    return vals[start + length - 1][ginv.ravel()]
+

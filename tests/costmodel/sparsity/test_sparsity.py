@@ -208,3 +208,30 @@ def test_mask_shape_error_names_layer_and_tensor(tmp_path):
     np.save(path, np.ones((64, 63)))
     with pytest.raises(MaestroInputError, match=r"'badlayer', tensor weight: mask shape"):
         Layer("badlayer", "GEMM", DIMS, density={"filter": str(path)})
+
+
+def test_mask_l1_buffer_holds_the_fullest_tile_of_the_mask():
+    """With a mask, the L1 buffer of a compressed tensor holds the mask's fullest tile (its
+    nonzero count over every whole tile of the mapping), not the random law's mean + 3 sd."""
+    from costmodel.sparsity.density import Density, tensor_shapes
+    from costmodel.sparsity.formats import ratio
+    shp = tensor_shapes(Layer("g", "GEMM", DIMS))["weight"]
+    nz = _block_mask(shp, 8, 0.5, seed=2)
+    layer = Layer("g", "GEMM", DIMS, density={"weight": nz})
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    sizes = np.array([[4, 1, 16], [2, 4, 8], [8, 2, 32], [1, 8, 4], [16, 4, 64]])
+    dense = _eval(Layer("g", "GEMM", DIMS), sizes, sizes, None)
+    sparse = _eval(layer, sizes, sizes, cfg)
+    dims = dict(zip("MNK", range(3)))
+    table = tensor_table("GEMM", False)
+    order = [d for d in table.filter if d in DIMS]
+    bits = 8.0 * HW.element_bytes
+    for b, s in enumerate(sizes):
+        t = [int(s[dims[d]]) for d in order]
+        counts = nz.reshape(shp[0] // t[0], t[0], shp[1] // t[1], t[1]).sum(axis=(1, 3))
+        n = t[0] * t[1]
+        c, _ = ratio("bitmask", n, Density(float(nz.mean())), bits, kept=counts.max())
+        assert sparse["filter_l1_size"][b] == np.ceil(dense["filter_l1_size"][b] * c)
+    rand = _eval(Layer("g", "GEMM", DIMS, density={"weight": float(nz.mean())}), sizes, sizes,
+                 cfg)
+    assert (sparse["filter_l1_size"] != rand["filter_l1_size"]).any()
