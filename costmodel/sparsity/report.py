@@ -26,6 +26,7 @@ from .stats import (
     buffer_occupancy,
     expected_max_cycles,
     mask_expected_max_cycles,
+    mask_floor_density,
     mask_max_count,
     mean_cycles,
     nm_cycles,
@@ -55,11 +56,17 @@ def skip_fraction(layer: Layer, sparsity: SparsityConfig | None) -> float:
     """Lower bound on the sparse over dense compute time (for latency bounds): the product of
     the conditioning operands' densities under ``skip``, else 1. A step's expected maximum
     over units is at least its mean work, so a skipping layer's compute is at least this
-    fraction of the dense one."""
+    fraction of the dense one. A mask's statistics come from its whole tiles only, whose mean
+    can lie below the mask's density: a mask counts with the sparsest region whole tiles can
+    cover (:func:`~costmodel.sparsity.stats.mask_floor_density`)."""
     if sparsity is None or sparsity.compute != "skip" or not layer.density:
         return 1.0
     dens = layer_density(layer)
-    return float(np.prod([dens.get(t, DENSE).value for t in sparsity.on]))
+    out = 1.0
+    for t in sparsity.on:
+        d = dens.get(t, DENSE)
+        out *= mask_floor_density(d.mask, d.key) if d.mask is not None else d.value
+    return float(out)
 
 
 def pe_tiles(table: TensorTable, inner: Level):

@@ -54,6 +54,13 @@ MASK_SATS, MASK_TILES = 4, 4096
 #: per mask digest: sorted geometry keys, each one's start and length in the flat arrays of
 #: distinct step maxima and their CDF
 _dists: dict[str, tuple[np.ndarray, ...]] = {}
+#: widest abutting window summed from strided slices without a smaller window to build on
+#: (wider: the summed-area table)
+SLICES = 4
+#: bytes of partial window sums and summed-area tables kept between calls (all masks)
+PART_BYTES = 1 << 26
+_parts: dict[str, dict[tuple, np.ndarray]] = {}
+_part_bytes = 0
 
 
 def step_cycles(k, r, simd):
@@ -238,11 +245,11 @@ def mask_key(mask: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _window_sums(X, ax: int, m: int, o: int, parents: dict, cums: dict, dtype):
+def _window_sums(X, ax: int, m: int, o: int, parent, dtype):
     """Nonzeros of the windows ``[s, s + m)``, ``s = 0, o, 2o, ...`` (whole windows), along
-    axis ``ax`` of the partial-count array ``X``. Abutting windows (``o == m``) add ``m / m'``
-    strided slices of an already reduced ``m'``-window array (``m'`` the largest cached divisor
-    of ``m``) or ``m`` slices of ``X``; other strides difference a prefix sum along ``ax``."""
+    axis ``ax`` of the partial-count array ``X``: the whole axis, every ``o``-th element
+    (``m`` 1), or abutting windows (``o == m``) as ``f`` strided slices of
+    ``parent = (f, array of m/f-windows)`` or ``m`` slices of ``X``."""
     D = X.shape[ax]
     lead = (slice(None),) * ax
     if m == D:
@@ -250,21 +257,14 @@ def _window_sums(X, ax: int, m: int, o: int, parents: dict, cums: dict, dtype):
     if m == 1:
         return X[lead + (slice(0, None, o),)]
     if o == m:
-        nt = D // m
-        base = max((p for p in parents if m % p == 0 and 1 < p < m), default=1)
-        src, f = (parents[base], m // base) if base > 1 else (X, m)
-        src = src[lead + (slice(0, nt * f),)]
+        f, src = parent if parent is not None else (m, X)
+        src = src[lead + (slice(0, D // m * f),)]
         part = lambda j: src[lead + (slice(j, None, f),)]  # noqa: E731
         acc = np.add(part(0), part(1), dtype=dtype)
         for j in range(2, f):
             acc += part(j)
         return acc
-    C = cums.get(id(X))
-    if C is None:
-        C = np.cumsum(X, axis=ax, dtype=np.int32)
-        C = cums[id(X)] = np.concatenate([np.zeros_like(C[lead + (slice(0, 1),)]), C], axis=ax)
-    starts = np.arange(0, D - m + 1, o)
-    return (C.take(starts + m, axis=ax) - C.take(starts, axis=ax)).astype(dtype, copy=False)
+    raise ValueError("window sums by slices need abutting windows")
 
 
 def _group_max(counts, axis: int, units: int):
@@ -286,18 +286,59 @@ def _group_max(counts, axis: int, units: int):
     return acc
 
 
-def _distributions(mask: np.ndarray, geoms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _keep(key: str, k: tuple, arr: np.ndarray) -> np.ndarray:
+    """Keep a partial-count array of mask ``key`` between calls (all start over past
+    ``PART_BYTES``)."""
+    global _part_bytes
+    if _part_bytes + arr.nbytes > PART_BYTES:
+        for d in _parts.values():
+            d.clear()
+        _part_bytes = 0
+    _parts.setdefault(key, {})[k] = arr
+    _part_bytes += arr.nbytes
+    return arr
+
+
+def _box_counts(mask: np.ndarray, key: str, tile, stride) -> np.ndarray:
+    """Nonzeros of every whole tile from the mask's summed-area table (int32, kept between
+    calls): ``2^ndim`` gathers per tile position, the route for windows too wide to sum from
+    slices."""
+    table = _parts.get(key, {}).get(("sat",))
+    if table is None:
+        table = np.asarray(mask, dtype=np.int32)
+        for ax in range(table.ndim):
+            table = np.cumsum(table, axis=ax, dtype=np.int32)
+        table = _keep(key, ("sat",), np.pad(table, [(1, 0)] * table.ndim))
+    lo, hi = [], []
+    for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
+        shape = [1] * mask.ndim
+        shape[ax] = -1
+        start = np.arange(0, D - int(m) + 1, int(o)).reshape(shape)
+        lo.append(start)
+        hi.append(start + int(m))
+    return np.asarray(box_sum(table, lo, hi))
+
+
+def _distributions(mask: np.ndarray, key: str,
+                   geoms: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Sorted distinct per-step maxima and their CDF for each geometry row ``(tile, stride,
     axis, units)`` (normalised: tiles within the tensor, strides and units at least 1).
-    Axes are reduced from the last to the first; every partial (the window sums over the
-    axes reduced so far) is shared by the geometries that agree on those axes, and abutting
-    windows are built from a cached window that divides them (``_window_sums``)."""
+    Axes are reduced from the last to the first by strided slices; a partial (the window
+    sums over the axes reduced so far) is shared by the geometries that agree on those axes,
+    within the call and, but for the last axis, between calls; an abutting window is built
+    from one half, a third or a quarter its size where one is at hand, or from ``SLICES`` or
+    fewer elements. Other windows (wider, overlapping or with gaps) come from the summed-area
+    table (:func:`_box_counts`)."""
     nd = mask.ndim
     shape = mask.shape
-    parts: dict[tuple, np.ndarray] = {(): mask}
-    parents: dict[tuple, dict[int, np.ndarray]] = {}
-    cums: dict[int, np.ndarray] = {}
+    kept = _parts.setdefault(key, {})
+    local: dict[tuple, np.ndarray] = {}
     out: list = [None] * len(geoms)
+
+    def find(k):
+        hit = local.get(k)
+        return kept.get(k) if hit is None else hit
+
     for i in np.lexsort(geoms[:, :nd].T[::-1]):    # ascending tiles: divisors come first
         row = geoms[i]
         state: tuple = ()
@@ -309,14 +350,25 @@ def _distributions(mask: np.ndarray, geoms: np.ndarray) -> list[tuple[np.ndarray
                 o = m                                # one whole window, whatever the stride
             volume *= m
             new = ((ax, m, o),) + state
-            Y = parts.get(new)
+            Y = find(new)
             if Y is None:
+                parent = None
+                if o == m:
+                    for f in (2, 3, 4):
+                        src = find(((ax, m // f, m // f),) + state) if m % f == 0 else None
+                        if src is not None:
+                            parent = (f, src)
+                            break
+                if not (m in (1, shape[ax]) or o == m and (parent or m <= SLICES)):
+                    X = _box_counts(mask, key, row[:nd], row[nd:2 * nd])
+                    break                            # wide windows: the summed-area table
                 dtype = (np.int8 if volume < (1 << 7) else np.int16 if volume < (1 << 15)
                          else np.int32)
-                family = parents.setdefault((state, ax), {})
-                Y = parts[new] = _window_sums(X, ax, m, o, family, cums, dtype)
-                if o == m:
-                    family[m] = Y
+                Y = _window_sums(X, ax, m, o, parent, dtype)
+                if ax > 0:
+                    _keep(key, new, Y)
+                else:
+                    local[new] = Y
             X, state = Y, new
         axis, units = int(row[-2]), int(row[-1])
         counts = _group_max(X, axis, units) if axis >= 0 and units > 1 else X
@@ -343,7 +395,7 @@ def _stored(mask: np.ndarray, key: str, gkeys: np.ndarray):
     if not hit.all():
         new = gkeys[~hit]
         rows = new.view(np.int64).reshape(len(new), -1)
-        dist = _distributions(mask, rows)
+        dist = _distributions(mask, key, rows)
         lens = np.array([len(v) for v, _ in dist], dtype=np.int64)
         starts = len(vals) + np.concatenate([[0], np.cumsum(lens)[:-1]])
         vals = np.concatenate([vals] + [v for v, _ in dist])
@@ -425,4 +477,25 @@ def mask_max_count(mask: np.ndarray, key: str, tile, stride, axis, units) -> np.
     gkeys, ginv = np.unique(geom.view(_geom_key(mask)).ravel(), return_inverse=True)
     start, length, vals, _ = _stored(mask, key, gkeys)
     return vals[start + length - 1][ginv.ravel()]
+
+
+_floors: dict[str, float] = {}
+
+
+def mask_floor_density(mask: np.ndarray, key: str) -> float:
+    """Lowest density of a box ``[0, e_1) x ... x [0, e_d)`` with every extent at least half its
+    axis, ``ceil(D / 2) <= e <= D``: the region the whole tiles of any abutting tiling cover
+    (``floor(D / m) m >= ceil(D / 2)``), so no such mapping's mean tile is sparser. Cached per
+    mask."""
+    hit = _floors.get(key)
+    if hit is None:
+        table = sat(mask)
+        idx = np.ix_(*[np.arange(-(-D // 2), D + 1) for D in mask.shape])
+        vol = np.ones(1)
+        for ix in idx:
+            vol = vol * ix
+        if len(_floors) >= MASK_SATS:
+            _floors.clear()
+        hit = _floors[key] = float((table[idx] / vol).min())
+    return hit
 

@@ -65,6 +65,12 @@ def _reference(mask, tile, stride, axis, units, P, r, simd):
     return out
 
 
+def _fresh(monkeypatch):
+    monkeypatch.setattr(stats, "_dists", {})
+    monkeypatch.setattr(stats, "_parts", {})
+    monkeypatch.setattr(stats, "_part_bytes", 0)
+
+
 def _clustered(shape, seed, block=4, d=0.5):
     rng = np.random.default_rng(seed)
     coarse = rng.random([-(-n // block) for n in shape]) < d
@@ -92,12 +98,16 @@ def _cases(mask, rng, B, overlap=False):
     return tile, stride, units, P, r, simd
 
 
+@pytest.mark.parametrize("slices", [1, 4, 64])
 @pytest.mark.parametrize("shape,overlap", [((48, 96), False), ((48, 96), True),
                                            ((12, 10, 3, 3), True), ((7, 9, 11), True),
                                            ((1, 6, 20, 20), True)])
-def test_batched_mask_statistics_are_bit_identical_to_the_reference(shape, overlap,
+def test_batched_mask_statistics_are_bit_identical_to_the_reference(shape, overlap, slices,
                                                                     monkeypatch):
-    monkeypatch.setattr(stats, "_dists", {})
+    """Prefix sums only (``SLICES`` 1), the default, and strided slices for every abutting
+    window (64)."""
+    _fresh(monkeypatch)
+    monkeypatch.setattr(stats, "SLICES", slices)
     rng = np.random.default_rng(len(shape) * 10 + overlap)
     mask = _clustered(shape, 1)
     key = mask_key(mask)
@@ -120,7 +130,7 @@ FIXED = [
 
 
 def test_fixed_numbers(monkeypatch):
-    monkeypatch.setattr(stats, "_dists", {})
+    _fresh(monkeypatch)
     mask = _clustered((48, 96), 1)
     for t, s, a, u, P, r, sm, want in FIXED:
         got = mask_expected_max_cycles(mask, mask_key(mask), [t], [s], a, u, P, r, sm)
@@ -130,7 +140,7 @@ def test_fixed_numbers(monkeypatch):
 
 def test_store_starts_over_when_full(monkeypatch):
     """More geometries than the per-mask store holds: the store restarts, numbers unchanged."""
-    monkeypatch.setattr(stats, "_dists", {})
+    _fresh(monkeypatch)
     monkeypatch.setattr(stats, "MASK_TILES", 8)
     mask = _clustered((48, 96), 2)
     tile, stride, units, P, r, simd = _cases(mask, np.random.default_rng(3), 40)
@@ -141,3 +151,22 @@ def test_store_starts_over_when_full(monkeypatch):
                                        simd[lo:lo + 5])
         assert np.array_equal(got, ref[lo:lo + 5])
     assert len(stats._dists[mask_key(mask)][0]) <= 8
+
+
+def test_partials_kept_between_calls_and_dropped_past_the_budget(monkeypatch):
+    """Later calls reuse the kept partials (same numbers); a small byte budget makes the cache
+    start over during a call, numbers unchanged."""
+    mask = _clustered((48, 96), 3)
+    key = mask_key(mask)
+    tile, stride, units, P, r, simd = _cases(mask, np.random.default_rng(9), 60, True)
+    ref = _reference(mask, tile, stride, 1, units, P, r, simd)
+    for budget in (stats.PART_BYTES, 4000):
+        _fresh(monkeypatch)
+        monkeypatch.setattr(stats, "PART_BYTES", budget)
+        for lo in range(0, 60, 20):
+            got = mask_expected_max_cycles(mask, key, tile[lo:lo + 20], stride[lo:lo + 20], 1,
+                                           units[lo:lo + 20], P[lo:lo + 20], r[lo:lo + 20],
+                                           simd[lo:lo + 20])
+            assert np.array_equal(got, ref[lo:lo + 20])
+        if budget > 4000:
+            assert stats._parts[key]            # partials kept for the next batch
