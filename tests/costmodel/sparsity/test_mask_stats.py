@@ -170,3 +170,36 @@ def test_partials_kept_between_calls_and_dropped_past_the_budget(monkeypatch):
             assert np.array_equal(got, ref[lo:lo + 20])
         if budget > 4000:
             assert stats._parts[key]            # partials kept for the next batch
+
+
+def test_search_bounds_hold_for_a_mask_with_a_denser_edge():
+    """Whole tiles leave a tensor's edge out of the statistics; with a denser edge their mean
+    lies below the mask's density, so the latency bounds use the sparsest region whole tiles
+    can cover (mask_floor_density), which no candidate beats."""
+    from costmodel import Hardware, Layer
+    from costmodel.sparsity import uniform
+    from costmodel.sparsity.density import tensor_shapes
+    from costmodel.sparsity.report import skip_fraction
+    from mapper.search.evaluator import Evaluator
+    from mapper.tuning.settings import TuneSettings
+    from mapper.tuning.tuner import space_for
+    dims = {"M": 64, "N": 96, "K": 100}
+    shp = tensor_shapes(Layer("g", "GEMM", dims))["weight"]
+    assert shp == (100, 96)                  # (K, N)
+    mask = np.random.default_rng(7).random(shp) < 0.3
+    mask[-13:] = True                        # the last 13 K rows dense
+    layer = Layer("g", "GEMM", dims, density={"weight": mask})
+    cfg = uniform({"weight": "bitmask"}, "skip")
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=1 << 20, noc_bw=64, offchip_bw=64)
+    space = space_for(layer, hw, TuneSettings(budget=10))
+    g = space.sample(np.random.default_rng(0), 400)
+    ev = Evaluator(space, cost_model="physical", sparsity=cfg)
+    ms = ev.metrics(g)
+    ok = ms["valid"]
+    assert ok.sum() > 50
+    f = skip_fraction(layer, cfg)
+    assert f < mask.mean()
+    assert (ms["runtime"][ok] >= ev.latency_bound(g)[ok]).all()
+    assert ms["runtime"][ok].min() >= ev.compute_bound
+    # the mask's mean density as the bound: some candidates beat it
+    assert (ms["runtime"][ok] < np.floor(ev.latency_bound(g)[ok] / f * mask.mean())).any()
