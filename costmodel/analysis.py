@@ -11,6 +11,7 @@ import numpy as np
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
 from .engine import Engine, HardwareBatch
+from .engine.arrays import divide_quiet
 from .errors import MappingError
 from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
@@ -188,7 +189,7 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
                    table: TensorTable | None = None, energy: EnergyModel = DEFAULT_ENERGY,
                    area_power: AreaPowerModel = DEFAULT_AREA_POWER,
                    cost_model: str = "maestro", l2_resident=None,
-                   sparsity: SparsityConfig | None = None) -> BatchReport:
+                   sparsity: SparsityConfig | None = None, fields=None) -> BatchReport:
     """Evaluate many candidate mappings of one layer that share one dataflow ``structure``.
 
     ``structure`` is a sequence of ``(kind, dim)`` with kind in ``"T"``, ``"S"``, ``"C"`` (dim
@@ -201,7 +202,10 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     :mod:`costmodel.physical`). ``l2_resident`` (physical only): how many innermost top-level
     loops keep their tiles in L2 (int or ``[B]`` array); None chooses the best that fits.
     ``sparsity`` (physical only, with ``layer.density``): formats and compute action, see
-    :mod:`costmodel.sparsity`; ``maestro`` stays dense.
+    :mod:`costmodel.sparsity`; ``maestro`` stays dense. ``fields`` (optional): the report
+    fields the caller reads; the delay statistics, average NoC bandwidth, arithmetic
+    intensity and (maestro) off-chip requirement are then computed, and reported, only when
+    asked for (a search reads a few fields); every other field is always there.
     """
     check_cost_model(cost_model)
     structure = tuple(structure)
@@ -222,18 +226,20 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     hwb = hardware_batch(hardware, B)
     levels = build_levels(layer, table, structure, sizes, offsets, hwb.num_pes)
     on_chip = hwb
+    sparse_on = cost_model == "physical" and sparsity_active(layer, sparsity)
+    skip = _skipped(fields, cost_model, sparse_on)
     if cost_model == "physical":  # on-chip analysis with an unbounded off-chip port
         on_chip = dataclasses.replace(hwb, offchip_bw=np.full(B, INT_MAX, dtype=np.int64))
-    eng = Engine(levels, table, on_chip)
+    eng = Engine(levels, table, on_chip, skip)
     cand = np.arange(B)
     res = eng.analyze(0, cand, dict(levels[0].SD))
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
-    report = _report(layer, table, res, hwb, energy, area_power)
+    report = _report(layer, table, res, hwb, energy, area_power, skip)
     report["effectual_macs"] = report["num_macs"].copy()
     report["metadata_elements"] = np.zeros(B, dtype=np.int64)
     if cost_model == "physical":
         sparse = (sparse_hook(report, layer, table, levels, res, hwb, hardware, sparsity, energy)
-                  if sparsity_active(layer, sparsity) else None)
+                  if sparse_on else None)
         apply_physical(report, layer, table, levels[0], res, hardware, energy, l2_resident,
                        sparse)
     else:
@@ -244,7 +250,25 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     return report
 
 
-def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
+def _skipped(fields, cost_model: str, sparse_on: bool) -> frozenset:
+    """Top-level record parts the engine can leave out (see :class:`Engine`): the physical
+    model replaces MAESTRO's off-chip requirement, and with ``fields`` the parts no asked
+    field needs (the sparsity hook reads the average delays)."""
+    skip = {"offchip_req"} if cost_model == "physical" else set()
+    if fields is not None:
+        fields = set(fields)
+        if not sparse_on and not any("_delay_" in f for f in fields):
+            skip.add("delays")
+        if "avg_bw_req" not in fields:
+            skip.add("avg_bw")
+        if "arithmetic_intensity" not in fields:
+            skip.add("ai")
+        if "offchip_bw_req" not in fields:
+            skip.add("offchip_req")
+    return frozenset(skip)
+
+
+def _report(layer, table, res, hwb, energy, area_power, skip=frozenset()) -> BatchReport:
     r = BatchReport()
     B = len(res["runtime"])
     r["layer"] = np.full(B, layer.name, dtype=object)
@@ -253,16 +277,14 @@ def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
     r["runtime"], r["num_macs"] = runtime, macs
     expected = layer.macs
     r["expected_macs"] = np.full(B, expected, dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r["throughput"] = macs / runtime
+    r["throughput"] = divide_quiet(macs, runtime)
     cnt = res["counters"]
     for t, name in enumerate(TENSORS):
         r[f"{name}_l2_read"] = cnt[:, t, 0]
         r[f"{name}_l2_write"] = cnt[:, t, 1]
         r[f"{name}_l1_read"] = cnt[:, t, 2]
         r[f"{name}_l1_write"] = cnt[:, t, 3]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r[f"{name}_reuse_factor"] = cnt[:, t, 2] / cnt[:, t, 3]
+        r[f"{name}_reuse_factor"] = divide_quiet(cnt[:, t, 2], cnt[:, t, 3])
     l2s = np.stack([res["l2_size_in"], res["l2_size_w"], res["l2_size_out"]], axis=1)
     l1s = res["first_l1"]
     for t, name in enumerate(TENSORS):
@@ -283,13 +305,17 @@ def _report(layer, table, res, hwb, energy, area_power) -> BatchReport:
     ap = area_power.evaluate(hwb.num_pes, hwb.simd_lanes, hwb.noc_bw, r["l1_size"], r["l2_size"])
     r.update(ap)
     r["noc_bw_req"] = res["peak_bw"]
-    r["avg_bw_req"] = res["avg_bw"]
-    r["offchip_bw_req"] = res["offchip_req"]
-    for k, name in enumerate(("ingress", "egress", "compute")):
-        for s, stat in enumerate(("min", "max", "avg")):
-            r[f"{name}_delay_{stat}"] = res["delays"][:, k, s]
+    if "avg_bw" not in skip:
+        r["avg_bw_req"] = res["avg_bw"]
+    if "offchip_req" not in skip:  # the physical model fills its own
+        r["offchip_bw_req"] = res["offchip_req"]
+    if "delays" not in skip:
+        for k, name in enumerate(("ingress", "egress", "compute")):
+            for s, stat in enumerate(("min", "max", "avg")):
+                r[f"{name}_delay_{stat}"] = res["delays"][:, k, s]
     r["avg_utilized_pes"] = res["avg_active"]
-    r["arithmetic_intensity"] = res["ai"]
+    if "ai" not in skip:
+        r["arithmetic_intensity"] = res["ai"]
     n_in, n_w = layer.tensor_elements(table)
     r["num_input_elements"] = np.full(B, n_in, dtype=np.int64)
     r["num_weight_elements"] = np.full(B, n_w, dtype=np.int64)

@@ -43,13 +43,16 @@ SLIDING = {"Y": "R", "X": "S"}  # input-centric dims whose output extent depends
 
 @dataclass
 class _Loop:
-    """One top-level loop: per-candidate iteration count and, per tensor, extent statistics."""
+    """One top-level loop: per-candidate iteration count and, per tensor (input, filter,
+    output), extent statistics as ``[3, B]`` arrays; ``rel[t]`` is False where tensor ``t``
+    does not depend on the loop (its rows then hold 1.0 and are not used)."""
 
     var: str
     n: np.ndarray        # iterations (folds for a SpatialMap)
-    sums: list           # per tensor: sum of the tile's extent over the iterations
-    union: list          # per tensor: extent covered by all iterations
-    ext: list            # per tensor: largest extent of one iteration
+    sums: np.ndarray     # per tensor: sum of the tile's extent over the iterations
+    union: np.ndarray    # per tensor: extent covered by all iterations
+    ext: np.ndarray      # per tensor: largest extent of one iteration
+    rel: np.ndarray      # [3] bool: the tensor depends on this loop
 
 
 @dataclass
@@ -92,61 +95,61 @@ def _extents(D, m, o, u):
 
 def top_loops(layer: Layer, table: TensorTable, top: Level) -> list[_Loop]:
     """The top level's loops, outer first, with extents in each tensor's own coordinates
-    (input, filter, output; output rows and columns in output space)."""
+    (input, filter, output; output rows and columns in output space). The extents of all
+    loops are computed at once on ``[n, B]`` stacks."""
     units = np.maximum(top.N, 1)
     tensors = table.tensors()
+    dirs = top.directives
+    spatial = np.array([d.kind == "S" for d in dirs])[:, None]
+    n, sums, union, ext = _extents(top.D, top.M, top.O, np.where(spatial, units, 1))
     loops = []
-    for d in top.directives:
-        D = top.SD[d.var]
-        u = units if d.kind == "S" else 1
-        n, sums, union, ext = _extents(D, d.m, d.o, u)
-        per_sum, per_union, per_ext = [], [], []
-        for t, dims in enumerate(tensors):
-            if d.var not in dims:
-                per_sum.append(None)
-                per_union.append(None)
-                per_ext.append(None)
-            elif t == 2 and d.var in SLIDING and layer.is_conv_family:
+    for li, d in enumerate(dirs):
+        rel = np.array([d.var in dims for dims in tensors])
+        st_sum = np.ones((3, len(units)))
+        st_union = np.ones((3, len(units)))
+        st_ext = np.ones((3, len(units)))
+        for t in range(3):
+            if not rel[t]:
+                continue
+            if t == 2 and d.var in SLIDING and layer.is_conv_family:
                 # output rows: each output belongs to one tile of input rows
                 out = float(layer.output_size(d.var))
-                per_sum.append(np.full_like(n, out))
-                per_union.append(np.full_like(n, out))
-                per_ext.append(np.ceil(out / n))
+                st_sum[t] = out
+                st_union[t] = out
+                st_ext[t] = np.ceil(out / n[li])
             else:
-                per_sum.append(sums)
-                per_union.append(union)
-                per_ext.append(ext)
-        loops.append(_Loop(d.var, n, per_sum, per_union, per_ext))
+                st_sum[t], st_union[t], st_ext[t] = sums[li], union[li], ext[li]
+        loops.append(_Loop(d.var, n[li], st_sum, st_union, st_ext, rel))
     return loops
 
 
-def _tensor_traffic(loops: list[_Loop], t: int, ks: np.ndarray):
-    """Traffic of tensor ``t`` with the innermost ``k`` loops resident, for every ``k`` of
-    ``ks`` (``[K, 1]``) at once: ``[K, B]`` traffic, number of fetches, innermost refetching
-    loop (-1: fetched once) and L2 block size. Every product runs in the same order for each
-    ``k`` (a loop that does not apply multiplies by an exact 1.0)."""
+def _tensor_traffic(loops: list[_Loop], ks: np.ndarray):
+    """Traffic of every tensor with the innermost ``k`` loops resident, for every ``k`` of
+    ``ks`` (``[K, 1]``) at once: ``[3, K, B]`` traffic, number of fetches, innermost
+    refetching loop (-1: fetched once) and L2 block size. Every product runs in the same
+    order for each tensor and ``k`` (a loop that does not apply multiplies by an exact 1.0)."""
     L = len(loops)
     B = len(loops[0].n)
-    K = len(ks)
-    traffic = np.ones((K, B))
-    fetches = np.ones((K, B))
-    block = np.ones((K, B))
-    found = np.zeros((K, B), dtype=bool)
-    inner_loop = np.full((K, B), -1, dtype=np.int64)
+    shape = (3, len(ks), B)
+    traffic = np.ones(shape)
+    fetches = np.ones(shape)
+    block = np.ones(shape)
+    found = np.zeros(shape, dtype=bool)
+    inner_loop = np.full(shape, -1, dtype=np.int64)
     for li in range(L - 1, -1, -1):
         lp = loops[li]
         outer = li < L - ks  # [K, 1]
-        if lp.sums[t] is not None:  # the tensor depends on this loop
-            newly = outer & ~found & (lp.n > 1)
-            inner_loop[newly] = li
-            traffic *= np.where(outer & found, lp.sums[t], lp.union[t])
-            found |= newly
-            block *= np.where(outer, lp.ext[t], lp.union[t])
-            step = np.where(outer & found, lp.n, 1.0)
-        else:  # the tile changes between this loop's iterations
-            step = np.where(outer & found, lp.n, 1.0)
-            traffic *= step
-        fetches *= step
+        rel = lp.rel[:, None, None]
+        sums, union, ext = lp.sums[:, None], lp.union[:, None], lp.ext[:, None]
+        was = outer & found
+        # a loop the tensor depends on: its first advancing loop from the inside fetches the
+        # union, loops outside the sums; a loop it does not depend on refetches n times
+        newly = rel & outer & ~found & (lp.n > 1)
+        inner_loop[newly] = li
+        traffic *= np.where(rel, np.where(was, sums, union), np.where(was, lp.n, 1.0))
+        found |= newly
+        block *= np.where(rel, np.where(outer, ext, union), 1.0)
+        fetches *= np.where(outer & found, lp.n, 1.0)
     return traffic, fetches, inner_loop, block
 
 
@@ -192,17 +195,20 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
     L = len(loops)
     B = len(t_on)
     kcol = np.asarray(ks, dtype=np.int64)[:, None]
-    stats = [_tensor_traffic(loops, t, kcol) for t in range(3)]
+    traffic, fetches, lt, block = _tensor_traffic(loops, kcol)
     if scale is not None:  # compressed tensors: stored words instead of elements
-        stats = [(tr * s, f, lt, b * s) for (tr, f, lt, b), s in zip(stats, scale)]
-    (tr_in, f_in, lt_in, b_in), (tr_w, f_w, lt_w, b_w), (tr_o, f_o, lt_o, b_o) = stats
-    out_once = np.prod([lp.union[2] for lp in loops if lp.union[2] is not None], axis=0)
+        sc = np.asarray(scale, dtype=np.float64)
+        sc = sc.reshape(3, 1, -1) if sc.ndim == 2 else sc.reshape(3, 1, 1)
+        traffic = traffic * sc
+        block = block * sc
+    tr_in, tr_w, tr_o = traffic
+    out_once = np.prod([lp.union[2] for lp in loops if lp.rel[2]], axis=0)
     if scale is not None:
         out_once = out_once * scale[2]
     write = tr_o
     read_out = np.maximum(tr_o - out_once, 0.0)
-    # transfers per fetch, and the loops whose advance triggers them
-    per_fetch = [(tr_in / f_in, lt_in), (tr_w / f_w, lt_w), ((tr_o + read_out) / f_o, lt_o)]
+    # transfers per fetch of each tensor; lt: the loops whose advance triggers them
+    per_fetch = np.stack([tr_in / fetches[0], tr_w / fetches[1], (tr_o + read_out) / fetches[2]])
     outer = L - kcol  # [K, 1]: loops outside the resident block
     # blocks: the product of the outer loops' counts, in loop order
     cum = [np.ones(B)]
@@ -211,7 +217,7 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
     blocks = np.stack(cum)[outer[:, 0]]
     on_block = np.asarray(t_on, dtype=np.float64) / blocks
     on_block1 = np.maximum(on_block, 1.0)
-    first = sum(a for a, _ in per_fetch) / bw
+    first = (per_fetch[0] + per_fetch[1] + per_fetch[2]) / bw
     stall = np.maximum(first - on_block, 0.0)
     peak = first * bw / on_block1
     before = np.ones(B)
@@ -219,11 +225,12 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
         n_j = loops[j].n
         applies = j < outer  # [K, 1]
         count = before * (n_j - 1.0)
-        amount = sum(np.where(lt >= j, a, 0.0) for a, lt in per_fetch)
+        part = np.where(lt >= j, per_fetch, 0.0)
+        amount = part[0] + part[1] + part[2]
         stall += np.where(applies, count * np.maximum(amount / bw - on_block, 0.0), 0.0)
         peak = np.where(applies & (count > 0), np.maximum(peak, amount / on_block1), peak)
         before = before * n_j
-    resident_size = np.where(kcol > 0, 2.0 * (b_in + b_w + b_o), 0.0)
+    resident_size = np.where(kcol > 0, 2.0 * (block[0] + block[1] + block[2]), 0.0)
     overflow = resident_size > np.asarray(l2_size, dtype=np.float64)
     extra = np.ceil(np.maximum(stall - 1e-9, 0.0))
     runtime = np.asarray(t_on, dtype=np.int64) + np.asarray(latency, dtype=np.int64) + extra.astype(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .energy import EnergyModel
+from .engine.arrays import divide_quiet
 from .hardware import Hardware
 from .layer import Layer, TensorTable
 from .levels import Level
@@ -61,8 +62,7 @@ def apply_physical(r: dict, layer: Layer, table: TensorTable, top: Level, res: d
     scale = None if sparse is None else sparse.dram_scale
     d = dram_model(layer, table, top, t_on, bw, latency, l2, resident=l2_resident, scale=scale)
     r["runtime"] = d.runtime
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r["throughput"] = r["num_macs"] / d.runtime
+    r["throughput"] = divide_quiet(r["num_macs"], d.runtime)
     r["dram_read_input"], r["dram_read_weight"] = d.read_input, d.read_weight
     r["dram_read_output"], r["dram_write"] = d.read_output, d.write
     r["dram_read"] = d.read

@@ -34,11 +34,19 @@ def case_fsum(x: np.ndarray) -> np.ndarray:
     return np.cumsum(x, axis=0)[-1]
 
 
-def valid_reduce(op, x, valid, allv, fill):
+def valid_reduce(op, x, valid, part, fill):
     """``op`` (np.min or np.max) over each row's valid cases, ``fill`` counting for the
-    invalid ones; rows whose cases are all valid (the usual) skip the masking."""
+    invalid ones; only the rows ``part`` (those with an invalid case) need the masking."""
     out = op(x, axis=0)
-    part = np.flatnonzero(~allv)
     if len(part):
         out[part] = op(np.where(valid[:, part], x[:, part], fill), axis=0)
     return out
+
+
+def divide_quiet(a, b):
+    """``a / b`` without numpy's divide-by-zero warnings (0/0 is nan, x/0 inf), and without
+    the cost of ``np.errstate`` when no divisor is 0."""
+    if np.all(b != 0):
+        return np.true_divide(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(a, b)

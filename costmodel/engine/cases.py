@@ -23,7 +23,7 @@ import numpy as np
 
 from ..intmath import ceil_div
 from ..levels import Level
-from .arrays import broadcast_prod, row_param
+from .arrays import broadcast_prod
 from .egress import output_side
 from .ingress import input_side
 from .states import EDGE, INIT, STEADY, DirStates, case_grid, positions
@@ -40,7 +40,7 @@ class CaseGroup:
     """
 
     def __init__(self, eng: Engine, lv: Level, i: int, rows, cand, DD, st: list[DirStates],
-                 counts: tuple[int, ...]):
+                 counts: tuple[int, ...], ident: bool = False):
         self.eng, self.lv, self.i = eng, lv, i
         self.rows, self.cand, self.DD = rows, cand, DD
         self.innermost = i == len(eng.levels) - 1
@@ -48,16 +48,22 @@ class CaseGroup:
         n = len(dirs)
         self.R, self.n, self.counts = len(cand), n, counts
         self.C = prod(counts)
-        self.vars = list(dict.fromkeys(d.var for d in dirs))
-        self.last = {v: max(j for j in range(n) if dirs[j].var == v) for v in self.vars}
-        self.first = {v: min(j for j in range(n) if dirs[j].var == v) for v in self.vars}
-        self.grid = case_grid(counts, tuple(self.last[d.var] == j for j, d in enumerate(dirs)))
+        self.vars, self.first, self.last, last_axes = _level_vars(lv)
+        self.grid = case_grid(counts, last_axes)
         self.st = st
-        self.N = lv.N[cand]
-        self.nec = lv.nec[cand]
+        if ident:  # the rows are the level's candidates in order: no gathers
+            self.N, self.nec, busy_nec = lv.N, lv.nec, lv.busy_nec
+            self.mp, self.un, self.mpe, self.une = lv.mp, lv.un, lv.mpe, lv.une
+        else:
+            self.N, self.nec, busy_nec = lv.N[cand], lv.nec[cand], lv.busy_nec[cand]
+            g = lambda t: {k: v[cand] for k, v in t.items()}  # noqa: E731
+            self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
         self.nec1 = self.nec == 1
-        g = lambda t: {k: v[cand] for k, v in t.items()}  # noqa: E731
-        self.mp, self.un, self.mpe, self.une = g(lv.mp), g(lv.un), g(lv.mpe), g(lv.une)
+        # unit counts the spatial aggregation (agg) uses, per row
+        self.N_m1 = self.N - 1
+        self.nec_m1 = np.maximum(self.nec - 1, 0)
+        self.nec_m2 = np.maximum(self.nec - 2, 0)
+        self.nec_gt1 = self.nec > 1
         self._case_states()
         self.err = np.zeros(self.R, dtype=np.int64)
         output_side(self)
@@ -66,7 +72,7 @@ class CaseGroup:
         self.is_e = self.E[v0]
         self.spee0 = self.spee[v0]
         self.active = np.where(self.is_e, self.nec, self.N)
-        self.busy = np.where(self.is_e, lv.busy_nec[cand], self.N)  # for the busy-PE check
+        self.busy = np.where(self.is_e, busy_nec, self.N)  # for the busy-PE check
         self.child = None
 
     def _case_states(self):
@@ -151,16 +157,15 @@ class CaseGroup:
         for each spatial situation in ``sits``: 0 no edge (first unit + N - 1 others),
         1 edge (first + nec - 1 full units), 2 edge with sp_edge_edge (the last unit partial).
         """
-        N, nec = self.N, self.nec
         out = []
         for s in sits:
             if s == 0:
-                out.append(f_tf + (N - 1) * f_ff)
+                out.append(f_tf + self.N_m1 * f_ff)
             elif s == 1:
-                out.append(f_tf + np.maximum(nec - 1, 0) * f_ff)
+                out.append(f_tf + self.nec_m1 * f_ff)
             else:
-                out.append(np.where(nec == 1, f_tt, f_tf) + np.maximum(nec - 2, 0) * f_ff
-                           + (nec > 1) * f_ft)
+                out.append(np.where(self.nec1, f_tt, f_tf) + self.nec_m2 * f_ff
+                           + self.nec_gt1 * f_ft)
         return out
 
     def combine(self, f_tf, f_ff, f_ft, f_tt, spE, ee_star):
@@ -224,7 +229,7 @@ class CaseGroup:
         PE's partial sums over the SIMD lanes, above them from the child records."""
         if not self.innermost:
             return self._child_compute()
-        simd = row_param(self.eng.hw.simd_lanes[self.cand])
+        simd = self.eng.hw_param("simd_lanes", self.cand)
         npsum = self.flat(self.npsum)
         comp = npsum if isinstance(simd, int) and simd == 1 else ceil_div(npsum, simd)
         return comp, self.flat(self.active.astype(float))
@@ -247,3 +252,18 @@ class CaseGroup:
         if (avg == 0).any():  # a child without valid cases reports 0 units
             act = act + (act == 0) * active
         return comp, act.reshape(self.C, self.R)
+
+
+def _level_vars(lv: Level):
+    """A level's variables (in directive order), the first and last directive on each, and
+    which directives are the last on their variable (cached on the level)."""
+    info = lv.__dict__.get("_vars_info")
+    if info is None:
+        dirs = lv.directives
+        n = len(dirs)
+        vs = list(dict.fromkeys(d.var for d in dirs))
+        last = {v: max(j for j in range(n) if dirs[j].var == v) for v in vs}
+        first = {v: min(j for j in range(n) if dirs[j].var == v) for v in vs}
+        info = (vs, first, last, tuple(last[d.var] == j for j, d in enumerate(dirs)))
+        lv._vars_info = info
+    return info

@@ -18,6 +18,7 @@ from ..layer import TensorTable
 from ..levels import Level
 from ..validity import ERR_PES
 from . import states
+from .arrays import row_param
 from .cases import CaseGroup
 from .reduction import init_level_fields, init_top_fields, reduce_group
 
@@ -42,12 +43,26 @@ class HardwareBatch:
 class Engine:
     """Analyses one layer's levels for a batch of candidates."""
 
-    def __init__(self, levels: list[Level], table: TensorTable, hw: HardwareBatch):
+    def __init__(self, levels: list[Level], table: TensorTable, hw: HardwareBatch,
+                 skip=frozenset()):
         self.levels = levels
+        #: top-level record parts not to compute (left 0): "offchip_req", "avg_bw", "ai"
+        #: and "delays" (the min/max/avg delay statistics)
+        self.skip = frozenset(skip)
         self.table = table
         self.hw = hw
         self.tensors = table.tensors()
         self._mvol: dict[int, np.ndarray] = {}
+        self._hw_scalar: dict[str, int | None] = {}
+
+    def hw_param(self, name: str, cand: np.ndarray):
+        """A hardware parameter for rows ``cand``: a Python int when it is the same for all
+        of them (numpy divides by a scalar several times faster), else the ``[rows]`` array."""
+        if name not in self._hw_scalar:
+            a = getattr(self.hw, name)
+            self._hw_scalar[name] = int(a[0]) if len(a) and (a == a[0]).all() else None
+        v = self._hw_scalar[name]
+        return v if v is not None else row_param(getattr(self.hw, name)[cand])
 
     def mapped_volumes(self, i: int) -> np.ndarray:
         """``[B, 3]``: MappedVol (§4.4) of the input, filter and output tensors at level ``i``
@@ -116,12 +131,16 @@ class Engine:
         ucodes, starts = np.unique(code, return_index=True)
         bounds = [*starts.tolist(), M]
         groups = []
+        # the rows are the level's candidates in order (one chunk, unsorted): no gathers
+        whole = (top and order is None and M == len(lv.N)
+                 and bool((cand == np.arange(M)).all()))
         for lo, hi, counts in states.merge_groups(ucodes, bounds, n):
             rows = slice(bounds[lo], bounds[hi])
-            sub_dd = {k: v[rows] for k, v in DD.items()} if top else None
+            ident = whole and bounds[lo] == 0 and bounds[hi] == M
+            sub_dd = (DD if ident else {k: v[rows] for k, v in DD.items()}) if top else None
             groups.append(CaseGroup(self, lv, i, rows, cand[rows], sub_dd,
                                     states.split_states(ns[:, rows], flags[:, :, rows]),
-                                    counts))
+                                    counts, ident))
         return groups, order
 
     def _recurse(self, i: int, groups: list[CaseGroup]) -> None:

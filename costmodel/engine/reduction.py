@@ -21,10 +21,14 @@ import numpy as np
 from ..intmath import ceil_div, tdiv_pos
 from ..levels import PARTNER, REF_DIMS
 from ..validity import ERR_NO_VALID, ERR_ZERO_COMPUTE
-from .arrays import case_fsum, row_param, rowdot, valid_reduce
+from .arrays import case_fsum, divide_quiet, rowdot, valid_reduce
 
 if TYPE_CHECKING:
     from .cases import CaseGroup
+
+
+_POW2 = 2.0 ** np.arange(65)  # a >= 64 makes the term 0 anyway (V < 2**53), see _offchip_req
+_INT64_MAX, _INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 
 def init_level_fields(M: int) -> dict:
@@ -56,7 +60,7 @@ def reduce_group(g: CaseGroup, res: dict, top: bool) -> None:
     the first L1 record, and at the top level everything the report needs."""
     rows, R = g.rows, g.R
     valid = g.valid_f
-    allv = valid[np.argmin(valid, axis=0), np.arange(R)]  # all cases valid
+    allv = valid.all(axis=0)  # all cases valid
     ov = (g.occ * valid.reshape(g.counts + (R,))).reshape(g.C, R)
     comp, act = g.compute()
     d_in, d_out, delay = _case_delays(g, comp)
@@ -83,9 +87,8 @@ def reduce_group(g: CaseGroup, res: dict, top: bool) -> None:
 def _case_delays(g: CaseGroup, comp: np.ndarray):
     """NoC delays in ``d_in [C, R]`` and out ``d_out`` (broadcast) of each case, and its
     delay ``[C, R]`` under double buffering (§5.1 steps 7-8, §5.4)."""
-    hw = g.eng.hw
-    lat = row_param(hw.noc_latency[g.cand])
-    bw = row_param(hw.noc_bw[g.cand])
+    lat = g.eng.hw_param("noc_latency", g.cand)
+    bw = g.eng.hw_param("noc_bw", g.cand)
     d_in = g.ing_f + (bw - 1)  # NoC delay lat + ceil(x / bw) - 1 (§5.4)
     np.floor_divide(d_in, bw, out=d_in)
     d_in += lat - 1
@@ -93,7 +96,7 @@ def _case_delays(g: CaseGroup, comp: np.ndarray):
     delay = np.maximum(d_out, comp.reshape(g.counts + (g.R,))).reshape(g.C, g.R)
     np.maximum(delay, d_in, out=delay)
     # the all-Init case cannot hide the first fill behind compute
-    first_fill = np.flatnonzero(g.grid.c.reshape(-1) == -1)
+    first_fill = g.grid.first_fill
     delay[first_fill] = comp[first_fill] + d_in[first_fill]
     return d_in, d_out, delay
 
@@ -179,28 +182,33 @@ def _top_record(g: CaseGroup, res, occ, valid, allv, ov, vm, fvq, fv, any_valid,
     in_off = tdiv_pos(tdiv_pos(l2_in + l2_w, off), 2)
     out_off = tdiv_pos(tdiv_pos(l2_out, off), 2)
     delay = np.maximum(delay, np.maximum(in_off, out_off))
+    part = np.flatnonzero(~allv)  # rows with an invalid case
     zero_comp = ((comp == 0) & valid).any(axis=0)
     err |= np.where(zero_comp, ERR_ZERO_COMPUTE, 0)
     err |= np.where(any_valid, 0, ERR_NO_VALID)
     comp1 = np.maximum(comp, 1)
     # max(tdiv(a, d), tdiv(b, d)) == tdiv(max(a, b), d) for d > 0
     V = np.maximum(l2_out, l2_in + l2_w)
-    res["offchip_req"][rows] = _offchip_req(g, V, comp1, valid, vm, allv)
+    skip = g.eng.skip
+    if "offchip_req" not in skip:
+        res["offchip_req"][rows] = _offchip_req(g, V, comp1, valid, vm, part)
     res["l2_size_in"][rows], res["l2_size_w"][rows], res["l2_size_out"][rows] = (
         l2_in, l2_w, l2_out)
     _counters(g, res, occ, ov, eg, macs)
     tot = ov.sum(axis=0)
-    _bandwidths(g, res, occ, eg, comp1, valid, allv, tot)
+    _bandwidths(g, res, occ, eg, comp1, valid, part, tot, "avg_bw" not in skip)
     compute_cycles = rowdot(ov, comp1)  # 0 where no case is valid (ov is 0)
     res["compute_cycles"][rows] = compute_cycles
     res["top_iterations"][rows] = tot
-    sums = [rowdot(ov, d_in), rowdot(ov, d_out), compute_cycles]
-    _delay_stats(g, res, (d_in, d_out, comp1), sums, valid, allv, any_valid, tot)
-    res["ai"][rows] = _arithmetic_intensity(g, macs, vm, any_valid)
+    if "delays" not in skip:
+        sums = [rowdot(ov, d_in), rowdot(ov, d_out), compute_cycles]
+        _delay_stats(g, res, (d_in, d_out, comp1), sums, valid, part, any_valid, tot)
+    if "ai" not in skip:
+        res["ai"][rows] = _arithmetic_intensity(g, macs, vm, any_valid)
     return delay, err
 
 
-def _offchip_req(g: CaseGroup, V, comp1, valid, vm, allv):
+def _offchip_req(g: CaseGroup, V, comp1, valid, vm, part):
     """MAESTRO's off-chip requirement, ``r <- tdiv(max(r, tdiv(V, comp)), 2)`` over the
     valid cases in its order (``V``: the row's larger L2 size), in closed form.
 
@@ -209,11 +217,10 @@ def _offchip_req(g: CaseGroup, V, comp1, valid, vm, allv):
     2**53``: a min over exact float products instead of an integer division per case.
     """
     perm, C = g.grid.perm, g.C
-    pow2 = 2.0 ** np.arange(65)  # a >= 64 makes the term 0 anyway (V < 2**53)
+    pow2 = _POW2
     w = np.empty(C)
     w[perm] = pow2[np.minimum(np.arange(C, 0, -1), 64)]  # all valid: a = C - q
     d = (comp1 * w[:, None]).min(axis=0)
-    part = np.flatnonzero(~allv)
     if len(part):  # in MAESTRO's order; invalid cases do not count
         vp = vm[:, part]
         a = np.cumsum(vp[::-1].view(np.int8), axis=0, dtype=np.int16)[::-1]
@@ -264,28 +271,27 @@ def _out_size(g: CaseGroup, tv):
     return out
 
 
-def _bandwidths(g: CaseGroup, res, occ, eg, comp1, valid, allv, tot):
-    """Peak and average NoC bandwidth: the larger of ingress and egress over the compute
-    delay, per valid case (§5.1 step 12)."""
+def _bandwidths(g: CaseGroup, res, occ, eg, comp1, valid, part, tot, avg=True):
+    """Peak and (with ``avg``) average NoC bandwidth: the larger of ingress and egress over
+    the compute delay, per valid case (§5.1 step 12)."""
     rows = g.rows
     traffic = np.maximum(g.ing_f, eg)
-    res["peak_bw"][rows] = valid_reduce(np.max, tdiv_pos(traffic, comp1), valid, allv, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        res["avg_bw"][rows] = rowdot(tdiv_pos(occ * traffic, comp1), valid) / tot
+    res["peak_bw"][rows] = valid_reduce(np.max, tdiv_pos(traffic, comp1), valid, part, 0)
+    if avg:
+        res["avg_bw"][rows] = divide_quiet(rowdot(tdiv_pos(occ * traffic, comp1), valid), tot)
 
 
-def _delay_stats(g: CaseGroup, res, delays, sums, valid, allv, any_valid, tot):
+def _delay_stats(g: CaseGroup, res, delays, sums, valid, part, any_valid, tot):
     """Min, max and average over the valid cases of each of ``delays`` (ingress, egress,
     compute), whose occurrence-weighted sums are ``sums`` (§5.1 step 13)."""
     rows = g.rows
     tot_s = np.maximum(tot, 1)
     # with no valid case MAESTRO reports min = avg = INT64_MIN and max = 0
-    big = np.iinfo(np.int64).max
-    lo = np.iinfo(np.int64).min
+    big, lo = _INT64_MAX, _INT64_MIN
     for k, (dly, total) in enumerate(zip(delays, sums)):
         res["delays"][rows, k, 0] = np.where(
-            any_valid, valid_reduce(np.min, dly, valid, allv, big), lo)
-        res["delays"][rows, k, 1] = np.maximum(valid_reduce(np.max, dly, valid, allv, 0), 0)
+            any_valid, valid_reduce(np.min, dly, valid, part, big), lo)
+        res["delays"][rows, k, 1] = np.maximum(valid_reduce(np.max, dly, valid, part, 0), 0)
         res["delays"][rows, k, 2] = np.where(any_valid, tdiv_pos(total, tot_s), lo)
 
 
@@ -293,8 +299,7 @@ def _arithmetic_intensity(g: CaseGroup, macs, vm, any_valid):
     """MACs over ingress of the last valid case in MAESTRO's order (§5.1 step 5)."""
     ridx = np.arange(g.R)
     last = g.grid.perm[g.C - 1 - np.argmax(vm[::-1], axis=0)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ai = macs[last, ridx].astype(float) / g.ing_f[last, ridx]
+    ai = divide_quiet(macs[last, ridx].astype(float), g.ing_f[last, ridx])
     # MAESTRO sets it from its last valid case; with none it keeps its initial 0 (the
     # case picked above would depend on which rows share this batch)
     return np.where(any_valid, ai, 0.0)

@@ -84,12 +84,18 @@ def split_states(ns: np.ndarray, flags: np.ndarray) -> list[DirStates]:
     return [DirStates(ns[j], *flags[j]) for j in range(len(ns))]
 
 
+_INIT_ONLY = np.full((1, 1), INIT, dtype=np.int8)
+_ALL_THREE = np.array([[INIT], [STEADY], [EDGE]], dtype=np.int8)
+_INIT_ONLY.setflags(write=False)
+_ALL_THREE.setflags(write=False)
+
+
 def positions(count: int, s: DirStates) -> np.ndarray:
     """State positions of one directive per row: ``[count, 1 or R]`` (Init first, §3.1)."""
     if count == 1:
-        return np.full((1, 1), INIT, dtype=np.int8)
+        return _INIT_ONLY
     if count == 3:
-        return np.array([[INIT], [STEADY], [EDGE]], dtype=np.int8)
+        return _ALL_THREE
     second = np.where(s.has_st, STEADY, EDGE).astype(np.int8)
     return np.stack([np.zeros_like(second), second])
 
@@ -100,6 +106,7 @@ class CaseGrid:
 
     c: np.ndarray     # [*counts, 1]: innermost changing directive, -1 for the all-Init cases
     perm: np.ndarray  # [C]: MAESTRO's q-th case (§3.2) -> lexicographic flat index
+    first_fill: np.ndarray  # flat indices of the all-Init cases (c == -1)
 
 
 @lru_cache(maxsize=4096)
@@ -121,7 +128,8 @@ def case_grid(counts: tuple[int, ...], last_axes: tuple[bool, ...]) -> CaseGrid:
     state = [((q + f - 1) // f) % s
              for s, f in zip(counts, [prod(counts[j + 1:]) for j in range(len(counts))])]
     perm = np.ravel_multi_index(state, counts)
-    return CaseGrid(c.reshape(counts + (1,)), np.asarray(perm, dtype=np.int64))
+    return CaseGrid(c.reshape(counts + (1,)), np.asarray(perm, dtype=np.int64),
+                    np.flatnonzero(c.reshape(-1) == -1))
 
 
 def group_codes(flags: np.ndarray) -> np.ndarray:

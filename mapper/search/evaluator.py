@@ -103,7 +103,8 @@ class Evaluator:
             sizes, offs = self.space.sizes_offsets(g, idx, structure)
             try:
                 rep = evaluate_batch(self.space.layer, structure, sizes, offs, self.space.hardware,
-                                     cost_model=self.cost_model, sparsity=self.sparsity)
+                                     cost_model=self.cost_model, sparsity=self.sparsity,
+                                     fields=METRICS)
             except MaestroInputError:
                 continue  # a structure MAESTRO cannot analyse: infeasible
             for name in METRICS:

@@ -164,3 +164,27 @@ def test_random_mappings_never_crash(layer, seed):
     for i in range(len(g)):
         r = evaluate(layer, hw, space.decode(g, i))
         assert r.runtime >= 0 and (r.valid or r.reason)
+
+
+@pytest.mark.parametrize("cost_model", ["maestro", "physical"])
+def test_requested_fields_equal_the_full_report(cost_model):
+    """``fields`` leaves out only what no asked field needs: every field of the smaller
+    report equals the full report's, and the skipped statistics are absent, not 0."""
+    hw = Hardware(num_pes=64, noc_bw=32, offchip_bw=16, l2_size=20000)
+    asked = ("runtime", "energy_nj", "l1_size", "l2_size", "noc_bw_req", "offchip_bw_req",
+             "area", "power", "num_macs", "valid", "flags")
+    for layer in LAYERS:
+        _, _, structure, sizes, offs = _random_batch(layer, hw, 7, 24)
+        full = evaluate_batch(layer, structure, sizes, offs, hw, cost_model=cost_model)
+        part = evaluate_batch(layer, structure, sizes, offs, hw, cost_model=cost_model,
+                              fields=asked)
+        for k, v in part.items():
+            v, w = np.asarray(v), np.asarray(full[k])
+            same = (v.tolist() == w.tolist() if v.dtype == object
+                    else np.array_equal(v, w, equal_nan=True))
+            assert same and v.dtype == w.dtype, k
+        assert set(asked) <= set(part)
+        assert "ingress_delay_min" not in part and "arithmetic_intensity" not in part
+        with_delays = evaluate_batch(layer, structure, sizes, offs, hw, cost_model=cost_model,
+                                     fields=asked + ("compute_delay_avg",))
+        assert np.array_equal(with_delays["compute_delay_avg"], full["compute_delay_avg"])
