@@ -346,14 +346,36 @@ def mask_speed(quick: bool) -> None:
             evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
             for _ in range(3):
                 if cache == "cold":
-                    stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
-                    stats._dists.clear()
+                    _empty_caches()
                 t0 = time.process_time()
                 evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
                 fastest = min(fastest, time.process_time() - t0)
             rate[name] = len(sizes) / fastest
             print(f"{cache} {name:14s} {rate[name]:10,.0f}/s "
                   f"({100 * rate[name] / rate['dense']:.0f}% of dense)")
+    from costmodel import Network
+    from mapper.tuning.settings import TuneSettings
+    from mapper.tuning.tuner import tune_model
+    budget = 1500 if quick else 6000
+    print(f"search: mapper's GA on FFN1, budget {budget}, one island, from empty caches")
+    for name, layer, c in cases:
+        _empty_caches()
+        settings = TuneSettings(budget=budget, jobs=1, islands=1, extra_islands=0,
+                                cost_model="physical", sparsity=c, seed=1)
+        t0 = time.process_time()
+        res = tune_model(Network("FFN1", [layer]), hw, settings).layers[0]
+        rate[name] = res.evaluations / (time.process_time() - t0)
+        print(f"search {name:12s} {res.evaluations:6d} evaluations {rate[name]:8,.0f}/s "
+              f"({100 * rate[name] / rate['dense']:.0f}% of dense), best "
+              f"{res.report.runtime:,} cycles")
+
+
+def _empty_caches() -> None:
+    """The expected-max cache and the mask statistics' distributions and partial sums."""
+    stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
+    stats._dists.clear()
+    stats._parts.clear()
+    stats._part_bytes = 0
 
 
 def main() -> None:
