@@ -1,0 +1,91 @@
+"""The MACs of a mapping's busiest PE, from its cluster levels: a floor on its runtime.
+
+MAESTRO hands unit ``i`` of a level tile ``i`` of every fold of the level's SpatialMap, so with
+one SpatialMap per level, unit 0 of every level takes a tile of every fold and PE 0 (unit 0 all
+the way down) does the most MACs. No execution of the mapping takes fewer cycles than PE 0's
+MACs over the SIMD lanes. MAESTRO's multi-level analysis sometimes reports fewer, on mappings
+whose tiles leave edges (docs/fidelity.md, "Runtimes below the busiest PE's work"); this count
+lets the consistency check flag them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layer import Layer
+from .levels import REF_DIMS, Level
+
+
+def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.ndarray]:
+    """``(macs, exact)``: ``[B]`` PE 0's MAC count, and where it is exact (every level has
+    one SpatialMap and the filter rows/columns are mapped whole at every level, so the
+    work along each dim is independent of the others). Where not exact, ``macs`` is 0.
+    One pass over the levels for all dims at once: ``[dims, B]`` arrays."""
+    B = len(levels[0].N)
+    exact = np.ones(B, dtype=bool)
+    for lv in levels:
+        if len(lv.spatial) != 1:
+            exact[:] = False
+        for d in lv.directives:
+            if d.var in ("R", "S") and d.var in lv.SD:
+                exact &= d.m >= lv.SD[d.var]
+    if not exact.any():
+        return np.zeros(B, dtype=np.int64), exact
+    full = layer.full_dims()
+    whole = 1
+    names = []
+    for var, size in full.items():
+        if var.endswith("'"):  # output rows/columns: counted through Y/X
+            continue
+        if var in ("R", "S"):
+            whole *= size
+        else:
+            names.append(var)
+    window = np.array([full[REF_DIMS[v]] if v in REF_DIMS else 0 for v in names],
+                      dtype=np.int64)[:, None]
+    stride = np.array([layer.stride(v) if v in REF_DIMS else 1 for v in names],
+                      dtype=np.int64)[:, None]
+    sliding = window > 0
+    plan = [_level_plan(lv, names, B) for lv in levels]
+
+    def work(i: int, p: np.ndarray) -> np.ndarray:
+        """``[V, B]`` unit 0's summed extent per dim at level ``i`` and below for parent
+        tiles ``p`` (input rows/columns for Y/X); output rows/columns below the last level."""
+        if i == len(plan):
+            return np.where(sliding, np.where(p >= window, (p - window) // stride + 1, 0), p)
+        m, o, spatial, units = plan[i]
+        m = np.where(m > 0, m, p)  # a dim the level does not tile: whole
+        o = np.where(o > 0, o, p)
+        o = np.maximum(o, 1)
+        # tiles that hold a whole filter window (Y/X) or start inside the parent tile
+        n_slide = (np.maximum(p - window, 0)) // o + 1
+        n_plain = (np.maximum(p - m, 0) + o - 1) // o + 1
+        n = np.where(p <= m, 1, np.where(sliding, n_slide, n_plain))
+        edge = p - (n - 1) * o  # extent of the last tile (overlapping windows: at most m)
+        tile = np.minimum(m, p)
+        has_edge = edge < tile
+        count = np.where(spatial, (n + units - 1) // units, n)
+        mine_edge = has_edge & np.where(spatial, (n - 1) % units == 0, True)
+        full_part = work(i + 1, tile)
+        if not mine_edge.any():
+            return count * full_part
+        edge_part = work(i + 1, np.maximum(edge, 1))
+        return np.where(mine_edge, (count - 1) * full_part + edge_part, count * full_part)
+
+    top = np.broadcast_to(np.array([full[v] for v in names], dtype=np.int64)[:, None],
+                          (len(names), B))
+    macs = work(0, top).prod(axis=0) * whole
+    return np.where(exact, macs, 0), exact
+
+
+def _level_plan(lv: Level, names: list[str], B: int):
+    """``(m, o, spatial, units)`` of one level as ``[V, B]`` arrays (0: the level has no
+    directive on that dim), ``[V, 1]`` and ``[1, B]``."""
+    m = np.zeros((len(names), B), dtype=np.int64)
+    o = np.zeros_like(m)
+    spatial = np.zeros((len(names), 1), dtype=bool)
+    for k, var in enumerate(names):
+        d = next((x for x in lv.directives if x.var == var), None)
+        if d is not None:
+            m[k], o[k], spatial[k] = np.maximum(d.m, 1), d.o, d.kind == "S"
+    return m, o, spatial, np.maximum(lv.N, 1)[None, :]
