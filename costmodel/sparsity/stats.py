@@ -384,8 +384,10 @@ def _stored(mask: np.ndarray, key: str, gkeys: np.ndarray):
     the mask's flat store, computing the missing ones; returns them with the store's values
     and CDF."""
     st = _dists.get(key)
-    if st is None or len(st[0]) + len(gkeys) > MASK_TILES:
-        if st is None and len(_dists) >= MASK_SATS:
+    if st is not None and len(st[0]) + (~np.isin(gkeys, st[0])).sum() > MASK_TILES:
+        st = None                                    # full: the mask's store starts over
+    if st is None:
+        if key not in _dists and len(_dists) >= MASK_SATS:
             _dists.clear()
         st = _dists[key] = (gkeys[:0], np.empty(0, np.int64), np.empty(0, np.int64),
                             np.empty(0), np.empty(0))
