@@ -15,7 +15,7 @@ from .engine.arrays import divide_quiet
 from .errors import MappingError
 from .hardware import INT_MAX, Hardware
 from .layer import Layer, Network, TensorTable, tensor_table
-from .levels import build_levels, uncovered_pairs
+from .levels import build_levels, layer_facts, uncovered_pairs
 from .physical_report import DRAM_FIELDS, apply_physical, runtime_is_compute
 from .sparsity.config import SparsityConfig
 from .sparsity.report import is_active as sparsity_active
@@ -275,7 +275,7 @@ def _report(layer, table, res, hwb, energy, area_power, skip=frozenset()) -> Bat
     runtime = res["runtime"]
     macs = res["num_macs"]
     r["runtime"], r["num_macs"] = runtime, macs
-    expected = layer.macs
+    expected = layer_facts(layer)[1]
     r["expected_macs"] = np.full(B, expected, dtype=np.int64)
     r["throughput"] = divide_quiet(macs, runtime)
     cnt = res["counters"]

@@ -58,6 +58,40 @@ class Level:
         return [j for j, d in enumerate(self.directives) if d.kind == "S"]
 
 
+_FACTS: dict[tuple, tuple] = {}
+
+
+def layer_facts(layer: Layer) -> tuple[dict[str, int], int]:
+    """``(layer.full_dims(), layer.macs)``, computed once per layer shape (a search
+    evaluates one layer many times). Treat the dict as read-only."""
+    key = (layer.type, tuple(layer.dims.items()), tuple(layer.strides.items()))
+    facts = _FACTS.get(key)
+    if facts is None:
+        if len(_FACTS) >= 1024:
+            _FACTS.clear()
+        facts = _FACTS[key] = (layer.full_dims(), layer.macs)
+    return facts
+
+
+_SD0: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+def _top_dims(layer: Layer, B: int) -> dict[str, np.ndarray]:
+    """The top level's static dims as read-only ``[B]`` arrays, cached per layer shape and
+    batch size."""
+    full = layer_facts(layer)[0]
+    key = (tuple(full.items()), B)
+    sd0 = _SD0.get(key)
+    if sd0 is None:
+        if len(_SD0) >= 256:
+            _SD0.clear()
+        sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in full.items()}
+        for a in sd0.values():
+            a.setflags(write=False)
+        _SD0[key] = sd0
+    return dict(sd0)
+
+
 def split_structure(structure) -> list[list[tuple[str, str, int]]]:
     """Cut a dataflow structure at its Cluster entries: ``[(kind, dim, column), ...]`` per level."""
     out: list[list[tuple[str, str, int]]] = [[]]
@@ -82,7 +116,7 @@ def build_levels(layer: Layer, table: TensorTable, structure, sizes: np.ndarray,
     # one contiguous row per structure column (a column of sizes is strided)
     size_rows = np.array(sizes, dtype=np.int64).T.copy()
     offset_rows = np.array(offsets, dtype=np.int64).T.copy()
-    sd0 = {v: np.full(B, s, dtype=np.int64) for v, s in layer.full_dims().items()}
+    sd0 = _top_dims(layer, B)
     cluster_cols = [c for c, (k, _) in enumerate(structure) if k == "C"]
     U = np.ones(B, dtype=np.int64)
     for c in cluster_cols:
@@ -157,7 +191,7 @@ def _unroll_missing(dl: list[LevelDirective], SD: dict[str, np.ndarray], input_v
 def _adjust_strides(dl: list[LevelDirective], layer: Layer, i: int) -> None:
     """Step 4: a strided X/Y directive covering at least one filter window gets the size and
     offset of the input rows/columns its outputs need (on the first directive on the dim)."""
-    full = layer.full_dims()
+    full = layer_facts(layer)[0]
     for d in dl:
         s = layer.stride(d.var) if d.var in REF_DIMS else 1
         if s == 1:
@@ -211,9 +245,9 @@ def _static_tables(lv: Level) -> None:
         span = np.where(D > full, rem, D)  # input extent left for the edge fold
         works = _whole_windows(lv, d0.var, span, o)
         lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
-    lv.M = M = np.stack([d.m for d in dirs])
-    lv.O = O = np.stack([d.o for d in dirs])
-    lv.D = Dn = np.stack([SD[d.var] for d in dirs])
+    lv.M = M = np.array([d.m for d in dirs])  # np.array: np.stack costs more per call
+    lv.O = O = np.array([d.o for d in dirs])
+    lv.D = Dn = np.array([SD[d.var] for d in dirs])
     st = np.maximum((Dn - M) // O, 0)
     has_edge = (st * O + M < Dn) | (M > Dn)
     un = np.minimum(M, O)

@@ -208,13 +208,13 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
     write = tr_o
     read_out = np.maximum(tr_o - out_once, 0.0)
     # transfers per fetch of each tensor; lt: the loops whose advance triggers them
-    per_fetch = np.stack([tr_in / fetches[0], tr_w / fetches[1], (tr_o + read_out) / fetches[2]])
+    per_fetch = np.array([tr_in / fetches[0], tr_w / fetches[1], (tr_o + read_out) / fetches[2]])
     outer = L - kcol  # [K, 1]: loops outside the resident block
     # blocks: the product of the outer loops' counts, in loop order
     cum = [np.ones(B)]
     for lp in loops:
         cum.append(cum[-1] * lp.n)
-    blocks = np.stack(cum)[outer[:, 0]]
+    blocks = np.array(cum)[outer[:, 0]]
     on_block = np.asarray(t_on, dtype=np.float64) / blocks
     on_block1 = np.maximum(on_block, 1.0)
     first = (per_fetch[0] + per_fetch[1] + per_fetch[2]) / bw

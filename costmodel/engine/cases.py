@@ -48,7 +48,7 @@ class CaseGroup:
         n = len(dirs)
         self.R, self.n, self.counts = len(cand), n, counts
         self.C = prod(counts)
-        self.vars, self.first, self.last, last_axes = _level_vars(lv)
+        self.vars, self.first, self.last, last_axes, _ = _level_vars(lv)
         self.grid = case_grid(counts, last_axes)
         self.st = st
         if ident:  # the rows are the level's candidates in order: no gathers
@@ -116,7 +116,7 @@ class CaseGroup:
                 continue  # every row has all k states
             t = [np.ones(self.R, dtype=bool)] + ([s.has_st, s.has_ed] if k == 3
                                                  else [s.has_st | s.has_ed])
-            parts.append(self._axis(j, np.stack(t).astype(np.int64)))
+            parts.append(self._axis(j, np.array(t, dtype=np.int64)))
         return broadcast_prod(parts) if parts else None
 
     def flat(self, x):
@@ -255,8 +255,9 @@ class CaseGroup:
 
 
 def _level_vars(lv: Level):
-    """A level's variables (in directive order), the first and last directive on each, and
-    which directives are the last on their variable (cached on the level)."""
+    """A level's variables (in directive order), the first and last directive on each,
+    which directives are the last on their variable, and the directives' (kind, variable)
+    (cached on the level)."""
     info = lv.__dict__.get("_vars_info")
     if info is None:
         dirs = lv.directives
@@ -264,6 +265,7 @@ def _level_vars(lv: Level):
         vs = list(dict.fromkeys(d.var for d in dirs))
         last = {v: max(j for j in range(n) if dirs[j].var == v) for v in vs}
         first = {v: min(j for j in range(n) if dirs[j].var == v) for v in vs}
-        info = (vs, first, last, tuple(last[d.var] == j for j, d in enumerate(dirs)))
+        info = (vs, first, last, tuple(last[d.var] == j for j, d in enumerate(dirs)),
+                tuple((d.kind, d.var) for d in dirs))
         lv._vars_info = info
     return info

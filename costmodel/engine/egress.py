@@ -87,23 +87,30 @@ def output_side(g: CaseGroup) -> None:
     def h_b(first, ee, reuse_edge=True):
         return broadcast_prod(egress_factors(g, t_out, "B", "S", first, ee, reuse_edge))
 
+    @cache
     def h_ab(first, ee, reuse_edge=True):
         return (broadcast_prod(egress_factors(g, t_out, "A", "S", first, ee))
                 * h_b(first, ee, reuse_edge))
 
+    # a (first, ee) variant is only built where some case needs it; np.where with an
+    # all-False condition is its second operand, broadcast
     sp, sps, spE = g.sp_info(t_out)
-    if sp:
+    if sp and np.any(spE):
         ee_star = g.spee[sps]
-        eg_h = g.combine(h_b(True, False), h_b(False, False), h_b(False, True),
-                         h_b(True, True), spE, ee_star)
+        if np.any(spE & ee_star):
+            eg_h = g.combine(h_b(True, False), h_b(False, False), h_b(False, True),
+                             h_b(True, True), spE, ee_star)
+        else:  # no case at an sp-edge-edge
+            a, b0 = g.agg((0, 1), h_b(True, False), h_b(False, False), None, None)
+            eg_h = np.where(spE, b0, a)
+    elif sp:  # no case at a spatial edge
+        eg_h, = g.agg((0,), h_b(True, False), h_b(False, False), None, None)
     else:
         eg_h = h_b(True, False)
     g.eg = g_b * eg_h
-    p_tf, p_tt = h_ab(True, False), h_ab(True, True)
-    if sp:
-        np_h = np.where(spE & g.nec1 & g.spee[sps], p_tt, p_tf)
-    else:
-        np_h = p_tf
+    p_tf = h_ab(True, False)
+    tt_cases = spE & g.nec1 & g.spee[sps] if sp else False
+    np_h = np.where(tt_cases, h_ab(True, True), p_tf) if np.any(tt_cases) else p_tf
     g.npsum = g_ab * np_h
     valid = g.npsum > 0
     if g.exists is not None:  # a case a row does not have is not valid
@@ -114,9 +121,12 @@ def output_side(g: CaseGroup) -> None:
         ee2 = g.spee[sps2]
         n_ee = ee2.astype(np.int64)
         n_full = np.maximum(g.nec - n_ee - 1, 0)
-        macs_h = np.where(
-            spE2,
-            np.where(g.nec1 & ee2, p_tt, p_tf)
-            + (g.nec > 1) * (n_full * p_tf + n_ee * h_ab(False, True, reuse_edge=False)),
-            g.N * p_tf)
+        if np.any(spE2):
+            macs_h = np.where(
+                spE2,
+                np.where(g.nec1 & ee2, h_ab(True, True), p_tf)
+                + g.nec_gt1 * (n_full * p_tf + n_ee * h_ab(False, True, reuse_edge=False)),
+                g.N * p_tf)
+        else:  # no case at a spatial edge
+            macs_h = g.N * p_tf
         g.macs = g_ab * macs_h

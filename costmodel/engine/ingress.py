@@ -107,16 +107,34 @@ def agg_one_spatial(g: CaseGroup, sits, j, ks, inited) -> np.ndarray:
     return out
 
 
+_CASE_ROWS: dict[tuple, tuple] = {}
+
+
+def _case_rows(g: CaseGroup, tv):
+    """The possible changing directives ``ks`` of tensor ``tv`` and the table row of each
+    case (``[*counts, 1]``, read-only): they depend only on the level's directive kinds and
+    variables and the group's state counts, so they are cached across calls."""
+    key = (g.lv._vars_info[4], g.counts, tv)
+    hit = _CASE_ROWS.get(key)
+    if hit is None:
+        ks = tuple(changing(g, tv))
+        colmap = np.full(g.n + 1, len(ks) + 1)
+        colmap[0] = 0
+        colmap[[k + 1 for k in ks]] = np.arange(1, len(ks) + 1)
+        cidx = colmap[g.grid.c + 1]
+        cidx.setflags(write=False)
+        if len(_CASE_ROWS) >= 8192:
+            _CASE_ROWS.clear()
+        hit = _CASE_ROWS[key] = (ks, cidx)
+    return hit
+
+
 def input_side(g: CaseGroup) -> None:
     """Spatial ingress ``ig_f`` per input tensor, their sum ``ing_f``, and MAESTRO's
     unique-zero abort."""
     g.ig_f = []
     for tv in g.eng.tensors[:2]:
-        ks = changing(g, tv)
-        colmap = np.full(g.n + 1, len(ks) + 1)
-        colmap[0] = 0
-        colmap[[k + 1 for k in ks]] = np.arange(1, len(ks) + 1)
-        cidx = colmap[g.grid.c + 1]  # [*counts, 1]: table row of each case
+        ks, cidx = _case_rows(g, tv)
         inited = inited_flags(g, tv, ks)
         sp, sps, spE = g.sp_info(tv)
         if not sp:
@@ -146,7 +164,7 @@ def _edge_ingress(g: CaseGroup, tv, ks, inited, cidx, sps, spE) -> np.ndarray:
     else:
         q_t, q_s = ingress_tables(g, tv, ks, inited, [
             (True, False), (False, False), (False, True), (True, True)])
-        t3 = q_t * np.stack(g.agg(
+        t3 = q_t * np.array(g.agg(
             sits, q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True]))
     sel = np.where(spE, np.where(ee, len(sits) - 1, 1), 0)  # position in sits
     idx = g.flat(cidx + sel * (len(ks) + 2))

@@ -128,7 +128,10 @@ class Engine:
             code, cand, ns, flags = code[order], cand[order], ns[:, order], flags[:, :, order]
             if top:
                 DD = {k: v[order] for k, v in DD.items()}
-        ucodes, starts = np.unique(code, return_index=True)
+        if M and code[0] == code[-1]:  # sorted: one state-count group (np.unique costs more)
+            ucodes, starts = code[:1], np.zeros(1, dtype=np.int64)
+        else:
+            ucodes, starts = np.unique(code, return_index=True)
         bounds = [*starts.tolist(), M]
         groups = []
         # the rows are the level's candidates in order (one chunk, unsorted): no gathers

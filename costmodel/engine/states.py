@@ -50,7 +50,7 @@ def directive_states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]):
     """
     n, M = len(lv.directives), len(cand)
     m_all, o_all = lv.M[:, cand], lv.O[:, cand]
-    D_all = np.stack([DD[d.var] for d in lv.directives])
+    D_all = np.array([DD[d.var] for d in lv.directives])
     flags = np.zeros((n, 6, M), dtype=bool)
     # TemporalMap formulas on every directive at once; SpatialMap rows are replaced below
     np.less_equal(D_all, m_all, out=flags[:, 0])                  # unrolled
@@ -97,7 +97,7 @@ def positions(count: int, s: DirStates) -> np.ndarray:
     if count == 3:
         return _ALL_THREE
     second = np.where(s.has_st, STEADY, EDGE).astype(np.int8)
-    return np.stack([np.zeros_like(second), second])
+    return np.array([np.zeros_like(second), second])
 
 
 @dataclass(frozen=True)
