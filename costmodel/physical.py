@@ -125,9 +125,10 @@ def top_loops(layer: Layer, table: TensorTable, top: Level) -> list[_Loop]:
 
 def _tensor_traffic(loops: list[_Loop], ks: np.ndarray):
     """Traffic of every tensor with the innermost ``k`` loops resident, for every ``k`` of
-    ``ks`` (``[K, 1]``) at once: ``[3, K, B]`` traffic, number of fetches, innermost
-    refetching loop (-1: fetched once) and L2 block size. Every product runs in the same
-    order for each tensor and ``k`` (a loop that does not apply multiplies by an exact 1.0)."""
+    ``ks`` (``[K, 1]``, ascending) at once: ``[3, K, B]`` traffic, number of fetches,
+    innermost refetching loop (-1: fetched once) and L2 block size. Every product runs in
+    the same order for each tensor and ``k`` (a loop that does not apply multiplies by an
+    exact 1.0, or is skipped)."""
     L = len(loops)
     B = len(loops[0].n)
     shape = (3, len(ks), B)
@@ -136,9 +137,29 @@ def _tensor_traffic(loops: list[_Loop], ks: np.ndarray):
     block = np.ones(shape)
     found = np.zeros(shape, dtype=bool)
     inner_loop = np.full(shape, -1, dtype=np.int64)
+    large = len(ks) * B >= _SLICE_CELLS
     for li in range(L - 1, -1, -1):
         lp = loops[li]
-        outer = li < L - ks  # [K, 1]
+        outer = li < L - ks  # [K, 1]: a prefix of the rows, ks ascending
+        if large:  # per tensor, on the rows the loop is outside the resident block
+            c = int(np.count_nonzero(outer))
+            for t in range(3):
+                tr, fe, bl, fo, il = traffic[t], fetches[t], block[t], found[t], inner_loop[t]
+                was = fo[:c]
+                if lp.rel[t]:
+                    newly = ~was & (lp.n > 1)
+                    il[:c][newly] = li
+                    tr[:c] *= np.where(was, lp.sums[t], lp.union[t])
+                    tr[c:] *= lp.union[t]
+                    was |= newly
+                    bl[:c] *= lp.ext[t]
+                    bl[c:] *= lp.union[t]
+                    fe[:c] *= np.where(was, lp.n, 1.0)
+                else:
+                    step = np.where(was, lp.n, 1.0)
+                    tr[:c] *= step
+                    fe[:c] *= step
+            continue
         rel = lp.rel[:, None, None]
         sums, union, ext = lp.sums[:, None], lp.union[:, None], lp.ext[:, None]
         was = outer & found
@@ -151,6 +172,11 @@ def _tensor_traffic(loops: list[_Loop], ks: np.ndarray):
         block *= np.where(rel, np.where(outer, ext, union), 1.0)
         fetches *= np.where(outer & found, lp.n, 1.0)
     return traffic, fetches, inner_loop, block
+
+
+# from this many (residency choices x candidates) on, the DRAM level works per tensor on row
+# slices (less work); below, on whole [3, K, B] stacks (fewer numpy calls)
+_SLICE_CELLS = 4096
 
 
 def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
@@ -171,6 +197,21 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
     else:
         fixed = np.broadcast_to(np.clip(np.asarray(resident, dtype=np.int64), 0, L), (B,))
         ks = np.unique(fixed)
+    if len(ks) > 1 and len(ks) * B >= _SLICE_CELLS:  # large batch: one choice at a time
+        rs = [_residencies(loops, ks[i:i + 1], t_on, bw, latency, l2_size, scale)
+              for i in range(len(ks))]
+        rows = [DramResult(**{f: getattr(x, f)[0] for f in _FIELDS}) for x in rs]
+        if resident is None:
+            best = rows[0]
+            for x in rows[1:]:
+                better = ~x.overflow & ((x.runtime < best.runtime) | (
+                    (x.runtime == best.runtime) & (x.read + x.write < best.read + best.write)))
+                best = DramResult(**{f: np.where(better, getattr(x, f), getattr(best, f))
+                                     for f in _FIELDS})
+            return best
+        pick = np.searchsorted(ks, fixed)
+        return DramResult(**{f: np.choose(pick, [getattr(x, f) for x in rows])
+                             for f in _FIELDS})
     r = _residencies(loops, ks, t_on, bw, latency, l2_size, scale)  # [K, B] fields
     if resident is None:
         # the fastest that fits (k = 0 always does), then the least traffic, first k on ties
@@ -186,7 +227,10 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
     else:
         pick = np.searchsorted(ks, fixed)
     cols = np.arange(B)
-    return DramResult(**{f: getattr(r, f)[pick, cols] for f in DramResult.__dataclass_fields__})
+    return DramResult(**{f: getattr(r, f)[pick, cols] for f in _FIELDS})
+
+
+_FIELDS = tuple(DramResult.__dataclass_fields__)
 
 
 def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResult:
@@ -212,9 +256,9 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
     outer = L - kcol  # [K, 1]: loops outside the resident block
     # blocks: the product of the outer loops' counts, in loop order
     cum = [np.ones(B)]
-    for lp in loops:
+    for lp in loops[:int(outer.max())]:
         cum.append(cum[-1] * lp.n)
-    blocks = np.array(cum)[outer[:, 0]]
+    blocks = np.array([cum[o] for o in outer[:, 0]])
     on_block = np.asarray(t_on, dtype=np.float64) / blocks
     on_block1 = np.maximum(on_block, 1.0)
     first = (per_fetch[0] + per_fetch[1] + per_fetch[2]) / bw
@@ -223,12 +267,12 @@ def _residencies(loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResul
     before = np.ones(B)
     for j in range(L):
         n_j = loops[j].n
-        applies = j < outer  # [K, 1]
+        c = int(np.count_nonzero(j < outer))  # rows where loop j is outside: a prefix
         count = before * (n_j - 1.0)
-        part = np.where(lt >= j, per_fetch, 0.0)
+        part = np.where(lt[:, :c] >= j, per_fetch[:, :c], 0.0)
         amount = part[0] + part[1] + part[2]
-        stall += np.where(applies, count * np.maximum(amount / bw - on_block, 0.0), 0.0)
-        peak = np.where(applies & (count > 0), np.maximum(peak, amount / on_block1), peak)
+        stall[:c] += count * np.maximum(amount / bw - on_block[:c], 0.0)
+        peak[:c] = np.where(count > 0, np.maximum(peak[:c], amount / on_block1[:c]), peak[:c])
         before = before * n_j
     resident_size = np.where(kcol > 0, 2.0 * (block[0] + block[1] + block[2]), 0.0)
     overflow = resident_size > np.asarray(l2_size, dtype=np.float64)
