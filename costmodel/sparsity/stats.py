@@ -61,6 +61,9 @@ SLICES = 4
 PART_BYTES = 1 << 26
 _parts: dict[str, dict[tuple, np.ndarray]] = {}
 _part_bytes = 0
+#: geometries with at most this many tile positions are computed together
+#: (:func:`_small_distributions`)
+SMALL_POSITIONS = 1 << 11
 
 
 def step_cycles(k, r, simd):
@@ -299,16 +302,81 @@ def _keep(key: str, k: tuple, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _box_counts(mask: np.ndarray, key: str, tile, stride) -> np.ndarray:
-    """Nonzeros of every whole tile from the mask's summed-area table (int32, kept between
-    calls): ``2^ndim`` gathers per tile position, the route for windows too wide to sum from
-    slices."""
+def _sat32(mask: np.ndarray, key: str) -> np.ndarray:
+    """The mask's summed-area table in int32 (zero-padded in front), kept between calls."""
     table = _parts.get(key, {}).get(("sat",))
     if table is None:
         table = np.asarray(mask, dtype=np.int32)
         for ax in range(table.ndim):
             table = np.cumsum(table, axis=ax, dtype=np.int32)
         table = _keep(key, ("sat",), np.pad(table, [(1, 0)] * table.ndim))
+    return table
+
+
+def _small_distributions(mask: np.ndarray, key: str, geoms: np.ndarray):
+    """:func:`_distributions` for geometries with few tile positions, all at once: every
+    position of every geometry (the spatial axis varying fastest) from ``2^ndim`` gathers of
+    the summed-area table, each step's maximum by one ``maximum.reduceat``, the histograms by
+    one ``np.unique`` of (geometry, count) codes. Returns ``(lengths, values, CDFs)``."""
+    nd = mask.ndim
+    shape = np.asarray(mask.shape, dtype=np.int64)
+    table = _sat32(mask, key)
+    tile, stride = geoms[:, :nd], geoms[:, nd:2 * nd]
+    axis, units = geoms[:, -2], geoms[:, -1]
+    n = (shape - tile) // stride + 1                 # whole tiles per axis
+    # axis order per geometry: the spatial axis last (others in order)
+    spatial = np.where(axis >= 0, axis, nd - 1)
+    perm = np.argsort(np.where(np.arange(nd)[None, :] == spatial[:, None], nd, 0)
+                      + np.arange(nd)[None, :], axis=1, kind="stable")
+    n_p = np.take_along_axis(n, perm, axis=1)
+    P = n_p.prod(axis=1)
+    g = np.repeat(np.arange(len(geoms)), P)
+    local = np.arange(P.sum()) - np.repeat(np.cumsum(P) - P, P)
+    inner = np.cumprod(n_p[:, ::-1], axis=1)[:, ::-1]  # positions per step of each axis
+    inner = np.concatenate([inner[:, 1:], np.ones((len(geoms), 1), np.int64)], axis=1)
+    sat_strides = np.array(table.strides, dtype=np.int64) // table.itemsize
+    lo = np.zeros(len(g), dtype=np.int64)
+    ext = []
+    rep = lambda v: np.repeat(v, P)  # noqa: E731  (per geometry -> per position)
+    for j in range(nd):                               # j-th axis of each geometry's order
+        ax = perm[:, j]
+        idx = (local // rep(inner[:, j])) % rep(n_p[:, j])
+        lo += idx * rep(np.take_along_axis(stride, ax[:, None], 1)[:, 0] * sat_strides[ax])
+        ext.append(rep(np.take_along_axis(tile, ax[:, None], 1)[:, 0] * sat_strides[ax]))
+        if j == nd - 1:
+            last = idx                                # index along the spatial axis
+    flat = table.ravel()
+    counts = np.zeros(len(g), dtype=np.int64)
+    for corner in product((0, 1), repeat=nd):
+        off = lo.copy()
+        for j, c in enumerate(corner):
+            if c:
+                off += ext[j]
+        counts += (-1) ** (nd - sum(corner)) * flat[off]
+    # steps: runs of `units` consecutive tiles along the spatial axis of one row
+    u = rep(np.where(axis >= 0, units, 1))
+    new_step = np.ones(len(g), dtype=bool)
+    new_step[1:] = (g[1:] != g[:-1]) | (last[1:] % u[1:] == 0)
+    starts = np.flatnonzero(new_step)
+    peak = np.maximum.reduceat(counts, starts)
+    pg = g[starts]
+    top = int(peak.max()) + 1
+    vals, cnt = np.unique(pg * top + peak, return_counts=True)
+    seg = vals // top
+    run = np.cumsum(cnt)
+    lens = np.bincount(seg, minlength=len(geoms))
+    last_i = np.cumsum(lens) - 1
+    before = np.concatenate([[0], run[last_i[:-1]]])
+    total = run[last_i] - before
+    F = (run - np.repeat(before, lens)) / np.repeat(total, lens)
+    return lens, (vals % top).astype(np.float64), F
+
+
+def _box_counts(mask: np.ndarray, key: str, tile, stride) -> np.ndarray:
+    """Nonzeros of every whole tile from the mask's summed-area table (int32, kept between
+    calls): ``2^ndim`` gathers per tile position, the route for windows too wide to sum from
+    slices."""
+    table = _sat32(mask, key)
     lo, hi = [], []
     for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
         shape = [1] * mask.ndim
@@ -334,6 +402,15 @@ def _distributions(mask: np.ndarray, key: str,
     kept = _parts.setdefault(key, {})
     local: dict[tuple, np.ndarray] = {}
     out: list = [None] * len(geoms)
+    n = (np.asarray(shape) - geoms[:, :nd]) // geoms[:, nd:2 * nd] + 1
+    few = np.flatnonzero(n.prod(axis=1) <= SMALL_POSITIONS)
+    if len(few):
+        lens, vals, F = _small_distributions(mask, key, geoms[few])
+        ends = np.cumsum(lens)
+        for i, a, b in zip(few, ends - lens, ends):
+            out[i] = (vals[a:b], F[a:b])
+    geoms = geoms.copy()
+    geoms[few] = -1                                  # done
 
     def find(k):
         hit = local.get(k)
@@ -341,6 +418,8 @@ def _distributions(mask: np.ndarray, key: str,
 
     for i in np.lexsort(geoms[:, :nd].T[::-1]):    # ascending tiles: divisors come first
         row = geoms[i]
+        if row[0] < 0:
+            continue
         state: tuple = ()
         X = mask
         volume = 1

@@ -98,16 +98,18 @@ def _cases(mask, rng, B, overlap=False):
     return tile, stride, units, P, r, simd
 
 
-@pytest.mark.parametrize("slices", [1, 4, 64])
+@pytest.mark.parametrize("small,slices", [(0, 1), (0, 4), (0, 64), (1 << 14, 4), (60, 4)])
 @pytest.mark.parametrize("shape,overlap", [((48, 96), False), ((48, 96), True),
                                            ((12, 10, 3, 3), True), ((7, 9, 11), True),
                                            ((1, 6, 20, 20), True)])
-def test_batched_mask_statistics_are_bit_identical_to_the_reference(shape, overlap, slices,
-                                                                    monkeypatch):
-    """Prefix sums only (``SLICES`` 1), the default, and strided slices for every abutting
-    window (64)."""
+def test_batched_mask_statistics_are_bit_identical_to_the_reference(shape, overlap, small,
+                                                                    slices, monkeypatch):
+    """Every route: one geometry at a time (``SMALL_POSITIONS`` 0) by the summed-area table
+    (``SLICES`` 1), by default, by strided slices for every abutting window (64); geometries
+    with few positions all at once (the default), and a mix (60)."""
     _fresh(monkeypatch)
     monkeypatch.setattr(stats, "SLICES", slices)
+    monkeypatch.setattr(stats, "SMALL_POSITIONS", small)
     rng = np.random.default_rng(len(shape) * 10 + overlap)
     mask = _clustered(shape, 1)
     key = mask_key(mask)
