@@ -313,6 +313,20 @@ def _sat32(mask: np.ndarray, key: str) -> np.ndarray:
     return table
 
 
+def _by_slices(geoms: np.ndarray, shape) -> np.ndarray:
+    """Geometries whose every axis the slices route handles (whole axis, single elements, or
+    abutting windows down a chain of halves and thirds to ``SLICES`` elements): they need no
+    summed-area table."""
+    nd = len(shape)
+    m, o = geoms[:, :nd].copy(), geoms[:, nd:2 * nd]
+    ok = (m == np.asarray(shape)) | (m == 1)
+    ab = o == m
+    for _ in range(32):
+        for f in (2, 3):
+            m = np.where((m % f == 0) & (m > SLICES), m // f, m)
+    return (ok | (ab & (m <= SLICES))).all(axis=1)
+
+
 def _small_distributions(mask: np.ndarray, key: str, geoms: np.ndarray):
     """:func:`_distributions` for geometries with few tile positions, all at once: every
     position of every geometry (the spatial axis varying fastest) from ``2^ndim`` gathers of
@@ -403,7 +417,7 @@ def _distributions(mask: np.ndarray, key: str,
     local: dict[tuple, np.ndarray] = {}
     out: list = [None] * len(geoms)
     n = (np.asarray(shape) - geoms[:, :nd]) // geoms[:, nd:2 * nd] + 1
-    few = np.flatnonzero(n.prod(axis=1) <= SMALL_POSITIONS)
+    few = np.flatnonzero((n.prod(axis=1) <= SMALL_POSITIONS) & ~_by_slices(geoms, shape))
     if len(few):
         lens, vals, F = _small_distributions(mask, key, geoms[few])
         ends = np.cumsum(lens)
