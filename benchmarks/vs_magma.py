@@ -68,12 +68,13 @@ def run(insts: str, strategy: str, files: list[str]) -> list[dict]:
 TIE = 1e-5  #: relative difference below which two makespans count as equal in the report
 
 
-def _table(groups: dict, head: list[str], paired: bool = False) -> list[str]:
+def _table(groups: dict, head: list[str], paired: bool = False, order=None) -> list[str]:
     """One row per group; A12 over all (ours, MAGMA) pairs, or per paired run when groups
     mix instances of different scale."""
     lines = ["| " + " | ".join(head) + " | runs | MAGMA mean | ours mean | ratio (mean) "
              "| worst ratio | A12 |", "|" + "---|" * (len(head) + 6)]
-    for k, rs in sorted(groups.items()):
+    for k in sorted(groups, key=order):
+        rs = groups[k]
         m = [r["magma_makespan"] for r in rs]
         o = [r["ours_makespan"] for r in rs]
         q = np.array([r["ratio"] for r in rs])
@@ -86,13 +87,17 @@ def _table(groups: dict, head: list[str], paired: bool = False) -> list[str]:
 
 def summarise(out: list[dict]) -> str:
     """Markdown: per (instance, setting, bandwidth) group, per batch, and overall."""
-    groups, batches = defaultdict(list), defaultdict(list)
+    groups, batches, settings = defaultdict(list), defaultdict(list), defaultdict(list)
     for r in out:
         groups[(r["instance"], r["setting"], r["dram_bw"])].append(r)
         held = "insts0" if r["instance"].endswith("/insts0") else "held-out"
         batches[(r["instance"].split("/")[0], held)].append(r)
+        settings[(r["setting"], float(r["dram_bw"]))].append(r)
     lines = ["## Per batch (A12 from paired runs: same instance, setting, bandwidth, seed)", ""]
     lines += _table(batches, ["batch", "instances"], paired=True)
+    lines += ["", "## Per core setting and bandwidth (paired A12)", ""]
+    lines += _table(settings, ["setting", "dram_bw"], paired=True,
+                    order=lambda k: (int(k[0][5:]) if k[0][5:].isdigit() else 99, k))
     lines += ["", "## Per group", ""] + _table(groups, ["instance", "setting", "dram_bw"])
     ratios = np.array([r["ratio"] for r in out])
     lines.append(f"\n{len(out)} runs; ratio ours/MAGMA: geometric mean "
@@ -164,7 +169,14 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the output files")
     ap.add_argument("--beyond", action="store_true", help="the beyond-MAGMA study instead")
     ap.add_argument("--plot", default=None, help="only draw the ratio chart of vs_magma.csv here")
+    ap.add_argument("--from-csv", action="store_true",
+                    help="only rewrite vs_magma.md from the runs in vs_magma.csv")
     a = ap.parse_args()
+    if a.from_csv:
+        out = [{**r, **{k: float(r[k]) for k in ("magma_makespan", "ours_makespan", "ratio")}}
+               for r in csv.DictReader(open(HERE / f"vs_magma{a.tag}.csv"))]
+        (HERE / f"vs_magma{a.tag}.md").write_text(summarise(out))
+        return
     if a.plot:
         plot_ratios(HERE / f"vs_magma{a.tag}.csv", Path(a.plot))
         return
