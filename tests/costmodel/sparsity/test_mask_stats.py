@@ -4,28 +4,17 @@ distinct geometry), which must agree bit for bit on fixed inputs."""
 
 from __future__ import annotations
 
-from itertools import product
-
 import numpy as np
 import pytest
 
 from costmodel.sparsity import stats
-from costmodel.sparsity.stats import mask_expected_max_cycles, mask_key, step_cycles
-
-
-def _sat(mask):
-    s = np.asarray(mask).astype(np.int64)
-    for ax in range(s.ndim):
-        s = np.cumsum(s, axis=ax)
-    return np.pad(s, [(1, 0)] * s.ndim)
-
-
-def _box_sum(table, lo, hi):
-    total = 0
-    for corner in product((0, 1), repeat=len(lo)):
-        idx = tuple(h if c else lo_ for c, lo_, h in zip(corner, lo, hi))
-        total = total + (-1) ** (len(lo) - sum(corner)) * table[idx]
-    return total
+from costmodel.sparsity.stats import (
+    box_sum,
+    mask_expected_max_cycles,
+    mask_key,
+    sat,
+    step_cycles,
+)
 
 
 def _ref_distribution(mask, tile, stride, axis, units):
@@ -39,7 +28,7 @@ def _ref_distribution(mask, tile, stride, axis, units):
         start = np.arange(0, D - m + 1, o).reshape(shape)
         lo.append(start)
         hi.append(start + m)
-    counts = np.asarray(_box_sum(_sat(mask), lo, hi))
+    counts = np.asarray(box_sum(sat(mask), lo, hi))
     if units > 1:
         c = np.moveaxis(counts, axis, -1)
         pad = -c.shape[-1] % units
