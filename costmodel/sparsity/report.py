@@ -20,7 +20,7 @@ from ..energy import EnergyModel
 from ..layer import Layer, TensorTable
 from ..levels import Level
 from .config import SparsityConfig
-from .density import DENSE, Density, layer_density
+from .density import DENSE, Density, layer_density, reduction_dim
 from .formats import ratio
 from .stats import (
     buffer_occupancy,
@@ -29,6 +29,7 @@ from .stats import (
     mask_floor_density,
     mask_max_count,
     mean_cycles,
+    nm_compute_ratio,
     nm_cycles,
     step_cycles,
 )
@@ -108,9 +109,44 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
     return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
 
 
-def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None):
+def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str):
+    """``(t, o, D, rows, spatial, units, shared)`` of ``tensor`` along its N:M axis for the
+    batch: the innermost level's window and step along the axis, the axis' extent at that
+    level, the tile's extent over the other axes, whether the spatial dim is the axis, the
+    level's units, and whether they all take the same tile (the spatial dim is not the
+    tensor's)."""
+    tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
+    sd = layer.full_dims()
+    dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
+    red = reduction_dim(layer.type)
+    ax = dims.index(red) if red in dims else len(dims) - 1
+    D = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
+    rows = np.prod(np.delete(tile, ax, axis=1), axis=1).astype(np.float64)
+    return tile[:, ax], stride[:, ax], D, rows, float(axis == ax), units, axis == -1
+
+
+def spatial_folds(inner: Level):
+    """``(full, edge, w_edge)`` of the innermost level: its units active in a full spatial
+    fold and in the last fold, and the share of the steps that last fold takes (the folds
+    repeat the same temporal steps)."""
+    units = np.maximum(np.atleast_1d(inner.N).astype(np.float64), 1.0)
+    d = inner.directives[inner.spatial[0]]
+    D = np.asarray(inner.SD[d.var], dtype=np.float64)
+    m, o = d.m.astype(np.float64), d.o.astype(np.float64)
+    tiles = np.where(D <= m, 1.0, np.ceil((D - m) / o) + 1.0)
+    folds = np.ceil(tiles / units)
+    full = np.minimum(tiles, units)
+    edge = tiles - (folds - 1.0) * units
+    return full, edge, np.where(edge < full, 1.0 / folds, 0.0)
+
+
+def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
+                   nm_geom=None, folds=None):
     """Sparse over dense compute time of a step (skipping only); ``geometry(tensor)`` gives
-    a mask's tile geometry (:func:`mask_tiles`)."""
+    a mask's tile geometry (:func:`mask_tiles`), ``nm_geom(tensor)`` the N:M axis windows
+    (:func:`nm_geometry`), ``folds`` the innermost level's active units per spatial fold
+    (:func:`spatial_folds`): the expected maximum is taken over each fold's active units,
+    weighted by its share of the steps, instead of over the average count ``P``."""
     n_in, n_w, _, macs = tiles
     sparse = [t for t in cfg.on if t in dens]
     if cfg.compute != "skip" or not sparse:
@@ -123,14 +159,37 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None)
             r = r * dens[other].value
     d = dens[prim]
     dense = step_cycles(n, macs / np.maximum(n, 1.0), simd)
+    per_fold = [(P, 1.0)]
+    if folds is not None:
+        full, edge, w = folds
+        groups = np.maximum(1.0, np.rint(P / (full * (1.0 - w) + edge * w)))
+        per_fold = [(full * groups, 1.0 - w), (edge * groups, w)]
     if d.structured:
         sp = nm_cycles(n, (d.n, d.m), r, simd)
+        if nm_geom is not None:
+            t, o, D, rows, spatial, units, shared = nm_geom(prim)
+            split = (t % d.m != 0) | ((o % d.m != 0) & (t < D))
+            if split.any():
+                # independent draws of each window: the level's groups of units where they
+                # share a tile or split the axis, every active unit of the fold otherwise
+                groups = np.maximum(1.0, np.rint(P / np.maximum(units, 1)))
+                ratio = 0.0
+                for Pf, wf in ([(groups, 1.0)] if (shared or spatial) else per_fold):
+                    P_ = np.broadcast_to(Pf, split.shape)
+                    ratio = ratio + np.broadcast_to(wf, split.shape)[split] * nm_compute_ratio(
+                        t[split], o[split], D[split], rows[split], spatial, units[split],
+                        (d.n, d.m), P_[split], np.broadcast_to(r, split.shape)[split],
+                        np.broadcast_to(macs / np.maximum(n, 1.0), split.shape)[split],
+                        np.broadcast_to(simd, split.shape)[split])
+                sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
+                sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":
         sp = mean_cycles(n, d.value, r, simd)
     elif d.mask is not None and geometry is not None:
         sp = mask_expected_max_cycles(d.mask, d.key, *geometry(prim), P, r, simd)
     else:
-        sp = expected_max_cycles(n, d.value, P, r, simd, totals[prim])
+        sp = sum(wf * expected_max_cycles(n, d.value, Pf, r, simd, totals[prim])
+                 for Pf, wf in per_fold)
     return sp / dense
 
 
@@ -211,7 +270,9 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry)
+    nm_geom = lambda t: nm_geometry(layer, table, levels[-1], t)  # noqa: E731
+    compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
+                       spatial_folds(levels[-1]))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
     return SparseResult(dram_scale=dram, compute_cycles=compute)
 
@@ -254,12 +315,14 @@ def _energies(r, w, e: EnergyModel, executed, gated, skipped) -> None:
         + e.mac_skipped * skipped)
 
 
-def _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry=None):
+def _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry=None, nm_geom=None,
+             folds=None):
     """On-chip runtime: compute scaled by the expected-max ratio, NoC time by the L1 formats."""
     t_on = np.asarray(r["runtime"], dtype=np.float64)
     compute = np.asarray(res.get("compute_cycles", t_on), dtype=np.float64)
     P = np.maximum(np.rint(np.asarray(r["avg_utilized_pes"], dtype=np.float64)), 1.0)
-    ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals, geometry=geometry)
+    ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals, geometry=geometry,
+                             nm_geom=nm_geom, folds=folds)
     sparse_compute = np.ceil(compute * ratio_c - 1e-9)
     c_in = [f1[i][0] + f1[i][1] for i in range(3)]
     l1w = [np.asarray(r[f"{t}_l1_write"], dtype=np.float64) for t in REPORT_TENSORS[:2]]
@@ -285,7 +348,9 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
     geometry = None if mode == "random" else (
         lambda t: mask_tiles(layer, table, levels[-1], t))
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
-                          "max" if mode == "random" else mode, geometry)
+                          "max" if mode == "random" else mode, geometry,
+                          lambda t: nm_geometry(layer, table, levels[-1], t),
+                          spatial_folds(levels[-1]))
 
 
 __all__ = ["Density", "SparseResult", "apply_sparsity", "check_formats", "compute_ratio",

@@ -30,6 +30,7 @@ sums run over all cases whose distributions have the same length at once.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from itertools import product
 
 import numpy as np
@@ -594,3 +595,106 @@ def mask_floor_density(mask: np.ndarray, key: str) -> float:
         hit = _floors[key] = float((table[idx] / vol).min())
     return hit
 
+
+
+#: N:M step times kept between calls, by argument row (then the cache starts over)
+_nm_cache: dict[tuple, float] = {}
+
+
+def _hyp_pmf(M: int, N: int, length: int) -> np.ndarray:
+    """Kept elements among ``length`` positions of one N:M group (N of M kept at random)."""
+    from scipy.stats import hypergeom
+    return hypergeom(M, N, length).pmf(np.arange(min(N, length) + 1))
+
+
+def _power_pmf(p: np.ndarray, k: int) -> np.ndarray:
+    """pmf of the sum of ``k`` independent draws from ``p`` (repeated squaring)."""
+    out, base = np.ones(1), p
+    while k:
+        if k & 1:
+            out = np.convolve(out, base)
+        k >>= 1
+        if k:
+            base = np.convolve(base, base)
+    return out
+
+
+def nm_window_pmf(a: int, b: int, rows: int, N: int, M: int) -> np.ndarray:
+    """pmf of the kept elements of ``rows`` independent rows over the window ``[a, b)`` of an
+    N:M axis (groups ``[gM, (g+1)M)``, N kept at random positions in each): whole groups
+    give exactly N, partial ones a hypergeometric count."""
+    per_row, full = np.ones(1), 0
+    for g in range(a // M, (b - 1) // M + 1):
+        length = min(b, (g + 1) * M) - max(a, g * M)
+        if length == M:
+            full += N
+        else:
+            per_row = np.convolve(per_row, _hyp_pmf(M, N, length))
+    return np.concatenate([np.zeros(full * rows), _power_pmf(per_row, rows)])
+
+
+def _nm_case(t, o, D, rows, spatial, units, N, M, P, r, r_dense, simd) -> float:
+    """Sparse over dense compute time of the steps along the N:M axis for one argument row
+    (:func:`nm_compute_ratio`): steps with the same windows (by group offset and length)
+    are summed once."""
+    t, o, D, rows, units, N, M = (int(v) for v in (t, o, D, rows, units, N, M))
+    tiles = 1 if D <= t else -(-(D - t) // o) + 1
+    per_step = units if spatial else 1
+    steps: Counter = Counter()
+    for k in range(-(-tiles // per_step)):
+        wins = Counter()
+        for i in range(k * per_step, min((k + 1) * per_step, tiles)):
+            wins[(i * o % M, min(i * o + t, D) - i * o)] += 1
+        steps[tuple(sorted(wins.items()))] += 1
+    cdfs: dict[tuple, np.ndarray] = {}
+    sparse = dense = 0.0
+    for wins, count in steps.items():
+        prod = np.ones(1)
+        for (a, length), n_win in wins:
+            F = cdfs.get((a, length))
+            if F is None:
+                F = cdfs[(a, length)] = np.cumsum(nm_window_pmf(a, a + length, rows, N, M))
+            if len(F) > len(prod):
+                prod = np.concatenate([prod, np.full(len(F) - len(prod), prod[-1])])
+            prod = prod * np.concatenate([F, np.ones(len(prod) - len(F))]) ** (P * n_win)
+        sparse += count * float((step_cycles(np.arange(len(prod)), r, simd)
+                                 * np.diff(prod, prepend=0.0)).sum())
+        dense += count * float(step_cycles(max(ln for (_, ln), _ in wins) * rows, r_dense,
+                                           simd))
+    return sparse / dense
+
+
+def nm_compute_ratio(t, o, D, rows, spatial, units, nm, P, r, r_dense, simd) -> np.ndarray:
+    """Sparse over dense compute time under an N:M structure, walking the windows the mapping
+    gives the units along the N:M axis: a unit's tile spans ``rows`` rows (its extent on the
+    tensor's other axes) and the window ``[i o, i o + t)`` of an axis of ``D`` (a multiple of
+    M), step after step; with the spatial dim on that axis a step's units take consecutive
+    windows. A window that covers whole groups holds exactly ``N / M`` of them; one that
+    splits a group holds a hypergeometric part of it, so a step lasts the expected maximum
+    over its units: ``P`` independent draws of each of the step's windows (one window, or the
+    spatial units' consecutive windows, taken as independent). Rows ``[B]``; cached per
+    distinct argument row."""
+    N, M = nm
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
+                                 (t, o, D, rows, spatial, units, P, r, r_dense, simd)))
+    shape = args[0].shape
+    flat = np.stack([a.ravel() for a in args], axis=1)
+    t_, o_, D_, rows_, sp_, units_, P_, r_, rd_, s_ = flat.T
+    aligned = (t_ % M == 0) & ((o_ % M == 0) | (t_ >= D_))
+    out = step_cycles(t_ * rows_ * N / M, r_, s_) / step_cycles(t_ * rows_, rd_, s_)
+    todo = np.flatnonzero(~aligned)
+    if len(todo):
+        keys, inv = np.unique(flat[todo], axis=0, return_inverse=True)
+        vals = np.empty(len(keys))
+        for j, row in enumerate(keys):
+            key = (N, M) + tuple(row)
+            hit = _nm_cache.get(key)
+            if hit is None:
+                if len(_nm_cache) >= CACHE_SIZE:
+                    _nm_cache.clear()
+                t1, o1, D1, rw, spa, un, P1, r1, rd1, s1 = row
+                hit = _nm_cache[key] = _nm_case(t1, o1, D1, rw, spa > 0, un, N, M, P1, r1,
+                                                rd1, s1)
+            vals[j] = hit
+        out[todo] = vals[inv.ravel()]
+    return out.reshape(shape)
