@@ -173,14 +173,13 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
                 # independent draws of each window: the level's groups of units where they
                 # share a tile or split the axis, every active unit of the fold otherwise
                 groups = np.maximum(1.0, np.rint(P / np.maximum(units, 1)))
-                ratio = 0.0
-                for Pf, wf in ([(groups, 1.0)] if (shared or spatial) else per_fold):
-                    P_ = np.broadcast_to(Pf, split.shape)
-                    ratio = ratio + np.broadcast_to(wf, split.shape)[split] * nm_compute_ratio(
-                        t[split], o[split], D[split], rows[split], spatial, units[split],
-                        (d.n, d.m), P_[split], np.broadcast_to(r, split.shape)[split],
-                        np.broadcast_to(macs / np.maximum(n, 1.0), split.shape)[split],
-                        np.broadcast_to(simd, split.shape)[split])
+                fold = [(groups, 1.0)] if (shared or spatial) else per_fold
+                col = lambda a: np.broadcast_to(a, split.shape)[split]  # noqa: E731
+                ratio = nm_compute_ratio(
+                    t[split], o[split], D[split], rows[split], spatial, units[split],
+                    (d.n, d.m), np.stack([col(Pf) for Pf, _ in fold], axis=1),
+                    col(r), col(macs / np.maximum(n, 1.0)), col(simd),
+                    weights=np.stack([col(wf) for _, wf in fold], axis=1))
                 sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
                 sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":

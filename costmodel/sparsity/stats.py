@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from itertools import product
+from math import ceil, comb, gcd
 
 import numpy as np
 from scipy.special import ndtr
@@ -597,14 +598,16 @@ def mask_floor_density(mask: np.ndarray, key: str) -> float:
 
 
 
-#: N:M step times kept between calls, by argument row (then the cache starts over)
+#: N:M compute ratios kept between calls, by argument row (then the cache starts over)
 _nm_cache: dict[tuple, float] = {}
+#: CDFs of a window's kept count, by (group offset, length, rows, N, M)
+_nm_cdfs: dict[tuple, np.ndarray] = {}
 
 
 def _hyp_pmf(M: int, N: int, length: int) -> np.ndarray:
     """Kept elements among ``length`` positions of one N:M group (N of M kept at random)."""
-    from scipy.stats import hypergeom
-    return hypergeom(M, N, length).pmf(np.arange(min(N, length) + 1))
+    return np.array([comb(N, x) * comb(M - N, length - x)
+                     for x in range(min(N, length) + 1)], dtype=np.float64) / comb(M, length)
 
 
 def _power_pmf(p: np.ndarray, k: int) -> np.ndarray:
@@ -619,52 +622,172 @@ def _power_pmf(p: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _split_parts(a: int, length: int, M: int) -> tuple[int, int, int]:
+    """``(head, tail, whole)`` of the window ``[a, a + length)`` (``0 <= a < M``): the
+    positions it takes of the group it starts in and of the group it ends in where those
+    are split (0 otherwise), and the groups it covers whole."""
+    b = a + length
+    if b <= M:                                  # inside one group
+        return (0, 0, 1) if length == M else (length, 0, 0)
+    return (M - a if a else 0), b % M, b // M - (1 if a else 0)
+
+
+def _partial_row_pmf(head: int, tail: int, N: int, M: int) -> np.ndarray:
+    """One row's kept count in the split parts ``head`` and ``tail`` of its window's end
+    groups."""
+    pmf = np.ones(1)
+    for part in (head, tail):
+        if 0 < part < M:
+            pmf = np.convolve(pmf, _hyp_pmf(M, N, part))
+    return pmf
+
+
 def nm_window_pmf(a: int, b: int, rows: int, N: int, M: int) -> np.ndarray:
     """pmf of the kept elements of ``rows`` independent rows over the window ``[a, b)`` of an
     N:M axis (groups ``[gM, (g+1)M)``, N kept at random positions in each): whole groups
-    give exactly N, partial ones a hypergeometric count."""
-    per_row, full = np.ones(1), 0
-    for g in range(a // M, (b - 1) // M + 1):
-        length = min(b, (g + 1) * M) - max(a, g * M)
-        if length == M:
-            full += N
+    give exactly N, split ones a hypergeometric count."""
+    head, tail, whole = _split_parts(a % M, b - a, M)
+    pmf = _partial_row_pmf(head, tail, N, M)
+    return np.concatenate([np.zeros(whole * N * rows), _power_pmf(pmf, rows)])
+
+
+#: row counts above which a power of a per-row pmf is taken by FFT (absolute error ~1e-13)
+FFT_ROWS = 4
+
+
+def _split_cdfs(splits: list[tuple[int, int, int]], N: int, M: int) -> list[np.ndarray]:
+    """CDFs of the kept count in the split end groups ``(head, tail, rows)`` of ``rows``
+    independent rows (cached); the missing ones with many rows are powered together by FFT,
+    one transform per size."""
+    need = sorted({c for c in splits if c + (N, M) not in _nm_cdfs})
+    if len(_nm_cdfs) + len(need) > CACHE_SIZE:
+        _nm_cdfs.clear()
+        need = sorted(set(splits))
+    big: dict[int, list] = {}
+    for h, t, rows in need:
+        pmf = _partial_row_pmf(h, t, N, M)
+        if rows <= FFT_ROWS or len(pmf) == 1:
+            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(_power_pmf(pmf, rows)), 1.0)
         else:
-            per_row = np.convolve(per_row, _hyp_pmf(M, N, length))
-    return np.concatenate([np.zeros(full * rows), _power_pmf(per_row, rows)])
+            n = rows * (len(pmf) - 1) + 1
+            big.setdefault(1 << (n - 1).bit_length(), []).append((h, t, rows, pmf, n))
+    for size, group in big.items():
+        pad = np.zeros((len(group), size))
+        for i, (*_, pmf, _n) in enumerate(group):
+            pad[i, :len(pmf)] = pmf
+        powers = np.array([g[2] for g in group], dtype=np.float64)[:, None]
+        dens = np.fft.irfft(np.fft.rfft(pad, axis=1) ** powers, n=size, axis=1)
+        for (h, t, rows, _, n), d in zip(group, dens):
+            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(np.clip(d[:n], 0.0, None)),
+                                                      1.0)
+    return [_nm_cdfs[c + (N, M)] for c in splits]
 
 
-def _nm_case(t, o, D, rows, spatial, units, N, M, P, r, r_dense, simd) -> float:
-    """Sparse over dense compute time of the steps along the N:M axis for one argument row
-    (:func:`nm_compute_ratio`): steps with the same windows (by group offset and length)
-    are summed once."""
-    t, o, D, rows, units, N, M = (int(v) for v in (t, o, D, rows, units, N, M))
+def _nm_cdfs_for(cases: list[tuple[int, int, int]], N: int,
+                 M: int) -> list[tuple[int, np.ndarray]]:
+    """``(base, CDF)`` of the kept count of ``(offset, length, rows)`` windows: the count is
+    ``base`` (the whole groups) plus the split groups' part (:func:`_split_cdfs`)."""
+    parts = [_split_parts(a, length, M) for a, length, _ in cases]
+    F = _split_cdfs([(h, t, rows) for (h, t, _), (*_, rows) in zip(parts, cases)], N, M)
+    return [(whole * N * rows, f) for (_, _, whole), (*_, rows), f in zip(parts, cases, F)]
+
+
+def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
+    """How many of the ``n`` window starts ``start, start + o, ...`` fall at each offset
+    within their group (the offsets repeat every ``M / gcd(o, M)`` windows)."""
+    period = M // gcd(o, M)
+    q, rem = divmod(n, period)
+    out: Counter = Counter()
+    for j in range(min(period, n)):
+        out[(start + j * o) % M] += q + (j < rem)
+    return out
+
+
+def _nm_steps(t, o, D, spatial, units, M):
+    """The step kinds along the N:M axis: ``[(steps, {(offset, length): windows})]``, the
+    windows each step of that kind gives its units (one per step unless ``spatial``)."""
     tiles = 1 if D <= t else -(-(D - t) // o) + 1
-    per_step = units if spatial else 1
-    steps: Counter = Counter()
-    for k in range(-(-tiles // per_step)):
-        wins = Counter()
-        for i in range(k * per_step, min((k + 1) * per_step, tiles)):
-            wins[(i * o % M, min(i * o + t, D) - i * o)] += 1
-        steps[tuple(sorted(wins.items()))] += 1
-    cdfs: dict[tuple, np.ndarray] = {}
-    sparse = dense = 0.0
-    for wins, count in steps.items():
-        prod = np.ones(1)
-        for (a, length), n_win in wins:
-            F = cdfs.get((a, length))
-            if F is None:
-                F = cdfs[(a, length)] = np.cumsum(nm_window_pmf(a, a + length, rows, N, M))
-            if len(F) > len(prod):
-                prod = np.concatenate([prod, np.full(len(F) - len(prod), prod[-1])])
-            prod = prod * np.concatenate([F, np.ones(len(prod) - len(F))]) ** (P * n_win)
-        sparse += count * float((step_cycles(np.arange(len(prod)), r, simd)
-                                 * np.diff(prod, prepend=0.0)).sum())
-        dense += count * float(step_cycles(max(ln for (_, ln), _ in wins) * rows, r_dense,
-                                           simd))
-    return sparse / dense
+    last = (tiles - 1, min(t, D - (tiles - 1) * o))
+    if not spatial:
+        full = _residue_counts(0, o, tiles - 1, M)
+        kinds = [(c, {(a, t): 1}) for a, c in full.items()]
+        return kinds + [(1, {(last[0] * o % M, last[1]): 1})]
+    folds = -(-tiles // units)
+    kinds = []
+    for s, c in _residue_counts(0, units * o, folds - 1, M).items():
+        kinds.append((c, {(a, t): n for a, n in _residue_counts(s, o, units, M).items()}))
+    first = (folds - 1) * units
+    wins = {(a, t): n for a, n in _residue_counts(first * o % M, o, tiles - 1 - first,
+                                                   M).items()}
+    key = (last[0] * o % M, last[1])
+    wins[key] = wins.get(key, 0) + 1
+    return kinds + [(1, wins)]
 
 
-def nm_compute_ratio(t, o, D, rows, spatial, units, nm, P, r, r_dense, simd) -> np.ndarray:
+def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
+    """``E[step_cycles(max of P draws)]`` for rows of CDFs ``F`` ``[C, L]`` over counts
+    ``base..base+L-1``; ``base``, ``P``, ``r``, ``simd`` are ``[C, 1]``."""
+    Fp = np.exp(P * np.log(np.clip(F, 1e-300, 1.0)))
+    L = F.shape[1]
+    return (step_cycles(base + np.arange(L)[None, :], r, simd)
+            * np.diff(Fp, axis=1, prepend=0.0)).sum(axis=1)
+
+
+def _single_window_steps(keys, rows_, N: int, M: int, k: int, dense, sparse) -> None:
+    """Add the dense and expected sparse step times of argument rows ``keys[rows_]`` whose
+    units each take one window per step (the N:M axis is not spatial) to ``dense`` and
+    ``sparse``: the windows' group offsets repeat every ``M / gcd(o, M)`` steps, so the steps
+    are counted per offset (plus the last, possibly shorter, window), all in arrays."""
+    kk = keys[rows_]
+    t, o, D, rw = (kk[:, c].astype(np.int64) for c in range(4))
+    rd, sd, r = kk[:, 7], kk[:, 8], kk[:, 6]
+    tiles = np.where(D <= t, 1, -(-(D - t) // o) + 1)
+    n = tiles - 1
+    period = M // np.gcd(o, M)
+    j = np.arange(M)[None, :]
+    valid = j < np.minimum(period, n)[:, None]
+    cnt = n[:, None] // period[:, None] + (j < (n % period)[:, None])
+    a = (j * o[:, None]) % M
+    ln = np.broadcast_to(t[:, None], a.shape)
+    last_a = ((tiles - 1) * o) % M
+    last_len = np.minimum(t, D - (tiles - 1) * o)
+    ci, cj = np.nonzero(valid)
+    case_row = np.concatenate([ci, np.arange(len(kk))])
+    case_a = np.concatenate([a[ci, cj], last_a])
+    case_len = np.concatenate([ln[ci, cj], last_len])
+    case_cnt = np.concatenate([cnt[ci, cj], np.ones(len(kk), dtype=np.int64)]).astype(
+        np.float64)
+    case_rw = rw[case_row]
+    b = case_a + case_len
+    inside = b <= M
+    head = np.where(inside, np.where(case_len == M, 0, case_len),
+                    np.where(case_a > 0, M - case_a, 0))
+    tail = np.where(inside, 0, b % M)
+    whole = np.where(inside, case_len == M, b // M - (case_a > 0))
+    np.add.at(dense, rows_[case_row], case_cnt * np.maximum(
+        1.0, np.ceil(rd[case_row] * case_len * case_rw / sd[case_row] - 1e-9)))
+    split, sinv = np.unique(np.stack([head, tail, case_rw], axis=1), axis=0,
+                            return_inverse=True)
+    sinv = sinv.ravel()
+    F = _split_cdfs([tuple(int(v) for v in row) for row in split], N, M)
+    lens = np.array([len(f) for f in F])
+    base = (whole * N * case_rw).astype(np.float64)
+    for L in np.unique(lens):
+        ids = np.flatnonzero(lens == L)
+        table = np.stack([F[i] for i in ids])
+        pos = np.full(len(split), -1)
+        pos[ids] = np.arange(len(ids))
+        sel = np.flatnonzero(pos[sinv] >= 0)
+        Fc = table[pos[sinv[sel]]]
+        row = case_row[sel]
+        for f in range(k):
+            e = _expected_max(Fc, base[sel, None], kk[row, 9 + f][:, None], r[row, None],
+                              sd[row, None])
+            np.add.at(sparse, rows_[row], kk[row, 9 + k + f] * case_cnt[sel] * e)
+
+
+def nm_compute_ratio(t, o, D, rows, spatial, units, nm, P, r, r_dense, simd,
+                     weights=None) -> np.ndarray:
     """Sparse over dense compute time under an N:M structure, walking the windows the mapping
     gives the units along the N:M axis: a unit's tile spans ``rows`` rows (its extent on the
     tensor's other axes) and the window ``[i o, i o + t)`` of an axis of ``D`` (a multiple of
@@ -672,29 +795,55 @@ def nm_compute_ratio(t, o, D, rows, spatial, units, nm, P, r, r_dense, simd) -> 
     windows. A window that covers whole groups holds exactly ``N / M`` of them; one that
     splits a group holds a hypergeometric part of it, so a step lasts the expected maximum
     over its units: ``P`` independent draws of each of the step's windows (one window, or the
-    spatial units' consecutive windows, taken as independent). Rows ``[B]``; cached per
-    distinct argument row."""
+    spatial units' consecutive windows, taken as independent). ``P`` and ``weights`` may be
+    ``[B, k]``: the ratio is then the ``weights``-weighted sum over the ``k`` unit counts
+    (spatial folds). Arguments ``[B]``; one value per distinct argument row, cached; the
+    windows' kept-count CDFs cached by offset, length and rows; single-window steps of all
+    rows summed in array operations per CDF length."""
     N, M = nm
-    args = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
-                                 (t, o, D, rows, spatial, units, P, r, r_dense, simd)))
-    shape = args[0].shape
-    flat = np.stack([a.ravel() for a in args], axis=1)
-    t_, o_, D_, rows_, sp_, units_, P_, r_, rd_, s_ = flat.T
-    aligned = (t_ % M == 0) & ((o_ % M == 0) | (t_ >= D_))
-    out = step_cycles(t_ * rows_ * N / M, r_, s_) / step_cycles(t_ * rows_, rd_, s_)
-    todo = np.flatnonzero(~aligned)
-    if len(todo):
-        keys, inv = np.unique(flat[todo], axis=0, return_inverse=True)
-        vals = np.empty(len(keys))
-        for j, row in enumerate(keys):
-            key = (N, M) + tuple(row)
-            hit = _nm_cache.get(key)
-            if hit is None:
-                if len(_nm_cache) >= CACHE_SIZE:
-                    _nm_cache.clear()
-                t1, o1, D1, rw, spa, un, P1, r1, rd1, s1 = row
-                hit = _nm_cache[key] = _nm_case(t1, o1, D1, rw, spa > 0, un, N, M, P1, r1,
-                                                rd1, s1)
-            vals[j] = hit
-        out[todo] = vals[inv.ravel()]
-    return out.reshape(shape)
+    P = np.asarray(P, dtype=np.float64)
+    P2 = P.reshape(len(P), -1) if P.ndim else P.reshape(1, 1)
+    k = P2.shape[1]
+    W = (np.ones_like(P2) if weights is None
+         else np.asarray(weights, dtype=np.float64).reshape(P2.shape))
+    cols = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
+                                 (t, o, D, rows, spatial, units, r, r_dense, simd)))
+    B = max(len(np.atleast_1d(cols[0])), len(P2))
+    flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols]
+                          + [np.broadcast_to(P2, (B, k)), np.broadcast_to(W, (B, k))], axis=1)
+    keys, inv = np.unique(flat, axis=0, return_inverse=True)
+    vals = np.array([_nm_cache.get((N, M) + tuple(row), np.nan) for row in keys])
+    miss = np.flatnonzero(np.isnan(vals))
+    dense = np.zeros(len(keys))
+    sparse = np.zeros(len(keys))
+    temporal = miss[keys[miss, 4] == 0]
+    if len(temporal):
+        _single_window_steps(keys, temporal, N, M, k, dense, sparse)
+    multi = []                   # (key, steps, windows, rows): steps of spatial units
+    for j in miss[keys[miss, 4] != 0]:
+        t1, o1, D1, rw, sp1, un = (int(v) for v in keys[j, :6])
+        rd1, s1 = keys[j, 7], keys[j, 8]
+        for count, wins in _nm_steps(t1, o1, D1, True, un, M):
+            longest = max(length for _, length in wins)
+            dense[j] += count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
+            multi.append((j, count, wins, rw))
+    needed = sorted({(a, ln, rw) for _, _, wins, rw in multi for (a, ln) in wins})
+    cdfs = dict(zip(needed, _nm_cdfs_for(needed, N, M)))
+    for j, count, wins, rw in multi:
+        parts = [(cdfs[(a, length, rw)], n) for (a, length), n in wins.items()]
+        lo = min(b for (b, _), _ in parts)
+        hi = max(b + len(F) for (b, F), _ in parts)
+        x = np.arange(lo, hi)
+        for f in range(k):
+            prod = np.ones(hi - lo)
+            for (b, F), n in parts:     # P(count <= x): 0 below the window's base, 1 above
+                Fx = np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)])
+                prod = prod * Fx ** (keys[j, 9 + f] * n)
+            sparse[j] += keys[j, 9 + k + f] * count * float(
+                (step_cycles(x, keys[j, 6], keys[j, 8]) * np.diff(prod, prepend=0.0)).sum())
+    vals[miss] = sparse[miss] / dense[miss]
+    if len(_nm_cache) + len(miss) > CACHE_SIZE:
+        _nm_cache.clear()
+    for j in miss:
+        _nm_cache[(N, M) + tuple(keys[j])] = float(vals[j])
+    return vals[inv.ravel()]

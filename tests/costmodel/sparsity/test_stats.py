@@ -71,3 +71,32 @@ def test_expected_max_is_at_least_the_mean_and_grows_with_units():
     one = expected_max_cycles(64, 0.3, 1, 1, 1, 10**6)
     many = expected_max_cycles(64, 0.3, 256, 1, 1, 10**6)
     assert one == pytest.approx(64 * 0.3, rel=0.02) and many > one + 5
+
+
+def test_nm_ratio_fft_power_matches_convolution():
+    """Many-row windows power their per-row pmf by FFT: the same ratios as repeated exact
+    convolution to 1e-9, and temporal windows agree with spatial folds of one unit."""
+    from costmodel.sparsity import stats
+    rng = np.random.default_rng(1)
+    B = 120
+    D = 4 * rng.integers(1, 40, B)
+    t = rng.integers(1, 50, B)
+    rows = rng.choice([5, 64, 300, 1000], B)
+    P = rng.integers(1, 1024, B).astype(float)
+    r = rng.integers(1, 9, B).astype(float)
+    s = rng.choice([1, 2, 4], B).astype(float)
+    args = (t, t, D, rows)
+
+    def ratio(spatial, fft_rows):
+        stats._nm_cache.clear()
+        stats._nm_cdfs.clear()
+        old, stats.FFT_ROWS = stats.FFT_ROWS, fft_rows
+        try:
+            return stats.nm_compute_ratio(*args, spatial, np.ones(B), (2, 4), P, r, r, s)
+        finally:
+            stats.FFT_ROWS = old
+
+    fft, exact = ratio(0.0, 4), ratio(0.0, 10 ** 9)
+    assert np.allclose(fft, exact, rtol=1e-9, atol=0)
+    assert np.allclose(ratio(1.0, 4), fft, rtol=1e-12, atol=0)
+    assert (fft >= 0.5 - 1e-12).all() and (fft <= 1 + 1e-12).all()
