@@ -390,17 +390,27 @@ def _small_distributions(mask: np.ndarray, key: str, geoms: np.ndarray):
 
 def _box_counts(mask: np.ndarray, key: str, tile, stride) -> np.ndarray:
     """Nonzeros of every whole tile from the mask's summed-area table (int32, kept between
-    calls): ``2^ndim`` gathers per tile position, the route for windows too wide to sum from
-    slices."""
+    calls): ``2^ndim`` strided views of the table, one per box corner, the route for
+    windows too wide to sum from slices."""
     table = _sat32(mask, key)
     lo, hi = [], []
-    for ax, (m, o, D) in enumerate(zip(tile, stride, mask.shape)):
-        shape = [1] * mask.ndim
-        shape[ax] = -1
-        start = np.arange(0, D - int(m) + 1, int(o)).reshape(shape)
-        lo.append(start)
-        hi.append(start + int(m))
-    return np.asarray(box_sum(table, lo, hi))
+    for m, o, D in zip(tile, stride, mask.shape):
+        m, o = int(m), int(o)
+        last = (D - m) // o * o                      # start of the last whole tile
+        lo.append(slice(0, last + 1, o))
+        hi.append(slice(m, m + last + 1, o))
+    total = None
+    for corner in product((0, 1), repeat=mask.ndim):
+        view = table[tuple(h if c else lo_ for c, lo_, h in zip(corner, lo, hi))]
+        if total is None:
+            total = view.astype(np.int32, copy=True)
+            if (mask.ndim - sum(corner)) % 2:
+                np.negative(total, out=total)
+        elif (mask.ndim - sum(corner)) % 2:
+            total -= view
+        else:
+            total += view
+    return total
 
 
 def _distributions(mask: np.ndarray, key: str,
