@@ -54,3 +54,67 @@ def seeds(p: Problem, rng: np.random.Generator, n_random: int = 2) -> tuple[np.n
             cores += [c, c]
             keys += [k, 1.0 - k]
     return np.array(cores), np.array(keys)
+
+
+def least_data(p: Problem, cap: float, refill: bool = True) -> np.ndarray | None:
+    """Cores ``[J]`` that move little data while no core's summed latency exceeds ``cap``.
+
+    Every job starts on its least-data core; while a core is over the cap, the move off an
+    over-full core that adds the least data per cycle of load removed (onto a core where it
+    fits) is made; with ``refill`` jobs then move to less-data cores while they fit. None if
+    the cap cannot be met this way.
+    """
+    J, C = p.latency.shape
+    lat = np.where(p.feasible, p.latency, np.inf)
+    area = np.where(p.feasible, p.area, np.inf)
+    rows = np.arange(J)
+    core = np.argmin(area, axis=1)
+    load = np.bincount(core, weights=lat[rows, core], minlength=C)
+    with np.errstate(invalid="ignore"):
+        while (load > cap * (1 + 1e-9)).any():
+            jobs = np.flatnonzero((load > cap * (1 + 1e-9))[core])
+            more = area[jobs] - area[jobs, core[jobs]][:, None]
+            cost = np.where(load[None, :] + lat[jobs] <= cap, more, np.inf)
+            cost = cost / lat[jobs, core[jobs]][:, None]
+            i, c = np.unravel_index(np.argmin(cost), cost.shape)
+            if not np.isfinite(cost[i, c]):
+                return None
+            j = jobs[i]
+            load[core[j]] -= lat[j, core[j]]
+            load[c] += lat[j, c]
+            core[j] = c
+        while refill:
+            less = np.where(load[None, :] + lat <= cap, area - area[rows, core][:, None], 0.0)
+            j, c = np.unravel_index(np.argmin(less), less.shape)
+            if not less[j, c] < 0:
+                break
+            load[core[j]] -= lat[j, core[j]]
+            load[c] += lat[j, c]
+            core[j] = c
+    return core
+
+
+def data_seeds(p: Problem, longest: float, n_caps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Least-data assignments under core-load caps from the load bound up to ``longest``.
+
+    Where the off-chip link stays saturated, the makespan is the data all jobs move divided
+    by the bandwidth, and the data a job moves depends on its core: the least-data cores
+    are slow, so the cap on their load is the trade-off. Each assignment runs its queues
+    with the lowest demand first, and longest first: ``[S, J]`` core and key arrays.
+    """
+    lat = np.where(p.feasible, p.latency, np.inf)
+    low = max(lat.min(axis=1).max(), lat.min(axis=1).sum() / p.num_cores)
+    rows = np.arange(p.num_jobs)
+    cores, keys, seen = [], [], set()
+    for cap in np.geomspace(low, max(longest, low), n_caps):
+        for refill in (False, True):
+            c = least_data(p, cap, refill)
+            if c is None or c.tobytes() in seen:
+                continue
+            seen.add(c.tobytes())
+            dem, dur = p.bw[rows, c], lat[rows, c]
+            cores += [c, c]
+            keys += [np.argsort(np.argsort(dem, kind="stable")) / p.num_jobs,
+                     np.argsort(np.argsort(-dur, kind="stable")) / p.num_jobs]
+    J = p.num_jobs
+    return (np.array(cores).reshape(-1, J).astype(np.int64), np.array(keys).reshape(-1, J))

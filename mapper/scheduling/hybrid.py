@@ -2,6 +2,10 @@
 
 The first batch holds the static list-scheduling seeds of :mod:`.heuristics` and the
 bandwidth-aware dispatching seeds of :mod:`.dispatch` (topped up with random schedules).
+If its best schedule keeps the off-chip link saturated (makespan close to the data moved
+over the bandwidth), the next batches start with least-data assignments under core-load
+caps (:func:`.heuristics.data_seeds`): there the constructive seeds balance the cores but
+move more data than needed, and no small move leaves their basin.
 Each later batch mixes (a) one to three local moves on the incumbent (move a job off the
 core that finishes last or the most loaded one, move any job, swap two jobs' cores, swap two
 jobs' queue places, move a job within its own queue),
@@ -15,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dispatch import dispatch_seeds
-from .heuristics import seeds
+from .heuristics import data_seeds, seeds
 from .problem import Problem
 from .strategies import ScheduleStrategy
 
@@ -28,7 +32,7 @@ class HybridSearch(ScheduleStrategy):
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 100,
                  population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
                  crossover: float = 0.4, n_kinds: int = 6,
-                 seeding: str = "both", polish: float = 0.3):
+                 seeding: str = "both", polish: float = 0.3, saturated: float = 0.05):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -38,6 +42,8 @@ class HybridSearch(ScheduleStrategy):
         self.pop: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.n_kinds = n_kinds
         self.seeding = seeding
+        self.saturated = saturated
+        self.queued: tuple[np.ndarray, np.ndarray] | None = None
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
@@ -50,9 +56,17 @@ class HybridSearch(ScheduleStrategy):
             m = n - len(c)
             return (np.concatenate([c, self.random_cores(m)]),
                     np.concatenate([k, self.rng.random((m, self.problem.num_jobs))]))
+        if self.queued is not None and len(self.queued[0]):
+            c, k = self.queued[0][:n], self.queued[1][:n]
+            self.queued = (self.queued[0][n:], self.queued[1][n:])
+            if len(c) < n:
+                cc, kk = self._children(n - len(c))
+                c, k = np.concatenate([c, cc]), np.concatenate([k, kk])
+            return c, k
         return self._children(n)
 
     def tell(self, core, key, makespan, finish=None):
+        fresh = self.pop is None
         self.told += len(core)
         if finish is None:
             finish = np.zeros((len(core), self.problem.num_cores))
@@ -66,6 +80,18 @@ class HybridSearch(ScheduleStrategy):
         idx = idx[np.sort(first)][: self.mu]
         self.pop = (core[idx].copy(), key[idx].copy(), makespan[idx])
         self.finish = finish[idx].copy()
+        if fresh and self.saturated > 0 and np.isfinite(self.pop[2][0]):
+            self._queue_data_seeds()
+
+    def _queue_data_seeds(self) -> None:
+        """If the best first schedule keeps the off-chip link saturated (its makespan within
+        ``saturated`` of the data it moves over the bandwidth), queue the least-data seeds of
+        :func:`.heuristics.data_seeds` for the next batches: there the data moved, not the
+        balance the constructive seeds aim at, sets the makespan."""
+        p, best = self.problem, self.pop[2][0]
+        data = p.area[np.arange(p.num_jobs), self.pop[0][0]].sum() / p.dram_bw
+        if best <= (1.0 + self.saturated) * data:
+            self.queued = data_seeds(p, best)
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []
