@@ -424,6 +424,7 @@ def _empty_caches() -> None:
     stats._nm_cache.clear()
     stats._nm_cdfs.clear()
     stats._dists.clear()
+    stats._last_lookup.clear()
     stats._parts.clear()
     stats._part_bytes = 0
 
