@@ -56,19 +56,20 @@ def seeds(p: Problem, rng: np.random.Generator, n_random: int = 2) -> tuple[np.n
     return np.array(cores), np.array(keys)
 
 
-def least_data(p: Problem, cap: float, refill: bool = True) -> np.ndarray | None:
+def least_data(p: Problem, cap: float, refill: bool = True,
+               start: np.ndarray | None = None) -> np.ndarray | None:
     """Cores ``[J]`` that move little data while no core's summed latency exceeds ``cap``.
 
-    Every job starts on its least-data core; while a core is over the cap, the move off an
-    over-full core that adds the least data per cycle of load removed (onto a core where it
-    fits) is made; with ``refill`` jobs then move to less-data cores while they fit. None if
-    the cap cannot be met this way.
+    Every job starts on its least-data core (or on ``start``); while a core is over the cap,
+    the move off an over-full core that adds the least data per cycle of load removed (onto
+    a core where it fits) is made; with ``refill`` jobs then move to less-data cores while
+    they fit. None if the cap cannot be met this way.
     """
     J, C = p.latency.shape
     lat = np.where(p.feasible, p.latency, np.inf)
     area = np.where(p.feasible, p.area, np.inf)
     rows = np.arange(J)
-    core = np.argmin(area, axis=1)
+    core = np.argmin(area, axis=1) if start is None else start.copy()
     load = np.bincount(core, weights=lat[rows, core], minlength=C)
     with np.errstate(invalid="ignore"):
         while (load > cap * (1 + 1e-9)).any():
@@ -94,21 +95,48 @@ def least_data(p: Problem, cap: float, refill: bool = True) -> np.ndarray | None
     return core
 
 
-def data_seeds(p: Problem, longest: float, n_caps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+def least_data_lp(p: Problem, cap: float) -> np.ndarray | None:
+    """Like :func:`least_data`, from the linear relaxation (HiGHS): each job on the core
+    holding most of it, then over-full cores repaired and jobs refilled greedily. The
+    relaxation splits at most one job per core, so the rounding changes little."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    J, C = p.latency.shape
+    jj, cc = np.nonzero(p.feasible)
+    n = len(jj)
+    area = p.area[jj, cc]
+    one = coo_matrix((np.ones(n), (jj, np.arange(n))), shape=(J, n))
+    loads = coo_matrix((p.latency[jj, cc], (cc, np.arange(n))), shape=(C, n))
+    res = linprog(area / max(area.max(), 1e-30), A_ub=loads, b_ub=np.full(C, cap),
+                  A_eq=one, b_eq=np.ones(J), bounds=(0, 1), method="highs")
+    if res.status != 0:
+        return None
+    x = np.zeros((J, C))
+    x[jj, cc] = res.x
+    return least_data(p, cap, True, np.argmax(x, axis=1))
+
+
+def data_seeds(p: Problem, longest: float, n_caps: int = 40,
+               lp: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Least-data assignments under core-load caps from the load bound up to ``longest``.
 
     Where the off-chip link stays saturated, the makespan is the data all jobs move divided
     by the bandwidth, and the data a job moves depends on its core: the least-data cores
-    are slow, so the cap on their load is the trade-off. Each assignment runs its queues
-    with the lowest demand first, and longest first: ``[S, J]`` core and key arrays.
+    are slow, so the cap on their load is the trade-off. Assignments come from the greedy
+    :func:`least_data` (with and without refill) and, with ``lp``, from
+    :func:`least_data_lp`; each runs its queues with the lowest demand first (the link
+    stays busy to the end), and longest first: ``[S, J]`` core and key arrays.
     """
     lat = np.where(p.feasible, p.latency, np.inf)
     low = max(lat.min(axis=1).max(), lat.min(axis=1).sum() / p.num_cores)
     rows = np.arange(p.num_jobs)
     cores, keys, seen = [], [], set()
     for cap in np.geomspace(low, max(longest, low), n_caps):
-        for refill in (False, True):
-            c = least_data(p, cap, refill)
+        found = [least_data(p, cap, False), least_data(p, cap, True)]
+        if lp:
+            found.append(least_data_lp(p, cap))
+        for c in found:
             if c is None or c.tobytes() in seen:
                 continue
             seen.add(c.tobytes())

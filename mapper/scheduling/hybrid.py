@@ -4,8 +4,9 @@ The first batch holds the static list-scheduling seeds of :mod:`.heuristics` and
 bandwidth-aware dispatching seeds of :mod:`.dispatch` (topped up with random schedules).
 If its best schedule keeps the off-chip link saturated (makespan close to the data moved
 over the bandwidth), the next batches start with least-data assignments under core-load
-caps (:func:`.heuristics.data_seeds`): there the constructive seeds balance the cores but
-move more data than needed, and no small move leaves their basin.
+caps (:func:`.heuristics.data_seeds`, greedy and from the linear relaxation): there the
+constructive seeds balance the cores but move more data than needed, and no small move
+leaves their basin.
 Each later batch mixes (a) one to three local moves on the incumbent (move a job off the
 core that finishes last or the most loaded one, move any job, swap two jobs' cores, swap two
 jobs' queue places, move a job within its own queue),
@@ -32,7 +33,8 @@ class HybridSearch(ScheduleStrategy):
     def __init__(self, problem: Problem, seed: int = 0, batch_size: int = 100,
                  population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
                  crossover: float = 0.4, n_kinds: int = 6,
-                 seeding: str = "both", polish: float = 0.3, saturated: float = 0.05):
+                 seeding: str = "both", polish: float = 0.3, saturated: float = 0.25,
+                 data_lp: bool = True):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -44,6 +46,7 @@ class HybridSearch(ScheduleStrategy):
         self.seeding = seeding
         self.saturated = saturated
         self.queued: tuple[np.ndarray, np.ndarray] | None = None
+        self.data_lp = data_lp
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
@@ -91,7 +94,7 @@ class HybridSearch(ScheduleStrategy):
         p, best = self.problem, self.pop[2][0]
         data = p.area[np.arange(p.num_jobs), self.pop[0][0]].sum() / p.dram_bw
         if best <= (1.0 + self.saturated) * data:
-            self.queued = data_seeds(p, best)
+            self.queued = data_seeds(p, best, lp=self.data_lp)
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []
