@@ -217,9 +217,7 @@ def sparse_regime(layers, n: int, rng) -> str:
             for layer in layers if layer.dims["C"] % 4 == 0]
     rates = {}
     for name, dens, cfg in cases:
-        stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
-        stats._nm_cache.clear()
-        stats._nm_cdfs.clear()
+        stats.clear_caches()
         cpu = 0.0
         for layer, sizes, offsets in work:
             sp = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides),

@@ -292,9 +292,7 @@ def density_sweep(quick: bool, plot: str | None) -> None:
             fastest = np.inf
             for _ in range(3):
                 if cache == "cold":
-                    stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
-                    stats._nm_cache.clear()
-                    stats._nm_cdfs.clear()
+                    stats.clear_caches()
                 t0 = time.process_time()
                 evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical", sparsity=c)
                 fastest = min(fastest, time.process_time() - t0)
@@ -419,14 +417,7 @@ def mask_speed(quick: bool) -> None:
 
 
 def _empty_caches() -> None:
-    """The expected-max cache and the mask statistics' distributions and partial sums."""
-    stats._cache = (stats._cache[0][:0], stats._cache[1][:0])
-    stats._nm_cache.clear()
-    stats._nm_cdfs.clear()
-    stats._dists.clear()
-    stats._last_lookup.clear()
-    stats._parts.clear()
-    stats._part_bytes = 0
+    stats.clear_caches()
 
 
 def main() -> None:

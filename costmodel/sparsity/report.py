@@ -109,20 +109,58 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
     return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
 
 
-def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str):
-    """``(t, o, D, rows, spatial, units, shared)`` of ``tensor`` along its N:M axis for the
-    batch: the innermost level's window and step along the axis, the axis' extent at that
-    level, the tile's extent over the other axes, whether the spatial dim is the axis, the
-    level's units, and whether they all take the same tile (the spatial dim is not the
-    tensor's)."""
+def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P):
+    """``(t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis for the batch:
+    the innermost level's window and step along the axis, the axis' extent at that level,
+    whether the spatial dim is the axis, the level's units, and the step classes the tiles of
+    the other axes make (:func:`~costmodel.sparsity.stats.nm_compute_ratio`): every mix of
+    whole and edge tiles of the temporal axes, times, where the spatial dim is one of those
+    axes, its full folds and its last fold (whose last unit may hold an edge tile). ``P``
+    (active units) counts the level's groups of units that draw independently."""
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
     dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
     red = reduction_dim(layer.type)
     ax = dims.index(red) if red in dims else len(dims) - 1
-    D = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
-    rows = np.prod(np.delete(tile, ax, axis=1), axis=1).astype(np.float64)
-    return tile[:, ax], stride[:, ax], D, rows, float(axis == ax), units, axis == -1
+    B = len(units)
+    U = np.maximum(units, 1).astype(np.float64)
+    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), (B,)).astype(np.float64)  # noqa
+    D = ext(dims[ax])
+    # per temporal other axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
+    parts = []
+    spatial_other = None
+    for a, d in enumerate(dims):
+        if a == ax:
+            continue
+        m, o, Da = tile[:, a].astype(np.float64), stride[:, a].astype(np.float64), ext(d)
+        m = np.minimum(m, Da)
+        n = np.where(Da <= m, 1.0, np.ceil((Da - m) / o) + 1.0)
+        e = Da - (n - 1.0) * o
+        edge = (e < m).astype(np.float64)
+        if a == axis:
+            spatial_other = (n, m, e, edge)
+        else:
+            parts.append((n - edge, m, edge, np.where(edge > 0, e, m)))
+    combos = [(np.ones(B), np.ones(B))]             # (weight, rows)
+    for whole, m, edge, e in parts:
+        combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
+    if spatial_other is None:         # the units share one tile, or split the N:M axis
+        groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64) / U))
+        classes = [np.stack([r, groups, np.zeros(B), np.zeros(B), w], axis=1)
+                   for w, r in combos]
+    else:
+        n, m, e, edge = spatial_other
+        folds = np.ceil(n / U)
+        last = n - (folds - 1.0) * U
+        groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64) / (n / folds)))
+        classes = []
+        for w, r in combos:
+            classes.append(np.stack([r * m, groups * U, np.zeros(B), np.zeros(B),
+                                     w * (folds - 1.0)], axis=1))
+            classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w],
+                                    axis=1))
+    return (tile[:, ax], stride[:, ax], D, float(axis == ax), units,
+            np.stack(classes, axis=1))
 
 
 def spatial_folds(inner: Level):
@@ -167,19 +205,13 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
     if d.structured:
         sp = nm_cycles(n, (d.n, d.m), r, simd)
         if nm_geom is not None:
-            t, o, D, rows, spatial, units, shared = nm_geom(prim)
+            t, o, D, spatial, units, classes = nm_geom(prim, P)
             split = (t % d.m != 0) | ((o % d.m != 0) & (t < D))
             if split.any():
-                # independent draws of each window: the level's groups of units where they
-                # share a tile or split the axis, every active unit of the fold otherwise
-                groups = np.maximum(1.0, np.rint(P / np.maximum(units, 1)))
-                fold = [(groups, 1.0)] if (shared or spatial) else per_fold
                 col = lambda a: np.broadcast_to(a, split.shape)[split]  # noqa: E731
                 ratio = nm_compute_ratio(
-                    t[split], o[split], D[split], rows[split], spatial, units[split],
-                    (d.n, d.m), np.stack([col(Pf) for Pf, _ in fold], axis=1),
-                    col(r), col(macs / np.maximum(n, 1.0)), col(simd),
-                    weights=np.stack([col(wf) for _, wf in fold], axis=1))
+                    t[split], o[split], D[split], spatial, units[split], (d.n, d.m),
+                    classes[split], col(r), col(macs / np.maximum(n, 1.0)), col(simd))
                 sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
                 sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":
@@ -269,7 +301,7 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    nm_geom = lambda t: nm_geometry(layer, table, levels[-1], t)  # noqa: E731
+    nm_geom = lambda t, P: nm_geometry(layer, table, levels[-1], t, P)  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
                        spatial_folds(levels[-1]))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
@@ -348,7 +380,7 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
         lambda t: mask_tiles(layer, table, levels[-1], t))
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
-                          lambda t: nm_geometry(layer, table, levels[-1], t),
+                          lambda t, P: nm_geometry(layer, table, levels[-1], t, P),
                           spatial_folds(levels[-1]))
 
 

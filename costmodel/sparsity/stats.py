@@ -730,24 +730,27 @@ def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
 
 
 def _nm_steps(t, o, D, spatial, units, M):
-    """The step kinds along the N:M axis: ``[(steps, {(offset, length): windows})]``, the
-    windows each step of that kind gives its units (one per step unless ``spatial``)."""
+    """The step kinds along the N:M axis: ``[(steps, {(offset, length): windows}, fold)]``,
+    the windows each step of that kind gives its units (one per step unless ``spatial``);
+    ``fold`` is ``(start offset in its group, units, last window's length)`` of a spatial
+    step (None otherwise)."""
     tiles = 1 if D <= t else -(-(D - t) // o) + 1
     last = (tiles - 1, min(t, D - (tiles - 1) * o))
     if not spatial:
         full = _residue_counts(0, o, tiles - 1, M)
-        kinds = [(c, {(a, t): 1}) for a, c in full.items()]
-        return kinds + [(1, {(last[0] * o % M, last[1]): 1})]
+        kinds = [(c, {(a, t): 1}, None) for a, c in full.items()]
+        return kinds + [(1, {(last[0] * o % M, last[1]): 1}, None)]
     folds = -(-tiles // units)
     kinds = []
     for s, c in _residue_counts(0, units * o, folds - 1, M).items():
-        kinds.append((c, {(a, t): n for a, n in _residue_counts(s, o, units, M).items()}))
+        kinds.append((c, {(a, t): n for a, n in _residue_counts(s, o, units, M).items()},
+                      (s, units, t)))
     first = (folds - 1) * units
     wins = {(a, t): n for a, n in _residue_counts(first * o % M, o, tiles - 1 - first,
                                                    M).items()}
     key = (last[0] * o % M, last[1])
     wins[key] = wins.get(key, 0) + 1
-    return kinds + [(1, wins)]
+    return kinds + [(1, wins, (first * o % M, tiles - first, last[1]))]
 
 
 def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
@@ -759,14 +762,34 @@ def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
             * np.diff(Fp, axis=1, prepend=0.0)).sum(axis=1)
 
 
-def _single_window_steps(keys, rows_, N: int, M: int, k: int, dense, sparse) -> None:
+#: columns of one unit class in :func:`nm_compute_ratio`'s argument rows
+CLASS_COLS = 5
+
+
+def _max_of_two(Fa, base_a, na, Fb, base_b, nb, r, simd) -> float:
+    """``E[step_cycles(max)]`` over ``na`` draws from the CDF ``Fa`` (counts from ``base_a``)
+    and ``nb`` from ``Fb``."""
+    lo = int(min(base_a, base_b))
+    hi = int(max(base_a + len(Fa), base_b + len(Fb)))
+    x = np.arange(lo, hi)
+    prod = np.ones(hi - lo)
+    for F, b, n in ((Fa, base_a, na), (Fb, base_b, nb)):
+        if n:                           # P(count <= x): 0 below the base, 1 past the end
+            b = int(b)
+            prod = prod * np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)]) ** n
+    return float((step_cycles(x, r, simd) * np.diff(prod, prepend=0.0)).sum())
+
+
+def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> None:
     """Add the dense and expected sparse step times of argument rows ``keys[rows_]`` whose
     units each take one window per step (the N:M axis is not spatial) to ``dense`` and
     ``sparse``: the windows' group offsets repeat every ``M / gcd(o, M)`` steps, so the steps
-    are counted per offset (plus the last, possibly shorter, window), all in arrays."""
+    are counted per offset (plus the last, possibly shorter, window); per unit class, steps
+    whose units all span the same rows are summed in arrays, those with one unit on an edge
+    tile (fewer rows) one by one."""
     kk = keys[rows_]
-    t, o, D, rw = (kk[:, c].astype(np.int64) for c in range(4))
-    rd, sd, r = kk[:, 7], kk[:, 8], kk[:, 6]
+    t, o, D = (kk[:, c].astype(np.int64) for c in range(3))
+    r, rd, sd = kk[:, 5], kk[:, 6], kk[:, 7]
     tiles = np.where(D <= t, 1, -(-(D - t) // o) + 1)
     n = tiles - 1
     period = M // np.gcd(o, M)
@@ -774,102 +797,241 @@ def _single_window_steps(keys, rows_, N: int, M: int, k: int, dense, sparse) -> 
     valid = j < np.minimum(period, n)[:, None]
     cnt = n[:, None] // period[:, None] + (j < (n % period)[:, None])
     a = (j * o[:, None]) % M
-    ln = np.broadcast_to(t[:, None], a.shape)
-    last_a = ((tiles - 1) * o) % M
-    last_len = np.minimum(t, D - (tiles - 1) * o)
     ci, cj = np.nonzero(valid)
     case_row = np.concatenate([ci, np.arange(len(kk))])
-    case_a = np.concatenate([a[ci, cj], last_a])
-    case_len = np.concatenate([ln[ci, cj], last_len])
+    case_a = np.concatenate([a[ci, cj], ((tiles - 1) * o) % M])
+    case_len = np.concatenate([t[ci], np.minimum(t, D - (tiles - 1) * o)])
     case_cnt = np.concatenate([cnt[ci, cj], np.ones(len(kk), dtype=np.int64)]).astype(
         np.float64)
-    case_rw = rw[case_row]
     b = case_a + case_len
     inside = b <= M
     head = np.where(inside, np.where(case_len == M, 0, case_len),
                     np.where(case_a > 0, M - case_a, 0))
     tail = np.where(inside, 0, b % M)
     whole = np.where(inside, case_len == M, b // M - (case_a > 0))
-    np.add.at(dense, rows_[case_row], case_cnt * np.maximum(
-        1.0, np.ceil(rd[case_row] * case_len * case_rw / sd[case_row] - 1e-9)))
-    split, sinv = np.unique(np.stack([head, tail, case_rw], axis=1), axis=0,
-                            return_inverse=True)
-    sinv = sinv.ravel()
-    F = _split_cdfs([tuple(int(v) for v in row) for row in split], N, M)
-    lens = np.array([len(f) for f in F])
-    base = (whole * N * case_rw).astype(np.float64)
-    for L in np.unique(lens):
-        ids = np.flatnonzero(lens == L)
-        table = np.stack([F[i] for i in ids])
-        pos = np.full(len(split), -1)
-        pos[ids] = np.arange(len(ids))
-        sel = np.flatnonzero(pos[sinv] >= 0)
-        Fc = table[pos[sinv[sel]]]
-        row = case_row[sel]
-        for f in range(k):
-            e = _expected_max(Fc, base[sel, None], kk[row, 9 + f][:, None], r[row, None],
-                              sd[row, None])
-            np.add.at(sparse, rows_[row], kk[row, 9 + k + f] * case_cnt[sel] * e)
+    for c in range(C):
+        col = 8 + CLASS_COLS * c
+        rw, n_main, rw_e, n_e, w = (kk[case_row, col + i] for i in range(CLASS_COLS))
+        live = w > 0
+        np.add.at(dense, rows_[case_row[live]], (w * case_cnt * np.maximum(
+            1.0, np.ceil(rd[case_row] * case_len * rw / sd[case_row] - 1e-9)))[live])
+        rw_i = rw.astype(np.int64)
+        split, sinv = np.unique(np.stack([head, tail, rw_i], axis=1)[live], axis=0,
+                                return_inverse=True)
+        if not len(split):
+            continue
+        sel_live = np.flatnonzero(live)
+        sinv = sinv.ravel()
+        F = _split_cdfs([tuple(int(v) for v in row) for row in split], N, M)
+        lens = np.array([len(f) for f in F])
+        base = (whole * N * rw).astype(np.float64)
+        plain = n_e[sel_live] == 0
+        for L in np.unique(lens):
+            ids = np.flatnonzero(lens == L)
+            table = np.stack([F[i] for i in ids])
+            pos = np.full(len(split), -1)
+            pos[ids] = np.arange(len(ids))
+            pick = np.flatnonzero((pos[sinv] >= 0) & plain)
+            if not len(pick):
+                continue
+            sel = sel_live[pick]
+            row = case_row[sel]
+            e = _expected_max(table[pos[sinv[pick]]], base[sel, None], n_main[sel, None],
+                              r[row, None], sd[row, None])
+            np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
+        for i in np.flatnonzero(~plain):          # a unit of the step on an edge tile
+            sel = sel_live[i]
+            row = case_row[sel]
+            Fe = _split_cdfs([(int(head[sel]), int(tail[sel]), int(rw_e[sel]))], N, M)[0]
+            sparse[rows_[row]] += w[sel] * case_cnt[sel] * _max_of_two(
+                F[sinv[i]], base[sel], n_main[sel], Fe, whole[sel] * N * rw_e[sel], n_e[sel],
+                r[row], sd[row])
 
 
-def nm_compute_ratio(t, o, D, rows, spatial, units, nm, P, r, r_dense, simd,
-                     weights=None) -> np.ndarray:
+def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
+                     simd) -> np.ndarray:
     """Sparse over dense compute time under an N:M structure, walking the windows the mapping
-    gives the units along the N:M axis: a unit's tile spans ``rows`` rows (its extent on the
+    gives the units along the N:M axis: a unit's tile spans some rows (its extent on the
     tensor's other axes) and the window ``[i o, i o + t)`` of an axis of ``D`` (a multiple of
     M), step after step; with the spatial dim on that axis a step's units take consecutive
     windows. A window that covers whole groups holds exactly ``N / M`` of them; one that
     splits a group holds a hypergeometric part of it, so a step lasts the expected maximum
-    over its units: ``P`` independent draws of each of the step's windows (one window, or the
-    spatial units' consecutive windows, taken as independent). ``P`` and ``weights`` may be
-    ``[B, k]``: the ratio is then the ``weights``-weighted sum over the ``k`` unit counts
-    (spatial folds). Arguments ``[B]``; one value per distinct argument row, cached; the
-    windows' kept-count CDFs cached by offset, length and rows; single-window steps of all
-    rows summed in array operations per CDF length."""
+    over its units, and units that split one group between them are dependent
+    (:func:`nm_spatial_step_cdf`). ``classes`` ``[B, C, 5]``: the kinds of steps the tiles of
+    the other axes make, each ``(rows, units, edge rows, edge units, weight)``: ``units``
+    draws of ``rows`` rows and ``edge units`` of ``edge rows`` (a spatial edge tile) per step,
+    in a share ``weight`` of the steps (weight 0: unused). Arguments ``[B]``; one value per
+    distinct argument row, cached; the windows' kept-count CDFs cached by their split groups
+    and rows; single-window steps summed in array operations per CDF length."""
     N, M = nm
-    P = np.asarray(P, dtype=np.float64)
-    P2 = P.reshape(len(P), -1) if P.ndim else P.reshape(1, 1)
-    k = P2.shape[1]
-    W = (np.ones_like(P2) if weights is None
-         else np.asarray(weights, dtype=np.float64).reshape(P2.shape))
+    cl = np.asarray(classes, dtype=np.float64)
+    C = cl.shape[1]
     cols = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
-                                 (t, o, D, rows, spatial, units, r, r_dense, simd)))
-    B = max(len(np.atleast_1d(cols[0])), len(P2))
+                                 (t, o, D, spatial, units, r, r_dense, simd)))
+    B = len(cl)
     flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols]
-                          + [np.broadcast_to(P2, (B, k)), np.broadcast_to(W, (B, k))], axis=1)
+                          + [cl.reshape(B, -1)], axis=1)
     keys, inv = np.unique(flat, axis=0, return_inverse=True)
     vals = np.array([_nm_cache.get((N, M) + tuple(row), np.nan) for row in keys])
     miss = np.flatnonzero(np.isnan(vals))
     dense = np.zeros(len(keys))
     sparse = np.zeros(len(keys))
-    temporal = miss[keys[miss, 4] == 0]
+    temporal = miss[keys[miss, 3] == 0]
     if len(temporal):
-        _single_window_steps(keys, temporal, N, M, k, dense, sparse)
-    multi = []                   # (key, steps, windows, rows): steps of spatial units
-    for j in miss[keys[miss, 4] != 0]:
-        t1, o1, D1, rw, sp1, un = (int(v) for v in keys[j, :6])
-        rd1, s1 = keys[j, 7], keys[j, 8]
-        for count, wins in _nm_steps(t1, o1, D1, True, un, M):
-            longest = max(length for _, length in wins)
-            dense[j] += count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
-            multi.append((j, count, wins, rw))
-    needed = sorted({(a, ln, rw) for _, _, wins, rw in multi for (a, ln) in wins})
-    cdfs = dict(zip(needed, _nm_cdfs_for(needed, N, M)))
-    for j, count, wins, rw in multi:
-        parts = [(cdfs[(a, length, rw)], n) for (a, length), n in wins.items()]
-        lo = min(b for (b, _), _ in parts)
-        hi = max(b + len(F) for (b, F), _ in parts)
-        x = np.arange(lo, hi)
-        for f in range(k):
-            prod = np.ones(hi - lo)
-            for (b, F), n in parts:     # P(count <= x): 0 below the window's base, 1 above
-                Fx = np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)])
-                prod = prod * Fx ** (keys[j, 9 + f] * n)
-            sparse[j] += keys[j, 9 + k + f] * count * float(
-                (step_cycles(x, keys[j, 6], keys[j, 8]) * np.diff(prod, prepend=0.0)).sum())
+        _single_window_steps(keys, temporal, N, M, C, dense, sparse)
+    for j in miss[keys[miss, 3] != 0]:       # spatial units along the N:M axis
+        t1, o1, D1 = (int(v) for v in keys[j, :3])
+        un = int(keys[j, 4])
+        r1, rd1, s1 = keys[j, 5:8]
+        for c in range(C):
+            rw, groups, _, _, w = keys[j, 8 + CLASS_COLS * c: 8 + CLASS_COLS * (c + 1)]
+            if w <= 0:
+                continue
+            rw = int(rw)
+            for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M):
+                longest = max(length for _, length in wins)
+                dense[j] += w * count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
+                exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
+                         if o1 == t1 else None)
+                if exact is not None:
+                    x = np.arange(len(exact))
+                    Fp = exact ** groups
+                else:                   # windows taken as independent
+                    parts = [(_nm_cdfs_for([(a, ln, rw)], N, M)[0], n)
+                             for (a, ln), n in wins.items()]
+                    lo = min(b for (b, _), _ in parts)
+                    x = np.arange(lo, max(b + len(F) for (b, F), _ in parts))
+                    Fp = np.ones(len(x))
+                    for (b, F), n in parts:
+                        Fp = Fp * np.where(x < b, 0.0,
+                                           F[np.clip(x - b, 0, len(F) - 1)]) ** (groups * n)
+                sparse[j] += w * count * float(
+                    (step_cycles(x, r1, s1) * np.diff(Fp, prepend=0.0)).sum())
     vals[miss] = sparse[miss] / dense[miss]
     if len(_nm_cache) + len(miss) > CACHE_SIZE:
         _nm_cache.clear()
     for j in miss:
         _nm_cache[(N, M) + tuple(keys[j])] = float(vals[j])
     return vals[inv.ravel()]
+
+
+#: largest joint table (cells) of one group's segment counts computed exactly; a step with
+#: a bigger one takes its units as independent
+JOINT_CELLS = 1 << 22
+#: step-maximum CDFs of spatial N:M steps, by (start, t, units, last length, rows, N, M)
+_nm_steps_cdf: dict[tuple, np.ndarray | None] = {}
+
+
+def _group_joint(lengths: list[int], rows: int, N: int, M: int):
+    """Joint law of the kept counts, summed over ``rows`` independent rows, of the segments
+    ``lengths`` of one N:M group (the group's other positions belong to no unit): ``(counts
+    [cells, segments], probabilities [cells])``, or None past :data:`JOINT_CELLS`. One row
+    keeps N of the M positions at random; the rows' sum is the row law's ``rows``-th
+    convolution power, by FFT over the segments' count grid (the last segment's count is
+    implied when the segments cover the group)."""
+    free = M - sum(lengths)
+    dims = lengths[:-1] if free == 0 else lengths
+    grid = [rows * ln + 1 for ln in dims]
+    if int(np.prod(grid, dtype=np.float64)) > JOINT_CELLS:
+        return None
+    row = np.zeros([ln + 1 for ln in dims])
+    for x in product(*(range(ln + 1) for ln in dims)):
+        rest = N - sum(x)
+        if free == 0:
+            ok = 0 <= rest <= lengths[-1]
+            w = comb(lengths[-1], rest) if ok else 0
+        else:
+            w = comb(free, rest) if 0 <= rest <= free else 0
+        row[x] = w * np.prod([comb(ln, v) for ln, v in zip(dims, x)]) / comb(M, N)
+    if dims:
+        axes = list(range(len(grid)))
+        law = np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0,
+                      None)
+    else:
+        law = np.ones(())
+    counts = np.indices(grid).reshape(len(grid), -1).T if dims else np.zeros((1, 0), int)
+    p = law.ravel()
+    keep = p > 1e-300
+    counts, p = counts[keep], p[keep]
+    if free == 0:
+        counts = np.concatenate([counts, rows * N - counts.sum(axis=1, keepdims=True)], axis=1)
+        ok = (counts[:, -1] >= 0) & (counts[:, -1] <= rows * lengths[-1])
+        counts, p = counts[ok], p[ok]             # FFT noise on impossible cells
+    return counts, p
+
+
+def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N: int,
+                        M: int) -> np.ndarray | None:
+    """CDF over ``k = 0, 1, ...`` of the largest kept count among the units of one step that
+    split the N:M axis into abutting windows: unit ``u`` takes ``[start + u t, start + u t +
+    t)`` (the last one ``last`` long), ``0 <= start < M``, each over ``rows`` rows. Units that
+    share a group are dependent (a group's N kept elements are split between them), so the
+    law is built group by group: a dynamic programme over the groups carries, for every
+    ``k``, the probability that the units closed so far hold at most ``k`` and the unit still
+    open holds ``c``. Cached; None where a group's joint table is too large."""
+    key = (start, t, units, last, rows, N, M)
+    if key in _nm_steps_cdf:
+        return _nm_steps_cdf[key]
+    if (rows * max(t, last) + 1) ** 2 > JOINT_CELLS:
+        return None                                    # the programme's table is too large
+    bounds = [start + u * t for u in range(units)] + [start + (units - 1) * t + last]
+    K = rows * max(t, last) + 1                        # k = 0 .. largest unit count
+    ks = np.arange(K)[:, None]
+    state = np.ones((K, 1))                            # no unit open yet: c = 0
+    open_unit = False
+    out = None
+    for g in range(start // M, -(-bounds[-1] // M)):
+        lo, hi = g * M, (g + 1) * M
+        segs, ends = [], []                            # per segment: length, closes here?
+        for u in range(units):
+            a, b = max(bounds[u], lo), min(bounds[u + 1], hi)
+            if a < b:
+                segs.append(b - a)
+                ends.append(bounds[u + 1] <= hi)
+        if len(segs) == 1 and not ends[0] and open_unit and segs[0] == M:
+            state = np.concatenate([np.zeros((K, rows * N)), state], axis=1)[:, :K]
+            continue                                   # a whole group inside one unit
+        joint = _group_joint(segs, rows, N, M)
+        if joint is None:
+            break
+        counts, p = joint
+        first_in = open_unit                           # first segment continues a unit
+        x_in = counts[:, 0] if first_in else np.zeros(len(p), dtype=np.int64)
+        last_out = not ends[-1]
+        lo_mid = 1 if first_in else 0
+        hi_mid = len(segs) - (1 if last_out else 0)
+        mid = (counts[:, lo_mid:hi_mid].max(axis=1) if hi_mid > lo_mid
+               else np.zeros(len(p), dtype=np.int64))
+        if first_in and last_out and len(segs) == 1:
+            raise AssertionError("unreachable: handled as a whole group")
+        cs = np.cumsum(state, axis=1)                  # P(closed <= k, open <= x)
+        idx = ks - x_in[None, :]                       # the open unit closes: c <= k - x_in
+        closed = np.where(idx >= 0, cs[ks, np.clip(idx, 0, cs.shape[1] - 1)], 0.0)
+        w = closed * p[None, :] * (mid[None, :] <= ks)
+        if last_out:
+            x_out = counts[:, -1]
+            new = np.zeros((K, int(x_out.max()) + 1))
+            order = np.argsort(x_out, kind="stable")
+            xs, first = np.unique(x_out[order], return_index=True)
+            new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
+            state = new[:, :K]
+        else:
+            state = w.sum(axis=1, keepdims=True)
+        open_unit = last_out
+    else:
+        c = np.arange(state.shape[1])[None, :]
+        out = np.minimum((state * (c <= ks)).sum(axis=1), 1.0)
+    if len(_nm_steps_cdf) >= CACHE_SIZE:
+        _nm_steps_cdf.clear()
+    _nm_steps_cdf[key] = out
+    return out
+
+
+def clear_caches() -> None:
+    """Forget every cached statistic (a cold start, for speed measurements and tests)."""
+    global _cache, _part_bytes
+    _cache = (_cache[0][:0], _cache[1][:0])
+    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _dists, _parts, _floors):
+        c.clear()
+    _part_bytes = 0
+    _last_lookup.clear()

@@ -67,18 +67,23 @@ def test_nm_exact_and_faster():
         assert sd == 0 and model[0] == pytest.approx(mc, rel=1e-12)
 
 
-@pytest.mark.parametrize("shape,sizes,units,above_mean", [
-    ([("T", "M"), ("S", "N"), ("T", "K")], [1, 1, 3], 2, True),  # K windows of 3 split groups
-    ([("S", "N"), ("T", "K"), ("T", "M")], [1, 6, 2], 2, True),  # window of 6: 1.5 groups, edge
-    ([("T", "N"), ("S", "M"), ("T", "K")], [2, 1, 5], 2, False),  # units share the weight tile
+@pytest.mark.parametrize("shape,sizes,units,kn,above_mean", [
+    ([("T", "M"), ("S", "N"), ("T", "K")], [1, 1, 3], 2, (8, 2), True),  # K windows split groups
+    ([("S", "N"), ("T", "K"), ("T", "M")], [1, 6, 2], 2, (8, 2), True),  # 1.5 groups, edge
+    ([("T", "N"), ("S", "M"), ("T", "K")], [2, 1, 5], 2, (8, 2), False),  # units share a tile
+    ([("S", "K"), ("T", "N"), ("T", "M")], [1, 1, 2], 4, (8, 2), True),   # units split a group
+    ([("S", "K"), ("T", "N"), ("T", "M")], [3, 2, 2], 2, (8, 2), True),   # ... and straddle
+    ([("S", "N"), ("T", "K"), ("T", "M")], [2, 3, 2], 2, (4, 3), True),   # edge unit on N
+    ([("T", "N"), ("S", "K"), ("T", "M")], [2, 1, 2], 2, (4, 3), True),   # edge rows on N
 ])
-def test_nm_split_groups_exact(shape, sizes, units, above_mean):
-    """A window that splits N:M groups: the model equals the average over every 2:4 mask of
-    a K=8 x N=2 weight (36^2 masks), walked through the mapping's steps and units."""
+def test_nm_split_groups_exact(shape, sizes, units, kn, above_mean):
+    """Windows that split N:M groups: the model equals the average over every 2:4 mask of a
+    K x N weight (all 6^(K N / 4) masks), walked through the mapping's steps and units."""
     from itertools import combinations, product
 
     from costmodel.sparsity.montecarlo import walk
-    layer = Layer("g", "GEMM", {"M": 4, "N": 2, "K": 8}, density={"weight": "2:4"})
+    K, N = kn
+    layer = Layer("g", "GEMM", {"M": 4, "N": N, "K": K}, density={"weight": "2:4"})
     table = tensor_table("GEMM", False)
     s = np.array([sizes])
     lv = build_levels(layer, table, shape, s, s, np.array([units]))
@@ -88,12 +93,13 @@ def test_nm_split_groups_exact(shape, sizes, units, above_mean):
                                           cost_model="physical")["avg_utilized_pes"]), 1)
     model = compute_ratio(layer, table, lv, cfg, P, np.array([1]), tot)[0]
     groups = [np.isin(np.arange(4), c) for c in combinations(range(4), 2)]
-    dense = walk(layer, shape, s[0], s[0], units, np.ones((8, 2), dtype=bool), "weight")
+    dense = walk(layer, shape, s[0], s[0], units, np.ones((K, N), dtype=bool), "weight")
+    g = K // 4
     total = [walk(layer, shape, s[0], s[0], units,
-                  np.stack([np.concatenate(pick[:2]), np.concatenate(pick[2:])], axis=1),
-                  "weight") for pick in product(groups, repeat=4)]
+                  np.stack([np.concatenate(pick[c * g:(c + 1) * g]) for c in range(N)], axis=1),
+                  "weight") for pick in product(groups, repeat=g * N)]
     assert model == pytest.approx(np.mean(total) / dense, rel=1e-12)
-    # two units' split groups: the slower one sets the step; one shared tile: the mean
+    # units whose tiles split groups: the slower one sets the step; one shared tile: the mean
     assert (model > 0.5) == above_mean
 
 
