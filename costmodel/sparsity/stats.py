@@ -30,6 +30,7 @@ sums run over all cases whose distributions have the same length at once.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from itertools import product
 from math import ceil, comb, gcd
@@ -915,67 +916,111 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
     return vals[inv.ravel()]
 
 
-#: largest joint table (cells) of one group's segment counts computed exactly; a step with
-#: a bigger one takes its units as independent
-JOINT_CELLS = 1 << 22
+#: largest joint table (cells) of one group's segment counts, and of the programme's
+#: ``k x c`` table, computed exactly (e.g. 2:4 split into one-element windows over up to 39
+#: rows; units of at most 255 elements); a step with bigger ones takes its units as
+#: independent
+JOINT_CELLS = 1 << 16
+#: largest ``k x (incoming, middle, outgoing counts)`` table of one group's step in
+#: :func:`nm_spatial_step_cdf` (beyond: the spatial units are taken as independent)
+STEP_WORK = 1 << 20
 #: step-maximum CDFs of spatial N:M steps, by (start, t, units, last length, rows, N, M)
 _nm_steps_cdf: dict[tuple, np.ndarray | None] = {}
 
 
-def _group_joint(lengths: list[int], rows: int, N: int, M: int):
+def _group_law(lengths: tuple, rows: int, N: int, M: int):
     """Joint law of the kept counts, summed over ``rows`` independent rows, of the segments
-    ``lengths`` of one N:M group (the group's other positions belong to no unit): ``(counts
-    [cells, segments], probabilities [cells])``, or None past :data:`JOINT_CELLS`. One row
-    keeps N of the M positions at random; the rows' sum is the row law's ``rows``-th
-    convolution power, by FFT over the segments' count grid (the last segment's count is
-    implied when the segments cover the group)."""
+    ``lengths`` of one N:M group (the group's other positions belong to no unit), as a grid
+    over the segments' counts (without the last one's where the segments cover the group:
+    it is implied), or None past :data:`JOINT_CELLS` cells. One row keeps N of the M
+    positions at random; the rows' sum is the row law's ``rows``-th convolution power, by
+    FFT over the grid."""
     free = M - sum(lengths)
     dims = lengths[:-1] if free == 0 else lengths
     grid = [rows * ln + 1 for ln in dims]
     if int(np.prod(grid, dtype=np.float64)) > JOINT_CELLS:
         return None
-    row = np.zeros([ln + 1 for ln in dims])
-    for x in product(*(range(ln + 1) for ln in dims)):
-        rest = N - sum(x)
-        if free == 0:
-            ok = 0 <= rest <= lengths[-1]
-            w = comb(lengths[-1], rest) if ok else 0
+    # one row's law: prod_j C(l_j, x_j) C(rest length, N - sum x) / C(M, N)
+    row = np.ones([ln + 1 for ln in dims])
+    total = np.zeros([1] * len(dims), dtype=np.int64)
+    for j, ln in enumerate(dims):
+        shape = [1] * len(dims)
+        shape[j] = ln + 1
+        row = row * np.array([comb(ln, v) for v in range(ln + 1)],
+                             dtype=np.float64).reshape(shape)
+        total = total + np.arange(ln + 1).reshape(shape)
+    rest_len = lengths[-1] if free == 0 else free
+    tail = np.array([comb(rest_len, v) for v in range(N + 1)], dtype=np.float64)
+    rest = N - total
+    row = row * np.where((rest >= 0) & (rest <= rest_len), tail[np.clip(rest, 0, N)], 0.0)
+    row = row / comb(M, N)
+    if not dims:
+        return np.ones(())
+    axes = list(range(len(grid)))
+    return np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0, None)
+
+
+_steps: dict[tuple, object] = {}
+
+
+def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, M: int):
+    """What the programme of :func:`_chain_cdf` needs of one group (cached): with no unit
+    open on entry, the cumulative law over the largest complete unit's count (rows) of the
+    count passed on (columns); with one open, the (incoming, largest complete, outgoing)
+    count triples of positive probability, their probabilities and their grouping by the
+    outgoing count. None where the joint table is too large."""
+    key = (segs, first_in, last_out, rows, N, M)
+    if key in _steps:
+        return _steps[key]
+    law = _group_law(segs, rows, N, M)
+    out = None
+    if law is not None:
+        nd = law.ndim
+        coord = [np.arange(n).reshape([n if a == j else 1 for a in range(nd)])
+                 for j, n in enumerate(law.shape)]
+        if len(coord) < len(segs):          # the last segment's count is implied
+            coord.append(rows * N - sum(coord, np.zeros([1] * nd, dtype=np.int64)))
+        zero = np.zeros([1] * nd, dtype=np.int64)
+        lo_mid, hi_mid = int(first_in), len(segs) - int(last_out)
+        mid = zero
+        for c in coord[lo_mid:hi_mid]:
+            mid = np.maximum(mid, c)
+        x_out = coord[-1] if last_out else zero
+        x_in = coord[0] if first_in else zero
+        shape = law.shape
+        ok = np.broadcast_to((x_out >= 0) & (x_out <= rows * segs[-1]), shape)
+        p = np.where(ok, law, 0.0).ravel()  # FFT noise on impossible cells dropped
+        mid, x_out, x_in = (np.broadcast_to(a, shape).ravel() for a in (mid, x_out, x_in))
+        x_out = np.where(p > 0, x_out, 0)
+        Mi, Xo, Xi = int(mid.max()) + 1, int(x_out.max()) + 1, int(x_in.max()) + 1
+        if not first_in:
+            H = np.bincount(mid * Xo + x_out, weights=p, minlength=Mi * Xo).reshape(Mi, Xo)
+            out = np.cumsum(H, axis=0)
         else:
-            w = comb(free, rest) if 0 <= rest <= free else 0
-        row[x] = w * np.prod([comb(ln, v) for ln, v in zip(dims, x)]) / comb(M, N)
-    if dims:
-        axes = list(range(len(grid)))
-        law = np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0,
-                      None)
-    else:
-        law = np.ones(())
-    counts = np.indices(grid).reshape(len(grid), -1).T if dims else np.zeros((1, 0), int)
-    p = law.ravel()
-    keep = p > 1e-300
-    counts, p = counts[keep], p[keep]
-    if free == 0:
-        counts = np.concatenate([counts, rows * N - counts.sum(axis=1, keepdims=True)], axis=1)
-        ok = (counts[:, -1] >= 0) & (counts[:, -1] <= rows * lengths[-1])
-        counts, p = counts[ok], p[ok]             # FFT noise on impossible cells
-    return counts, p
+            code = (x_in * Mi + mid) * Xo + x_out
+            pq = np.bincount(code, weights=p, minlength=Xi * Mi * Xo)
+            nz = np.flatnonzero(pq > 1e-300)
+            trip = np.stack([nz // (Mi * Xo), nz // Xo % Mi, nz % Xo], axis=1)
+            pq = pq[nz]
+            order = np.argsort(trip[:, 2], kind="stable")
+            xs, first = np.unique(trip[order, 2], return_index=True)
+            out = (trip, pq, order, xs, first, Xo)
+    if len(_steps) >= 1024:
+        _steps.clear()
+    _steps[key] = out
+    return out
 
 
-def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N: int,
-                        M: int) -> np.ndarray | None:
-    """CDF over ``k = 0, 1, ...`` of the largest kept count among the units of one step that
-    split the N:M axis into abutting windows: unit ``u`` takes ``[start + u t, start + u t +
-    t)`` (the last one ``last`` long), ``0 <= start < M``, each over ``rows`` rows. Units that
-    share a group are dependent (a group's N kept elements are split between them), so the
-    law is built group by group: a dynamic programme over the groups carries, for every
-    ``k``, the probability that the units closed so far hold at most ``k`` and the unit still
-    open holds ``c``. Cached; None where a group's joint table is too large."""
-    key = (start, t, units, last, rows, N, M)
+def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndarray | None:
+    """CDF of the largest kept count among abutting unit windows of ``lengths`` from
+    ``start`` (``0 <= start < M``) over ``rows`` rows, where only the chain's ends may meet
+    group borders (:func:`nm_spatial_step_cdf`). Cached; None where a table is too large."""
+    key = (start, lengths, rows, N, M)
     if key in _nm_steps_cdf:
         return _nm_steps_cdf[key]
-    if (rows * max(t, last) + 1) ** 2 > JOINT_CELLS:
-        return None                                    # the programme's table is too large
-    bounds = [start + u * t for u in range(units)] + [start + (units - 1) * t + last]
-    K = rows * max(t, last) + 1                        # k = 0 .. largest unit count
+    units = len(lengths)
+    bounds = [start] + [start + int(v) for v in np.cumsum(lengths)]
+    K = rows * max(lengths) + 1                        # k = 0 .. largest unit count
     ks = np.arange(K)[:, None]
     state = np.ones((K, 1))                            # no unit open yet: c = 0
     open_unit = False
@@ -983,7 +1028,8 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
     for g in range(start // M, -(-bounds[-1] // M)):
         lo, hi = g * M, (g + 1) * M
         segs, ends = [], []                            # per segment: length, closes here?
-        for u in range(units):
+        for u in range(max(bisect_right(bounds, lo) - 1, 0),
+                       min(bisect_left(bounds, hi), units)):
             a, b = max(bounds[u], lo), min(bounds[u + 1], hi)
             if a < b:
                 segs.append(b - a)
@@ -991,32 +1037,24 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
         if len(segs) == 1 and not ends[0] and open_unit and segs[0] == M:
             state = np.concatenate([np.zeros((K, rows * N)), state], axis=1)[:, :K]
             continue                                   # a whole group inside one unit
-        joint = _group_joint(segs, rows, N, M)
-        if joint is None:
+        first_in, last_out = open_unit, not ends[-1]
+        law = _group_step(tuple(segs), first_in, last_out, rows, N, M)
+        if law is None:
             break
-        counts, p = joint
-        first_in = open_unit                           # first segment continues a unit
-        x_in = counts[:, 0] if first_in else np.zeros(len(p), dtype=np.int64)
-        last_out = not ends[-1]
-        lo_mid = 1 if first_in else 0
-        hi_mid = len(segs) - (1 if last_out else 0)
-        mid = (counts[:, lo_mid:hi_mid].max(axis=1) if hi_mid > lo_mid
-               else np.zeros(len(p), dtype=np.int64))
-        if first_in and last_out and len(segs) == 1:
-            raise AssertionError("unreachable: handled as a whole group")
-        cs = np.cumsum(state, axis=1)                  # P(closed <= k, open <= x)
-        idx = ks - x_in[None, :]                       # the open unit closes: c <= k - x_in
-        closed = np.where(idx >= 0, cs[ks, np.clip(idx, 0, cs.shape[1] - 1)], 0.0)
-        w = closed * p[None, :] * (mid[None, :] <= ks)
-        if last_out:
-            x_out = counts[:, -1]
-            new = np.zeros((K, int(x_out.max()) + 1))
-            order = np.argsort(x_out, kind="stable")
-            xs, first = np.unique(x_out[order], return_index=True)
-            new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
-            state = new[:, :K]
+        if not first_in:             # nothing open: P(closed <= k) times the group's law
+            cumH = law[np.minimum(np.arange(K), len(law) - 1)]
+            new = state.sum(axis=1, keepdims=True) * cumH
         else:
-            state = w.sum(axis=1, keepdims=True)
+            trip, pq, order, xs, first, Xo = law
+            if K * len(trip) > STEP_WORK:
+                break
+            cs = np.cumsum(state, axis=1)          # P(closed <= k, open <= x)
+            idx = ks - trip[None, :, 0]            # the open unit closes: c <= k - x_in
+            closed = np.where(idx >= 0, cs[ks, np.clip(idx, 0, cs.shape[1] - 1)], 0.0)
+            w = closed * pq[None, :] * (trip[None, :, 1] <= ks)
+            new = np.zeros((K, Xo))
+            new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
+        state = new[:, :K] if last_out else new.sum(axis=1, keepdims=True)
         open_unit = last_out
     else:
         c = np.arange(state.shape[1])[None, :]
@@ -1027,11 +1065,40 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
     return out
 
 
+def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N: int,
+                        M: int) -> np.ndarray | None:
+    """CDF over ``k = 0, 1, ...`` of the largest kept count among the units of one step that
+    split the N:M axis into abutting windows: unit ``u`` takes ``[start + u t, start + u t +
+    t)`` (the last one ``last`` long), ``0 <= start < M``, each over ``rows`` rows. Units that
+    share a group are dependent (a group's N kept elements are split between them). Where a
+    unit border meets a group border the step splits into independent chains, identical
+    chains counted once; a chain's law comes from a dynamic programme over its groups that
+    carries, for every ``k``, the probability that the units closed so far hold at most
+    ``k`` and the unit still open holds ``c``. None where a group's joint table or the
+    programme's ``k x c`` table would pass :data:`JOINT_CELLS` cells (a unit's count above
+    255), or a group's step :data:`STEP_WORK`."""
+    if (rows * max(t, last) + 1) ** 2 > JOINT_CELLS:
+        return None                                    # the programme's table is too large
+    bounds = [start + u * t for u in range(units)] + [start + (units - 1) * t + last]
+    cuts = [0] + [u for u in range(1, units) if bounds[u] % M == 0] + [units]
+    chains: Counter = Counter()
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        chains[(bounds[a] % M, tuple(bounds[u + 1] - bounds[u] for u in range(a, b)))] += 1
+    K = rows * max(t, last) + 1
+    out = np.ones(K)
+    for (s0, lengths), n in chains.items():
+        F = _chain_cdf(s0, lengths, rows, N, M)
+        if F is None:
+            return None
+        out = out * F[np.minimum(np.arange(K), len(F) - 1)] ** n
+    return out
+
+
 def clear_caches() -> None:
     """Forget every cached statistic (a cold start, for speed measurements and tests)."""
     global _cache, _part_bytes
     _cache = (_cache[0][:0], _cache[1][:0])
-    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _dists, _parts, _floors):
+    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _dists, _parts, _floors):
         c.clear()
     _part_bytes = 0
     _last_lookup.clear()
