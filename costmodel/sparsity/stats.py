@@ -814,8 +814,9 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         col = 8 + CLASS_COLS * c
         rw, n_main, rw_e, n_e, w = (kk[case_row, col + i] for i in range(CLASS_COLS))
         live = w > 0
+        widest = np.where(n_main > 0, rw, rw_e)        # the dense step's slowest unit
         np.add.at(dense, rows_[case_row[live]], (w * case_cnt * np.maximum(
-            1.0, np.ceil(rd[case_row] * case_len * rw / sd[case_row] - 1e-9)))[live])
+            1.0, np.ceil(rd[case_row] * case_len * widest / sd[case_row] - 1e-9)))[live])
         rw_i = rw.astype(np.int64)
         split, sinv = np.unique(np.stack([head, tail, rw_i], axis=1)[live], axis=0,
                                 return_inverse=True)

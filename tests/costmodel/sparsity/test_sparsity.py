@@ -75,6 +75,7 @@ def test_nm_exact_and_faster():
     ([("S", "K"), ("T", "N"), ("T", "M")], [3, 2, 2], 2, (8, 2), True),   # ... and straddle
     ([("S", "N"), ("T", "K"), ("T", "M")], [2, 3, 2], 2, (4, 3), True),   # edge unit on N
     ([("T", "N"), ("S", "K"), ("T", "M")], [2, 1, 2], 2, (4, 3), True),   # edge rows on N
+    ([("S", "N"), ("T", "K"), ("T", "M")], [2, 3, 2], 1, (4, 3), True),  # a fold of one edge
 ])
 def test_nm_split_groups_exact(shape, sizes, units, kn, above_mean):
     """Windows that split N:M groups: the model equals the average over every 2:4 mask of a
@@ -99,7 +100,8 @@ def test_nm_split_groups_exact(shape, sizes, units, kn, above_mean):
                   np.stack([np.concatenate(pick[c * g:(c + 1) * g]) for c in range(N)], axis=1),
                   "weight") for pick in product(groups, repeat=g * N)]
     assert model == pytest.approx(np.mean(total) / dense, rel=1e-12)
-    # units whose tiles split groups: the slower one sets the step; one shared tile: the mean
+    # units whose tiles split groups: the slower one sets the step (and an empty one-element
+    # window still takes its cycle); one shared tile: the mean
     assert (model > 0.5) == above_mean
 
 
