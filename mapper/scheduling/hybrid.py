@@ -9,7 +9,8 @@ constructive seeds balance the cores but move more data than needed, and no smal
 leaves their basin.
 Each later batch mixes (a) one to three local moves on the incumbent (move a job off the
 core that finishes last or the most loaded one, move any job, swap two jobs' cores, swap two
-jobs' queue places, move a job within its own queue),
+jobs' queue places, move a job within its own queue; where the link is mostly idle, "any
+job" favours the jobs that run while it is oversubscribed),
 (b) moves on tournament-picked members of a small elite population and (c) uniform or
 sub-schedule crossover of two members. Survivors are the best distinct makespans of the
 population and the batch, children first, so equal-makespan moves are taken (plateaus).
@@ -34,7 +35,8 @@ class HybridSearch(ScheduleStrategy):
                  population: int = 32, n_random_orders: int = 2, incumbent: float = 0.25,
                  crossover: float = 0.4, n_kinds: int = 6,
                  seeding: str = "both", polish: float = 0.3, saturated: float = 0.25,
-                 data_lp: bool = True):
+                 data_lp: bool = True, contention: float = 0.5,
+                 idle_ratio: float = 4.0):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -47,6 +49,9 @@ class HybridSearch(ScheduleStrategy):
         self.saturated = saturated
         self.queued: tuple[np.ndarray, np.ndarray] | None = None
         self.data_lp = data_lp
+        self.contention = contention
+        self.idle_ratio = idle_ratio
+        self.idle_link = False
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
@@ -83,18 +88,22 @@ class HybridSearch(ScheduleStrategy):
         idx = idx[np.sort(first)][: self.mu]
         self.pop = (core[idx].copy(), key[idx].copy(), makespan[idx])
         self.finish = finish[idx].copy()
-        if fresh and self.saturated > 0 and np.isfinite(self.pop[2][0]):
-            self._queue_data_seeds()
+        if fresh and np.isfinite(self.pop[2][0]):
+            self._classify_link()
 
-    def _queue_data_seeds(self) -> None:
-        """If the best first schedule keeps the off-chip link saturated (its makespan within
-        ``saturated`` of the data it moves over the bandwidth), queue the least-data seeds of
-        :func:`.heuristics.data_seeds` for the next batches: there the data moved, not the
-        balance the constructive seeds aim at, sets the makespan."""
+    def _classify_link(self) -> None:
+        """Compare the best first schedule's makespan with the data it moves over the
+        bandwidth. Within ``saturated`` of it the link is the bottleneck: the least-data
+        seeds of :func:`.heuristics.data_seeds` are queued for the next batches, since there
+        the data moved, not the balance the constructive seeds aim at, sets the makespan.
+        At ``idle_ratio`` times it or more the link is mostly idle: the makespan is set by
+        long jobs slowed only in short oversubscribed stretches, so incumbent moves of any
+        job favour (share ``contention``) the jobs running in those stretches."""
         p, best = self.problem, self.pop[2][0]
         data = p.area[np.arange(p.num_jobs), self.pop[0][0]].sum() / p.dram_bw
-        if best <= (1.0 + self.saturated) * data:
+        if self.saturated > 0 and best <= (1.0 + self.saturated) * data:
             self.queued = data_seeds(p, best, lp=self.data_lp)
+        self.idle_link = best >= self.idle_ratio * data
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []
@@ -115,12 +124,43 @@ class HybridSearch(ScheduleStrategy):
         if P > 1 and n_cx > 0:
             mates = self._tournament(n_cx)
             self._crossover(core[-n_cx:], key[-n_cx:], mates)
+        w = None
+        if self.contention > 0 and self.idle_link:
+            w = self._overload(self.pop[0][0], self.pop[1][0])
         for i in range(n):
             moves = r.integers(1, 4) if i < n - n_cx else r.integers(0, 2)
             fin = self.finish[src[i]].copy()
             for _ in range(moves):
-                self._move(core[i], key[i], fin)
+                self._move(core[i], key[i], fin, w if i < n_inc else None)
         return core, key
+
+    def _overload(self, core: np.ndarray, key: np.ndarray) -> np.ndarray | None:
+        """Each job's share of the time the link is oversubscribed in ``(core, key)``.
+
+        Under proportional sharing every core slows by the same factor, so the schedule's
+        uncontended timeline (each core running its queue back to back) orders all starts
+        and ends as the real one does; a job's weight is the integral of the demand above
+        the bandwidth while it runs. None where the link is never oversubscribed."""
+        p = self.problem
+        J = p.num_jobs
+        rows = np.arange(J)
+        lat, dem = p.latency[rows, core], p.bw[rows, core]
+        order = np.lexsort((rows, key, core))
+        end = np.cumsum(lat[order])
+        first = np.r_[True, core[order][1:] != core[order][:-1]]
+        base = np.maximum.accumulate(np.where(first, end - lat[order], 0.0))
+        stop = np.empty(J)
+        stop[order] = end - base
+        start = stop - lat
+        t = np.concatenate([start, stop])
+        o = np.argsort(t, kind="stable")
+        t = t[o]
+        d = np.cumsum(np.concatenate([dem, -dem])[o])
+        over = np.maximum(d[:-1] - p.dram_bw, 0.0) * np.diff(t)
+        cum = np.r_[0.0, np.cumsum(over)]
+        w = np.interp(stop, t, cum) - np.interp(start, t, cum)
+        tot = w.sum()
+        return w / tot if tot > 0 and np.isfinite(tot) else None
 
     def _incumbent_share(self) -> float:
         """Share of the batch spent on the incumbent: rises to all of it over the last
@@ -156,7 +196,8 @@ class HybridSearch(ScheduleStrategy):
         u = self.rng.random(f.shape) * f
         return np.argmax(u, axis=1)
 
-    def _move(self, core: np.ndarray, key: np.ndarray, fin: np.ndarray) -> None:
+    def _move(self, core: np.ndarray, key: np.ndarray, fin: np.ndarray,
+              weight: np.ndarray | None = None) -> None:
         r = self.rng
         J, C = self.problem.num_jobs, self.problem.num_cores
         kind = r.integers(0, self.n_kinds)
@@ -174,6 +215,8 @@ class HybridSearch(ScheduleStrategy):
             core[j], key[j] = dest, r.random()
         elif kind == 2:  # any job to any core, anywhere in its queue
             j = r.integers(0, J)
+            if weight is not None and r.random() < self.contention:
+                j = r.choice(J, p=weight)  # one that runs while the link is oversubscribed
             core[j] = self._other_core(np.array([j]), core[j])[0]
             key[j] = r.random()
         elif kind == 3:  # two jobs trade cores (where both fit)

@@ -76,3 +76,49 @@ def test_dispatch_seeds_are_feasible_and_avoid_contention(problem):
     assert fit[0][0] != fit[0][2] and naive[0][0] != naive[0][1]
     ms = [p.makespans(c[None], k[None])[0] for c, k in (fit, naive)]
     assert ms[0] < ms[1]
+
+
+def test_least_data_assignment_meets_the_cap_with_the_least_data():
+    from mapper.scheduling.heuristics import least_data, least_data_lp
+
+    # core 0 fast and data-heavy, core 1 slow and frugal: a cap of 8 cycles per core fits two
+    # jobs on core 1, so the least data is 2 x 1 + 2 x 10
+    lat = np.tile([1.0, 4.0], (4, 1))
+    p = Problem(lat, np.tile([10.0, 0.25], (4, 1)), 1.0)
+    for c in (least_data(p, 8.0, False), least_data(p, 8.0, True), least_data_lp(p, 8.0)):
+        load = np.bincount(c, weights=lat[np.arange(4), c], minlength=2)
+        assert (load <= 8.0).all() and p.area[np.arange(4), c].sum() == 22.0
+    assert least_data(p, 3.0) is None  # four jobs cannot fit under 3 cycles per core
+
+
+def test_overload_weights_the_jobs_that_run_while_the_link_is_oversubscribed():
+    from mapper.scheduling.hybrid import HybridSearch
+
+    # job 0 on core 0 for 10 cycles; jobs 1 then 2 on core 1 for 5 each; only 0 and 1 together
+    # exceed the bandwidth, so they share all the weight
+    lat = np.array([[10.0, 10.0], [5.0, 5.0], [5.0, 5.0]])
+    bw = np.array([[1.0, 1.0], [1.0, 1.0], [0.01, 0.01]])
+    core, key = np.array([0, 1, 1]), np.array([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(HybridSearch(Problem(lat, bw, 1.5))._overload(core, key),
+                               [0.5, 0.5, 0.0])
+    assert HybridSearch(Problem(lat, bw, 2.5))._overload(core, key) is None
+
+
+def test_least_data_seeds_are_queued_only_where_the_link_is_saturated():
+    from mapper.scheduling.heuristics import data_seeds
+
+    rng = np.random.default_rng(0)
+    lat = rng.uniform(10, 20, (30, 4))
+    lat[:, 3] *= 4  # a slow core that moves a tenth of the data
+    bw = np.tile([1.0, 1.0, 1.0, 0.025], (30, 1))
+    for dram_bw, queued in ((0.5, True), (100.0, False)):
+        p = Problem(lat, bw, dram_bw)
+        s = make_strategy("hybrid", p, 0)
+        s.plan(1000)
+        c, k = s.ask()
+        s.tell(c, k, p.makespans(c, k))
+        assert (s.queued is not None) == queued
+    p = Problem(lat, bw, 0.5)
+    c, k = data_seeds(p, 500.0)
+    assert len(c) and p.feasible[np.arange(30)[None], c].all()
+    assert run_search(p, make_strategy("hybrid", p, 0), 1000).makespan <= p.makespans(c, k).min()
