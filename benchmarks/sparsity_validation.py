@@ -298,6 +298,8 @@ def density_sweep(quick: bool, plot: str | None) -> None:
                 fastest = min(fastest, time.process_time() - t0)
             print(f"throughput {name}, {cache} cache: {len(sizes) / fastest:,.0f} evaluations/s "
                   f"(batch {len(sizes)}, CPU time)")
+    search_rates((("dense", base, None), ("random 0.5", dens, bitmask),
+                  ("2:4", nm_layer, nm_skip)), hw, 1500 if quick else 6000)
     if plot:
         _plot(xs, curves, nm, plot)
 
@@ -399,11 +401,17 @@ def mask_speed(quick: bool) -> None:
             rate[name] = len(sizes) / fastest
             print(f"{cache} {name:14s} {rate[name]:10,.0f}/s "
                   f"({100 * rate[name] / rate['dense']:.0f}% of dense)")
+    search_rates(cases, hw, 1500 if quick else 6000)
+
+
+def search_rates(cases, hw, budget: int) -> None:
+    """Evaluations per second (CPU time) of the mapper's GA on each ``(name, layer,
+    sparsity)`` case, one island, from empty caches; the first case is the reference."""
     from costmodel import Network
     from mapper.tuning.settings import TuneSettings
     from mapper.tuning.tuner import tune_model
-    budget = 1500 if quick else 6000
     print(f"search: mapper's GA on FFN1, budget {budget}, one island, from empty caches")
+    rate = {}
     for name, layer, c in cases:
         _empty_caches()
         settings = TuneSettings(budget=budget, jobs=1, islands=1, extra_islands=0,
@@ -412,7 +420,7 @@ def mask_speed(quick: bool) -> None:
         res = tune_model(Network("FFN1", [layer]), hw, settings).layers[0]
         rate[name] = res.evaluations / (time.process_time() - t0)
         print(f"search {name:12s} {res.evaluations:6d} evaluations {rate[name]:8,.0f}/s "
-              f"({100 * rate[name] / rate['dense']:.0f}% of dense), best "
+              f"({100 * rate[name] / rate[cases[0][0]]:.0f}% of dense), best "
               f"{res.report.runtime:,} cycles")
 
 

@@ -109,22 +109,28 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
     return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
 
 
-def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P):
-    """``(t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis for the batch:
-    the innermost level's window and step along the axis, the axis' extent at that level,
-    whether the spatial dim is the axis, the level's units, and the step classes the tiles of
-    the other axes make (:func:`~costmodel.sparsity.stats.nm_compute_ratio`): every mix of
-    whole and edge tiles of the temporal axes, times, where the spatial dim is one of those
-    axes, its full folds and its last fold (whose last unit may hold an edge tile). ``P``
-    (active units) counts the level's groups of units that draw independently."""
+def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, M: int):
+    """``(split, t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis: which
+    candidates' windows split groups of ``M`` and, for those, the innermost level's window
+    and step along the axis, the axis' extent at that level, whether the spatial dim is the
+    axis, the level's units, and the step classes the tiles of the other axes make
+    (:func:`~costmodel.sparsity.stats.nm_compute_ratio`): every mix of whole and edge tiles
+    of the temporal axes, times, where the spatial dim is one of those axes, its full folds
+    and its last fold (whose last unit may hold an edge tile). ``P`` (active units) counts
+    the level's groups of units that draw independently."""
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
     dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
     red = reduction_dim(layer.type)
     ax = dims.index(red) if red in dims else len(dims) - 1
+    Dall = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
+    split = (tile[:, ax] % M != 0) | ((stride[:, ax] % M != 0) & (tile[:, ax] < Dall))
+    tile, stride, units = tile[split], stride[split], units[split]
+    P = np.broadcast_to(np.asarray(P, dtype=np.float64), split.shape)[split]
     B = len(units)
     U = np.maximum(units, 1).astype(np.float64)
-    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), (B,)).astype(np.float64)  # noqa
+    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), split.shape)[split].astype(  # noqa
+        np.float64)
     D = ext(dims[ax])
     # per temporal other axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
     parts = []
@@ -159,7 +165,7 @@ def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P):
                                      w * (folds - 1.0)], axis=1))
             classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w],
                                     axis=1))
-    return (tile[:, ax], stride[:, ax], D, float(axis == ax), units,
+    return (split, tile[:, ax], stride[:, ax], D, float(axis == ax), units,
             np.stack(classes, axis=1))
 
 
@@ -205,13 +211,11 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
     if d.structured:
         sp = nm_cycles(n, (d.n, d.m), r, simd)
         if nm_geom is not None:
-            t, o, D, spatial, units, classes = nm_geom(prim, P)
-            split = (t % d.m != 0) | ((o % d.m != 0) & (t < D))
+            split, t, o, D, spatial, units, classes = nm_geom(prim, P, d.m)
             if split.any():
                 col = lambda a: np.broadcast_to(a, split.shape)[split]  # noqa: E731
-                ratio = nm_compute_ratio(
-                    t[split], o[split], D[split], spatial, units[split], (d.n, d.m),
-                    classes[split], col(r), col(macs / np.maximum(n, 1.0)), col(simd))
+                ratio = nm_compute_ratio(t, o, D, spatial, units, (d.n, d.m), classes, col(r),
+                                         col(macs / np.maximum(n, 1.0)), col(simd))
                 sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
                 sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":
@@ -301,7 +305,7 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    nm_geom = lambda t, P: nm_geometry(layer, table, levels[-1], t, P)  # noqa: E731
+    nm_geom = lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M)  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
                        spatial_folds(levels[-1]))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
@@ -380,7 +384,7 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
         lambda t: mask_tiles(layer, table, levels[-1], t))
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
-                          lambda t, P: nm_geometry(layer, table, levels[-1], t, P),
+                          lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M),
                           spatial_folds(levels[-1]))
 
 

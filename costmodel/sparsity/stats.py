@@ -873,8 +873,11 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
     B = len(cl)
     flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols]
                           + [cl.reshape(B, -1)], axis=1)
-    keys, inv = np.unique(flat, axis=0, return_inverse=True)
-    vals = np.array([_nm_cache.get((N, M) + tuple(row), np.nan) for row in keys])
+    flat = np.ascontiguousarray(flat)
+    void = np.dtype((np.void, flat.shape[1] * 8))
+    ukeys, inv = np.unique(flat.view(void).ravel(), return_inverse=True)
+    keys = ukeys.view(np.float64).reshape(len(ukeys), -1)
+    vals = np.array([_nm_cache.get((N, M, k.tobytes()), np.nan) for k in ukeys])
     miss = np.flatnonzero(np.isnan(vals))
     dense = np.zeros(len(keys))
     sparse = np.zeros(len(keys))
@@ -913,7 +916,7 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
     if len(_nm_cache) + len(miss) > CACHE_SIZE:
         _nm_cache.clear()
     for j in miss:
-        _nm_cache[(N, M) + tuple(keys[j])] = float(vals[j])
+        _nm_cache[(N, M, ukeys[j].tobytes())] = float(vals[j])
     return vals[inv.ravel()]
 
 
