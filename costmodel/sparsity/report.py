@@ -22,6 +22,7 @@ from ..levels import Level
 from .config import SparsityConfig
 from .density import DENSE, Density, layer_density, reduction_dim
 from .formats import ratio
+from .nm import nm_compute_ratio
 from .stats import (
     buffer_occupancy,
     expected_max_cycles,
@@ -29,7 +30,6 @@ from .stats import (
     mask_floor_density,
     mask_max_count,
     mean_cycles,
-    nm_compute_ratio,
     nm_cycles,
     step_cycles,
 )
@@ -114,7 +114,7 @@ def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, 
     candidates' windows split groups of ``M`` and, for those, the innermost level's window
     and step along the axis, the axis' extent at that level, whether the spatial dim is the
     axis, the level's units, and the step classes the tiles of the other axes make
-    (:func:`~costmodel.sparsity.stats.nm_compute_ratio`): every mix of whole and edge tiles
+    (:func:`~costmodel.sparsity.nm.nm_compute_ratio`): every mix of whole and edge tiles
     of the temporal axes, times, where the spatial dim is one of those axes, its full folds
     and its last fold (whose last unit may hold an edge tile). ``P`` (active units) counts
     the level's groups of units that draw independently."""

@@ -72,36 +72,3 @@ def test_expected_max_is_at_least_the_mean_and_grows_with_units():
     many = expected_max_cycles(64, 0.3, 256, 1, 1, 10**6)
     assert one == pytest.approx(64 * 0.3, rel=0.02) and many > one + 5
 
-
-def test_nm_ratio_fft_power_matches_convolution():
-    """Many-row windows power their per-row pmf by FFT: the same ratios as repeated exact
-    convolution to 1e-9, and temporal windows agree with spatial folds of one unit."""
-    from costmodel.sparsity import stats
-    rng = np.random.default_rng(1)
-    B = 120
-    D = 4 * rng.integers(1, 40, B)
-    t = rng.integers(1, 50, B)
-    rows = rng.choice([5, 64, 300, 1000], B)
-    few = np.minimum(rows, 64)
-    P = rng.integers(1, 1024, B).astype(float)
-    r = rng.integers(1, 9, B).astype(float)
-    s = rng.choice([1, 2, 4], B).astype(float)
-    args = (t, t, D, rows)
-
-    def ratio(spatial, fft_rows, args=args):
-        stats.clear_caches()
-        old, stats.FFT_ROWS = stats.FFT_ROWS, fft_rows
-        try:
-            t_, o_, D_, rows_ = args
-            classes = np.stack([rows_, P, 0 * P, 0 * P, 1 + 0 * P], axis=1)[:, None, :]
-            return stats.nm_compute_ratio(t_, o_, D_, spatial, np.ones(B), (2, 4), classes,
-                                          r, r, s)
-        finally:
-            stats.FFT_ROWS = old
-
-    fft, exact = ratio(0.0, 4), ratio(0.0, 10 ** 9)
-    assert np.allclose(fft, exact, rtol=1e-9, atol=0)
-    # one unit per spatial fold: the step programme gives the single window's law
-    assert np.allclose(ratio(1.0, 4, (t, t, D, few)), ratio(0.0, 4, (t, t, D, few)),
-                       rtol=1e-9, atol=0)
-    assert (fft >= 0.5 - 1e-12).all() and (fft <= 1 + 1e-12).all()

@@ -1,0 +1,497 @@
+"""N:M structured sparsity: the exact step time of units whose tiles split N:M groups.
+
+A window along the N:M axis that covers whole groups holds exactly ``N / M`` of them; one that
+splits a group holds a hypergeometric part of it (N of the group's M positions kept at
+random). :func:`nm_compute_ratio` walks the windows a mapping gives its units step by step
+and returns the sparse over dense compute time; units that share a split group are dependent
+and take the dynamic programme of :func:`nm_spatial_step_cdf`. docs/sparsity.md has the
+model and its validation.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from math import ceil, comb, gcd
+
+import numpy as np
+
+from .stats import CACHE_SIZE, step_cycles
+
+#: N:M compute ratios kept between calls, by argument row (then the cache starts over)
+_nm_cache: dict[tuple, float] = {}
+#: CDFs of a window's kept count, by (group offset, length, rows, N, M)
+_nm_cdfs: dict[tuple, np.ndarray] = {}
+
+
+def _hyp_pmf(M: int, N: int, length: int) -> np.ndarray:
+    """Kept elements among ``length`` positions of one N:M group (N of M kept at random)."""
+    return np.array([comb(N, x) * comb(M - N, length - x)
+                     for x in range(min(N, length) + 1)], dtype=np.float64) / comb(M, length)
+
+
+def _power_pmf(p: np.ndarray, k: int) -> np.ndarray:
+    """pmf of the sum of ``k`` independent draws from ``p`` (repeated squaring)."""
+    out, base = np.ones(1), p
+    while k:
+        if k & 1:
+            out = np.convolve(out, base)
+        k >>= 1
+        if k:
+            base = np.convolve(base, base)
+    return out
+
+
+def _split_parts(a: int, length: int, M: int) -> tuple[int, int, int]:
+    """``(head, tail, whole)`` of the window ``[a, a + length)`` (``0 <= a < M``): the
+    positions it takes of the group it starts in and of the group it ends in where those
+    are split (0 otherwise), and the groups it covers whole."""
+    b = a + length
+    if b <= M:                                  # inside one group
+        return (0, 0, 1) if length == M else (length, 0, 0)
+    return (M - a if a else 0), b % M, b // M - (1 if a else 0)
+
+
+def _partial_row_pmf(head: int, tail: int, N: int, M: int) -> np.ndarray:
+    """One row's kept count in the split parts ``head`` and ``tail`` of its window's end
+    groups."""
+    pmf = np.ones(1)
+    for part in (head, tail):
+        if 0 < part < M:
+            pmf = np.convolve(pmf, _hyp_pmf(M, N, part))
+    return pmf
+
+
+def nm_window_pmf(a: int, b: int, rows: int, N: int, M: int) -> np.ndarray:
+    """pmf of the kept elements of ``rows`` independent rows over the window ``[a, b)`` of an
+    N:M axis (groups ``[gM, (g+1)M)``, N kept at random positions in each): whole groups
+    give exactly N, split ones a hypergeometric count."""
+    head, tail, whole = _split_parts(a % M, b - a, M)
+    pmf = _partial_row_pmf(head, tail, N, M)
+    return np.concatenate([np.zeros(whole * N * rows), _power_pmf(pmf, rows)])
+
+
+#: row counts above which a power of a per-row pmf is taken by FFT (absolute error ~1e-13)
+FFT_ROWS = 4
+
+
+def _split_cdfs(splits: list[tuple[int, int, int]], N: int, M: int) -> list[np.ndarray]:
+    """CDFs of the kept count in the split end groups ``(head, tail, rows)`` of ``rows``
+    independent rows (cached); the missing ones with many rows are powered together by FFT,
+    one transform per size."""
+    need = sorted({c for c in splits if c + (N, M) not in _nm_cdfs})
+    if len(_nm_cdfs) + len(need) > CACHE_SIZE:
+        _nm_cdfs.clear()
+        need = sorted(set(splits))
+    big: dict[int, list] = {}
+    for h, t, rows in need:
+        pmf = _partial_row_pmf(h, t, N, M)
+        if rows <= FFT_ROWS or len(pmf) == 1:
+            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(_power_pmf(pmf, rows)), 1.0)
+        else:
+            n = rows * (len(pmf) - 1) + 1
+            big.setdefault(1 << (n - 1).bit_length(), []).append((h, t, rows, pmf, n))
+    for size, group in big.items():
+        pad = np.zeros((len(group), size))
+        for i, (*_, pmf, _n) in enumerate(group):
+            pad[i, :len(pmf)] = pmf
+        powers = np.array([g[2] for g in group], dtype=np.float64)[:, None]
+        dens = np.fft.irfft(np.fft.rfft(pad, axis=1) ** powers, n=size, axis=1)
+        for (h, t, rows, _, n), d in zip(group, dens):
+            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(np.clip(d[:n], 0.0, None)),
+                                                      1.0)
+    return [_nm_cdfs[c + (N, M)] for c in splits]
+
+
+def _nm_cdfs_for(cases: list[tuple[int, int, int]], N: int,
+                 M: int) -> list[tuple[int, np.ndarray]]:
+    """``(base, CDF)`` of the kept count of ``(offset, length, rows)`` windows: the count is
+    ``base`` (the whole groups) plus the split groups' part (:func:`_split_cdfs`)."""
+    parts = [_split_parts(a, length, M) for a, length, _ in cases]
+    F = _split_cdfs([(h, t, rows) for (h, t, _), (*_, rows) in zip(parts, cases)], N, M)
+    return [(whole * N * rows, f) for (_, _, whole), (*_, rows), f in zip(parts, cases, F)]
+
+
+def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
+    """How many of the ``n`` window starts ``start, start + o, ...`` fall at each offset
+    within their group (the offsets repeat every ``M / gcd(o, M)`` windows)."""
+    period = M // gcd(o, M)
+    q, rem = divmod(n, period)
+    out: Counter = Counter()
+    for j in range(min(period, n)):
+        out[(start + j * o) % M] += q + (j < rem)
+    return out
+
+
+def _nm_steps(t, o, D, spatial, units, M):
+    """The step kinds along the N:M axis: ``[(steps, {(offset, length): windows}, fold)]``,
+    the windows each step of that kind gives its units (one per step unless ``spatial``);
+    ``fold`` is ``(start offset in its group, units, last window's length)`` of a spatial
+    step (None otherwise)."""
+    tiles = 1 if D <= t else -(-(D - t) // o) + 1
+    last = (tiles - 1, min(t, D - (tiles - 1) * o))
+    if not spatial:
+        full = _residue_counts(0, o, tiles - 1, M)
+        kinds = [(c, {(a, t): 1}, None) for a, c in full.items()]
+        return kinds + [(1, {(last[0] * o % M, last[1]): 1}, None)]
+    folds = -(-tiles // units)
+    kinds = []
+    for s, c in _residue_counts(0, units * o, folds - 1, M).items():
+        kinds.append((c, {(a, t): n for a, n in _residue_counts(s, o, units, M).items()},
+                      (s, units, t)))
+    first = (folds - 1) * units
+    wins = {(a, t): n for a, n in _residue_counts(first * o % M, o, tiles - 1 - first,
+                                                   M).items()}
+    key = (last[0] * o % M, last[1])
+    wins[key] = wins.get(key, 0) + 1
+    return kinds + [(1, wins, (first * o % M, tiles - first, last[1]))]
+
+
+def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
+    """``E[step_cycles(max of P draws)]`` for rows of CDFs ``F`` ``[C, L]`` over counts
+    ``base..base+L-1``; ``base``, ``P``, ``r``, ``simd`` are ``[C, 1]``."""
+    Fp = np.exp(P * np.log(np.clip(F, 1e-300, 1.0)))
+    L = F.shape[1]
+    return (step_cycles(base + np.arange(L)[None, :], r, simd)
+            * np.diff(Fp, axis=1, prepend=0.0)).sum(axis=1)
+
+
+#: columns of one unit class in :func:`nm_compute_ratio`'s argument rows
+CLASS_COLS = 5
+
+
+def _max_of_two(Fa, base_a, na, Fb, base_b, nb, r, simd) -> float:
+    """``E[step_cycles(max)]`` over ``na`` draws from the CDF ``Fa`` (counts from ``base_a``)
+    and ``nb`` from ``Fb``."""
+    lo = int(min(base_a, base_b))
+    hi = int(max(base_a + len(Fa), base_b + len(Fb)))
+    x = np.arange(lo, hi)
+    prod = np.ones(hi - lo)
+    for F, b, n in ((Fa, base_a, na), (Fb, base_b, nb)):
+        if n:                           # P(count <= x): 0 below the base, 1 past the end
+            b = int(b)
+            prod = prod * np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)]) ** n
+    return float((step_cycles(x, r, simd) * np.diff(prod, prepend=0.0)).sum())
+
+
+def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> None:
+    """Add the dense and expected sparse step times of argument rows ``keys[rows_]`` whose
+    units each take one window per step (the N:M axis is not spatial) to ``dense`` and
+    ``sparse``: the windows' group offsets repeat every ``M / gcd(o, M)`` steps, so the steps
+    are counted per offset (plus the last, possibly shorter, window); per unit class, steps
+    whose units all span the same rows are summed in arrays, those with one unit on an edge
+    tile (fewer rows) one by one."""
+    kk = keys[rows_]
+    t, o, D = (kk[:, c].astype(np.int64) for c in range(3))
+    r, rd, sd = kk[:, 5], kk[:, 6], kk[:, 7]
+    tiles = np.where(D <= t, 1, -(-(D - t) // o) + 1)
+    n = tiles - 1
+    period = M // np.gcd(o, M)
+    j = np.arange(M)[None, :]
+    valid = j < np.minimum(period, n)[:, None]
+    cnt = n[:, None] // period[:, None] + (j < (n % period)[:, None])
+    a = (j * o[:, None]) % M
+    ci, cj = np.nonzero(valid)
+    case_row = np.concatenate([ci, np.arange(len(kk))])
+    case_a = np.concatenate([a[ci, cj], ((tiles - 1) * o) % M])
+    case_len = np.concatenate([t[ci], np.minimum(t, D - (tiles - 1) * o)])
+    case_cnt = np.concatenate([cnt[ci, cj], np.ones(len(kk), dtype=np.int64)]).astype(
+        np.float64)
+    b = case_a + case_len
+    inside = b <= M
+    head = np.where(inside, np.where(case_len == M, 0, case_len),
+                    np.where(case_a > 0, M - case_a, 0))
+    tail = np.where(inside, 0, b % M)
+    whole = np.where(inside, case_len == M, b // M - (case_a > 0))
+    for c in range(C):
+        col = 8 + CLASS_COLS * c
+        rw, n_main, rw_e, n_e, w = (kk[case_row, col + i] for i in range(CLASS_COLS))
+        live = w > 0
+        widest = np.where(n_main > 0, rw, rw_e)        # the dense step's slowest unit
+        np.add.at(dense, rows_[case_row[live]], (w * case_cnt * np.maximum(
+            1.0, np.ceil(rd[case_row] * case_len * widest / sd[case_row] - 1e-9)))[live])
+        rw_i = rw.astype(np.int64)
+        split, sinv = np.unique(np.stack([head, tail, rw_i], axis=1)[live], axis=0,
+                                return_inverse=True)
+        if not len(split):
+            continue
+        sel_live = np.flatnonzero(live)
+        sinv = sinv.ravel()
+        F = _split_cdfs([tuple(int(v) for v in row) for row in split], N, M)
+        lens = np.array([len(f) for f in F])
+        base = (whole * N * rw).astype(np.float64)
+        plain = n_e[sel_live] == 0
+        for L in np.unique(lens):
+            ids = np.flatnonzero(lens == L)
+            table = np.stack([F[i] for i in ids])
+            pos = np.full(len(split), -1)
+            pos[ids] = np.arange(len(ids))
+            pick = np.flatnonzero((pos[sinv] >= 0) & plain)
+            if not len(pick):
+                continue
+            sel = sel_live[pick]
+            row = case_row[sel]
+            e = _expected_max(table[pos[sinv[pick]]], base[sel, None], n_main[sel, None],
+                              r[row, None], sd[row, None])
+            np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
+        for i in np.flatnonzero(~plain):          # a unit of the step on an edge tile
+            sel = sel_live[i]
+            row = case_row[sel]
+            Fe = _split_cdfs([(int(head[sel]), int(tail[sel]), int(rw_e[sel]))], N, M)[0]
+            sparse[rows_[row]] += w[sel] * case_cnt[sel] * _max_of_two(
+                F[sinv[i]], base[sel], n_main[sel], Fe, whole[sel] * N * rw_e[sel], n_e[sel],
+                r[row], sd[row])
+
+
+def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
+                     simd) -> np.ndarray:
+    """Sparse over dense compute time under an N:M structure, walking the windows the mapping
+    gives the units along the N:M axis: a unit's tile spans some rows (its extent on the
+    tensor's other axes) and the window ``[i o, i o + t)`` of an axis of ``D`` (a multiple of
+    M), step after step; with the spatial dim on that axis a step's units take consecutive
+    windows. A window that covers whole groups holds exactly ``N / M`` of them; one that
+    splits a group holds a hypergeometric part of it, so a step lasts the expected maximum
+    over its units, and units that split one group between them are dependent
+    (:func:`nm_spatial_step_cdf`). ``classes`` ``[B, C, 5]``: the kinds of steps the tiles of
+    the other axes make, each ``(rows, units, edge rows, edge units, weight)``: ``units``
+    draws of ``rows`` rows and ``edge units`` of ``edge rows`` (a spatial edge tile) per step,
+    in a share ``weight`` of the steps (weight 0: unused). Arguments ``[B]``; one value per
+    distinct argument row, cached; the windows' kept-count CDFs cached by their split groups
+    and rows; single-window steps summed in array operations per CDF length."""
+    N, M = nm
+    cl = np.asarray(classes, dtype=np.float64)
+    C = cl.shape[1]
+    cols = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
+                                 (t, o, D, spatial, units, r, r_dense, simd)))
+    B = len(cl)
+    flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols]
+                          + [cl.reshape(B, -1)], axis=1)
+    flat = np.ascontiguousarray(flat)
+    void = np.dtype((np.void, flat.shape[1] * 8))
+    ukeys, inv = np.unique(flat.view(void).ravel(), return_inverse=True)
+    keys = ukeys.view(np.float64).reshape(len(ukeys), -1)
+    vals = np.array([_nm_cache.get((N, M, k.tobytes()), np.nan) for k in ukeys])
+    miss = np.flatnonzero(np.isnan(vals))
+    dense = np.zeros(len(keys))
+    sparse = np.zeros(len(keys))
+    temporal = miss[keys[miss, 3] == 0]
+    if len(temporal):
+        _single_window_steps(keys, temporal, N, M, C, dense, sparse)
+    for j in miss[keys[miss, 3] != 0]:       # spatial units along the N:M axis
+        t1, o1, D1 = (int(v) for v in keys[j, :3])
+        un = int(keys[j, 4])
+        r1, rd1, s1 = keys[j, 5:8]
+        for c in range(C):
+            rw, groups, _, _, w = keys[j, 8 + CLASS_COLS * c: 8 + CLASS_COLS * (c + 1)]
+            if w <= 0:
+                continue
+            rw = int(rw)
+            for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M):
+                longest = max(length for _, length in wins)
+                dense[j] += w * count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
+                exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
+                         if o1 == t1 else None)
+                if exact is not None:
+                    x = np.arange(len(exact))
+                    Fp = exact ** groups
+                else:                   # windows taken as independent
+                    parts = [(_nm_cdfs_for([(a, ln, rw)], N, M)[0], n)
+                             for (a, ln), n in wins.items()]
+                    lo = min(b for (b, _), _ in parts)
+                    x = np.arange(lo, max(b + len(F) for (b, F), _ in parts))
+                    Fp = np.ones(len(x))
+                    for (b, F), n in parts:
+                        Fp = Fp * np.where(x < b, 0.0,
+                                           F[np.clip(x - b, 0, len(F) - 1)]) ** (groups * n)
+                sparse[j] += w * count * float(
+                    (step_cycles(x, r1, s1) * np.diff(Fp, prepend=0.0)).sum())
+    vals[miss] = sparse[miss] / dense[miss]
+    if len(_nm_cache) + len(miss) > CACHE_SIZE:
+        _nm_cache.clear()
+    for j in miss:
+        _nm_cache[(N, M, ukeys[j].tobytes())] = float(vals[j])
+    return vals[inv.ravel()]
+
+
+#: largest joint table (cells) of one group's segment counts, and of the programme's
+#: ``k x c`` table, computed exactly (e.g. 2:4 split into one-element windows over up to 39
+#: rows; units of at most 255 elements); a step with bigger ones takes its units as
+#: independent
+JOINT_CELLS = 1 << 16
+#: largest ``k x (incoming, middle, outgoing counts)`` table of one group's step in
+#: :func:`nm_spatial_step_cdf` (beyond: the spatial units are taken as independent)
+STEP_WORK = 1 << 20
+#: step-maximum CDFs of spatial N:M steps, by (start, t, units, last length, rows, N, M)
+_nm_steps_cdf: dict[tuple, np.ndarray | None] = {}
+
+
+def _group_law(lengths: tuple, rows: int, N: int, M: int):
+    """Joint law of the kept counts, summed over ``rows`` independent rows, of the segments
+    ``lengths`` of one N:M group (the group's other positions belong to no unit), as a grid
+    over the segments' counts (without the last one's where the segments cover the group:
+    it is implied), or None past :data:`JOINT_CELLS` cells. One row keeps N of the M
+    positions at random; the rows' sum is the row law's ``rows``-th convolution power, by
+    FFT over the grid."""
+    free = M - sum(lengths)
+    dims = lengths[:-1] if free == 0 else lengths
+    grid = [rows * ln + 1 for ln in dims]
+    if int(np.prod(grid, dtype=np.float64)) > JOINT_CELLS:
+        return None
+    # one row's law: prod_j C(l_j, x_j) C(rest length, N - sum x) / C(M, N)
+    row = np.ones([ln + 1 for ln in dims])
+    total = np.zeros([1] * len(dims), dtype=np.int64)
+    for j, ln in enumerate(dims):
+        shape = [1] * len(dims)
+        shape[j] = ln + 1
+        row = row * np.array([comb(ln, v) for v in range(ln + 1)],
+                             dtype=np.float64).reshape(shape)
+        total = total + np.arange(ln + 1).reshape(shape)
+    rest_len = lengths[-1] if free == 0 else free
+    tail = np.array([comb(rest_len, v) for v in range(N + 1)], dtype=np.float64)
+    rest = N - total
+    row = row * np.where((rest >= 0) & (rest <= rest_len), tail[np.clip(rest, 0, N)], 0.0)
+    row = row / comb(M, N)
+    if not dims:
+        return np.ones(())
+    axes = list(range(len(grid)))
+    return np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0, None)
+
+
+_steps: dict[tuple, object] = {}
+
+
+def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, M: int):
+    """What the programme of :func:`_chain_cdf` needs of one group (cached): with no unit
+    open on entry, the cumulative law over the largest complete unit's count (rows) of the
+    count passed on (columns); with one open, the (incoming, largest complete, outgoing)
+    count triples of positive probability, their probabilities and their grouping by the
+    outgoing count. None where the joint table is too large."""
+    key = (segs, first_in, last_out, rows, N, M)
+    if key in _steps:
+        return _steps[key]
+    law = _group_law(segs, rows, N, M)
+    out = None
+    if law is not None:
+        nd = law.ndim
+        coord = [np.arange(n).reshape([n if a == j else 1 for a in range(nd)])
+                 for j, n in enumerate(law.shape)]
+        if len(coord) < len(segs):          # the last segment's count is implied
+            coord.append(rows * N - sum(coord, np.zeros([1] * nd, dtype=np.int64)))
+        zero = np.zeros([1] * nd, dtype=np.int64)
+        lo_mid, hi_mid = int(first_in), len(segs) - int(last_out)
+        mid = zero
+        for c in coord[lo_mid:hi_mid]:
+            mid = np.maximum(mid, c)
+        x_out = coord[-1] if last_out else zero
+        x_in = coord[0] if first_in else zero
+        shape = law.shape
+        ok = np.broadcast_to((x_out >= 0) & (x_out <= rows * segs[-1]), shape)
+        p = np.where(ok, law, 0.0).ravel()  # FFT noise on impossible cells dropped
+        mid, x_out, x_in = (np.broadcast_to(a, shape).ravel() for a in (mid, x_out, x_in))
+        x_out = np.where(p > 0, x_out, 0)
+        Mi, Xo, Xi = int(mid.max()) + 1, int(x_out.max()) + 1, int(x_in.max()) + 1
+        if not first_in:
+            H = np.bincount(mid * Xo + x_out, weights=p, minlength=Mi * Xo).reshape(Mi, Xo)
+            out = np.cumsum(H, axis=0)
+        else:
+            code = (x_in * Mi + mid) * Xo + x_out
+            pq = np.bincount(code, weights=p, minlength=Xi * Mi * Xo)
+            nz = np.flatnonzero(pq > 1e-300)
+            trip = np.stack([nz // (Mi * Xo), nz // Xo % Mi, nz % Xo], axis=1)
+            pq = pq[nz]
+            order = np.argsort(trip[:, 2], kind="stable")
+            xs, first = np.unique(trip[order, 2], return_index=True)
+            out = (trip, pq, order, xs, first, Xo)
+    if len(_steps) >= 1024:
+        _steps.clear()
+    _steps[key] = out
+    return out
+
+
+def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndarray | None:
+    """CDF of the largest kept count among abutting unit windows of ``lengths`` from
+    ``start`` (``0 <= start < M``) over ``rows`` rows, where only the chain's ends may meet
+    group borders (:func:`nm_spatial_step_cdf`). Cached; None where a table is too large."""
+    key = (start, lengths, rows, N, M)
+    if key in _nm_steps_cdf:
+        return _nm_steps_cdf[key]
+    units = len(lengths)
+    bounds = [start] + [start + int(v) for v in np.cumsum(lengths)]
+    K = rows * max(lengths) + 1                        # k = 0 .. largest unit count
+    ks = np.arange(K)[:, None]
+    state = np.ones((K, 1))                            # no unit open yet: c = 0
+    open_unit = False
+    out = None
+    for g in range(start // M, -(-bounds[-1] // M)):
+        lo, hi = g * M, (g + 1) * M
+        segs, ends = [], []                            # per segment: length, closes here?
+        for u in range(max(bisect_right(bounds, lo) - 1, 0),
+                       min(bisect_left(bounds, hi), units)):
+            a, b = max(bounds[u], lo), min(bounds[u + 1], hi)
+            if a < b:
+                segs.append(b - a)
+                ends.append(bounds[u + 1] <= hi)
+        if len(segs) == 1 and not ends[0] and open_unit and segs[0] == M:
+            state = np.concatenate([np.zeros((K, rows * N)), state], axis=1)[:, :K]
+            continue                                   # a whole group inside one unit
+        first_in, last_out = open_unit, not ends[-1]
+        law = _group_step(tuple(segs), first_in, last_out, rows, N, M)
+        if law is None:
+            break
+        if not first_in:             # nothing open: P(closed <= k) times the group's law
+            cumH = law[np.minimum(np.arange(K), len(law) - 1)]
+            new = state.sum(axis=1, keepdims=True) * cumH
+        else:
+            trip, pq, order, xs, first, Xo = law
+            if K * len(trip) > STEP_WORK:
+                break
+            cs = np.cumsum(state, axis=1)          # P(closed <= k, open <= x)
+            idx = ks - trip[None, :, 0]            # the open unit closes: c <= k - x_in
+            closed = np.where(idx >= 0, cs[ks, np.clip(idx, 0, cs.shape[1] - 1)], 0.0)
+            w = closed * pq[None, :] * (trip[None, :, 1] <= ks)
+            new = np.zeros((K, Xo))
+            new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
+        state = new[:, :K] if last_out else new.sum(axis=1, keepdims=True)
+        open_unit = last_out
+    else:
+        c = np.arange(state.shape[1])[None, :]
+        out = np.minimum((state * (c <= ks)).sum(axis=1), 1.0)
+    if len(_nm_steps_cdf) >= CACHE_SIZE:
+        _nm_steps_cdf.clear()
+    _nm_steps_cdf[key] = out
+    return out
+
+
+def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N: int,
+                        M: int) -> np.ndarray | None:
+    """CDF over ``k = 0, 1, ...`` of the largest kept count among the units of one step that
+    split the N:M axis into abutting windows: unit ``u`` takes ``[start + u t, start + u t +
+    t)`` (the last one ``last`` long), ``0 <= start < M``, each over ``rows`` rows. Units that
+    share a group are dependent (a group's N kept elements are split between them). Where a
+    unit border meets a group border the step splits into independent chains, identical
+    chains counted once; a chain's law comes from a dynamic programme over its groups that
+    carries, for every ``k``, the probability that the units closed so far hold at most
+    ``k`` and the unit still open holds ``c``. None where a group's joint table or the
+    programme's ``k x c`` table would pass :data:`JOINT_CELLS` cells (a unit's count above
+    255), or a group's step :data:`STEP_WORK`."""
+    if (rows * max(t, last) + 1) ** 2 > JOINT_CELLS:
+        return None                                    # the programme's table is too large
+    bounds = [start + u * t for u in range(units)] + [start + (units - 1) * t + last]
+    cuts = [0] + [u for u in range(1, units) if bounds[u] % M == 0] + [units]
+    chains: Counter = Counter()
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        chains[(bounds[a] % M, tuple(bounds[u + 1] - bounds[u] for u in range(a, b)))] += 1
+    K = rows * max(t, last) + 1
+    out = np.ones(K)
+    for (s0, lengths), n in chains.items():
+        F = _chain_cdf(s0, lengths, rows, N, M)
+        if F is None:
+            return None
+        out = out * F[np.minimum(np.arange(K), len(F) - 1)] ** n
+    return out
+
+
+def clear_caches() -> None:
+    """Forget every cached N:M law and ratio."""
+    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps):
+        c.clear()
