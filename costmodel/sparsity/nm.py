@@ -210,30 +210,33 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         widest = np.where(n_main > 0, rw, rw_e)        # the dense step's slowest unit
         np.add.at(dense, rows_[case_row[live]], (w * case_cnt * np.maximum(
             1.0, np.ceil(rd[case_row] * case_len * widest / sd[case_row] - 1e-9)))[live])
-        rw_i = rw.astype(np.int64)
-        split, sinv = np.unique(np.stack([head, tail, rw_i], axis=1)[live], axis=0,
-                                return_inverse=True)
-        if not len(split):
-            continue
         sel_live = np.flatnonzero(live)
+        if not len(sel_live):
+            continue
+        rw_i = rw.astype(np.int64)
+        code = (head * M + tail) * (int(rw_i.max()) + 1) + rw_i   # one split law per code
+        codes, sinv = np.unique(code[sel_live], return_inverse=True)
         sinv = sinv.ravel()
-        F = _split_cdfs([tuple(int(v) for v in row) for row in split], N, M)
+        span = int(rw_i.max()) + 1
+        F = _split_cdfs([(int(k // span // M), int(k // span % M), int(k % span))
+                         for k in codes], N, M)
         lens = np.array([len(f) for f in F])
         base = (whole * N * rw).astype(np.float64)
-        plain = n_e[sel_live] == 0
-        for L in np.unique(lens):
-            ids = np.flatnonzero(lens == L)
-            table = np.stack([F[i] for i in ids])
-            pos = np.full(len(split), -1)
-            pos[ids] = np.arange(len(ids))
-            pick = np.flatnonzero((pos[sinv] >= 0) & plain)
-            if not len(pick):
-                continue
+        plain = np.flatnonzero(n_e[sel_live] == 0)
+        by_len = lens[sinv[plain]]
+        order = np.argsort(by_len, kind="stable")
+        bounds = np.flatnonzero(np.diff(by_len[order], prepend=-1, append=-1))
+        for a, b in zip(bounds[:-1], bounds[1:]):       # cases whose laws share a length
+            pick = plain[order[a:b]]
+            ids = sinv[pick]
+            uid, local = np.unique(ids, return_inverse=True)
+            table = np.stack([F[i] for i in uid])[local.ravel()]
             sel = sel_live[pick]
             row = case_row[sel]
-            e = _expected_max(table[pos[sinv[pick]]], base[sel, None], n_main[sel, None],
-                              r[row, None], sd[row, None])
+            e = _expected_max(table, base[sel, None], n_main[sel, None], r[row, None],
+                              sd[row, None])
             np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
+        plain = n_e[sel_live] == 0
         for i in np.flatnonzero(~plain):          # a unit of the step on an edge tile
             sel = sel_live[i]
             row = case_row[sel]
