@@ -223,8 +223,18 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
     elif d.mask is not None and geometry is not None:
         sp = mask_expected_max_cycles(d.mask, d.key, *geometry(prim), P, r, simd)
     else:
-        sp = sum(wf * expected_max_cycles(n, d.value, Pf, r, simd, totals[prim])
-                 for Pf, wf in per_fold)
+        sp = 0.0
+        for Pf, wf in per_fold:         # a fold kind only where it has steps
+            wf = np.broadcast_to(np.asarray(wf, dtype=np.float64), np.shape(macs))
+            on = wf > 0
+            if on.all():
+                sp = sp + wf * expected_max_cycles(n, d.value, Pf, r, simd, totals[prim])
+            elif on.any():
+                part = np.zeros(wf.shape)
+                col = lambda a, wf=wf, on=on: np.broadcast_to(a, wf.shape)[on]  # noqa: E731
+                part[on] = col(wf) * expected_max_cycles(col(n), d.value, col(Pf), col(r),
+                                                         col(simd), totals[prim])
+                sp = sp + part
     return sp / dense
 
 
