@@ -7,6 +7,8 @@ import json
 import math
 import numbers
 from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
 
 from costmodel import Hardware
 from costmodel.analysis import COST_MODELS
@@ -31,6 +33,21 @@ DEFAULT_EXTRA_ISLANDS = 2
 EXTEND_GAP = 0.005
 EXTEND_MAX_GAP = 0.2
 BACKENDS = ("loky", "threading", "multiprocessing", "dask")
+# the packages whose code decides what a tuning run finds (their sources are fingerprinted)
+RESULT_PACKAGES = ("costmodel", "search_spaces", "mapper/search", "mapper/tuning")
+
+
+@cache
+def code_version() -> str:
+    """Digest of the sources of :data:`RESULT_PACKAGES`: a checkpoint written by other code
+    (another version of the cost model or the search) is not resumed."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for pkg in RESULT_PACKAGES:
+        for f in sorted((root / pkg).rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 # settings that change how a run is executed, not what it finds (not in the fingerprint)
 EXECUTION_FIELDS = ("jobs", "storage", "backend", "scheduler")
 
@@ -98,11 +115,13 @@ class TuneSettings:
             _bad("strategy_params", "must be a dict of the strategy's parameters")
 
     def fingerprint(self, hw: Hardware) -> str:
-        """Identifies settings + hardware, so a checkpoint is only reused by the same run."""
+        """Identifies settings + hardware + code, so a checkpoint is only reused by the same
+        run of the same version."""
         d = asdict(self)
         for k in EXECUTION_FIELDS:
             d.pop(k)
         d["hardware"] = hw.to_dict()
+        d["code"] = code_version()
         if self.sparsity is None:   # fingerprints of runs without sparsity stay as they were
             d.pop("sparsity")
         else:

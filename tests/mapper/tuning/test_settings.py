@@ -67,3 +67,12 @@ def test_fingerprint_covers_what_changes_results_only():
     assert TuneSettings(seed=1).fingerprint(HW) != base
     other = Hardware(num_pes=64, l1_size=256, l2_size=20000, noc_bw=32, offchip_bw=32)
     assert TuneSettings().fingerprint(other) != base
+
+
+def test_fingerprint_changes_with_the_code(monkeypatch):
+    """A checkpoint written by another version of the cost model or search is not resumed."""
+    from mapper.tuning import settings
+    base = TuneSettings().fingerprint(HW)
+    assert len(settings.code_version()) == 16
+    monkeypatch.setattr(settings, "code_version", lambda: "another-version")
+    assert TuneSettings().fingerprint(HW) != base
