@@ -16,7 +16,7 @@ from math import ceil, comb, gcd
 
 import numpy as np
 
-from .stats import CACHE_SIZE, step_cycles
+from .stats import CACHE_SIZE, step_cycles, tile_count
 
 #: N:M compute ratios kept between calls, by argument row (then the cache starts over)
 _nm_cache: dict[tuple, float] = {}
@@ -120,7 +120,7 @@ def _nm_steps(t, o, D, spatial, units, M):
     the windows each step of that kind gives its units (one per step unless ``spatial``);
     ``fold`` is ``(start offset in its group, units, last window's length)`` of a spatial
     step (None otherwise)."""
-    tiles = 1 if D <= t else -(-(D - t) // o) + 1
+    tiles = int(tile_count(D, t, o))
     last = (tiles - 1, min(t, D - (tiles - 1) * o))
     if not spatial:
         full = _residue_counts(0, o, tiles - 1, M)
@@ -152,18 +152,22 @@ def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
 CLASS_COLS = 5
 
 
-def _max_of_two(Fa, base_a, na, Fb, base_b, nb, r, simd) -> float:
-    """``E[step_cycles(max)]`` over ``na`` draws from the CDF ``Fa`` (counts from ``base_a``)
-    and ``nb`` from ``Fb``."""
-    lo = int(min(base_a, base_b))
-    hi = int(max(base_a + len(Fa), base_b + len(Fb)))
-    x = np.arange(lo, hi)
-    prod = np.ones(hi - lo)
-    for F, b, n in ((Fa, base_a, na), (Fb, base_b, nb)):
-        if n:                           # P(count <= x): 0 below the base, 1 past the end
+def _max_law(parts) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, CDF)`` of the largest of independent draws: ``parts`` lists ``(base, CDF,
+    draws)``, each CDF over counts from its ``base`` (0 below it, 1 past its end)."""
+    lo = int(min(b for b, _, _ in parts))
+    x = np.arange(lo, int(max(b + len(F) for b, F, _ in parts)))
+    prod = np.ones(len(x))
+    for b, F, n in parts:
+        if n:
             b = int(b)
             prod = prod * np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)]) ** n
-    return float((step_cycles(x, r, simd) * np.diff(prod, prepend=0.0)).sum())
+    return x, prod
+
+
+def _expected_cycles(x, F, r, simd) -> float:
+    """``E[step_cycles(X)]`` for a CDF ``F`` over the counts ``x``."""
+    return float((step_cycles(x, r, simd) * np.diff(F, prepend=0.0)).sum())
 
 
 def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> None:
@@ -176,7 +180,7 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
     kk = keys[rows_]
     t, o, D = (kk[:, c].astype(np.int64) for c in range(3))
     r, rd, sd = kk[:, 5], kk[:, 6], kk[:, 7]
-    tiles = np.where(D <= t, 1, -(-(D - t) // o) + 1)
+    tiles = tile_count(D, t, o)
     n = tiles - 1
     period = M // np.gcd(o, M)
     j = np.arange(M)[None, :]
@@ -206,10 +210,10 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         if not len(sel_live):
             continue
         rw_i = rw.astype(np.int64)
-        code = (head * M + tail) * (int(rw_i.max()) + 1) + rw_i   # one split law per code
+        span = int(rw_i.max()) + 1
+        code = (head * M + tail) * span + rw_i             # one split law per code
         codes, sinv = np.unique(code[sel_live], return_inverse=True)
         sinv = sinv.ravel()
-        span = int(rw_i.max()) + 1
         F = _split_cdfs([(int(k // span // M), int(k // span % M), int(k % span))
                          for k in codes], N, M)
         lens = np.array([len(f) for f in F])
@@ -228,14 +232,16 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
             e = _expected_max(table, base[sel, None], n_main[sel, None], r[row, None],
                               sd[row, None])
             np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
-        plain = n_e[sel_live] == 0
-        for i in np.flatnonzero(~plain):          # a unit of the step on an edge tile
+        edge = np.flatnonzero(n_e[sel_live] != 0)   # a unit of the step on an edge tile
+        Fe = _split_cdfs([(int(head[i]), int(tail[i]), int(rw_e[i])) for i in sel_live[edge]],
+                         N, M)
+        for i, F_edge in zip(edge, Fe):
             sel = sel_live[i]
             row = case_row[sel]
-            Fe = _split_cdfs([(int(head[sel]), int(tail[sel]), int(rw_e[sel]))], N, M)[0]
-            sparse[rows_[row]] += w[sel] * case_cnt[sel] * _max_of_two(
-                F[sinv[i]], base[sel], n_main[sel], Fe, whole[sel] * N * rw_e[sel], n_e[sel],
-                r[row], sd[row])
+            x, Fm = _max_law([(base[sel], F[sinv[i]], n_main[sel]),
+                              (whole[sel] * N * rw_e[sel], F_edge, n_e[sel])])
+            sparse[rows_[row]] += w[sel] * case_cnt[sel] * _expected_cycles(x, Fm, r[row],
+                                                                            sd[row])
 
 
 def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
@@ -287,19 +293,11 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
                 exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
                          if o1 == t1 else None)
                 if exact is not None:
-                    x = np.arange(len(exact))
-                    Fp = exact ** groups
+                    x, Fp = np.arange(len(exact)), exact ** groups
                 else:                   # windows taken as independent
-                    parts = [(_nm_cdfs_for([(a, ln, rw)], N, M)[0], n)
-                             for (a, ln), n in wins.items()]
-                    lo = min(b for (b, _), _ in parts)
-                    x = np.arange(lo, max(b + len(F) for (b, F), _ in parts))
-                    Fp = np.ones(len(x))
-                    for (b, F), n in parts:
-                        Fp = Fp * np.where(x < b, 0.0,
-                                           F[np.clip(x - b, 0, len(F) - 1)]) ** (groups * n)
-                sparse[j] += w * count * float(
-                    (step_cycles(x, r1, s1) * np.diff(Fp, prepend=0.0)).sum())
+                    x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
+                                      for (a, ln), n in wins.items()])
+                sparse[j] += w * count * _expected_cycles(x, Fp, r1, s1)
     vals[miss] = sparse[miss] / dense[miss]
     if len(_nm_cache) + len(miss) > CACHE_SIZE:
         _nm_cache.clear()

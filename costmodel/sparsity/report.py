@@ -32,6 +32,7 @@ from .stats import (
     mean_cycles,
     nm_cycles,
     step_cycles,
+    tile_count,
 )
 
 REPORT_TENSORS = ("input", "filter", "output")   # report column prefixes
@@ -140,7 +141,7 @@ def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, 
             continue
         m, o, Da = tile[:, a].astype(np.float64), stride[:, a].astype(np.float64), ext(d)
         m = np.minimum(m, Da)
-        n = np.where(Da <= m, 1.0, np.ceil((Da - m) / o) + 1.0)
+        n = tile_count(Da, m, o).astype(np.float64)
         e = Da - (n - 1.0) * o
         edge = (e < m).astype(np.float64)
         if a == axis:
@@ -177,7 +178,7 @@ def spatial_folds(inner: Level):
     d = inner.directives[inner.spatial[0]]
     D = np.asarray(inner.SD[d.var], dtype=np.float64)
     m, o = d.m.astype(np.float64), d.o.astype(np.float64)
-    tiles = np.where(D <= m, 1.0, np.ceil((D - m) / o) + 1.0)
+    tiles = tile_count(D, m, o).astype(np.float64)
     folds = np.ceil(tiles / units)
     full = np.minimum(tiles, units)
     edge = tiles - (folds - 1.0) * units
@@ -223,18 +224,12 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
     elif d.mask is not None and geometry is not None:
         sp = mask_expected_max_cycles(d.mask, d.key, *geometry(prim), P, r, simd)
     else:
-        sp = 0.0
+        sp = np.zeros(np.shape(macs))
         for Pf, wf in per_fold:         # a fold kind only where it has steps
-            wf = np.broadcast_to(np.asarray(wf, dtype=np.float64), np.shape(macs))
-            on = wf > 0
-            if on.all():
-                sp = sp + wf * expected_max_cycles(n, d.value, Pf, r, simd, totals[prim])
-            elif on.any():
-                part = np.zeros(wf.shape)
-                col = lambda a, wf=wf, on=on: np.broadcast_to(a, wf.shape)[on]  # noqa: E731
-                part[on] = col(wf) * expected_max_cycles(col(n), d.value, col(Pf), col(r),
-                                                         col(simd), totals[prim])
-                sp = sp + part
+            on = np.flatnonzero(np.broadcast_to(wf, sp.shape) > 0)
+            col = lambda a, on=on: np.broadcast_to(a, sp.shape)[on]  # noqa: E731
+            sp[on] += col(wf) * expected_max_cycles(col(n), d.value, col(Pf), col(r),
+                                                    col(simd), totals[prim])
     return sp / dense
 
 

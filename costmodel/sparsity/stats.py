@@ -66,6 +66,12 @@ _part_bytes = 0
 SMALL_POSITIONS = 1 << 11
 
 
+def tile_count(D, m, o):
+    """Tiles of ``m`` elements stepping by ``o`` along an axis of ``D`` (the last one may be
+    cut by the axis' end); integers or arrays."""
+    return np.where(D <= m, 1, -(-(D - m) // o) + 1)
+
+
 def step_cycles(k, r, simd):
     """Cycles of a unit with ``k`` kept operands, each used ``r`` times, on ``simd`` lanes
     (at least one cycle: the step still has to check its metadata)."""
