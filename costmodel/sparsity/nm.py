@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from functools import lru_cache
 from math import ceil, comb, gcd
 
 import numpy as np
@@ -52,13 +53,15 @@ def _split_parts(a: int, length: int, M: int) -> tuple[int, int, int]:
     return (M - a if a else 0), b % M, b // M - (1 if a else 0)
 
 
+@lru_cache(maxsize=4096)
 def _partial_row_pmf(head: int, tail: int, N: int, M: int) -> np.ndarray:
     """One row's kept count in the split parts ``head`` and ``tail`` of its window's end
-    groups."""
+    groups (cached, read-only)."""
     pmf = np.ones(1)
     for part in (head, tail):
         if 0 < part < M:
             pmf = np.convolve(pmf, _hyp_pmf(M, N, part))
+    pmf.flags.writeable = False
     return pmf
 
 
@@ -89,9 +92,9 @@ def _split_cdfs(splits: list[tuple[int, int, int]], N: int, M: int) -> list[np.n
             pad[i, :len(pmf)] = pmf
         powers = np.array([g[2] for g in group], dtype=np.float64)[:, None]
         dens = np.fft.irfft(np.fft.rfft(pad, axis=1) ** powers, n=size, axis=1)
-        for (h, t, rows, _, n), d in zip(group, dens):
-            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(np.clip(d[:n], 0.0, None)),
-                                                      1.0)
+        cdfs = np.minimum(np.cumsum(np.clip(dens, 0.0, None), axis=1), 1.0)
+        for (h, t, rows, _, n), f in zip(group, cdfs):
+            _nm_cdfs[(h, t, rows, N, M)] = f[:n]
     return [_nm_cdfs[c + (N, M)] for c in splits]
 
 
@@ -219,19 +222,21 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         lens = np.array([len(f) for f in F])
         base = (whole * N * rw).astype(np.float64)
         plain = np.flatnonzero(n_e[sel_live] == 0)
-        by_len = lens[sinv[plain]]
-        order = np.argsort(by_len, kind="stable")
-        bounds = np.flatnonzero(np.diff(by_len[order], prepend=-1, append=-1))
-        for a, b in zip(bounds[:-1], bounds[1:]):       # cases whose laws share a length
-            pick = plain[order[a:b]]
-            ids = sinv[pick]
-            uid, local = np.unique(ids, return_inverse=True)
-            table = np.stack([F[i] for i in uid])[local.ravel()]
-            sel = sel_live[pick]
-            row = case_row[sel]
-            e = _expected_max(table, base[sel, None], n_main[sel, None], r[row, None],
-                              sd[row, None])
-            np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
+        if len(plain):
+            flat = np.concatenate(F)
+            first = np.cumsum(lens) - lens
+            ids = sinv[plain]
+            L = lens[ids]
+            width = 1 << np.ceil(np.log2(L)).astype(np.int64)
+            for wd in np.unique(width):                 # CDF lengths within a factor of 2
+                pick = np.flatnonzero(width == wd)
+                top = (L[pick] - 1)[:, None]            # a CDF ends at 1: repeat its end
+                table = flat[first[ids[pick], None] + np.minimum(np.arange(wd)[None, :], top)]
+                sel = sel_live[plain[pick]]
+                row = case_row[sel]
+                e = _expected_max(table, base[sel, None], n_main[sel, None], r[row, None],
+                                  sd[row, None])
+                np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
         edge = np.flatnonzero(n_e[sel_live] != 0)   # a unit of the step on an edge tile
         Fe = _split_cdfs([(int(head[i]), int(tail[i]), int(rw_e[i])) for i in sel_live[edge]],
                          N, M)
@@ -258,7 +263,7 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
     draws of ``rows`` rows and ``edge units`` of ``edge rows`` (a spatial edge tile) per step,
     in a share ``weight`` of the steps (weight 0: unused). Arguments ``[B]``; one value per
     distinct argument row, cached; the windows' kept-count CDFs cached by their split groups
-    and rows; single-window steps summed in array operations per CDF length."""
+    and rows; single-window steps summed in array operations per CDF length class (within 2x)."""
     N, M = nm
     cl = np.asarray(classes, dtype=np.float64)
     C = cl.shape[1]
@@ -488,3 +493,4 @@ def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps):
         c.clear()
+    _partial_row_pmf.cache_clear()
