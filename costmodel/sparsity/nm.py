@@ -68,12 +68,30 @@ def _partial_row_pmf(head: int, tail: int, N: int, M: int) -> np.ndarray:
 #: row counts above which a power of a per-row pmf is taken by FFT (within 2e-10 of exact
 #: convolution, tested)
 FFT_ROWS = 4
+#: mass an FFT window may leave out on each side of the kept count's law (Hoeffding's bound
+#: sets the window), and the CDF mass trimmed off each end of a stored law
+TAIL = 1e-16
+TRIM = 1e-13
 
 
-def _split_cdfs(splits: list[tuple[int, int, int]], N: int, M: int) -> list[np.ndarray]:
-    """CDFs of the kept count in the split end groups ``(head, tail, rows)`` of ``rows``
-    independent rows (cached); the missing ones with many rows are powered together by FFT,
-    one transform per size."""
+def _trimmed(lo: int, F: np.ndarray) -> tuple[int, np.ndarray]:
+    """``(lo', F')``: the CDF ``F`` over counts from ``lo`` without its ends below ``TRIM``
+    and above ``1 - TRIM`` (the mass there, at most ``TRIM`` a side, counts at the first kept
+    count and is dropped past the last)."""
+    a = int(np.searchsorted(F, TRIM, side="right"))
+    b = int(np.searchsorted(F, 1.0 - TRIM, side="left"))
+    a, b = min(a, len(F) - 1), min(max(a, b), len(F) - 1)
+    return lo + a, np.ascontiguousarray(F[a:b + 1])
+
+
+def _split_cdfs(splits: list[tuple[int, int, int]], N: int,
+                M: int) -> list[tuple[int, np.ndarray]]:
+    """``(lo, CDF over counts lo, lo + 1, ...)`` of the kept count in the split end groups
+    ``(head, tail, rows)`` of ``rows`` independent rows (cached). The missing ones with many
+    rows are powered together by FFT, one transform per size, on a circular window around
+    the mean that holds all but :data:`TAIL` of the mass on each side (Hoeffding: the per-row
+    count spans ``c`` values, so ``|S - mean| > c sqrt(rows ln(2 / TAIL) / 2)`` has
+    probability below ``TAIL``); the mass outside folds in at most ``2 TAIL``."""
     need = sorted({c for c in splits if c + (N, M) not in _nm_cdfs})
     if len(_nm_cdfs) + len(need) > CACHE_SIZE:
         _nm_cdfs.clear()
@@ -82,29 +100,43 @@ def _split_cdfs(splits: list[tuple[int, int, int]], N: int, M: int) -> list[np.n
     for h, t, rows in need:
         pmf = _partial_row_pmf(h, t, N, M)
         if rows <= FFT_ROWS or len(pmf) == 1:
-            _nm_cdfs[(h, t, rows, N, M)] = np.minimum(np.cumsum(_power_pmf(pmf, rows)), 1.0)
+            F = np.minimum(np.cumsum(_power_pmf(pmf, rows)), 1.0)
+            _nm_cdfs[(h, t, rows, N, M)] = _trimmed(0, F)
         else:
-            n = rows * (len(pmf) - 1) + 1
-            big.setdefault(1 << (n - 1).bit_length(), []).append((h, t, rows, pmf, n))
+            c = len(pmf) - 1
+            mean = rows * float(pmf @ np.arange(len(pmf)))
+            half = ceil(c * np.sqrt(rows * np.log(2.0 / TAIL) / 2.0)) + 1
+            lo, hi = max(0, int(mean) - half), min(rows * c, int(ceil(mean)) + half)
+            size = 1 << (hi - lo).bit_length()           # >= the window's hi - lo + 1
+            big.setdefault(size, []).append((h, t, rows, pmf, lo, hi - lo + 1))
     for size, group in big.items():
         pad = np.zeros((len(group), size))
-        for i, (*_, pmf, _n) in enumerate(group):
-            pad[i, :len(pmf)] = pmf
+        for i, g in enumerate(group):
+            pad[i, :len(g[3])] = g[3]
         powers = np.array([g[2] for g in group], dtype=np.float64)[:, None]
         dens = np.fft.irfft(np.fft.rfft(pad, axis=1) ** powers, n=size, axis=1)
-        cdfs = np.minimum(np.cumsum(np.clip(dens, 0.0, None), axis=1), 1.0)
-        for (h, t, rows, _, n), f in zip(group, cdfs):
-            _nm_cdfs[(h, t, rows, N, M)] = f[:n]
+        lo = np.array([g[4] for g in group])
+        width = np.array([g[5] for g in group])[:, None]
+        at = np.arange(size)[None, :]                    # the window, unrolled from lo
+        p = np.where(at < width, np.take_along_axis(dens, (lo[:, None] + at) % size, axis=1),
+                     0.0)
+        F = np.minimum(np.cumsum(np.clip(p, 0.0, None), axis=1), 1.0)
+        a = np.minimum((F <= TRIM).sum(axis=1), width[:, 0] - 1)     # F is nondecreasing
+        b = np.minimum(np.maximum((F < 1.0 - TRIM).sum(axis=1), a), width[:, 0] - 1)
+        for (h, t, rows, *_), f, l0, a0, b0 in zip(group, F, lo, a, b):
+            _nm_cdfs[(h, t, rows, N, M)] = (int(l0 + a0), f[a0:b0 + 1])
     return [_nm_cdfs[c + (N, M)] for c in splits]
 
 
 def _nm_cdfs_for(cases: list[tuple[int, int, int]], N: int,
                  M: int) -> list[tuple[int, np.ndarray]]:
     """``(base, CDF)`` of the kept count of ``(offset, length, rows)`` windows: the count is
-    ``base`` (the whole groups) plus the split groups' part (:func:`_split_cdfs`)."""
+    ``base`` (the whole groups, and the split groups' least count) plus the split groups'
+    part above it (:func:`_split_cdfs`)."""
     parts = [_split_parts(a, length, M) for a, length, _ in cases]
     F = _split_cdfs([(h, t, rows) for (h, t, _), (*_, rows) in zip(parts, cases)], N, M)
-    return [(whole * N * rows, f) for (_, _, whole), (*_, rows), f in zip(parts, cases, F)]
+    return [(whole * N * rows + lo, f)
+            for (_, _, whole), (*_, rows), (lo, f) in zip(parts, cases, F)]
 
 
 def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
@@ -217,10 +249,12 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         code = (head * M + tail) * span + rw_i             # one split law per code
         codes, sinv = np.unique(code[sel_live], return_inverse=True)
         sinv = sinv.ravel()
-        F = _split_cdfs([(int(k // span // M), int(k // span % M), int(k % span))
-                         for k in codes], N, M)
+        laws = _split_cdfs([(int(k // span // M), int(k // span % M), int(k % span))
+                            for k in codes], N, M)
+        F = [f for _, f in laws]
         lens = np.array([len(f) for f in F])
         base = (whole * N * rw).astype(np.float64)
+        base[sel_live] += np.array([lo for lo, _ in laws], dtype=np.float64)[sinv]
         plain = np.flatnonzero(n_e[sel_live] == 0)
         if len(plain):
             flat = np.concatenate(F)
@@ -240,11 +274,11 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
         edge = np.flatnonzero(n_e[sel_live] != 0)   # a unit of the step on an edge tile
         Fe = _split_cdfs([(int(head[i]), int(tail[i]), int(rw_e[i])) for i in sel_live[edge]],
                          N, M)
-        for i, F_edge in zip(edge, Fe):
+        for i, (lo_edge, F_edge) in zip(edge, Fe):
             sel = sel_live[i]
             row = case_row[sel]
             x, Fm = _max_law([(base[sel], F[sinv[i]], n_main[sel]),
-                              (whole[sel] * N * rw_e[sel], F_edge, n_e[sel])])
+                              (whole[sel] * N * rw_e[sel] + lo_edge, F_edge, n_e[sel])])
             sparse[rows_[row]] += w[sel] * case_cnt[sel] * _expected_cycles(x, Fm, r[row],
                                                                             sd[row])
 
