@@ -50,7 +50,7 @@ TAIL_PAD = 12.0
 #: bound on the relative error of the approximate path against the exact sum
 APPROX_REL_ERR = 1e-3
 #: masks whose tile distributions are kept, and distributions kept per mask
-MASK_SATS, MASK_TILES = 4, 4096
+MASK_SATS, MASK_TILES = 4, 16384
 #: per mask digest: sorted geometry keys, each one's start and length in the flat arrays of
 #: distinct step maxima and their CDF
 _dists: dict[str, tuple[np.ndarray, ...]] = {}
@@ -295,14 +295,33 @@ def _group_max(counts, axis: int, units: int):
     return acc
 
 
+def _histogram(counts: np.ndarray) -> np.ndarray:
+    """``np.bincount`` of nonnegative counts; large int8 or bool arrays are counted two at a time
+    (as uint16 pairs, then both bytes' marginals), which avoids a widening copy."""
+    flat = counts.ravel()
+    if flat.dtype not in (np.bool_, np.int8) or len(flat) < (1 << 15):
+        return np.bincount(flat.astype(np.intp))
+    flat = flat.view(np.uint8)
+    even = len(flat) // 2 * 2
+    pairs = np.bincount(flat[:even].view(np.uint16), minlength=1 << 16).reshape(256, 256)
+    hist = pairs.sum(axis=0) + pairs.sum(axis=1)
+    if even < len(flat):
+        hist[flat[-1]] += 1
+    return hist
+
+
 def _keep(key: str, k: tuple, arr: np.ndarray) -> np.ndarray:
     """Keep a partial-count array of mask ``key`` between calls (all start over past
-    ``PART_BYTES``)."""
+    ``PART_BYTES``, but for this mask's summed-area table: the mask in use keeps it)."""
     global _part_bytes
     if _part_bytes + arr.nbytes > PART_BYTES:
+        table = _parts.get(key, {}).get(("sat",))
         for d in _parts.values():
             d.clear()
         _part_bytes = 0
+        if table is not None:
+            _parts[key][("sat",)] = table
+            _part_bytes = table.nbytes
     _parts.setdefault(key, {})[k] = arr
     _part_bytes += arr.nbytes
     return arr
@@ -484,7 +503,7 @@ def _distributions(mask: np.ndarray, key: str,
             X, state = Y, new
         axis, units = int(row[-2]), int(row[-1])
         counts = _group_max(X, axis, units) if axis >= 0 and units > 1 else X
-        hist = np.bincount(counts.ravel().astype(np.intp))
+        hist = _histogram(counts)
         vals = np.flatnonzero(hist)
         cnt = hist[vals]
         out[i] = (vals.astype(np.float64), np.cumsum(cnt) / cnt.sum())
@@ -496,16 +515,18 @@ def _stored(mask: np.ndarray, key: str, gkeys: np.ndarray):
     the mask's flat store, computing the missing ones; returns them with the store's values
     and CDF."""
     st = _dists.get(key)
-    if st is not None and len(st[0]) + (~np.isin(gkeys, st[0])).sum() > MASK_TILES:
-        st = None                                    # full: the mask's store starts over
+    hit, pos = np.zeros(len(gkeys), dtype=bool), np.zeros(len(gkeys), dtype=np.int64)
+    if st is not None and len(st[0]):
+        pos = np.minimum(np.searchsorted(st[0], gkeys), len(st[0]) - 1)
+        hit = st[0][pos] == gkeys
+        if len(st[0]) + (~hit).sum() > MASK_TILES:
+            st, hit = None, hit & False              # full: the mask's store starts over
     if st is None:
         if key not in _dists and len(_dists) >= MASK_SATS:
             _dists.clear()
         st = _dists[key] = (gkeys[:0], np.empty(0, np.int64), np.empty(0, np.int64),
                             np.empty(0), np.empty(0))
     ks, start, length, vals, F = st
-    pos = np.minimum(np.searchsorted(ks, gkeys), max(len(ks) - 1, 0))
-    hit = ks[pos] == gkeys if len(ks) else np.zeros(len(gkeys), dtype=bool)
     if not hit.all():
         new = gkeys[~hit]
         rows = new.view(np.int64).reshape(len(new), -1)
