@@ -44,8 +44,24 @@ def a12(ours: list[float], theirs: list[float]) -> float:
     return float(((o < t) + 0.5 * (o == t)).mean())
 
 
-def run(insts: str, strategy: str, files: list[str]) -> list[dict]:
-    rows = [r for f in files for r in csv.DictReader(open(f))]
+def select(rows: list[dict], only: list[str] | None) -> list[dict]:
+    """The runs whose ``instance:setting:dram_bw:seed`` matches one of ``only`` (each part
+    a substring of the field or empty, e.g. ``batch_conv/insts0:magma10:1:1`` or
+    ``:magma3:8``); all runs when ``only`` is empty."""
+    if not only:
+        return rows
+
+    def hit(r: dict, pat: str) -> bool:
+        parts = pat.split(":")
+        vals = (r["instance"], r["setting"], f"{float(r['dram_bw']):g}", r["seed"])
+        return all(not q or (q == v if i >= 1 else q in v)
+                   for i, (q, v) in enumerate(zip(parts, vals)))
+
+    return [r for r in rows if any(hit(r, q) for q in only)]
+
+
+def run(insts: str, strategy: str, files: list[str], only: list[str] | None = None) -> list[dict]:
+    rows = select([r for f in files for r in csv.DictReader(open(f))], only)
     tables: dict = {}
     out = []
     for r in rows:
@@ -168,6 +184,10 @@ def main() -> None:
     ap.add_argument("--magma", nargs="*", default=None, help="MAGMA result CSVs")
     ap.add_argument("--tag", default="", help="suffix of the output files")
     ap.add_argument("--beyond", action="store_true", help="the beyond-MAGMA study instead")
+    ap.add_argument("--only", nargs="*", default=None, metavar="INST:SETTING:BW:SEED",
+                    help="run only these runs (instance substring, exact setting, bandwidth "
+                         "and seed; empty parts match all), e.g. batch_conv/insts0:magma10:1:1; "
+                         "use with --tag to keep the stored results")
     ap.add_argument("--plot", default=None, help="only draw the ratio chart of vs_magma.csv here")
     ap.add_argument("--from-csv", action="store_true",
                     help="only rewrite vs_magma.md from the runs in vs_magma.csv")
@@ -187,7 +207,7 @@ def main() -> None:
         text = summarise_beyond(out)
         (HERE / f"beyond{a.tag}.md").write_text(text)
     else:
-        out = run(a.insts, a.strategy, files)
+        out = run(a.insts, a.strategy, files, a.only)
         _write_csv(HERE / f"vs_magma{a.tag}.csv", out)
         text = summarise(out)
         (HERE / f"vs_magma{a.tag}.md").write_text(text)

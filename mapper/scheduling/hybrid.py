@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dispatch import dispatch_seeds
-from .heuristics import data_seeds, seeds
+from .heuristics import data_seeds, load_seeds, seeds
 from .problem import Problem
 from .strategies import ScheduleStrategy
 
@@ -36,7 +36,8 @@ class HybridSearch(ScheduleStrategy):
                  crossover: float = 0.4, n_kinds: int = 6,
                  seeding: str = "both", polish: float = 0.3, saturated: float = 0.25,
                  data_lp: bool = True, contention: float = 0.5,
-                 idle_ratio: float = 4.0):
+                 idle_ratio: float = 4.0, compose: int = 8, delta_genes: int = 6,
+                 polish_batch: int = 25, balance: bool = True):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -52,6 +53,13 @@ class HybridSearch(ScheduleStrategy):
         self.contention = contention
         self.idle_ratio = idle_ratio
         self.idle_link = False
+        self.link = "mixed"  #: "saturated", "idle" or "mixed", from the first batch
+        self.compose = compose
+        self.polish_batch = polish_batch
+        self.balance = balance
+        self.delta_genes = delta_genes
+        self.base: tuple[np.ndarray, np.ndarray, float] | None = None  # incumbent at ask
+        self.deltas: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
@@ -64,6 +72,14 @@ class HybridSearch(ScheduleStrategy):
             m = n - len(c)
             return (np.concatenate([c, self.random_cores(m)]),
                     np.concatenate([k, self.rng.random((m, self.problem.num_jobs))]))
+        self.base = (self.pop[0][0].copy(), self.pop[1][0].copy(), float(self.pop[2][0]))
+        if self._polishing():
+            n = min(n, self.polish_batch)
+        mixed = self._compositions(n)
+        if mixed is not None:
+            cc, kk = self._children(n - len(mixed[0])) if len(mixed[0]) < n else (mixed[0][:0],
+                                                                                  mixed[1][:0])
+            return np.concatenate([mixed[0], cc]), np.concatenate([mixed[1], kk])
         if self.queued is not None and len(self.queued[0]):
             c, k = self.queued[0][:n], self.queued[1][:n]
             self.queued = (self.queued[0][n:], self.queued[1][n:])
@@ -76,6 +92,7 @@ class HybridSearch(ScheduleStrategy):
     def tell(self, core, key, makespan, finish=None):
         fresh = self.pop is None
         self.told += len(core)
+        self._collect_deltas(core, key, makespan)
         if finish is None:
             finish = np.zeros((len(core), self.problem.num_cores))
         if self.pop is not None:
@@ -102,8 +119,13 @@ class HybridSearch(ScheduleStrategy):
         p, best = self.problem, self.pop[2][0]
         data = p.area[np.arange(p.num_jobs), self.pop[0][0]].sum() / p.dram_bw
         if self.saturated > 0 and best <= (1.0 + self.saturated) * data:
+            self.link = "saturated"
             self.queued = data_seeds(p, best, lp=self.data_lp)
         self.idle_link = best >= self.idle_ratio * data
+        if self.idle_link:
+            self.link = "idle"
+            if self.balance:
+                self.queued = load_seeds(p, self.pop[1][0])
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []
@@ -112,6 +134,50 @@ class HybridSearch(ScheduleStrategy):
         if self.seeding in ("dispatch", "both"):
             parts.append(dispatch_seeds(self.problem, self.rng))
         return np.concatenate([c for c, _ in parts]), np.concatenate([k for _, k in parts])
+
+    # -- compositions of improving moves ------------------------------------------------
+    def _collect_deltas(self, core, key, makespan) -> None:
+        """Keep the batch's schedules that beat the incumbent they were asked from by a
+        change of a few jobs (core or queue key), as (makespan, jobs, cores, keys)."""
+        self.deltas = []
+        if self.base is None or self.compose < 2:
+            return
+        bc, bk, bm = self.base
+        better = np.flatnonzero(makespan < bm)
+        for i in better[np.argsort(makespan[better], kind="stable")]:
+            jobs = np.flatnonzero((core[i] != bc) | (key[i] != bk))
+            if 0 < len(jobs) <= self.delta_genes:
+                self.deltas.append((float(makespan[i]), jobs, core[i, jobs], key[i, jobs]))
+
+    def _compositions(self, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Several improving changes of the last batch applied together on the incumbent
+        they improved: the best with each of the next ones, and the best ``k`` together
+        for every ``k`` (a change touching a job already changed is left out). A batch
+        of single moves finds many improving changes of different jobs, but keeping only
+        the best one takes a batch per step."""
+        if len(self.deltas) < 2 or n <= 0 or not self._polishing():
+            self.deltas = []
+            return None
+        bc, bk, _ = self.base
+        top = self.deltas[: self.compose]
+        combos = [[0, i] for i in range(1, len(top))] + [list(range(k))
+                                                        for k in range(3, len(top) + 1)]
+        out_c, out_k, seen = [], [], set()
+        for combo in combos:
+            c, k, used = bc.copy(), bk.copy(), np.zeros(len(bc), bool)
+            for i in combo:
+                _, jobs, cs, ks = top[i]
+                if used[jobs].any():
+                    continue
+                used[jobs] = True
+                c[jobs], k[jobs] = cs, ks
+            sig = c.tobytes() + k.tobytes()
+            if sig not in seen:
+                seen.add(sig)
+                out_c.append(c)
+                out_k.append(k)
+        self.deltas = []
+        return np.array(out_c[:n]), np.array(out_k[:n])
 
     # -- offspring ------------------------------------------------------------------------
     def _children(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +235,9 @@ class HybridSearch(ScheduleStrategy):
             return self.f_inc
         rise = (self.told / self.budget - (1.0 - self.polish)) / self.polish
         return self.f_inc + (1.0 - self.f_inc) * min(1.0, max(0.0, rise))
+
+    def _polishing(self) -> bool:
+        return bool(self.budget) and self.told >= (1.0 - self.polish) * self.budget
 
     def _tournament(self, n: int) -> np.ndarray:
         P = len(self.pop[2])
