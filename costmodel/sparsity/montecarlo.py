@@ -1,10 +1,11 @@
 """Monte Carlo check of the sparse compute model: real masks, walked through a mapping.
 
-For a one-level mapping (no Cluster) it walks every top-level step and every unit's tile
-(the completed directive list of :func:`costmodel.levels.build_levels`), counts the kept
-operands of the conditioning tensor in the tile (summed-area tables of the mask), and gives
-the step time ``max over active units of max(1, ceil(work / simd))``, summed over steps; the
-same walk with a dense mask gives the dense time. Validation only: not on the hot path.
+It walks every step of a mapping of any number of levels and every PE's tile (the completed
+directive lists of :func:`costmodel.levels.build_levels`, each level's tiles nested in their
+parent's), counts the kept operands of the conditioning tensor in the tile (summed-area
+tables of the mask), and gives the step time ``max over active PEs of max(1, ceil(work /
+simd))`` (the PEs in lockstep), summed over steps; the same walk with a dense mask gives the
+dense time. Validation only: not on the hot path.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from ..layer import Layer, tensor_table
 from ..levels import build_levels
 from .density import Density, reduction_dim, tensor_shapes
-from .stats import box_sum, sat
+from .stats import box_sum, sat, tile_count
 
 OUT_SPACE = {"Y": "R", "X": "S"}
 
@@ -33,68 +34,79 @@ def random_mask(shape, density: Density, axis: int, rng) -> np.ndarray:
     return flat.reshape(shape)
 
 
-def _axes(level, sd):
-    """Per directive: the tile starts over (steps[, units]), as broadcastable arrays."""
-    dirs = level.directives
-    n_dirs = len(dirs)
-    units = int(level.N[0])
-    starts = {}
-    for j, d in enumerate(dirs):
-        D, m, o = int(sd[d.var]), int(d.m[0]), int(d.o[0])
-        tiles = 1 if D <= m else -(-(D - m) // o) + 1
-        shape = [1] * (n_dirs + 1)
-        if d.kind == "S":
-            steps = -(-tiles // units)
-            t = np.arange(steps)[:, None] * units + np.arange(units)[None, :]
-            t = np.where(t < tiles, t, -1)
-            shape[j], shape[-1] = steps, units
-            starts[d.var] = (t * o).reshape(shape), m, D
-        else:
-            shape[j] = tiles
-            starts[d.var] = (np.arange(tiles) * o).reshape(shape), m, D
-    return starts
+def _level_starts(levels):
+    """Per level, per directive: the tile starts relative to the parent tile over (steps[,
+    units]) as arrays broadcastable over every level's axes (a directive's steps, then one
+    units axis per level; -1 marks a spatial slot past the last tile), and the tile size;
+    with the units axes (the PEs of a lockstep step)."""
+    n_axes = sum(len(lv.directives) + 1 for lv in levels)
+    out, pe_axes, ax0 = [], [], 0
+    for lv in levels:
+        dirs = lv.directives
+        units = int(lv.N[0])
+        starts = {}
+        for j, d in enumerate(dirs):
+            D, m, o = int(lv.SD[d.var][0]), int(d.m[0]), int(d.o[0])
+            tiles = int(tile_count(D, m, o))
+            shape = [1] * n_axes
+            if d.kind == "S":
+                steps = -(-tiles // units)
+                t = np.arange(steps)[:, None] * units + np.arange(units)[None, :]
+                shape[ax0 + j], shape[ax0 + len(dirs)] = steps, units
+                starts[d.var] = (np.where(t < tiles, t * o, -1).reshape(shape), m)
+            else:
+                shape[ax0 + j] = tiles
+                starts[d.var] = ((np.arange(tiles) * o).reshape(shape), m)
+        out.append(starts)
+        pe_axes.append(ax0 + len(dirs))
+        ax0 += len(dirs) + 1
+    return out, tuple(pe_axes)
 
 
 def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray, tensor: str,
          simd: int = 1) -> float:
     """Compute cycles of one mapping with ``mask`` on ``tensor`` (``weight`` or ``input``)
-    conditioning a skipping compute."""
+    conditioning a skipping compute. Every level's tiles nest in their parent's (a tile
+    starting past its parent's end is idle, one crossing it is cut); the PEs run in
+    lockstep: a step, one combination of every level's temporal tiles and spatial folds,
+    lasts its busiest PE's ``max(1, ceil(work / simd))``."""
     table = tensor_table(layer.type, "N" in layer.dims)
     lv = build_levels(layer, table, structure, np.atleast_2d(sizes), np.atleast_2d(offsets),
                       np.array([num_pes]))
-    if len(lv) != 1:
-        raise ValueError("the Monte Carlo walk handles one-level mappings only")
-    sd = {v: int(a[0]) for v, a in lv[0].SD.items()}
-    st = _axes(lv[0], sd)
+    full = layer.full_dims()
+    starts, pe_axes = _level_starts(lv)
+    valid = np.ones(1, dtype=bool)
+    lo, hi = {}, {}
+    for v in dict.fromkeys(table.input + table.filter + table.output):
+        if v not in full:
+            continue
+        S, E = 0, int(full[v])
+        for level in starts:
+            if v not in level:
+                continue
+            s, m = level[v]
+            valid = valid & (s >= 0) & (S + s < E)
+            S = S + np.maximum(s, 0)
+            E = np.minimum(S + m, E)
+        lo[v], hi[v] = np.minimum(S, E), E
     dims = table.filter if tensor == "weight" else table.input
-    lo, hi, valid = [], [], True
-    for v in dims:
-        if v not in st:
-            lo.append(0)
-            hi.append(sd[v])
-            continue
-        s, m, D = st[v]
-        valid = valid & (s >= 0)
-        lo.append(np.clip(s, 0, D))
-        hi.append(np.clip(s + m, 0, D))
-    kept = box_sum(sat(mask), lo, hi)
+    kept = box_sum(sat(mask), [lo[v] if v in lo else 0 for v in dims if v in full],
+                   [hi[v] if v in hi else int(full[v]) for v in dims if v in full])
     reuse = 1
-    others = [v for v in table.input + table.filter + table.output if v not in dims]
-    for v in dict.fromkeys(others):
-        if v not in st:
+    slide = {d.var: int(d.m[0]) for d in lv[-1].directives}
+    for v in dict.fromkeys(table.input + table.filter + table.output):
+        if v in dims or v not in lo:
             continue
-        s, m, D = st[v]
-        valid = valid & (s >= 0)
-        ext = np.clip(s + m, 0, D) - np.clip(s, 0, D)
+        ext = hi[v] - lo[v]
         if v in OUT_SPACE and layer.is_conv_family:   # outputs of an input-row window
-            slide = st.get(OUT_SPACE[v])
-            r = sd[OUT_SPACE[v]] if slide is None else slide[1]
+            r = slide.get(OUT_SPACE[v], int(full[OUT_SPACE[v]]))
             ext = np.maximum(ext - r + 1, 0)
         reuse = reuse * ext
     work = np.where(valid, kept * reuse, 0)
     cycles = np.where(valid & (reuse > 0), np.maximum(1, -(-work // simd)), 0)
-    per_step = cycles.max(axis=-1) if cycles.ndim else cycles
-    return float(np.sum(per_step))
+    cycles = np.broadcast_to(cycles, np.broadcast_shapes(*(np.shape(a) for a in
+                                                           (cycles, valid))))
+    return float(np.sum(cycles.max(axis=pe_axes) if cycles.ndim else cycles))
 
 
 def monte_carlo(layer: Layer, structure, sizes, offsets, num_pes: int, density: Density,

@@ -26,6 +26,7 @@ from .nm import nm_compute_ratio
 from .stats import (
     buffer_occupancy,
     expected_max_cycles,
+    expected_max_mixed,
     mask_expected_max_cycles,
     mask_floor_density,
     mask_max_count,
@@ -110,34 +111,32 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
     return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
 
 
-def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, M: int):
-    """``(split, t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis: which
-    candidates' windows split groups of ``M`` and, for those, the innermost level's window
-    and step along the axis, the axis' extent at that level, whether the spatial dim is the
-    axis, the level's units, and the step classes the tiles of the other axes make
-    (:func:`~costmodel.sparsity.nm.nm_compute_ratio`): every mix of whole and edge tiles
-    of the temporal axes, times, where the spatial dim is one of those axes, its full folds
-    and its last fold (whose last unit may hold an edge tile). ``P`` (active units) counts
-    the level's groups of units that draw independently."""
+def step_classes(layer: Layer, table: TensorTable, inner: Level, tensor: str, P,
+                 skip_axis: int | None = None, pick=None):
+    """The kinds of steps the innermost level's tiles of ``tensor`` make, ``[B, C, 5]``:
+    every mix of whole and edge tiles of its temporal axes, times, where the spatial dim is
+    one of its axes, the full folds and the last fold (whose last unit may hold an edge
+    tile); each ``(rows, units, edge rows, edge units, weight)``: per step, ``units`` tiles
+    of ``rows`` elements (over the axes but ``skip_axis``) and ``edge units`` of ``edge
+    rows``, in a share ``weight`` of the steps. ``P`` (active units) counts the level's
+    groups of units that draw independently; where the spatial dim is not one of the
+    tensor's, a group's units share one tile. ``pick``: the candidates to describe."""
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
     dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
-    red = reduction_dim(layer.type)
-    ax = dims.index(red) if red in dims else len(dims) - 1
-    Dall = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
-    split = (tile[:, ax] % M != 0) | ((stride[:, ax] % M != 0) & (tile[:, ax] < Dall))
-    tile, stride, units = tile[split], stride[split], units[split]
-    P = np.broadcast_to(np.asarray(P, dtype=np.float64), split.shape)[split]
+    if pick is None:
+        pick = np.ones(len(units), dtype=bool)
+    tile, stride, units = tile[pick], stride[pick], units[pick]
+    P = np.broadcast_to(np.asarray(P, dtype=np.float64), pick.shape)[pick]
     B = len(units)
     U = np.maximum(units, 1).astype(np.float64)
-    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), split.shape)[split].astype(  # noqa
+    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), pick.shape)[pick].astype(  # noqa
         np.float64)
-    D = ext(dims[ax])
-    # per temporal other axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
+    # per temporal axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
     parts = []
     spatial_other = None
     for a, d in enumerate(dims):
-        if a == ax:
+        if a == skip_axis:
             continue
         m, o, Da = tile[:, a].astype(np.float64), stride[:, a].astype(np.float64), ext(d)
         m = np.minimum(m, Da)
@@ -151,47 +150,81 @@ def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, 
     combos = [(np.ones(B), np.ones(B))]             # (weight, rows)
     for whole, m, edge, e in parts:
         combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
-    if spatial_other is None:         # the units share one tile, or split the N:M axis
-        groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64) / U))
+    if spatial_other is None:         # the units share one tile, or split the skipped axis
+        sp = inner.directives[inner.spatial[0]]
+        n_sp = tile_count(np.broadcast_to(inner.SD[sp.var], pick.shape)[pick],
+                          np.broadcast_to(sp.m, pick.shape)[pick],
+                          np.broadcast_to(sp.o, pick.shape)[pick]).astype(np.float64)
+        groups = np.maximum(1.0, np.rint(P / (n_sp / np.ceil(n_sp / U))))  # / active units
         classes = [np.stack([r, groups, np.zeros(B), np.zeros(B), w], axis=1)
                    for w, r in combos]
     else:
         n, m, e, edge = spatial_other
         folds = np.ceil(n / U)
         last = n - (folds - 1.0) * U
-        groups = np.maximum(1.0, np.rint(np.asarray(P, dtype=np.float64) / (n / folds)))
+        groups = np.maximum(1.0, np.rint(P / (n / folds)))
         classes = []
         for w, r in combos:
             classes.append(np.stack([r * m, groups * U, np.zeros(B), np.zeros(B),
                                      w * (folds - 1.0)], axis=1))
             classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w],
                                     axis=1))
-    return (split, tile[:, ax], stride[:, ax], D, float(axis == ax), units,
-            np.stack(classes, axis=1))
+    return tile, stride, axis, units, np.stack(classes, axis=1)
 
 
-def spatial_folds(inner: Level):
-    """``(full, edge, w_edge)`` of the innermost level: its units active in a full spatial
-    fold and in the last fold, and the share of the steps that last fold takes (the folds
-    repeat the same temporal steps)."""
-    units = np.maximum(np.atleast_1d(inner.N).astype(np.float64), 1.0)
-    d = inner.directives[inner.spatial[0]]
-    D = np.asarray(inner.SD[d.var], dtype=np.float64)
-    m, o = d.m.astype(np.float64), d.o.astype(np.float64)
-    tiles = tile_count(D, m, o).astype(np.float64)
-    folds = np.ceil(tiles / units)
-    full = np.minimum(tiles, units)
-    edge = tiles - (folds - 1.0) * units
-    return full, edge, np.where(edge < full, 1.0 / folds, 0.0)
+def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, M: int):
+    """``(split, t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis: which
+    candidates' windows split groups of ``M`` and, for those, the innermost level's window
+    and step along the axis, the axis' extent at that level, whether the spatial dim is the
+    axis, the level's units, and the step classes the tiles of the other axes make
+    (:func:`step_classes` over them; :func:`~costmodel.sparsity.nm.nm_compute_ratio`)."""
+    tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
+    sd = layer.full_dims()
+    dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
+    red = reduction_dim(layer.type)
+    ax = dims.index(red) if red in dims else len(dims) - 1
+    Dall = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
+    split = (tile[:, ax] % M != 0) | ((stride[:, ax] % M != 0) & (tile[:, ax] < Dall))
+    tile, stride, _, units, classes = step_classes(layer, table, inner, tensor, P, ax, split)
+    D = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), split.shape)[split].astype(
+        np.float64)
+    return (split, tile[:, ax], stride[:, ax], D, float(axis == ax), units, classes)
+
+
+def tile_sharing(layer: Layer, table: TensorTable, levels) -> dict:
+    """Per sparse tensor ``(outer, inner)``: how many of a step's PEs hold one tile of it
+    because of the levels above the innermost (the product of the average active units of
+    each level none of whose spatial dims is one of the tensor's: e.g. clusters spread over a
+    GEMM's M all hold the same weight tile), and whether the innermost level's units share
+    one tile likewise. Units that share a tile do the same work, so a step's maximum is over
+    the distinct tiles only."""
+    sd = layer.full_dims()
+    out = {}
+    for name, dims in (("weight", table.filter), ("input", table.input)):
+        dims = {d for d in dims if d in sd}
+        outer = 1.0
+        for lv in levels[:-1]:
+            if any(lv.directives[j].var in dims for j in lv.spatial):
+                continue
+            d = lv.directives[lv.spatial[0]]
+            units = np.maximum(np.atleast_1d(lv.N).astype(np.float64), 1.0)
+            tiles = tile_count(np.asarray(lv.SD[d.var], dtype=np.float64),
+                               d.m.astype(np.float64), d.o.astype(np.float64))
+            outer = outer * tiles / np.ceil(tiles / units)
+        inner = not any(levels[-1].directives[j].var in dims for j in levels[-1].spatial)
+        out[name] = (outer, inner)
+    return out
 
 
 def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
-                   nm_geom=None, folds=None):
+                   nm_geom=None, classes=None, sharing=None):
     """Sparse over dense compute time of a step (skipping only); ``geometry(tensor)`` gives
     a mask's tile geometry (:func:`mask_tiles`), ``nm_geom(tensor)`` the N:M axis windows
-    (:func:`nm_geometry`), ``folds`` the innermost level's active units per spatial fold
-    (:func:`spatial_folds`): the expected maximum is taken over each fold's active units,
-    weighted by its share of the steps, instead of over the average count ``P``."""
+    (:func:`nm_geometry`), ``classes(tensor, P)`` the innermost level's kinds of steps
+    (:func:`step_classes`): under random sparsity the expected maximum is taken per kind
+    over its active units and their tiles (edge tiles included), weighted by its share of
+    the steps, instead of over ``P`` full tiles; ``sharing`` (:func:`tile_sharing`) counts
+    the PEs that hold one tile once."""
     n_in, n_w, _, macs = tiles
     sparse = [t for t in cfg.on if t in dens]
     if cfg.compute != "skip" or not sparse:
@@ -203,33 +236,43 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
         if other != prim:
             r = r * dens[other].value
     d = dens[prim]
-    dense = step_cycles(n, macs / np.maximum(n, 1.0), simd)
-    per_fold = [(P, 1.0)]
-    if folds is not None:
-        full, edge, w = folds
-        groups = np.maximum(1.0, np.rint(P / (full * (1.0 - w) + edge * w)))
-        per_fold = [(full * groups, 1.0 - w), (edge * groups, w)]
+    r_dense = macs / np.maximum(n, 1.0)
+    dense = step_cycles(n, r_dense, simd)
+    outer = 1.0 if sharing is None else sharing[prim][0]
+    P = np.maximum(1.0, P / outer)
     if d.structured:
         sp = nm_cycles(n, (d.n, d.m), r, simd)
         if nm_geom is not None:
-            split, t, o, D, spatial, units, classes = nm_geom(prim, P, d.m)
+            split, t, o, D, spatial, units, cl = nm_geom(prim, P, d.m)
             if split.any():
                 col = lambda a: np.broadcast_to(a, split.shape)[split]  # noqa: E731
-                ratio = nm_compute_ratio(t, o, D, spatial, units, (d.n, d.m), classes, col(r),
-                                         col(macs / np.maximum(n, 1.0)), col(simd))
+                ratio = nm_compute_ratio(t, o, D, spatial, units, (d.n, d.m), cl, col(r),
+                                         col(r_dense), col(simd))
                 sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
                 sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":
         sp = mean_cycles(n, d.value, r, simd)
     elif d.mask is not None and geometry is not None:
         sp = mask_expected_max_cycles(d.mask, d.key, *geometry(prim), P, r, simd)
+    elif classes is None:
+        sp = expected_max_cycles(n, d.value, P, r, simd, totals[prim])
     else:
-        sp = np.zeros(np.shape(macs))
-        for Pf, wf in per_fold:         # a fold kind only where it has steps
-            on = np.flatnonzero(np.broadcast_to(wf, sp.shape) > 0)
-            col = lambda a, on=on: np.broadcast_to(a, sp.shape)[on]  # noqa: E731
-            sp[on] += col(wf) * expected_max_cycles(col(n), d.value, col(Pf), col(r),
-                                                    col(simd), totals[prim])
+        cl = classes(prim, P)
+        B = len(cl)
+        col = lambda a: np.broadcast_to(np.asarray(a, dtype=np.float64), (B,))  # noqa: E731
+        r, r_dense, simd_b = col(r), col(r_dense), col(simd)
+        num, den = np.zeros(B), np.zeros(B)
+        for c in range(cl.shape[1]):     # a kind of step only where it has steps
+            rows, k, rows_e, k_e, w = cl[:, c].T
+            on = np.flatnonzero(w > 0)
+            if not len(on):
+                continue
+            e = expected_max_mixed(rows[on], k[on], rows_e[on], k_e[on], d.value, r[on],
+                                   simd_b[on], totals[prim])
+            widest = np.where(k[on] > 0, rows[on], rows_e[on])
+            num[on] += w[on] * e
+            den[on] += w[on] * step_cycles(widest, r_dense[on], simd_b[on])
+        return num / np.maximum(den, 1e-300)
     return sp / dense
 
 
@@ -311,8 +354,9 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
     nm_geom = lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M)  # noqa: E731
+    step_kinds = lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1]  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
-                       spatial_folds(levels[-1]))
+                       step_kinds, tile_sharing(layer, table, levels))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
     return SparseResult(dram_scale=dram, compute_cycles=compute)
 
@@ -356,13 +400,13 @@ def _energies(r, w, e: EnergyModel, executed, gated, skipped) -> None:
 
 
 def _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry=None, nm_geom=None,
-             folds=None):
+             classes=None, sharing=None):
     """On-chip runtime: compute scaled by the expected-max ratio, NoC time by the L1 formats."""
     t_on = np.asarray(r["runtime"], dtype=np.float64)
     compute = np.asarray(res.get("compute_cycles", t_on), dtype=np.float64)
     P = np.maximum(np.rint(np.asarray(r["avg_utilized_pes"], dtype=np.float64)), 1.0)
     ratio_c = _compute_ratio(dens, cfg, tiles, P, simd, totals, geometry=geometry,
-                             nm_geom=nm_geom, folds=folds)
+                             nm_geom=nm_geom, classes=classes, sharing=sharing)
     sparse_compute = np.ceil(compute * ratio_c - 1e-9)
     c_in = [f1[i][0] + f1[i][1] for i in range(3)]
     l1w = [np.asarray(r[f"{t}_l1_write"], dtype=np.float64) for t in REPORT_TENSORS[:2]]
@@ -390,7 +434,8 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
                           lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M),
-                          spatial_folds(levels[-1]))
+                          lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1],
+                          tile_sharing(layer, table, levels))
 
 
 __all__ = ["Density", "SparseResult", "apply_sparsity", "check_formats", "compute_ratio",

@@ -106,6 +106,84 @@ def expected_max_cycles(n, d, P, r, simd, total, exact_width: int = EXACT_WIDTH)
     return out[inv.ravel()].reshape(shape)
 
 
+#: expected maxima of steps with an edge unit, by argument row (then the cache starts over)
+_mixed_cache: dict[bytes, float] = {}
+
+
+def expected_max_mixed(n, k, n_edge, k_edge, d, r, simd, total) -> np.ndarray:
+    """``E[step_cycles(max)]`` over ``k`` units of ``n``-element tiles and ``k_edge`` units of
+    ``n_edge``-element tiles (a spatial edge tile), occupancies independent
+    hypergeometric as in :func:`expected_max_cycles` (which it is where either count is 0);
+    every argument broadcasts to ``[B]``. Both laws are taken on one integer grid from the
+    ``n``-tile window's low end (the maximum is rarely below it) to the higher window's top,
+    exactly where the windows are narrow, else by the Edgeworth-corrected normal at ``GRID``
+    cell midpoints; each distinct argument row once, cached."""
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64)
+                                 for a in (n, k, n_edge, k_edge, d, r, simd, total)))
+    n, k, ne, ke, d, r, simd, total = args
+    out = np.empty(n.shape)
+    plain, only_edge = ke == 0, (k == 0) & (ke > 0)
+    both = ~plain & ~only_edge
+    if plain.any():
+        out[plain] = expected_max_cycles(n[plain], d[plain], k[plain], r[plain],
+                                         simd[plain], total[plain])
+    if only_edge.any():
+        o = only_edge
+        out[o] = expected_max_cycles(ne[o], d[o], ke[o], r[o], simd[o], total[o])
+    if both.any():
+        rows = np.ascontiguousarray(np.stack([a[both] for a in args], axis=1))
+        keys, inv = np.unique(rows.view(np.dtype((np.void, 64))).ravel(), return_inverse=True)
+        vals = np.array([_mixed_cache.get(key.tobytes(), np.nan) for key in keys])
+        miss = np.flatnonzero(np.isnan(vals))
+        if len(miss):
+            vals[miss] = _mixed(keys[miss].view(np.float64).reshape(-1, 8))
+            if len(_mixed_cache) + len(miss) > CACHE_SIZE:
+                _mixed_cache.clear()
+            for j in miss:
+                _mixed_cache[keys[j].tobytes()] = float(vals[j])
+        out[both] = vals[inv.ravel()]
+    return out
+
+
+def _law_cdf(x, n, K, T, lo, hi, exact) -> np.ndarray:
+    """``P(X <= x)`` at the points ``x`` ``[U, W]`` of hypergeometric laws whose windows are
+    ``[lo, hi]``: from the exact pmf on the window where ``exact``, else from the
+    Edgeworth-corrected normal (0 below the window, 1 from its top)."""
+    F = np.empty(x.shape)
+    _, _, mu, sd = _window(n, K, T)
+    if exact.any():
+        e = exact
+        W = int((hi[e] - lo[e]).max()) + 1
+        table = _exact_cdf(n[e], K[e], T[e], lo[e], hi[e], W)
+        idx = (x[e] - lo[e, None]).astype(np.int64)
+        F[e] = np.where(idx < 0, 0.0, np.take_along_axis(table, np.clip(idx, 0, W - 1), 1))
+    if (~exact).any():
+        a = ~exact
+        F[a] = _cdf(x[a], n[a], K[a], T[a], mu[a], sd[a])
+    return np.where(x >= hi[:, None], 1.0, np.where(x < lo[:, None], 0.0, F))
+
+
+def _mixed(rows: np.ndarray) -> np.ndarray:
+    """:func:`expected_max_mixed` of distinct argument rows ``[U, 8]`` with both counts
+    positive."""
+    n, k, ne, ke, d, r, simd, total = rows.T
+    total = np.maximum(total, np.maximum(n, ne))
+    K = np.clip(np.rint(d * total), 0, total)
+    lo1, hi1, _, _ = _window(n, K, total)
+    lo2, hi2, _, _ = _window(ne, K, total)
+    lo, hi = lo1, np.maximum(hi1, hi2)
+    h = np.maximum(1.0, np.ceil((hi - lo) / EXACT_WIDTH))   # 1: every integer
+    J = int(np.ceil((hi - lo) / h).max()) + 1
+    x = np.minimum(lo[:, None] + np.arange(J)[None, :] * h[:, None], hi[:, None])
+    # the CDF where the step time may rise between grid points: at each cell's last integer
+    at = np.where(h[:, None] > 1, np.floor((x[:, :-1] + x[:, 1:] - 1.0) / 2.0), x[:, :-1])
+    exact = lambda lo_, hi_: hi_ - lo_ + 1 <= EXACT_WIDTH  # noqa: E731
+    Fm = (_law_cdf(at, n, K, total, lo1, hi1, exact(lo1, hi1)) ** k[:, None]
+          * _law_cdf(at, ne, K, total, lo2, hi2, exact(lo2, hi2)) ** ke[:, None])
+    g = step_cycles(x, r[:, None], simd[:, None])
+    return g[:, 0] + (np.diff(g, axis=1) * (1.0 - Fm)).sum(axis=1)
+
+
 def _compute(rows: np.ndarray, exact_width: int) -> np.ndarray:
     """Expected maxima of distinct argument rows ``[U, 6]`` (see :func:`expected_max_cycles`)."""
     n, d, P, r, simd, total = rows.T
@@ -654,7 +732,7 @@ def clear_caches() -> None:
     _cache = (_cache[0][:0], _cache[1][:0])
     from . import nm  # local: nm builds on this module
     nm.clear_caches()
-    for c in (_dists, _parts, _floors):
+    for c in (_dists, _parts, _floors, _mixed_cache):
         c.clear()
     _part_bytes = 0
     _last_lookup.clear()
