@@ -20,7 +20,7 @@ import numpy as np
 from .stats import CACHE_SIZE, step_cycles, tile_count
 
 #: N:M compute ratios kept between calls, by argument row (then the cache starts over)
-_nm_cache: dict[tuple, float] = {}
+_nm_cache: dict[tuple, tuple[float, float]] = {}
 #: CDFs of the kept count in a window's split end groups, by (head, tail, rows, N, M)
 _nm_cdfs: dict[tuple, np.ndarray] = {}
 
@@ -150,28 +150,28 @@ def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
     return out
 
 
-def _nm_steps(t, o, D, spatial, units, M):
-    """The step kinds along the N:M axis: ``[(steps, {(offset, length): windows}, fold)]``,
-    the windows each step of that kind gives its units (one per step unless ``spatial``);
-    ``fold`` is ``(start offset in its group, units, last window's length)`` of a spatial
-    step (None otherwise)."""
+def _nm_steps(t, o, D, spatial, units, M, start: int = 0):
+    """The step kinds along the N:M axis of a tile starting at offset ``start`` of its
+    group: ``[(steps, {(offset, length): windows}, fold)]``, the windows each step of that
+    kind gives its units (one per step unless ``spatial``); ``fold`` is ``(start offset in
+    its group, units, last window's length)`` of a spatial step (None otherwise)."""
     tiles = int(tile_count(D, t, o))
     last = (tiles - 1, min(t, D - (tiles - 1) * o))
     if not spatial:
-        full = _residue_counts(0, o, tiles - 1, M)
+        full = _residue_counts(start, o, tiles - 1, M)
         kinds = [(c, {(a, t): 1}, None) for a, c in full.items()]
-        return kinds + [(1, {(last[0] * o % M, last[1]): 1}, None)]
+        return kinds + [(1, {((start + last[0] * o) % M, last[1]): 1}, None)]
     folds = -(-tiles // units)
     kinds = []
-    for s, c in _residue_counts(0, units * o, folds - 1, M).items():
+    for s, c in _residue_counts(start, units * o, folds - 1, M).items():
         kinds.append((c, {(a, t): n for a, n in _residue_counts(s, o, units, M).items()},
                       (s, units, t)))
     first = (folds - 1) * units
-    wins = {(a, t): n for a, n in _residue_counts(first * o % M, o, tiles - 1 - first,
-                                                   M).items()}
-    key = (last[0] * o % M, last[1])
+    wins = {(a, t): n for a, n in _residue_counts((start + first * o) % M, o,
+                                                   tiles - 1 - first, M).items()}
+    key = ((start + last[0] * o) % M, last[1])
     wins[key] = wins.get(key, 0) + 1
-    return kinds + [(1, wins, (first * o % M, tiles - first, last[1]))]
+    return kinds + [(1, wins, ((start + first * o) % M, tiles - first, last[1]))]
 
 
 def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
@@ -215,16 +215,17 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
     kk = keys[rows_]
     t, o, D = (kk[:, c].astype(np.int64) for c in range(3))
     r, rd, sd = kk[:, 5], kk[:, 6], kk[:, 7]
+    s0 = kk[:, -1].astype(np.int64)                  # the tile's start in its group
     tiles = tile_count(D, t, o)
     n = tiles - 1
     period = M // np.gcd(o, M)
     j = np.arange(M)[None, :]
     valid = j < np.minimum(period, n)[:, None]
     cnt = n[:, None] // period[:, None] + (j < (n % period)[:, None])
-    a = (j * o[:, None]) % M
+    a = (s0[:, None] + j * o[:, None]) % M
     ci, cj = np.nonzero(valid)
     case_row = np.concatenate([ci, np.arange(len(kk))])
-    case_a = np.concatenate([a[ci, cj], ((tiles - 1) * o) % M])
+    case_a = np.concatenate([a[ci, cj], (s0 + (tiles - 1) * o) % M])
     case_len = np.concatenate([t[ci], np.minimum(t, D - (tiles - 1) * o)])
     case_cnt = np.concatenate([cnt[ci, cj], np.ones(len(kk), dtype=np.int64)]).astype(
         np.float64)
@@ -283,8 +284,8 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
                                                                             sd[row])
 
 
-def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
-                     simd) -> np.ndarray:
+def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, start=0,
+                     parts: bool = False):
     """Sparse over dense compute time under an N:M structure, walking the windows the mapping
     gives the units along the N:M axis: a unit's tile spans some rows (its extent on the
     tensor's other axes) and the window ``[i o, i o + t)`` of an axis of ``D`` (a multiple of
@@ -295,22 +296,28 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
     (:func:`nm_spatial_step_cdf`). ``classes`` ``[B, C, 5]``: the kinds of steps the tiles of
     the other axes make, each ``(rows, units, edge rows, edge units, weight)``: ``units``
     draws of ``rows`` rows and ``edge units`` of ``edge rows`` (a spatial edge tile) per step,
-    in a share ``weight`` of the steps (weight 0: unused). Arguments ``[B]``; one value per
+    in a share ``weight`` of the steps (weight 0: unused). ``start``: the offset within its
+    group at which the axis' extent starts (an outer level's tile). ``parts``: return the
+    ratio and the dense time the ratio is of (to weigh tiles of an outer level that differ
+    in ``start`` or ``D``). Arguments ``[B]``; one value per
     distinct argument row, cached; the windows' kept-count CDFs cached by their split groups
     and rows; single-window steps summed in array operations per CDF length class (within 2x)."""
     N, M = nm
     cl = np.asarray(classes, dtype=np.float64)
     C = cl.shape[1]
     cols = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
-                                 (t, o, D, spatial, units, r, r_dense, simd)))
+                                 (t, o, D, spatial, units, r, r_dense, simd, start)))
     B = len(cl)
-    flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols]
-                          + [cl.reshape(B, -1)], axis=1)
+    flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols[:-1]]
+                          + [cl.reshape(B, -1),
+                             np.broadcast_to(np.atleast_1d(cols[-1]), (B,))[:, None]], axis=1)
     flat = np.ascontiguousarray(flat)
     void = np.dtype((np.void, flat.shape[1] * 8))
     ukeys, inv = np.unique(flat.view(void).ravel(), return_inverse=True)
     keys = ukeys.view(np.float64).reshape(len(ukeys), -1)
-    vals = np.array([_nm_cache.get((N, M, k.tobytes()), np.nan) for k in ukeys])
+    got = np.array([_nm_cache.get((N, M, k.tobytes()), (np.nan, np.nan)) for k in ukeys],
+                   dtype=np.float64).reshape(-1, 2)
+    vals, dense_of = got[:, 0].copy(), got[:, 1].copy()
     miss = np.flatnonzero(np.isnan(vals))
     dense = np.zeros(len(keys))
     sparse = np.zeros(len(keys))
@@ -326,7 +333,7 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
             if w <= 0:
                 continue
             rw = int(rw)
-            for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M):
+            for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M, int(keys[j, -1])):
                 longest = max(length for _, length in wins)
                 dense[j] += w * count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
                 exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
@@ -338,11 +345,13 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense,
                                       for (a, ln), n in wins.items()])
                 sparse[j] += w * count * _expected_cycles(x, Fp, r1, s1)
     vals[miss] = sparse[miss] / dense[miss]
+    dense_of[miss] = dense[miss]
     if len(_nm_cache) + len(miss) > CACHE_SIZE:
         _nm_cache.clear()
     for j in miss:
-        _nm_cache[(N, M, ukeys[j].tobytes())] = float(vals[j])
-    return vals[inv.ravel()]
+        _nm_cache[(N, M, ukeys[j].tobytes())] = (float(vals[j]), float(dense[j]))
+    inv = inv.ravel()
+    return (vals[inv], dense_of[inv]) if parts else vals[inv]
 
 
 #: largest joint table (cells) of one group's segment counts, and of the programme's

@@ -172,23 +172,67 @@ def step_classes(layer: Layer, table: TensorTable, inner: Level, tensor: str, P,
     return tile, stride, axis, units, np.stack(classes, axis=1)
 
 
-def nm_geometry(layer: Layer, table: TensorTable, inner: Level, tensor: str, P, M: int):
-    """``(split, t, o, D, spatial, units, classes)`` of ``tensor`` along its N:M axis: which
-    candidates' windows split groups of ``M`` and, for those, the innermost level's window
-    and step along the axis, the axis' extent at that level, whether the spatial dim is the
-    axis, the level's units, and the step classes the tiles of the other axes make
-    (:func:`step_classes` over them; :func:`~costmodel.sparsity.nm.nm_compute_ratio`)."""
+def outer_tiles(levels, var: str, M: int, B: int):
+    """Where the innermost level's extent along ``var`` starts within an N:M group, and how
+    long it is, over the tiles the levels above give it: ``(start, extent, count)``, each
+    ``[B, K]`` over ``K`` kinds of tile (``count`` 0: unused). A level's whole tiles start at
+    ``i o`` after their parent's start (the offsets repeat every ``M / gcd(o, M)`` tiles),
+    its last tile may be shorter; levels that do not map ``var`` pass their parent's tile
+    down."""
+    start = np.zeros((B, 1), dtype=np.int64)
+    ext = np.broadcast_to(np.asarray(levels[0].SD[var], dtype=np.int64), (B,))[:, None]
+    count = np.ones((B, 1))
+    for lv in levels[:-1]:
+        d = next((d for d in lv.directives if d.var == var), None)
+        if d is None:
+            continue
+        m = np.broadcast_to(d.m, (B,)).astype(np.int64)[:, None]
+        o = np.broadcast_to(d.o, (B,)).astype(np.int64)[:, None]
+        n = tile_count(ext, m, o)
+        whole = n - 1
+        period = M // np.gcd(o, M)
+        new_s, new_e, new_c = [], [], []
+        for j in range(M):                     # whole tiles i = j, j + period, ...
+            on = j < np.minimum(period, whole)
+            new_s.append((start + j * o) % M)
+            new_e.append(np.minimum(m, ext))
+            new_c.append(np.where(on, count * (whole // period + (j < whole % period)), 0.0))
+        new_s.append((start + whole * o) % M)  # the last tile
+        new_e.append(np.minimum(m, ext - whole * o))
+        new_c.append(count)
+        start, ext, count = (np.concatenate(x, axis=1) for x in (new_s, new_e, new_c))
+        keep = np.flatnonzero(count.any(axis=0))
+        start, ext, count = start[:, keep], ext[:, keep], count[:, keep]
+    return start, ext, count
+
+
+def nm_geometry(layer: Layer, table: TensorTable, levels, tensor: str, P, M: int):
+    """``(split, row, t, o, D, start, weight, spatial, units, classes)`` of ``tensor`` along
+    its N:M axis: which candidates' windows may split groups of ``M`` (a window or step that
+    is no multiple of ``M``, or an extent whose start or length is not, over the tiles of
+    the levels above: :func:`outer_tiles`) and, for those, one row per kind of outer tile:
+    its candidate, the innermost level's window and step along the axis, the extent and its
+    start within a group, the tiles of that kind, whether the spatial dim is the axis, the
+    level's units, and the step classes the tiles of the other axes make (:func:`step_classes`
+    over them; :func:`~costmodel.sparsity.nm.nm_compute_ratio`)."""
+    inner = levels[-1]
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
     dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
     red = reduction_dim(layer.type)
     ax = dims.index(red) if red in dims else len(dims) - 1
-    Dall = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), units.shape)
-    split = (tile[:, ax] % M != 0) | ((stride[:, ax] % M != 0) & (tile[:, ax] < Dall))
+    B = len(units)
+    s0, ext, cnt = outer_tiles(levels, dims[ax], M, B)
+    live = cnt > 0
+    off = ((s0 != 0) | (ext % M != 0)) & live
+    t_ax, o_ax = tile[:, ax][:, None], stride[:, ax][:, None]
+    split = ((t_ax % M != 0) | ((o_ax % M != 0) & (t_ax < ext))) & live
+    split = (split | off).any(axis=1)
     tile, stride, _, units, classes = step_classes(layer, table, inner, tensor, P, ax, split)
-    D = np.broadcast_to(inner.SD.get(dims[ax], sd[dims[ax]]), split.shape)[split].astype(
-        np.float64)
-    return (split, tile[:, ax], stride[:, ax], D, float(axis == ax), units, classes)
+    row, k = np.nonzero(live[split])
+    sel = np.flatnonzero(split)[row]
+    return (split, row, tile[row, ax], stride[row, ax], ext[sel, k].astype(np.float64),
+            s0[sel, k], cnt[sel, k], float(axis == ax), units[row], classes[row])
 
 
 def tile_sharing(layer: Layer, table: TensorTable, levels) -> dict:
@@ -243,11 +287,14 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
     if d.structured:
         sp = nm_cycles(n, (d.n, d.m), r, simd)
         if nm_geom is not None:
-            split, t, o, D, spatial, units, cl = nm_geom(prim, P, d.m)
+            split, row, t, o, D, start, w, spatial, units, cl = nm_geom(prim, P, d.m)
             if split.any():
-                col = lambda a: np.broadcast_to(a, split.shape)[split]  # noqa: E731
-                ratio = nm_compute_ratio(t, o, D, spatial, units, (d.n, d.m), cl, col(r),
-                                         col(r_dense), col(simd))
+                col = lambda a: np.broadcast_to(a, split.shape)[split][row]  # noqa: E731
+                ratio, base = nm_compute_ratio(t, o, D, spatial, units, (d.n, d.m), cl, col(r),
+                                               col(r_dense), col(simd), start, parts=True)
+                k = int(split.sum())
+                ratio = (np.bincount(row, w * base * ratio, minlength=k)
+                         / np.maximum(np.bincount(row, w * base, minlength=k), 1e-300))
                 sp = np.array(np.broadcast_to(sp, split.shape), dtype=np.float64)
                 sp[split] = ratio * np.broadcast_to(dense, split.shape)[split]
     elif mode == "mean":
@@ -353,7 +400,7 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
         r[f"{lv}_size"] = sum(r[f"{t}_{lv}_size"] for t in REPORT_TENSORS)
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
-    nm_geom = lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M)  # noqa: E731
+    nm_geom = lambda t, P, M: nm_geometry(layer, table, levels, t, P, M)  # noqa: E731
     step_kinds = lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1]  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
                        step_kinds, tile_sharing(layer, table, levels))
@@ -433,7 +480,7 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
         lambda t: mask_tiles(layer, table, levels[-1], t))
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
-                          lambda t, P, M: nm_geometry(layer, table, levels[-1], t, P, M),
+                          lambda t, P, M: nm_geometry(layer, table, levels, t, P, M),
                           lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1],
                           tile_sharing(layer, table, levels))
 
