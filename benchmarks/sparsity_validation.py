@@ -6,7 +6,8 @@ Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/spars
    sparse workloads (bert_base_sparse24, resnet50_sparse); the model's sparse/dense compute
    ratio (expected max over units) and the mean-only model's against the Monte Carlo mean;
    then N:M (2:4, 1:4, 4:8) on GEMMs under mappings with any spatial dim and tile sizes that
-   split groups and leave edges.
+   split groups and leave edges; then two-level mappings (random and N:M) against the walk
+   of every level's tiles, the PEs in lockstep.
 2. SCALE-Sim v3 2:4 ratio: 256^3 GEMM on a 32x32 weight-stationary mapping.
 3. Sparseloop-style 128^3 SpMSpM: bitmask+gating vs coordinate list+skipping crossovers.
 4. Search: best of random mappings of the 2:4 BERT FFN1 with skipping vs dense.
@@ -157,6 +158,63 @@ def nm_monte_carlo_section(quick: bool) -> None:
             within = sum(abs(m - mc) <= 3 * se + 1e-4 for *_, m, mc, se in sel)
             print(f"N:M {kind}: {len(sel)} rows, {within} within 3 standard errors (+1e-4) "
                   f"of the MC mean, max |err| {100 * err.max():.2f}%")
+
+
+def multilevel_section(quick: bool) -> None:
+    """Two-level mappings (a cluster level over the PEs) of small GEMMs and CONVs drawn from
+    the mapper's space, one SpatialMap per level: the model against the lockstep Monte Carlo
+    walk, random (0.3, 0.5) and N:M (2:4, 4:8) weights."""
+    from search_spaces import MappingSpace
+    pes, trials = 64, 60 if quick else 150
+    table_of = {"GEMM": tensor_table("GEMM", False), "CONV": tensor_table("CONV", False)}
+    print(f"\n== 1c. Two-level mappings, Monte Carlo ({trials} masks per row, {pes} PEs) ==")
+    for dens in ("0.3", "0.5", "2:4", "4:8"):
+        rng = np.random.default_rng(5)
+        rows = []
+        cfg = uniform({"weight": "nm" if ":" in dens else "bitmask"}, "skip")
+        for it in range(4 if quick else 12):
+            d = dens if ":" in dens else float(dens)
+            if it % 2:
+                dims = {"K": int(rng.choice([16, 24])), "C": int(rng.choice([16, 32])),
+                        "R": 3, "S": 3, "Y": int(rng.choice([8, 10])), "X": 8}
+                layer = Layer("C", "CONV", dims, density={"weight": d})
+            else:
+                dims = {"M": int(rng.choice([16, 32])), "N": int(rng.choice([48, 64])),
+                        "K": int(rng.choice([64, 96]))}
+                layer = Layer("G", "GEMM", dims, density={"weight": d})
+            table = table_of[layer.type]
+            hw = Hardware(num_pes=pes)
+            space = MappingSpace(layer, hw, max_levels=2, min_levels=2, second_spatial=False)
+            g = space.sample(rng, 40)
+            tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+            taken = 0
+            for i in range(len(g.tiles)):
+                shape = space.structure_of(g, i)
+                if taken == 3 or sum(k == "C" for k, _ in shape) != 1 or sum(
+                        k == "S" for k, _ in shape) != 2:
+                    continue
+                sizes, offs = space.sizes_offsets(g, np.array([i]), shape)
+                rep = evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical")
+                if not rep["valid"][0]:
+                    continue
+                taken += 1
+                lv = build_levels(layer, table, shape, sizes, offs, np.full(1, pes))
+                P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+                model = compute_ratio(layer, table, lv, cfg, P, np.ones(1), tot)[0]
+                mc, sd = monte_carlo(layer, shape, sizes[0], offs[0], pes,
+                                     layer.density["weight"], trials=trials, seed=len(rows))
+                desc = "; ".join(f"{k}({v}) {dd}" if k != "C" else f"C({v})"
+                                 for (k, dd), v in zip(shape, sizes[0]))
+                rows.append((model, mc, sd / np.sqrt(trials), f"{layer.type} {desc}"))
+        err = np.array([abs(m / mc - 1) for m, mc, _, _ in rows])
+        within = sum(abs(m - mc) <= 3 * se + 1e-4 for m, mc, se, _ in rows)
+        for m, mc, _, desc in rows:
+            if abs(m / mc - 1) > 0.02:
+                print(f"  {dens} {desc:64s} model {m:.4f} MC {mc:.4f} err "
+                      f"{100 * (m / mc - 1):+.2f}%")
+        print(f"weight {dens}: {len(rows)} mappings, {within} within 3 standard errors "
+              f"(+1e-4) of the MC mean, |err| max {100 * err.max():.2f}% mean "
+              f"{100 * err.mean():.2f}%, {(err <= 0.02).sum()} within 2%")
 
 
 def scalesim_section() -> None:
@@ -437,6 +495,7 @@ def main() -> None:
     if "1" in a.only:
         monte_carlo_section(a.quick)
         nm_monte_carlo_section(a.quick)
+        multilevel_section(a.quick)
     if "2" in a.only:
         scalesim_section()
     if "3" in a.only:

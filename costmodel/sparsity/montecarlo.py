@@ -73,6 +73,8 @@ def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray
     table = tensor_table(layer.type, "N" in layer.dims)
     lv = build_levels(layer, table, structure, np.atleast_2d(sizes), np.atleast_2d(offsets),
                       np.array([num_pes]))
+    if any(len(level.spatial) != 1 for level in lv):
+        raise ValueError("the Monte Carlo walk takes one SpatialMap per level")
     full = layer.full_dims()
     starts, pe_axes = _level_starts(lv)
     valid = np.ones(1, dtype=bool)

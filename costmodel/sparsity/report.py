@@ -111,16 +111,18 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
     return np.stack(tile, axis=1), np.stack(stride, axis=1), axis, units
 
 
-def step_classes(layer: Layer, table: TensorTable, inner: Level, tensor: str, P,
+def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
                  skip_axis: int | None = None, pick=None):
     """The kinds of steps the innermost level's tiles of ``tensor`` make, ``[B, C, 5]``:
     every mix of whole and edge tiles of its temporal axes, times, where the spatial dim is
     one of its axes, the full folds and the last fold (whose last unit may hold an edge
-    tile); each ``(rows, units, edge rows, edge units, weight)``: per step, ``units`` tiles
-    of ``rows`` elements (over the axes but ``skip_axis``) and ``edge units`` of ``edge
-    rows``, in a share ``weight`` of the steps. ``P`` (active units) counts the level's
-    groups of units that draw independently; where the spatial dim is not one of the
-    tensor's, a group's units share one tile. ``pick``: the candidates to describe."""
+    tile), in the parent level's whole tiles and in its temporal edge tiles (shorter
+    extents); each ``(rows, units, edge rows, edge units, weight)``: per step, ``units``
+    tiles of ``rows`` elements (over the axes but ``skip_axis``) and ``edge units`` of
+    ``edge rows``, in ``weight`` steps per parent tile traversal. ``P`` (active units) counts
+    the level's groups of units that draw independently; where the spatial dim is not one
+    of the tensor's, a group's units share one tile. ``pick``: the candidates to describe."""
+    inner = levels[-1]
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
     dims = [d for d in (table.filter if tensor == "weight" else table.input) if d in sd]
@@ -130,40 +132,55 @@ def step_classes(layer: Layer, table: TensorTable, inner: Level, tensor: str, P,
     P = np.broadcast_to(np.asarray(P, dtype=np.float64), pick.shape)[pick]
     B = len(units)
     U = np.maximum(units, 1).astype(np.float64)
-    ext = lambda d: np.broadcast_to(inner.SD.get(d, sd[d]), pick.shape)[pick].astype(  # noqa
-        np.float64)
-    # per temporal axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
-    parts = []
-    spatial_other = None
-    for a, d in enumerate(dims):
-        if a == skip_axis:
+    col = lambda v: np.broadcast_to(v, pick.shape)[pick].astype(np.float64)  # noqa: E731
+    base = {d: col(inner.SD.get(d, sd[d])) for d in dims}
+    # groups of units that draw independently, from the whole parent tile's active units
+    sp = inner.directives[inner.spatial[0]]
+    n_sp = tile_count(col(inner.SD[sp.var]), col(sp.m), col(sp.o))
+    groups = np.maximum(1.0, np.rint(P / (n_sp / np.ceil(n_sp / U))))
+    # the parent's tiles: whole, or its temporal edge tile along some axis (shorter extent)
+    variants = [(np.ones(B), base)]
+    parent = levels[-2] if len(levels) > 1 else None
+    for a, d in enumerate(dims if parent is not None else ()):
+        pd = next((x for x in parent.directives if x.var == d), None)
+        if a == skip_axis or pd is None or pd.kind != "T":
             continue
-        m, o, Da = tile[:, a].astype(np.float64), stride[:, a].astype(np.float64), ext(d)
-        m = np.minimum(m, Da)
-        n = tile_count(Da, m, o).astype(np.float64)
-        e = Da - (n - 1.0) * o
-        edge = (e < m).astype(np.float64)
-        if a == axis:
-            spatial_other = (n, m, e, edge)
-        else:
-            parts.append((n - edge, m, edge, np.where(edge > 0, e, m)))
-    combos = [(np.ones(B), np.ones(B))]             # (weight, rows)
-    for whole, m, edge, e in parts:
-        combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
-    if spatial_other is None:         # the units share one tile, or split the skipped axis
-        sp = inner.directives[inner.spatial[0]]
-        n_sp = tile_count(np.broadcast_to(inner.SD[sp.var], pick.shape)[pick],
-                          np.broadcast_to(sp.m, pick.shape)[pick],
-                          np.broadcast_to(sp.o, pick.shape)[pick]).astype(np.float64)
-        groups = np.maximum(1.0, np.rint(P / (n_sp / np.ceil(n_sp / U))))  # / active units
-        classes = [np.stack([r, groups, np.zeros(B), np.zeros(B), w], axis=1)
-                   for w, r in combos]
-    else:
+        Dp, mp, op = col(parent.SD[d]), col(pd.m), col(pd.o)
+        n_p = tile_count(Dp, np.minimum(mp, Dp), op)
+        e_p = Dp - (n_p - 1.0) * op
+        edge_p = (e_p < np.minimum(mp, Dp)).astype(np.float64)
+        if not edge_p.any():
+            continue
+        variants = [v for w, ext in variants for v in (
+            (w * (n_p - edge_p), ext), (w * edge_p, {**ext, d: np.where(edge_p > 0, e_p,
+                                                                         ext[d])}))]
+    classes = []
+    for weight, ext in variants:
+        # per temporal axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
+        parts = []
+        spatial_other = None
+        for a, d in enumerate(dims):
+            if a == skip_axis:
+                continue
+            m, o, Da = tile[:, a].astype(np.float64), stride[:, a].astype(np.float64), ext[d]
+            m = np.minimum(m, Da)
+            n = tile_count(Da, m, o).astype(np.float64)
+            e = Da - (n - 1.0) * o
+            edge = (e < m).astype(np.float64)
+            if a == axis:
+                spatial_other = (n, m, e, edge)
+            else:
+                parts.append((n - edge, m, edge, np.where(edge > 0, e, m)))
+        combos = [(weight, np.ones(B))]             # (weight, rows)
+        for whole, m, edge, e in parts:
+            combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
+        if spatial_other is None:     # the units share one tile, or split the skipped axis
+            classes += [np.stack([r, groups, np.zeros(B), np.zeros(B), w], axis=1)
+                        for w, r in combos]
+            continue
         n, m, e, edge = spatial_other
         folds = np.ceil(n / U)
         last = n - (folds - 1.0) * U
-        groups = np.maximum(1.0, np.rint(P / (n / folds)))
-        classes = []
         for w, r in combos:
             classes.append(np.stack([r * m, groups * U, np.zeros(B), np.zeros(B),
                                      w * (folds - 1.0)], axis=1))
@@ -228,7 +245,7 @@ def nm_geometry(layer: Layer, table: TensorTable, levels, tensor: str, P, M: int
     t_ax, o_ax = tile[:, ax][:, None], stride[:, ax][:, None]
     split = ((t_ax % M != 0) | ((o_ax % M != 0) & (t_ax < ext))) & live
     split = (split | off).any(axis=1)
-    tile, stride, _, units, classes = step_classes(layer, table, inner, tensor, P, ax, split)
+    tile, stride, _, units, classes = step_classes(layer, table, levels, tensor, P, ax, split)
     row, k = np.nonzero(live[split])
     sel = np.flatnonzero(split)[row]
     return (split, row, tile[row, ax], stride[row, ax], ext[sel, k].astype(np.float64),
@@ -307,18 +324,13 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
         cl = classes(prim, P)
         B = len(cl)
         col = lambda a: np.broadcast_to(np.asarray(a, dtype=np.float64), (B,))  # noqa: E731
-        r, r_dense, simd_b = col(r), col(r_dense), col(simd)
-        num, den = np.zeros(B), np.zeros(B)
-        for c in range(cl.shape[1]):     # a kind of step only where it has steps
-            rows, k, rows_e, k_e, w = cl[:, c].T
-            on = np.flatnonzero(w > 0)
-            if not len(on):
-                continue
-            e = expected_max_mixed(rows[on], k[on], rows_e[on], k_e[on], d.value, r[on],
-                                   simd_b[on], totals[prim])
-            widest = np.where(k[on] > 0, rows[on], rows_e[on])
-            num[on] += w[on] * e
-            den[on] += w[on] * step_cycles(widest, r_dense[on], simd_b[on])
+        b, c = np.nonzero(cl[:, :, 4] > 0)           # the kinds of step that occur
+        rows, k, rows_e, k_e, w = cl[b, c].T
+        r, r_dense, simd_b = col(r)[b], col(r_dense)[b], col(simd)[b]
+        e = expected_max_mixed(rows, k, rows_e, k_e, d.value, r, simd_b, totals[prim])
+        widest = np.where(k > 0, rows, rows_e)
+        num = np.bincount(b, w * e, minlength=B)
+        den = np.bincount(b, w * step_cycles(widest, r_dense, simd_b), minlength=B)
         return num / np.maximum(den, 1e-300)
     return sp / dense
 
@@ -401,7 +413,7 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
     nm_geom = lambda t, P, M: nm_geometry(layer, table, levels, t, P, M)  # noqa: E731
-    step_kinds = lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1]  # noqa: E731
+    step_kinds = lambda t, P: step_classes(layer, table, levels, t, P)[-1]  # noqa: E731
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
                        step_kinds, tile_sharing(layer, table, levels))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
@@ -481,7 +493,7 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
                           lambda t, P, M: nm_geometry(layer, table, levels, t, P, M),
-                          lambda t, P: step_classes(layer, table, levels[-1], t, P)[-1],
+                          lambda t, P: step_classes(layer, table, levels, t, P)[-1],
                           tile_sharing(layer, table, levels))
 
 
