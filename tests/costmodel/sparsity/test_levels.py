@@ -1,0 +1,103 @@
+"""Sparse compute across levels (``costmodel.sparsity.report``): PEs that share a tile, edge
+units and edge tiles under random sparsity, N:M windows that start inside a group because
+of an outer level's tiles, all against the lockstep Monte Carlo walk of every level."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import hypergeom
+
+from costmodel import Hardware, Layer
+from costmodel.analysis import evaluate_batch
+from costmodel.layer import tensor_table
+from costmodel.levels import build_levels
+from costmodel.physical import compulsory
+from costmodel.sparsity import uniform
+from costmodel.sparsity.montecarlo import monte_carlo, walk
+from costmodel.sparsity.report import compute_ratio
+from costmodel.sparsity.stats import expected_max_mixed, step_cycles
+
+PES = 64
+
+
+def _ratio_and_mc(dims, density, shape, sizes, trials=200):
+    layer = Layer("G", "GEMM", dims, density={"weight": density})
+    table = tensor_table("GEMM", False)
+    cfg = uniform({"weight": "nm" if isinstance(density, str) else "bitmask"}, "skip")
+    sizes = np.array([sizes])
+    rep = evaluate_batch(layer, shape, sizes, sizes, Hardware(num_pes=PES),
+                         cost_model="physical")
+    assert rep["valid"][0]
+    lv = build_levels(layer, table, shape, sizes, sizes, np.full(1, PES))
+    tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+    P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+    model = compute_ratio(layer, table, lv, cfg, P, np.ones(1), tot)[0]
+    mc, sd = monte_carlo(layer, shape, sizes[0], sizes[0], PES, layer.density["weight"],
+                         trials=trials, seed=1)
+    return model, mc, sd / np.sqrt(trials)
+
+
+CASES = [
+    # units over M (not a weight dim) share one weight tile: one draw, not 64
+    ({"M": 64, "N": 64, "K": 64}, 0.5, [("S", "M"), ("T", "K"), ("T", "N")], [1, 4, 8]),
+    # clusters over M share their tile; inner units over N draw apart
+    ({"M": 16, "N": 64, "K": 64}, 0.5,
+     [("S", "M"), ("T", "N"), ("T", "K"), ("C", ""), ("S", "N"), ("T", "M"), ("T", "K")],
+     [1, 8, 4, 4, 1, 1, 4]),
+    # a spatial edge unit (N = 2 + 6 x 11 over 6-wide tiles) and a parent's edge tile on K
+    ({"M": 16, "N": 68, "K": 64}, 0.3,
+     [("T", "M"), ("T", "K"), ("S", "N"), ("C", ""), ("S", "N"), ("T", "K"), ("T", "M")],
+     [4, 28, 12, 8, 3, 4, 1]),
+    # outer K tiles of 6 put the inner 3-wide windows at offsets 0 and 2 of a 2:4 group
+    ({"M": 32, "N": 64, "K": 96}, "2:4",
+     [("T", "K"), ("T", "M"), ("S", "N"), ("C", ""), ("S", "N"), ("T", "M"), ("T", "K")],
+     [6, 8, 8, 8, 1, 1, 3]),
+    # outer K tiles of 19: inner windows start at every offset, the last outer tile is short
+    ({"M": 16, "N": 48, "K": 64}, "2:4",
+     [("T", "K"), ("T", "M"), ("S", "N"), ("C", ""), ("S", "K"), ("T", "M"), ("T", "N")],
+     [19, 10, 1, 1, 19, 1, 1]),
+]
+
+
+@pytest.mark.parametrize("dims, density, shape, sizes", CASES)
+def test_model_matches_the_lockstep_walk_across_levels(dims, density, shape, sizes):
+    model, mc, se = _ratio_and_mc(dims, density, shape, sizes)
+    assert abs(model - mc) <= max(4 * se, 0.01 * mc), (model, mc, se)
+
+
+def test_walk_of_one_level_is_the_level_walk():
+    """Clusters of one PE that take their whole tile change no PE's tile or step."""
+    layer = Layer("G", "GEMM", {"M": 16, "N": 32, "K": 32}, density={"weight": 0.4})
+    mask = np.random.default_rng(3).random((32, 32)) < 0.4
+    one = walk(layer, [("T", "M"), ("S", "N"), ("T", "K")], [4, 2, 8], [4, 2, 8], PES, mask,
+               "weight")
+    two = walk(layer, [("T", "M"), ("S", "N"), ("T", "K"), ("C", ""), ("T", "M"), ("S", "N"),
+                       ("T", "K")], [4, 2, 8, 1, 4, 2, 8], [4, 2, 8, 1, 4, 2, 8], PES, mask,
+               "weight")
+    assert one == two
+
+
+def test_walk_rejects_two_spatial_maps_in_a_level():
+    layer = Layer("G", "GEMM", {"M": 16, "N": 32, "K": 32})
+    with pytest.raises(ValueError, match="one SpatialMap per level"):
+        walk(layer, [("S", "M"), ("S", "N"), ("T", "K")], [1, 1, 8], [1, 1, 8], PES,
+             np.ones((32, 32), bool), "weight")
+
+
+def test_expected_max_mixed_matches_the_exact_sum():
+    """Units of two tile sizes: the exact maximum's law ``F_n^k F_e^k_e``, summed."""
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        T, d = 4000, float(rng.choice([0.1, 0.5, 0.8]))
+        n = int(rng.integers(1, 600))
+        ne, k, ke = int(rng.integers(1, n + 1)), int(rng.integers(0, 40)), int(rng.integers(0, 3))
+        if k + ke == 0:
+            continue
+        r, s = float(rng.integers(1, 5)), float(rng.choice([1, 2, 4]))
+        K = int(round(d * T))
+        x = np.arange(n + 1)
+        F = hypergeom.cdf(x, T, K, n) ** k * hypergeom.cdf(x, T, K, ne) ** ke
+        ref = (step_cycles(x, r, s) * np.diff(F, prepend=0.0)).sum()
+        got = expected_max_mixed([n], [k], [ne], [ke], d, r, s, T)[0]
+        assert got == pytest.approx(ref, rel=1e-9)
