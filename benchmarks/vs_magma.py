@@ -82,6 +82,17 @@ def run(insts: str, strategy: str, files: list[str], only: list[str] | None = No
 
 
 TIE = 1e-5  #: relative difference below which two makespans count as equal in the report
+#: Makespans closer than this many units in the last place count as equal within
+#: floating-point rounding: the evaluator advances its clock over J + C >= 100 events, each
+#: rounded, and schedules with the same exact (rational) makespan come out of it up to 10
+#: ulps apart.
+ROUNDING_ULPS = 64
+
+
+def within_rounding(ours: np.ndarray, magma: np.ndarray) -> np.ndarray:
+    """Ours at or below MAGMA once a difference of ``ROUNDING_ULPS`` ulps counts as a tie."""
+    magma = np.asarray(magma, dtype=float)
+    return np.asarray(ours) <= magma + ROUNDING_ULPS * np.spacing(magma)
 
 
 def _table(groups: dict, head: list[str], paired: bool = False, order=None) -> list[str]:
@@ -116,11 +127,19 @@ def summarise(out: list[dict]) -> str:
                     order=lambda k: (int(k[0][5:]) if k[0][5:].isdigit() else 99, k))
     lines += ["", "## Per group", ""] + _table(groups, ["instance", "setting", "dram_bw"])
     ratios = np.array([r["ratio"] for r in out])
-    lines.append(f"\n{len(out)} runs; ratio ours/MAGMA: geometric mean "
+    held = np.array([not r["instance"].endswith("/insts0") for r in out])
+    rounded = within_rounding([r["ours_makespan"] for r in out],
+                              [r["magma_makespan"] for r in out])
+    n = len(ratios)
+    held_geo = float(np.exp(np.mean(np.log(ratios[held])))) if held.any() else 1.0
+    lines.append(f"\n{n} runs; ratio ours/MAGMA: geometric mean "
                  f"{np.exp(np.mean(np.log(ratios))):.4f}, best {ratios.min():.4f}, worst "
-                 f"{ratios.max():.7f}; runs at or below MAGMA: {(ratios <= 1).sum()}/{len(ratios)} "
-                 f"strictly, {(ratios <= 1 + TIE).sum()}/{len(ratios)} within {TIE:g} "
-                 f"relative; A12 over all runs (paired) "
+                 f"{ratios.max():.7f}; runs at or below MAGMA: {(ratios <= 1).sum()}/{n} "
+                 f"strictly, {rounded.sum()}/{n} within floating-point rounding "
+                 f"({ROUNDING_ULPS} ulps), {(ratios <= 1 + TIE).sum()}/{n} within {TIE:g} "
+                 f"relative; held-out runs at or below: {(ratios[held] <= 1).sum()}/{held.sum()} "
+                 f"(geometric mean {held_geo:.4f})"
+                 f"; A12 over all runs (paired) "
                  f"{np.mean((ratios < 1) + 0.5 * (ratios == 1)):.2f}")
     return "\n".join(lines) + "\n"
 

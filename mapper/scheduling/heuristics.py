@@ -148,25 +148,29 @@ def data_seeds(p: Problem, longest: float, n_caps: int = 40,
     return (np.array(cores).reshape(-1, J).astype(np.int64), np.array(keys).reshape(-1, J))
 
 
-def min_load(p: Problem, node_limit: int = 1000, time_limit: float = 10.0) -> np.ndarray | None:
-    """Cores ``[J]`` that minimise the largest summed latency of a core (the makespan when
-    the off-chip link never saturates), from the integer program solved by HiGHS within
-    ``node_limit`` branch-and-bound nodes (``time_limit`` seconds only as a safety net).
-    None if no assignment was found."""
+def min_load(p: Problem, offset: np.ndarray | None = None, bound: float = np.inf,
+             node_limit: int = 1000, time_limit: float = 10.0) -> np.ndarray | None:
+    """Cores ``[J]`` that minimise the largest summed latency of a core plus its ``offset``
+    (e.g. the delay contention added to it in a known schedule): the makespan when the
+    off-chip link is mostly idle. From the integer program solved by HiGHS within
+    ``node_limit`` branch-and-bound nodes (``time_limit`` seconds only as a safety net);
+    ``bound`` (e.g. a known schedule's value) cuts off every assignment that does not beat
+    it, which keeps the limited search from ending on a worse one. None if none was found."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix, hstack
 
     J, C = p.latency.shape
     jj, cc = np.nonzero(p.feasible)
     n = len(jj)
-    scale = max(float(p.latency[jj, cc].max()), 1e-30)
     one = hstack([coo_matrix((np.ones(n), (jj, np.arange(n))), shape=(J, n)),
                   coo_matrix((J, 1))])
-    loads = hstack([coo_matrix((p.latency[jj, cc] / scale, (cc, np.arange(n))), shape=(C, n)),
+    loads = hstack([coo_matrix((p.latency[jj, cc], (cc, np.arange(n))), shape=(C, n)),
                     coo_matrix(-np.ones((C, 1)))])
+    off = np.zeros(C) if offset is None else -np.asarray(offset, dtype=float)
     res = milp(np.r_[np.zeros(n), 1.0],
-               constraints=[LinearConstraint(one, 1, 1), LinearConstraint(loads, -np.inf, 0)],
-               integrality=np.r_[np.ones(n), 0], bounds=Bounds(0, np.r_[np.ones(n), np.inf]),
+               constraints=[LinearConstraint(one, 1, 1), LinearConstraint(loads, -np.inf, off)],
+               integrality=np.r_[np.ones(n), 0],
+               bounds=Bounds(0, np.r_[np.ones(n), bound]),
                options={"node_limit": node_limit, "time_limit": time_limit,
                         "mip_rel_gap": 1e-7})
     if res.x is None:
@@ -176,14 +180,15 @@ def min_load(p: Problem, node_limit: int = 1000, time_limit: float = 10.0) -> np
     return np.argmax(x, axis=1)
 
 
-def load_seeds(p: Problem, key: np.ndarray,
+def load_seeds(p: Problem, key: np.ndarray, offset: np.ndarray | None = None,
+               bound: float = np.inf,
                node_limit: int = 1000) -> tuple[np.ndarray, np.ndarray] | None:
-    """The :func:`min_load` assignment with queues longest first, lowest demand first and
-    in the order of ``key`` (e.g. the incumbent's): ``[3, J]`` core and key arrays."""
-    c = min_load(p, node_limit)
+    """The :func:`min_load` assignment with queues in the order of ``key`` (e.g. the
+    incumbent's), longest first and lowest demand first: ``[3, J]`` core and key arrays."""
+    c = min_load(p, offset, bound, node_limit)
     if c is None:
         return None
     rows, J = np.arange(p.num_jobs), p.num_jobs
-    keys = [np.argsort(np.argsort(-p.latency[rows, c], kind="stable")) / J,
-            np.argsort(np.argsort(p.bw[rows, c], kind="stable")) / J, key.copy()]
+    keys = [key.copy(), np.argsort(np.argsort(-p.latency[rows, c], kind="stable")) / J,
+            np.argsort(np.argsort(p.bw[rows, c], kind="stable")) / J]
     return np.array([c, c, c]), np.array(keys)

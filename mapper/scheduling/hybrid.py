@@ -14,6 +14,17 @@ job" favours the jobs that run while it is oversubscribed),
 (b) moves on tournament-picked members of a small elite population and (c) uniform or
 sub-schedule crossover of two members. Survivors are the best distinct makespans of the
 population and the batch, children first, so equal-makespan moves are taken (plateaus).
+
+Over the last ``polish`` part of the budget the search descends from the incumbent:
+batches shrink to ``polish_batch`` schedules (more steps for the same evaluations), and
+the improving few-job changes of a batch are also tried together on the incumbent they
+improved (a batch of single moves finds many improving changes of different jobs, but
+keeping only the best takes a batch per step). Where the link is mostly idle the
+makespan is close to the largest core finish, so at the start of that phase the
+incumbent's jobs are reassigned once by the min-max-load integer program
+(:func:`.heuristics.min_load`), each core keeping the contention delay it has in the
+incumbent, bounded by the incumbent's value: plateaus of a near-balanced assignment,
+which no single move or swap leaves, are left in one step.
 """
 
 from __future__ import annotations
@@ -37,7 +48,8 @@ class HybridSearch(ScheduleStrategy):
                  seeding: str = "both", polish: float = 0.3, saturated: float = 0.25,
                  data_lp: bool = True, contention: float = 0.5,
                  idle_ratio: float = 4.0, compose: int = 8, delta_genes: int = 6,
-                 polish_batch: int = 25, balance: bool = True):
+                 polish_batch: int = 25, balance: bool = True,
+                 rebalance_gain: float = 1e-9):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -57,6 +69,8 @@ class HybridSearch(ScheduleStrategy):
         self.compose = compose
         self.polish_batch = polish_batch
         self.balance = balance
+        self.balanced = False
+        self.rebalance_gain = rebalance_gain
         self.delta_genes = delta_genes
         self.base: tuple[np.ndarray, np.ndarray, float] | None = None  # incumbent at ask
         self.deltas: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -75,10 +89,14 @@ class HybridSearch(ScheduleStrategy):
         self.base = (self.pop[0][0].copy(), self.pop[1][0].copy(), float(self.pop[2][0]))
         if self._polishing():
             n = min(n, self.polish_batch)
+            if self.link == "idle" and self.balance and not self.balanced:
+                self.balanced = True
+                self.queued = self._rebalanced()
         mixed = self._compositions(n)
         if mixed is not None:
-            cc, kk = self._children(n - len(mixed[0])) if len(mixed[0]) < n else (mixed[0][:0],
-                                                                                  mixed[1][:0])
+            if len(mixed[0]) >= n:
+                return mixed
+            cc, kk = self._children(n - len(mixed[0]))
             return np.concatenate([mixed[0], cc]), np.concatenate([mixed[1], kk])
         if self.queued is not None and len(self.queued[0]):
             c, k = self.queued[0][:n], self.queued[1][:n]
@@ -115,7 +133,8 @@ class HybridSearch(ScheduleStrategy):
         the data moved, not the balance the constructive seeds aim at, sets the makespan.
         At ``idle_ratio`` times it or more the link is mostly idle: the makespan is set by
         long jobs slowed only in short oversubscribed stretches, so incumbent moves of any
-        job favour (share ``contention``) the jobs running in those stretches."""
+        job favour (share ``contention``) the jobs running in those stretches, and the
+        polish phase starts with a min-max-load reassignment (:meth:`_rebalanced`)."""
         p, best = self.problem, self.pop[2][0]
         data = p.area[np.arange(p.num_jobs), self.pop[0][0]].sum() / p.dram_bw
         if self.saturated > 0 and best <= (1.0 + self.saturated) * data:
@@ -124,8 +143,20 @@ class HybridSearch(ScheduleStrategy):
         self.idle_link = best >= self.idle_ratio * data
         if self.idle_link:
             self.link = "idle"
-            if self.balance:
-                self.queued = load_seeds(p, self.pop[1][0])
+
+    def _rebalanced(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The incumbent's jobs reassigned to minimise the largest core finish, each core
+        keeping the delay contention adds to it in the incumbent (its real finish minus its
+        summed latencies) and the jobs keeping their queue keys. Only assignments whose
+        largest finish so estimated beats the incumbent's by ``rebalance_gain`` (relative)
+        are accepted, which also steers the node-limited solve away from worse ones."""
+        p = self.problem
+        core = self.pop[0][0]
+        load = np.bincount(core, weights=p.latency[np.arange(p.num_jobs), core],
+                           minlength=p.num_cores)
+        delay = np.maximum(self.finish[0] - load, 0.0) if self.finish[0].any() else None
+        bound = (load + (0.0 if delay is None else delay)).max() * (1.0 - self.rebalance_gain)
+        return load_seeds(p, self.pop[1][0], delay, bound)
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []

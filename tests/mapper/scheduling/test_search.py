@@ -122,3 +122,74 @@ def test_least_data_seeds_are_queued_only_where_the_link_is_saturated():
     c, k = data_seeds(p, 500.0)
     assert len(c) and p.feasible[np.arange(30)[None], c].all()
     assert run_search(p, make_strategy("hybrid", p, 0), 1000).makespan <= p.makespans(c, k).min()
+
+
+def test_min_load_solves_the_partition_that_longest_first_misses():
+    from mapper.scheduling.heuristics import list_schedule, load_seeds, min_load
+
+    # two equal cores, jobs of 8, 7, 6, 5 and 4 cycles: longest first ends at 17, the best
+    # split (8 + 7 against 6 + 5 + 4) at 15
+    lat = np.tile(np.array([8.0, 7.0, 6.0, 5.0, 4.0])[:, None], (1, 2))
+    p = Problem(lat, np.full((5, 2), 1e-3), 100.0)
+    c = min_load(p)
+    assert np.bincount(c, weights=lat[:, 0], minlength=2).max() == 15.0
+    lc, lk = list_schedule(p, np.arange(5))
+    assert p.makespans(lc[None], lk[None])[0] == 17.0
+    sc, sk = load_seeds(p, np.zeros(5))
+    assert (sc == c).all() and p.makespans(sc, sk).max() == 15.0
+
+
+def test_polish_phase_starts_with_a_rebalancing_where_the_link_is_idle():
+    rng = np.random.default_rng(1)
+    lat = rng.uniform(10, 20, (30, 3))
+    p = Problem(lat, np.full((30, 3), 1e-3), 10.0)
+    s = make_strategy("hybrid", p, 0)
+    s.plan(1000)
+    c, k = s.ask()
+    ms = p.makespans(c, k)
+    s.tell(c, k, ms)
+    assert s.link == "idle" and not s.balanced
+    s.told = 800  # within the polish phase
+    c2, k2 = s.ask()
+    assert s.balanced and len(c2) == s.polish_batch
+    load = np.bincount(c2[0], weights=lat[np.arange(30), c2[0]], minlength=3)
+    assert load.max() < ms.min() and p.makespans(c2[:3], k2[:3]).min() < ms.min()
+
+
+def test_improving_changes_of_a_batch_are_applied_together_when_polishing():
+    from mapper.scheduling.hybrid import HybridSearch
+
+    # four equal jobs on one core; each of jobs 1, 2, 3 alone moved to an idle core helps
+    lat = np.full((4, 4), 10.0)
+    p = Problem(lat, np.full((4, 4), 1e-3), 10.0)
+    s = HybridSearch(p, 0, delta_genes=3)
+    s.plan(100)
+    s.told = 90  # within the polish phase
+    base_c, base_k = np.zeros(4, np.int64), np.arange(4) / 4
+    s.base = (base_c, base_k, 40.0)
+    moved = np.tile(base_c, (4, 1))
+    moved[0, 1], moved[1, 2], moved[2, 3] = 1, 2, 3
+    moved[3] = [1, 2, 3, 1]  # changes more jobs than a local move: not kept
+    s._collect_deltas(moved, np.tile(base_k, (4, 1)), np.array([30.0, 30.0, 30.0, 10.0]))
+    assert len(s.deltas) == 3
+    c, k = s._compositions(10)
+    ms = p.makespans(c, k)
+    assert ms.min() == 10.0 and (ms < 30.0).all()  # all three moves together: 10 cycles
+
+
+def test_polish_phase_asks_smaller_batches_and_keeps_the_budget(problem):
+    s = make_strategy("hybrid", problem, 0)
+    sizes = []
+    s.ask = _recording(s, sizes)
+    assert run_search(problem, s, 1000).evaluations == 1000
+    assert sizes[:3] == [100, 100, 100] and max(sizes[-12:]) == 25 and sum(sizes) == 1000
+
+
+def _recording(s, sizes):
+    ask = s.ask
+
+    def wrapped(limit=None):
+        out = ask(limit)
+        sizes.append(len(out[0]))
+        return out
+    return wrapped

@@ -31,3 +31,20 @@ def test_per_setting_table_is_in_numeric_order_with_paired_a12():
     assert rows[2].endswith("| 0.50 |")  # one win, one loss
     assert rows[1].endswith("| 0.50 |")  # a tie counts half
     assert "runs at or below MAGMA: 2/4 strictly" in text
+
+
+def test_rounding_ties_and_run_selection():
+    v = _module()
+    m = 2384565.4617226413
+    text = v.summarise([_row("magma1", "8.0", m + 2 * 4.66e-10, m),
+                        _row("magma1", "8.0", m * (1 + 1e-9), m, inst="batch_conv/insts3")])
+    assert "0/2 strictly, 1/2 within floating-point rounding" in text
+    assert "held-out runs at or below: 0/1" in text
+    rows = [{"instance": i, "setting": s, "dram_bw": b, "seed": d}
+            for i, s, b, d in (("batch_conv/insts0", "magma10", "1.0", "1"),
+                               ("batch_conv/insts0", "magma1", "1.0", "1"),
+                               ("batch_lang/insts0", "magma10", "8.0", "0"))]
+    assert v.select(rows, ["batch_conv/insts0:magma10:1:1"]) == rows[:1]
+    assert v.select(rows, [":magma10"]) == [rows[0], rows[2]]
+    assert v.select(rows, ["conv::1"]) == rows[:2]
+    assert v.select(rows, None) == rows
