@@ -32,7 +32,11 @@ class Genomes:
         return len(self.levels)
 
     def take(self, idx) -> Genomes:
-        return Genomes(**{f.name: getattr(self, f.name)[idx].copy() for f in fields(self)})
+        """The genomes at ``idx`` (indices, mask or slice), as owned arrays."""
+        idx = idx if isinstance(idx, slice) else np.asarray(idx)
+        if isinstance(idx, slice) or idx.ndim == 0:  # basic indexing gives views
+            return Genomes(*(getattr(self, f)[idx].copy() for f in _FIELDS))
+        return Genomes(*(getattr(self, f)[idx] for f in _FIELDS))  # fancy indexing copies
 
     @staticmethod
     def concat(parts: list[Genomes]) -> Genomes:
@@ -68,6 +72,9 @@ class Genomes:
             h *= np.uint64(0x9E3779B97F4A7C15)
             h ^= h >> np.uint64(29)
         return h
+
+
+_FIELDS = tuple(f.name for f in fields(Genomes))
 
 
 @cache

@@ -96,6 +96,20 @@ class MappingSpace:
         self.P = int(self.hardware.num_pes)
 
     @cached_property
+    def _par_table(self) -> np.ndarray:
+        """``[D]`` True for the dims allowed as the spatial dim (a lookup for repair)."""
+        t = np.zeros(self.D, dtype=bool)
+        t[self.par_idx] = True
+        return t
+
+    @cached_property
+    def _par2_table(self) -> np.ndarray:
+        """``[D]`` True for the dims allowed as a second spatial dim."""
+        t = np.zeros(self.D, dtype=bool)
+        t[self.par2_idx] = True
+        return t
+
+    @cached_property
     def filter_mask(self) -> np.ndarray:
         """``[D]`` True for the filter dims ``R`` and ``S`` (mapped whole except as a spatial
         dim of the innermost level)."""
@@ -298,7 +312,7 @@ class MappingSpace:
         for lv, d in self.fixed_par.items():
             if lv < L:
                 g.par[:, lv] = self.dims.index(d)
-        bad_par = ~np.isin(g.par, self.par_idx)
+        bad_par = ~_member(g.par, self._par_table)
         if bad_par.any():
             g.par = np.where(bad_par, self.par_idx[0], g.par)
         for lv, d in self.fixed_par2.items():
@@ -308,8 +322,8 @@ class MappingSpace:
             fixed = np.array([lv in self.fixed_par2 for lv in range(L)])
             g.par2 = np.where(fixed[None, :], g.par2, -1)
         innermost = np.arange(L)[None, :] == (g.levels[:, None] - 1)
-        rs2 = np.isin(g.par2, np.nonzero(self.filter_mask)[0])
-        g.par2 = np.where((g.par2 == g.par) | ~np.isin(g.par2, np.append(self.par2_idx, -1))
+        rs2 = _member(g.par2, self.filter_mask)
+        g.par2 = np.where((g.par2 == g.par) | ~(_member(g.par2, self._par2_table) | (g.par2 == -1))
                           | (rs2 & ~innermost), -1, g.par2)
         for (lv, d), v in self.fixed_tiles.items():
             if lv < L:
@@ -533,3 +547,10 @@ def divisors(n: int) -> np.ndarray:
     divs = r[n % r == 0]
     divs.setflags(write=False)  # shared by every caller through the cache
     return divs
+
+
+def _member(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[values]`` where ``values`` indexes ``table``, False elsewhere (a set
+    membership test over small integer codes, cheaper than ``np.isin``)."""
+    inside = (values >= 0) & (values < len(table))
+    return table[np.where(inside, values, 0)] & inside

@@ -59,6 +59,9 @@ def add_parser(sub) -> None:
     p.add_argument("--extend-max-gap", type=float_above(0, inclusive=True), default=None,
                    help="... and up to which (default 0.2: a layer further away is limited by "
                    "its shape, not by the search)")
+    p.add_argument("--stop-gap", type=float_above(0, inclusive=True), default=None,
+                   help="an island of a latency search ends once its best is within this "
+                   "relative gap of the compute bound (default 0.0001; 0: only at the bound)")
     p.add_argument("--time-limit", type=float_above(0), default=None,
                    help="seconds per distinct layer (per island, with --budget)")
     p.add_argument("--jobs", type=jobs, default=-1,
@@ -189,6 +192,7 @@ def run(args) -> int:
     given = {k: v for k, v in (("islands", args.islands), ("extra_islands", args.extra_islands),
                                ("extend_gap", args.extend_gap),
                                ("extend_max_gap", args.extend_max_gap),
+                               ("stop_gap", args.stop_gap),
                                ("max_levels", args.levels), ("budget", args.budget))
              if v is not None}
     if args.time_limit and args.budget is None:

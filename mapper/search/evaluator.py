@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +59,16 @@ class Evaluator:
     cannot improve on it, and are returned as pruned, unscored and infeasible.
     ``cost_model`` names the model that scores candidates
     (:data:`costmodel.analysis.COST_MODELS`); ``sparsity`` (physical only) the accelerator's
-    formats and compute action for the layer's densities (:mod:`costmodel.sparsity`)."""
+    formats and compute action for the layer's densities (:mod:`costmodel.sparsity`).
+    ``stop_gap``: a pruning search may end once its best latency is within this share of the
+    compute bound (:attr:`stop_latency`); 0 ends it only at the bound, where it is optimal."""
 
     def __init__(self, space: MappingSpace, objective: str = "latency",
                  constraints: Constraints | None = None, prune: bool = False,
-                 cost_model: str = "maestro", sparsity: SparsityConfig | None = None):
+                 cost_model: str = "maestro", sparsity: SparsityConfig | None = None,
+                 stop_gap: float = 0.0):
+        if not 0 <= stop_gap < math.inf:
+            raise ValueError(f"stop_gap must be a finite number >= 0, got {stop_gap!r}")
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
         self.cost_model = check_cost_model(cost_model)
@@ -77,6 +83,13 @@ class Evaluator:
         self.prune = prune and objective == "latency"
         # no valid mapping is faster than every PE busy on every cycle
         self.compute_bound = int(compute_bound(space.layer, space.hardware) * self.executed)
+        self.stop_gap = stop_gap
+
+    @property
+    def stop_latency(self) -> int:
+        """A best latency at or below this ends a pruning search: the compute bound, or
+        within ``stop_gap`` of it."""
+        return math.floor(self.compute_bound * (1 + self.stop_gap))
 
     def latency_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs

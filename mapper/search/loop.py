@@ -93,7 +93,8 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     that prunes (:class:`Evaluator` ``prune``) is given the best latency so far: candidates
     that cannot beat it are not scored and do not count as evaluations, at most
     :data:`MAX_PROPOSALS` x ``budget`` candidates are proposed in all, and the search ends
-    at once when the best reaches the compute bound (it is then optimal). With
+    at once when the best reaches the evaluator's ``stop_latency`` (the compute bound, where
+    it is optimal, or within the evaluator's ``stop_gap`` of it). With
     ``state_file``, the whole :class:`SearchState` is saved atomically at most every
     ``save_every`` seconds and after the last batch; a later call with the same file
     continues from it, so an interrupted search loses at most the batches since the last
@@ -145,7 +146,7 @@ def _batch(st: SearchState, evaluator: Evaluator, budget: int | None,
         return False
     if time_limit is not None and time.perf_counter() - t0 >= time_limit:
         return False
-    if prune and (st.best <= evaluator.compute_bound
+    if prune and (st.best <= evaluator.stop_latency
                   or (budget is not None and st.proposals >= MAX_PROPOSALS * budget)):
         return False
     limit = None if budget is None else budget - st.evaluations

@@ -32,6 +32,10 @@ DEFAULT_ISLANDS = 2
 DEFAULT_EXTRA_ISLANDS = 2
 EXTEND_GAP = 0.005
 EXTEND_MAX_GAP = 0.2
+# An island ends once its best latency is within STOP_GAP of the compute bound: islands
+# that get there spend on average a third of their budget on the last few cycles
+# (docs/speed.md, "Stopping near the bound").
+STOP_GAP = 1e-4
 BACKENDS = ("loky", "threading", "multiprocessing", "dask")
 # the packages whose code decides what a tuning run finds (their sources are fingerprinted)
 RESULT_PACKAGES = ("costmodel", "search_spaces", "mapper/search", "mapper/tuning")
@@ -68,6 +72,7 @@ class TuneSettings:
     extra_islands: int = DEFAULT_EXTRA_ISLANDS  # more islands for layers far above their bound
     extend_gap: float = EXTEND_GAP     # "far": best latency > compute bound x (1 + extend_gap)
     extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= compute bound x (1 + extend_max_gap)
+    stop_gap: float = STOP_GAP         # an island ends at compute bound x (1 + stop_gap)
     jobs: int = -1                     # worker processes (-1: all cores); results independent
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
@@ -100,6 +105,8 @@ class TuneSettings:
         _integer("jobs", self.jobs)
         if self.jobs == 0:
             _bad("jobs", "must not be 0 (-1: all cores, n: n workers)")
+        if not (_is_number(self.stop_gap) and 0 <= self.stop_gap < math.inf):
+            _bad("stop_gap", f"must be a number >= 0, got {self.stop_gap!r}")
         gaps = (self.extend_gap, self.extend_max_gap)
         if not (all(map(_is_number, gaps)) and 0 <= self.extend_gap <= self.extend_max_gap):
             _bad("extend_gap", "need 0 <= extend_gap <= extend_max_gap, got "

@@ -149,3 +149,11 @@ def test_vs_gamma_qualified_layers():
     assert conv.dims == {"K": 3072, "C": 768, "R": 1, "S": 1, "Y": 512, "X": 1}
     assert resolve_layer("resnet18/CONV2_1_1@conv", {}) is None  # only GEMMs have that form
     assert resolve_layer("resnet18/NOPE", {}) is None and resolve_layer("NOPE", {}) is None
+
+
+def test_stop_gap_replay():
+    out = _run(str(BENCH / "stop_gap.py"), "--layers", "FC1000", "--budget", "1200",
+               "--gaps", "0.5")
+    row = next(x for x in out.splitlines() if x.startswith("| FC1000"))
+    assert "12,191" in row  # the compute bound: 1000 x 2048 MACs over 168 PEs
+    assert "gap 0.5:" in out and "no gap:" in out

@@ -374,12 +374,7 @@ class GeneticAlgorithm(Strategy):
         if self.max_per_structure:
             keys = self.space.structure_keys(allg)[order]
             _, inv = np.unique(keys, return_inverse=True)
-            rank_in_structure = np.zeros(len(order), dtype=np.int64)
-            seen: dict[int, int] = {}
-            for j, k in enumerate(inv.tolist()):
-                rank_in_structure[j] = seen.get(k, 0)
-                seen[k] = rank_in_structure[j] + 1
-            order = order[rank_in_structure < self.max_per_structure]
+            order = order[_rank_in_group(inv.ravel()) < self.max_per_structure]
         rest = order[~np.isin(order, protected)]
         order = np.concatenate([protected, rest])[: max(self.population, len(protected))]
         order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],
@@ -397,3 +392,16 @@ class GeneticAlgorithm(Strategy):
             self._expanded.clear()
             self._stall, self._best = 0, np.inf
             self._restarts += 1
+
+
+def _rank_in_group(group: np.ndarray) -> np.ndarray:
+    """``[n]`` how many earlier entries share each entry's group (0 for a group's first)."""
+    srt = np.argsort(group, kind="stable")
+    g = group[srt]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = g[1:] != g[:-1]
+    starts = np.flatnonzero(new)
+    pos = np.arange(len(g))
+    rank = np.empty(len(g), dtype=np.int64)
+    rank[srt] = pos - np.repeat(starts, np.diff(np.append(starts, len(g))))
+    return rank

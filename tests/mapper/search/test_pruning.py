@@ -121,3 +121,44 @@ def test_tune_settings_can_turn_pruning_off(monkeypatch):
     off = tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600, prune=False))
     assert flags == [True, False]
     assert on.evaluations <= 600 and off.evaluations == 600  # nothing skipped, all counted
+
+
+def test_a_search_ends_within_its_stop_gap_of_the_bound():
+    """``stop_gap``: the search ends after the first batch whose best is within the gap of the
+    compute bound; until then it is the same search as without a gap."""
+    sp = MappingSpace(LAYERS[0], HW)
+    full = run_search(sp, make_strategy("ga", sp, seed=0), Evaluator(sp, prune=True),
+                      budget=4000)
+    bests = [b for _, _, b in full.history]
+    assert bests[-1] < bests[0]  # it improved after its first batch
+    target = bests[next(i for i, b in enumerate(bests) if b < bests[0])]
+    gap = (target + 0.5) / Evaluator(sp).compute_bound - 1
+    ev = Evaluator(sp, prune=True, stop_gap=gap)
+    assert ev.stop_latency == target
+    early = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=4000)
+    first = bests.index(target)
+    assert [(e, b) for e, _, b in early.history] == [(e, b) for e, _, b in full.history[:first + 1]]
+    assert early.best_fitness == target and early.evaluations < full.evaluations
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="stop_gap"):
+            Evaluator(sp, stop_gap=bad)
+
+
+def test_tune_settings_pass_the_stop_gap_to_each_island(monkeypatch):
+    """``TuneSettings.stop_gap`` (``mapper tune --stop-gap``) reaches every island's
+    evaluator; a bad value names the field."""
+    import mapper.tuning.island as island
+    import mapper.tuning.tuner as tuner
+
+    gaps = []
+    real = island.Evaluator
+
+    def spy(*args, **kwargs):
+        gaps.append(kwargs.get("stop_gap"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(island, "Evaluator", spy)
+    tuner.tune_layer(LAYERS[0], HW, tuner.TuneSettings(budget=600, stop_gap=0.25))
+    assert gaps == [0.25]
+    for bad in (-1, float("nan"), "x"):
+        with pytest.raises(ValueError, match="stop_gap"):
+            tuner.TuneSettings(stop_gap=bad)
