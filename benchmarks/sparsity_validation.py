@@ -7,7 +7,8 @@ Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/spars
    ratio (expected max over units) and the mean-only model's against the Monte Carlo mean;
    then N:M (2:4, 1:4, 4:8) on GEMMs under mappings with any spatial dim and tile sizes that
    split groups and leave edges; then two-level mappings (random and N:M) against the walk
-   of every level's tiles, the PEs in lockstep.
+   of every level's tiles, the PEs in lockstep; then the mappings the mapper tunes for the
+   shipped sparse workloads.
 2. SCALE-Sim v3 2:4 ratio: 256^3 GEMM on a 32x32 weight-stationary mapping.
 3. Sparseloop-style 128^3 SpMSpM: bitmask+gating vs coordinate list+skipping crossovers.
 4. Search: best of random mappings of the 2:4 BERT FFN1 with skipping vs dense.
@@ -215,6 +216,69 @@ def multilevel_section(quick: bool) -> None:
         print(f"weight {dens}: {len(rows)} mappings, {within} within 3 standard errors "
               f"(+1e-4) of the MC mean, |err| max {100 * err.max():.2f}% mean "
               f"{100 * err.mean():.2f}%, {(err <= 0.02).sum()} within 2%")
+
+
+def tuned_section(quick: bool) -> None:
+    """Mappings the mapper tunes for the shipped sparse workloads (two levels, edges, shared
+    tiles as they come): the model against the lockstep walk, weights (ResNet-50's published
+    densities, bitmask), input activations (its measured densities, bitmask) and BERT's 2:4
+    weights, each conditioning a skipping compute."""
+    from mapper.tuning.settings import TuneSettings
+    from mapper.tuning.tuner import tune_model
+    from mapper.workloads.presets import HARDWARE_PRESETS
+
+    hw, trials = HARDWARE_PRESETS["edge168"], 4 if quick else 8
+    budget = 1500 if quick else 4000
+    print(f"\n== 1d. Tuned mappings of the shipped workloads ({budget} evaluations per layer, "
+          f"{trials} masks per row, {hw.num_pes} PEs) ==")
+    cases = (("resnet50_sparse", "weight", "bitmask"), ("resnet50_sparse", "input", "bitmask"),
+             ("bert_base_sparse24", "weight", "nm"))
+    for model, tensor, fmt in cases:
+        net = load_model(model)
+        cfg = dataclasses.replace(uniform({tensor: fmt}, "skip"), on=(tensor,))
+        net = dataclasses.replace(net, layers=[
+            dataclasses.replace(x, density={tensor: x.density[tensor]})
+            for x in net.layers if tensor in x.density and x.density[tensor].value < 1])
+        res = tune_model(net, hw, TuneSettings(budget=budget, islands=1, extra_islands=0,
+                                               sparsity=cfg, cost_model="physical"))
+        rows, skipped = [], 0
+        for r in res.layers:
+            layer, df = r.layer, r.layer.dataflow
+            if r.reused or df is None:
+                continue
+            if any(len(lv) != 1 for lv in _spatial_per_level(df.structure)):
+                skipped += 1  # the walk takes one SpatialMap per level
+                continue
+            table = tensor_table(layer.type, "N" in layer.dims)
+            sizes = np.array([[d.size for d in df.directives]], dtype=np.int64)
+            offs = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
+                            dtype=np.int64)
+            rep = evaluate_batch(layer, df.structure, sizes, offs, hw, cost_model="physical")
+            lv = build_levels(layer, table, df.structure, sizes, offs, np.full(1, hw.num_pes))
+            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+            tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
+            m = compute_ratio(layer, table, lv, cfg, P, np.ones(1), tot)[0]
+            mc, sd = monte_carlo(layer, df.structure, sizes[0], offs[0], hw.num_pes,
+                                 layer.density[tensor], tensor=tensor, trials=trials)
+            rows.append((m, mc, sd / np.sqrt(trials), layer.name))
+        err = np.array([abs(m / mc - 1) for m, mc, _, _ in rows])
+        within = sum(abs(m - mc) <= 3 * se + 1e-4 for m, mc, se, _ in rows)
+        worst = rows[int(err.argmax())]
+        print(f"{model} {tensor} {fmt}: {len(rows)} tuned layers ({skipped} with two "
+              f"SpatialMaps in a level, not walked), {within} within 3 standard errors "
+              f"(+1e-4), |err| max {100 * err.max():.2f}% ({worst[3]}: model {worst[0]:.4f}, "
+              f"MC {worst[1]:.4f}), mean {100 * err.mean():.2f}%")
+
+
+def _spatial_per_level(structure):
+    """The SpatialMap dims of each cluster level of a structure, outermost first."""
+    levels = [[]]
+    for kind, dim in structure:
+        if kind == "C":
+            levels.append([])
+        elif kind == "S":
+            levels[-1].append(dim)
+    return levels
 
 
 def scalesim_section() -> None:
@@ -500,6 +564,7 @@ def main() -> None:
         monte_carlo_section(a.quick)
         nm_monte_carlo_section(a.quick)
         multilevel_section(a.quick)
+        tuned_section(a.quick)
     if "2" in a.only:
         scalesim_section()
     if "3" in a.only:

@@ -243,7 +243,7 @@ def _static_tables(lv: Level) -> None:
     lv.busy_nec = lv.nec
     if d0.var in REF_DIMS:
         span = np.where(D > full, rem, D)  # input extent left for the edge fold
-        works = _whole_windows(lv, d0.var, span, o)
+        works = whole_windows(lv, d0.var, span, o)
         lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
     lv.M = M = np.array([d.m for d in dirs])  # np.array: np.stack costs more per call
     lv.O = O = np.array([d.o for d in dirs])
@@ -271,7 +271,7 @@ def _static_tables(lv: Level) -> None:
         lv.une[a] = np.minimum(O[j], lv.mpe[a])
 
 
-def _whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.ndarray:
+def whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.ndarray:
     """Units, one every ``o`` input rows/columns of ``span``, whose window of Y/X ``var``
     holds the filter extent mapped at this level (so they compute at least one output)."""
     part = REF_DIMS[var]
@@ -299,7 +299,7 @@ def uncovered_pairs(levels: list[Level]) -> np.ndarray:
         for d in sp[:2]:
             D, m, o = lv.SD[d.var], d.m, d.o
             if d.var in REF_DIMS:  # tiles that hold a whole filter window
-                n = _whole_windows(lv, d.var, D, o)
+                n = whole_windows(lv, d.var, D, o)
             else:
                 n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
             split.append(n >= 2)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..energy import EnergyModel
 from ..layer import Layer, TensorTable
-from ..levels import Level
+from ..levels import REF_DIMS, Level, whole_windows
 from .config import SparsityConfig
 from .density import DENSE, Density, layer_density, reduction_dim
 from .formats import ratio
@@ -134,12 +134,18 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
     U = np.maximum(units, 1).astype(np.float64)
     col = lambda v: np.broadcast_to(v, pick.shape)[pick].astype(np.float64)  # noqa: E731
     base = {d: col(inner.SD.get(d, sd[d])) for d in dims}
-    # groups of units that draw independently, from the whole parent tile's active units
-    sp = inner.directives[inner.spatial[0]]
-    n_sp = tile_count(col(inner.SD[sp.var]), col(sp.m), col(sp.o))
-    groups = np.maximum(1.0, np.rint(P / (n_sp / np.ceil(n_sp / U))))
-    # the parent's tiles: whole, or its temporal edge tile along some axis (shorter extent)
-    variants = [(np.ones(B), base)]
+    # clusters that draw independently: one per active unit of each level above whose
+    # spatial dim is one of the tensor's (the parent's per fold, the others on average);
+    # the clusters of a level spread over another dim share one tile
+    above = np.ones(B)
+    for lv in levels[:-2]:
+        d = lv.directives[lv.spatial[0]]
+        if d.var in dims:
+            tiles = col(_working_tiles(lv, d))
+            above = above * tiles / np.ceil(tiles / np.maximum(col(np.atleast_1d(lv.N)), 1.0))
+    # the parent's tiles: whole, or its temporal edge tile along some axis (shorter extent);
+    # (weight, extents, independent clusters in the step)
+    variants = [(np.ones(B), base, above)]
     parent = levels[-2] if len(levels) > 1 else None
     for a, d in enumerate(dims if parent is not None else ()):
         pd = next((x for x in parent.directives if x.var == d), None)
@@ -151,11 +157,13 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
         edge_p = (e_p < np.minimum(mp, Dp)).astype(np.float64)
         if not edge_p.any():
             continue
-        variants = [v for w, ext in variants for v in (
-            (w * (n_p - edge_p), ext), (w * edge_p, {**ext, d: np.where(edge_p > 0, e_p,
-                                                                         ext[d])}))]
+        variants = [v for w, ext, g in variants for v in (
+            (w * (n_p - edge_p), ext, g), (w * edge_p, {**ext, d: np.where(edge_p > 0, e_p,
+                                                                            ext[d])}, g))]
+    if parent is not None:
+        variants = _parent_folds(levels, dims, skip_axis, col, variants)
     classes = []
-    for weight, ext in variants:
+    for weight, ext, groups in variants:
         # per temporal axis: (whole tiles, their extent, edge tiles 0/1, edge extent)
         parts = []
         spatial_other = None
@@ -187,6 +195,46 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
             classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w],
                                     axis=1))
     return tile, stride, axis, units, np.stack(classes, axis=1)
+
+
+def _parent_folds(levels, dims, skip_axis, col, variants):
+    """Split ``variants`` by the parent level's spatial folds when its spatial dim is one of
+    the tensor's (its clusters then hold different tiles): the full folds, with every
+    cluster active, and the last fold, with the clusters left; where that fold is the edge
+    cluster alone, its tiles are the parent's edge extent. Each variant's independent
+    clusters are multiplied by its fold's active clusters."""
+    parent = levels[-2]
+    pd = parent.directives[parent.spatial[0]]
+    if pd.var not in dims:
+        return variants
+    # along the skipped (N:M) axis the caller tells the outer tiles apart: counts only
+    on_skip = dims.index(pd.var) == skip_axis
+    Dp, op = col(parent.SD[pd.var]), col(pd.o)
+    mp = np.minimum(col(pd.m), Dp)
+    Up = np.maximum(col(np.atleast_1d(parent.N)), 1.0)
+    n_p = col(_working_tiles(parent, pd))
+    folds = np.ceil(n_p / Up)
+    full = np.minimum(n_p, Up)
+    last = n_p - (folds - 1.0) * Up
+    e_p = Dp - (tile_count(Dp, mp, op) - 1.0) * op
+    edge = e_p < mp
+    alone = (last == 1) & edge  # the last fold is the edge cluster alone
+    # beside full clusters, the edge cluster works in the share of their steps its shorter
+    # extent gives it along the dim (then idles)
+    inner = next((d for d in levels[-1].directives if d.var == pd.var), None)
+    share = np.ones_like(n_p)
+    if inner is not None:
+        mi, oi = col(inner.m), col(inner.o)
+        share = np.where(edge & ~alone, tile_count(np.maximum(e_p, 1.0), np.minimum(mi, e_p), oi)
+                         / tile_count(mp, np.minimum(mi, mp), oi), 1.0)
+    out = []
+    for w, ext, g in variants:
+        out.append((w * (folds - 1.0), ext, g * full))
+        short = ext if on_skip else {
+            **ext, pd.var: np.where(alone, np.minimum(e_p, ext[pd.var]), ext[pd.var])}
+        out.append((w * share, short, g * last))
+        out.append((w * (1.0 - share), ext, g * np.maximum(last - 1.0, 1.0)))
+    return out
 
 
 def outer_tiles(levels, var: str, M: int, B: int):
@@ -269,12 +317,21 @@ def tile_sharing(layer: Layer, table: TensorTable, levels) -> dict:
                 continue
             d = lv.directives[lv.spatial[0]]
             units = np.maximum(np.atleast_1d(lv.N).astype(np.float64), 1.0)
-            tiles = tile_count(np.asarray(lv.SD[d.var], dtype=np.float64),
-                               d.m.astype(np.float64), d.o.astype(np.float64))
+            tiles = _working_tiles(lv, d)
             outer = outer * tiles / np.ceil(tiles / units)
         inner = not any(levels[-1].directives[j].var in dims for j in levels[-1].spatial)
         out[name] = (outer, inner)
     return out
+
+
+def _working_tiles(lv: Level, d) -> np.ndarray:
+    """``[B]`` tiles of spatial directive ``d`` that compute: along an input row or column
+    (Y, X) only those holding a whole filter window (a strided layer's last tile may start
+    past every output), else every tile."""
+    D = np.asarray(lv.SD[d.var], dtype=np.float64)
+    if d.var in REF_DIMS:
+        return np.maximum(whole_windows(lv, d.var, lv.SD[d.var], d.o).astype(np.float64), 1.0)
+    return tile_count(D, d.m.astype(np.float64), d.o.astype(np.float64))
 
 
 def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
