@@ -117,11 +117,13 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
     every mix of whole and edge tiles of its temporal axes, times, where the spatial dim is
     one of its axes, the full folds and the last fold (whose last unit may hold an edge
     tile), in the parent level's whole tiles and in its temporal edge tiles (shorter
-    extents); each ``(rows, units, edge rows, edge units, weight)``: per step, ``units``
-    tiles of ``rows`` elements (over the axes but ``skip_axis``) and ``edge units`` of
-    ``edge rows``, in ``weight`` steps per parent tile traversal. ``P`` (active units) counts
-    the level's groups of units that draw independently; where the spatial dim is not one
-    of the tensor's, a group's units share one tile. ``pick``: the candidates to describe."""
+    extents) and spatial folds (:func:`_parent_folds`); each ``(rows, units, edge rows,
+    edge units, weight)``: per step, ``units`` tiles of ``rows`` elements (over the axes but
+    ``skip_axis``) and ``edge units`` of ``edge rows``, in ``weight`` steps per parent tile
+    traversal. The clusters that draw independently come from the mapping's geometry;
+    where the spatial dim is not one of the tensor's, a cluster's units share one tile.
+    ``P`` (the average active units) is not needed for them and kept for the callers'
+    signature. ``pick``: the candidates to describe."""
     inner = levels[-1]
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
@@ -129,7 +131,6 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
     if pick is None:
         pick = np.ones(len(units), dtype=bool)
     tile, stride, units = tile[pick], stride[pick], units[pick]
-    P = np.broadcast_to(np.asarray(P, dtype=np.float64), pick.shape)[pick]
     B = len(units)
     U = np.maximum(units, 1).astype(np.float64)
     col = lambda v: np.broadcast_to(v, pick.shape)[pick].astype(np.float64)  # noqa: E731
@@ -227,13 +228,17 @@ def _parent_folds(levels, dims, skip_axis, col, variants):
         mi, oi = col(inner.m), col(inner.o)
         share = np.where(edge & ~alone, tile_count(np.maximum(e_p, 1.0), np.minimum(mi, e_p), oi)
                          / tile_count(mp, np.minimum(mi, mp), oi), 1.0)
+    if not (folds > 1).any() and not alone.any() and (share == 1).all():
+        return [(w, ext, g * full) for w, ext, g in variants]  # one fold, nothing to split
+    part = (share < 1).any()
     out = []
     for w, ext, g in variants:
         out.append((w * (folds - 1.0), ext, g * full))
         short = ext if on_skip else {
             **ext, pd.var: np.where(alone, np.minimum(e_p, ext[pd.var]), ext[pd.var])}
         out.append((w * share, short, g * last))
-        out.append((w * (1.0 - share), ext, g * np.maximum(last - 1.0, 1.0)))
+        if part:
+            out.append((w * (1.0 - share), ext, g * np.maximum(last - 1.0, 1.0)))
     return out
 
 
