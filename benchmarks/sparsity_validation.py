@@ -33,7 +33,7 @@ from costmodel import Hardware, Layer  # noqa: E402
 from costmodel.analysis import evaluate_batch  # noqa: E402
 from costmodel.energy import DEFAULT_ENERGY  # noqa: E402
 from costmodel.layer import tensor_table  # noqa: E402
-from costmodel.levels import build_levels  # noqa: E402
+from costmodel.levels import build_levels, split_structure  # noqa: E402
 from costmodel.physical import compulsory  # noqa: E402
 from costmodel.sparsity import stats, uniform  # noqa: E402
 from costmodel.sparsity.montecarlo import monte_carlo  # noqa: E402
@@ -195,13 +195,10 @@ def multilevel_section(quick: bool) -> None:
                         k == "S" for k, _ in shape) != 2:
                     continue
                 sizes, offs = space.sizes_offsets(g, np.array([i]), shape)
-                rep = evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical")
-                if not rep["valid"][0]:
+                valid, model = _model_ratio(layer, table, shape, sizes, offs, hw, cfg, tot)
+                if not valid:
                     continue
                 taken += 1
-                lv = build_levels(layer, table, shape, sizes, offs, np.full(1, pes))
-                P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
-                model = compute_ratio(layer, table, lv, cfg, P, np.ones(1), tot)[0]
                 mc, sd = monte_carlo(layer, shape, sizes[0], offs[0], pes,
                                      layer.density["weight"], trials=trials, seed=len(rows))
                 desc = "; ".join(f"{k}({v}) {dd}" if k != "C" else f"C({v})"
@@ -246,18 +243,16 @@ def tuned_section(quick: bool) -> None:
             layer, df = r.layer, r.layer.dataflow
             if r.reused or df is None:
                 continue
-            if any(len(lv) != 1 for lv in _spatial_per_level(df.structure)):
+            if any(sum(k == "S" for k, _, _ in lv) != 1
+                   for lv in split_structure(df.structure)):
                 skipped += 1  # the walk takes one SpatialMap per level
                 continue
             table = tensor_table(layer.type, "N" in layer.dims)
             sizes = np.array([[d.size for d in df.directives]], dtype=np.int64)
             offs = np.array([[d.size if d.kind == "C" else d.offset for d in df.directives]],
                             dtype=np.int64)
-            rep = evaluate_batch(layer, df.structure, sizes, offs, hw, cost_model="physical")
-            lv = build_levels(layer, table, df.structure, sizes, offs, np.full(1, hw.num_pes))
-            P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
             tot = dict(zip(("input", "weight", "output"), compulsory(layer, table)))
-            m = compute_ratio(layer, table, lv, cfg, P, np.ones(1), tot)[0]
+            _, m = _model_ratio(layer, table, df.structure, sizes, offs, hw, cfg, tot)
             mc, sd = monte_carlo(layer, df.structure, sizes[0], offs[0], hw.num_pes,
                                  layer.density[tensor], tensor=tensor, trials=trials)
             rows.append((m, mc, sd / np.sqrt(trials), layer.name))
@@ -270,15 +265,13 @@ def tuned_section(quick: bool) -> None:
               f"MC {worst[1]:.4f}), mean {100 * err.mean():.2f}%")
 
 
-def _spatial_per_level(structure):
-    """The SpatialMap dims of each cluster level of a structure, outermost first."""
-    levels = [[]]
-    for kind, dim in structure:
-        if kind == "C":
-            levels.append([])
-        elif kind == "S":
-            levels[-1].append(dim)
-    return levels
+def _model_ratio(layer, table, shape, sizes, offs, hw, cfg, totals) -> tuple[bool, float]:
+    """Whether one mapping is valid, and the model's sparse/dense compute ratio for it."""
+    rep = evaluate_batch(layer, shape, sizes, offs, hw, cost_model="physical")
+    lv = build_levels(layer, table, shape, sizes, offs, np.full(1, hw.num_pes))
+    P = np.maximum(np.rint(rep["avg_utilized_pes"]), 1)
+    return bool(rep["valid"][0]), float(compute_ratio(layer, table, lv, cfg, P, np.ones(1),
+                                                      totals)[0])
 
 
 def scalesim_section() -> None:
