@@ -38,7 +38,9 @@ def _level_starts(levels):
     """Per level, per directive: the tile starts relative to the parent tile over (steps[,
     units]) as arrays broadcastable over every level's axes (a directive's steps, then one
     units axis per level; -1 marks a spatial slot past the last tile), and the tile size;
-    with the units axes (the PEs of a lockstep step)."""
+    with the units axes (the PEs of a lockstep step). Unit ``i`` takes tile ``i`` of each
+    SpatialMap's fold (one units axis per level, every SpatialMap its own folds axis); a
+    SpatialMap of one tile gives it to every unit."""
     n_axes = sum(len(lv.directives) + 1 for lv in levels)
     out, pe_axes, ax0 = [], [], 0
     for lv in levels:
@@ -49,7 +51,7 @@ def _level_starts(levels):
             D, m, o = int(lv.SD[d.var][0]), int(d.m[0]), int(d.o[0])
             tiles = int(tile_count(D, m, o))
             shape = [1] * n_axes
-            if d.kind == "S":
+            if d.kind == "S" and tiles > 1:
                 steps = -(-tiles // units)
                 t = np.arange(steps)[:, None] * units + np.arange(units)[None, :]
                 shape[ax0 + j], shape[ax0 + len(dirs)] = steps, units
@@ -63,6 +65,10 @@ def _level_starts(levels):
     return out, tuple(pe_axes)
 
 
+def _tiles(level, d) -> int:
+    return int(tile_count(int(level.SD[d.var][0]), int(d.m[0]), int(d.o[0])))
+
+
 def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray, tensor: str,
          simd: int = 1) -> float:
     """Compute cycles of one mapping with ``mask`` on ``tensor`` (``weight`` or ``input``)
@@ -73,8 +79,11 @@ def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray
     table = tensor_table(layer.type, "N" in layer.dims)
     lv = build_levels(layer, table, structure, np.atleast_2d(sizes), np.atleast_2d(offsets),
                       np.array([num_pes]))
-    if any(len(level.spatial) != 1 for level in lv):
-        raise ValueError("the Monte Carlo walk takes one SpatialMap per level")
+    for level in lv:
+        split = [j for j in level.spatial if _tiles(level, level.directives[j]) > 1]
+        if len(split) > 1 and int(level.N[0]) > 1:
+            raise ValueError("the Monte Carlo walk takes one SpatialMap per level that splits "
+                             "its dim over several units")
     full = layer.full_dims()
     starts, pe_axes = _level_starts(lv)
     valid = np.ones(1, dtype=bool)

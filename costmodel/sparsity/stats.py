@@ -68,8 +68,10 @@ SMALL_POSITIONS = 1 << 11
 
 def tile_count(D, m, o):
     """Tiles of ``m`` elements stepping by ``o`` along an axis of ``D`` (the last one may be
-    cut by the axis' end); integers or arrays."""
-    return np.where(D <= m, 1, -(-(D - m) // o) + 1)
+    cut by the axis' end); integers or arrays. Where tiles leave gaps (``o > m``: a strided
+    Y/X directive whose rows MAESTRO's stride adjustment packs), a tile that would start at or
+    past the end holds nothing and is not counted."""
+    return np.where(D <= m, 1, np.minimum(-(-(D - m) // o) + 1, -(-D // o)))
 
 
 def step_cycles(k, r, simd):
