@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .busiest_pe import busiest_pe_macs
 from .dataflow import Dataflow
 from .energy import DEFAULT_AREA_POWER, DEFAULT_ENERGY, AreaPowerModel, EnergyModel
 from .engine import Engine, HardwareBatch
@@ -20,7 +21,7 @@ from .physical_report import DRAM_FIELDS, apply_physical, runtime_is_compute
 from .sparsity.config import SparsityConfig
 from .sparsity.report import is_active as sparsity_active
 from .sparsity.report import sparse_hook
-from .validity import ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags_array
+from .validity import ERR_BUSIEST_PE, ERR_MACS, ERR_PAIRS, ERR_RUNTIME, describe_flags_array
 from .validity import ERR_NO_VALID as ERROR_NO_VALID
 from .validity import ERROR_REASONS as ERROR_REASONS  # importable from here too
 from .validity import REASONS as REASONS
@@ -234,7 +235,13 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
     cand = np.arange(B)
     res = eng.analyze(0, cand, dict(levels[0].SD))
     res["err"] = res["err"] | np.where(uncovered_pairs(levels), ERR_PAIRS, 0)
+    floor = _busiest_pe_floor(layer, levels, res, cost_model, hwb)
     report = _report(layer, table, res, hwb, energy, area_power, skip)
+    if floor is not None:  # physical: after the consistency checks of MAESTRO's own runtime
+        report["runtime"] = np.maximum(report["runtime"], floor)
+        report["throughput"] = divide_quiet(report["num_macs"], report["runtime"])
+        if "compute_cycles" in res:
+            res["compute_cycles"] = np.maximum(res["compute_cycles"], floor)
     report["effectual_macs"] = report["num_macs"].copy()
     report["metadata_elements"] = np.zeros(B, dtype=np.int64)
     if cost_model == "physical":
@@ -248,6 +255,24 @@ def evaluate_batch(layer: Layer, structure, sizes, offsets, hardware, *,
             report[name] = np.zeros(B, dtype=float if name.endswith("_nj") else np.int64)
     report["cost_model"] = np.full(B, cost_model, dtype=object)
     return report
+
+
+def _busiest_pe_floor(layer: Layer, levels, res: dict, cost_model: str, hwb):
+    """No execution is faster than its busiest PE's MACs over the SIMD lanes, but MAESTRO's
+    multi-level analysis reports less on some mappings with edge tiles (docs/fidelity.md,
+    "Runtimes below the busiest PE's work"). ``maestro`` keeps its number and flags it
+    (:data:`~costmodel.validity.ERR_BUSIEST_PE`, set here); for ``physical`` this returns
+    the ``[B]`` floor (0 where the count is not exact,
+    :func:`~costmodel.busiest_pe.busiest_pe_macs`) that its on-chip runtime is raised to,
+    or None where no count is exact."""
+    macs, exact = busiest_pe_macs(layer, levels)
+    if not exact.any():
+        return None
+    floor = -(-macs // np.maximum(hwb.simd_lanes, 1))
+    if cost_model == "physical":
+        return floor
+    res["err"] = res["err"] | np.where(res["runtime"] < floor, ERR_BUSIEST_PE, 0)
+    return None
 
 
 def _skipped(fields, cost_model: str, sparse_on: bool) -> frozenset:

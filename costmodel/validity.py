@@ -5,6 +5,8 @@ The engine (:mod:`costmodel.engine`) sets the bits of :data:`ERROR_REASONS` whil
 the levels: those are cases MAESTRO itself aborts on or cannot analyse. The report
 (:mod:`costmodel.analysis`) adds the consistency checks, where MAESTRO returns a number that
 is physically impossible, and the physical model (:mod:`costmodel.physical_report`) its own.
+The physical model raises a runtime below the busiest PE's work to it instead of flagging it
+(:func:`costmodel.analysis.evaluate_batch`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ERR_NO_VALID = 8      # no valid iteration case at the top level
 ERR_MACS = 16         # MAESTRO's MAC count differs from the layer's true MAC count
 ERR_RUNTIME = 32      # runtime below MACs / (PEs busy at once x SIMD lanes)
 ERR_PAIRS = 64        # two SpatialMaps on independent dims: some tile pairs never computed
+ERR_BUSIEST_PE = 512  # runtime below the MACs of the busiest PE over the SIMD lanes
 # physical model
 ERR_L2_RESIDENCY = 128  # the stated L2-resident block does not fit the L2
 ERR_DRAM_BOUNDS = 256   # DRAM traffic or runtime below a physical lower bound
@@ -43,6 +46,9 @@ REASONS = {
     ERR_PAIRS: ("a level spreads two independent dims over its units (two SpatialMaps, "
                 "both split): MAESTRO pairs their tiles unit by unit, so most tile "
                 "pairs are never computed"),
+    ERR_BUSIEST_PE: ("runtime is below the MAC count of the busiest PE (PE 0) over the SIMD "
+                     "lanes: MAESTRO's multi-level analysis undercounts edge tiles here, and "
+                     "no execution of the mapping is that fast"),
     ERR_L2_RESIDENCY: "the L2-resident block (L2Resident) does not fit the L2",
     ERR_DRAM_BOUNDS: ("DRAM traffic below the tensors' sizes, or runtime below DRAM traffic / "
                       "off-chip bandwidth (physical model)"),

@@ -3,14 +3,18 @@ MAESTRO's one-level analysis always respects."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from costmodel import Hardware, Layer
 from costmodel.analysis import evaluate
 from costmodel.busiest_pe import busiest_pe_macs
+from costmodel.hardware import INT_MAX
 from costmodel.io import parse_dataflow
 from costmodel.layer import tensor_table
 from costmodel.levels import build_levels
+from costmodel.validity import ERR_BUSIEST_PE
 from search_spaces import MappingSpace
 
 HW = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000, offchip_bw=81920000)
@@ -36,7 +40,32 @@ def test_a_two_level_mapping_by_hand_and_maestro_below_it():
                         "TemporalMap(3,1) X")
     macs, exact = busiest_pe_macs(CONV, levels_of(CONV, df))
     assert exact[0] and macs[0] == 4 * 27 * 9 * 26 * 26 == 657_072
-    assert evaluate(CONV, HW, df).runtime == 606_737
+    rep = evaluate(CONV, HW, df)
+    assert rep.runtime == 606_737  # MAESTRO's number stays, flagged
+    assert not rep.valid and rep.flags & ERR_BUSIEST_PE and "busiest PE" in rep.reason
+    phys = evaluate(CONV, HW, df, cost_model="physical")
+    assert phys.runtime >= 657_072 and phys.valid  # the physical model's floor
+
+
+def test_the_floor_leaves_countable_mappings_at_or_above_it():
+    """On random two-level mappings: ``maestro`` flags exactly the runtimes below PE 0's
+    count and keeps every number; ``physical`` (with an unbounded off-chip port) never
+    reports less than that count and equals MAESTRO elsewhere."""
+    hw = dataclasses.replace(HW, offchip_bw=INT_MAX)
+    sp = MappingSpace(CONV, hw, max_levels=2, second_spatial=False)
+    g = sp.sample(np.random.default_rng(4), 400)
+    g = g.take(np.flatnonzero(g.levels == 2))
+    flagged = 0
+    for i in range(len(g)):
+        df = sp.decode(g, i)
+        macs, exact = busiest_pe_macs(CONV, levels_of(CONV, df))
+        m = evaluate(CONV, hw, df)
+        p = evaluate(CONV, hw, df, cost_model="physical")
+        below = exact[0] and m.runtime < macs[0]
+        assert bool(m.flags & ERR_BUSIEST_PE) == below
+        flagged += below
+        assert p.runtime == (max(m.runtime, macs[0]) if exact[0] else m.runtime)
+    assert flagged  # the draw holds some undercounts
 
 
 def test_it_equals_the_genome_count_and_bounds_one_level_runtimes():
