@@ -1,6 +1,7 @@
 """Validation of the sparse physical model (docs/sparsity.md); prints every figure.
 
 Usage: python benchmarks/sparsity_validation.py [--quick] [--plot docs/img/sparsity_density.png]
+       [--only SECTIONS] (digits of the sections below; ``d``: item 1d, the tuned mappings, alone)
 
 1. Monte Carlo: real random / N:M masks walked through random one-level mappings of the shipped
    sparse workloads (bert_base_sparse24, resnet50_sparse); the model's sparse/dense compute
@@ -255,10 +256,13 @@ def tuned_section(quick: bool) -> None:
             except ValueError:  # two SpatialMaps of a level split their dims over its units
                 skipped += 1
                 continue
-            rows.append((m, mc, sd / np.sqrt(trials), layer.name))
+            desc = "; ".join(f"{k}({v},{o}) {dd}" if k != "C" else f"C({v})"
+                             for (k, dd), v, o in zip(df.structure, sizes[0], offs[0]))
+            rows.append((m, mc, sd / np.sqrt(trials), f"{layer.name} [{desc}]"))
         err = np.array([abs(m / mc - 1) for m, mc, _, _ in rows])
         within = sum(abs(m - mc) <= 3 * se + 1e-4 for m, mc, se, _ in rows)
         worst = rows[int(err.argmax())]
+        worst = worst[:3] + (worst[3].split(" [")[0],)
         for m, mc, se, name in rows:
             if abs(m - mc) > 3 * se + 1e-4:
                 print(f"  outside 3 SE: {name} model {m:.4f} MC {mc:.4f} +- {se:.4f} err "
@@ -561,6 +565,7 @@ def main() -> None:
         monte_carlo_section(a.quick)
         nm_monte_carlo_section(a.quick)
         multilevel_section(a.quick)
+    if "1" in a.only or "d" in a.only:   # d: the tuned mappings (item 1d) alone
         tuned_section(a.quick)
     if "2" in a.only:
         scalesim_section()

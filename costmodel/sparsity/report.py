@@ -25,6 +25,7 @@ from .formats import ratio
 from .nm import nm_compute_ratio
 from .stats import (
     buffer_occupancy,
+    expected_max_chain,
     expected_max_cycles,
     expected_max_mixed,
     mask_expected_max_cycles,
@@ -112,7 +113,7 @@ def mask_tiles(layer: Layer, table: TensorTable, inner: Level, tensor: str):
 
 
 def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
-                 skip_axis: int | None = None, pick=None):
+                 skip_axis: int | None = None, pick=None, overlap: bool = False):
     """The kinds of steps the innermost level's tiles of ``tensor`` make, ``[B, C, 5]``:
     every mix of whole and edge tiles of its temporal axes, times, where the spatial dim is
     one of its axes, the full folds and the last fold (whose last unit may hold an edge
@@ -123,7 +124,10 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
     traversal. The clusters that draw independently come from the mapping's geometry;
     where the spatial dim is not one of the tensor's, a cluster's units share one tile.
     ``P`` (the average active units) is not needed for them and kept for the callers'
-    signature. ``pick``: the candidates to describe."""
+    signature. ``pick``: the candidates to describe. ``overlap``: four more columns per kind,
+    ``(window, step, elements per position, units per chain)`` along the spatial axis, whose
+    windows overlap where the step is below the window (sliding Y/X windows: neighbouring
+    units share positions; zeros where the units share one tile)."""
     inner = levels[-1]
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
@@ -183,18 +187,20 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
         combos = [(weight, np.ones(B))]             # (weight, rows)
         for whole, m, edge, e in parts:
             combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
+        z = np.zeros(B)
         if spatial_other is None:     # the units share one tile, or split the skipped axis
-            classes += [np.stack([r, groups, np.zeros(B), np.zeros(B), w], axis=1)
+            classes += [np.stack([r, groups, z, z, w] + [z] * (4 * overlap), axis=1)
                         for w, r in combos]
             continue
         n, m, e, edge = spatial_other
         folds = np.ceil(n / U)
         last = n - (folds - 1.0) * U
+        o_ax = stride[:, axis].astype(np.float64)
         for w, r in combos:
-            classes.append(np.stack([r * m, groups * U, np.zeros(B), np.zeros(B),
-                                     w * (folds - 1.0)], axis=1))
-            classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w],
-                                    axis=1))
+            classes.append(np.stack([r * m, groups * U, z, z, w * (folds - 1.0)]
+                                    + [m, o_ax, r, U] * overlap, axis=1))
+            classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w]
+                                    + [m, o_ax, r, last - edge] * overlap, axis=1))
     return tile, stride, axis, units, np.stack(classes, axis=1)
 
 
@@ -387,9 +393,16 @@ def _compute_ratio(dens, cfg, tiles, P, simd, totals, mode="max", geometry=None,
         B = len(cl)
         col = lambda a: np.broadcast_to(np.asarray(a, dtype=np.float64), (B,))  # noqa: E731
         b, c = np.nonzero(cl[:, :, 4] > 0)           # the kinds of step that occur
-        rows, k, rows_e, k_e, w = cl[b, c].T
+        rows, k, rows_e, k_e, w = cl[b, c, :5].T
         r, r_dense, simd_b = col(r)[b], col(r_dense)[b], col(simd)[b]
         e = expected_max_mixed(rows, k, rows_e, k_e, d.value, r, simd_b, totals[prim])
+        if cl.shape[2] > 5:           # units whose windows overlap: correlated counts
+            m_ax, o_ax, per, chain = cl[b, c, 5:9].T
+            lap = (o_ax < m_ax) & (o_ax > 0) & (chain >= 2)
+            if lap.any():
+                e[lap] = expected_max_chain(m_ax[lap], o_ax[lap], per[lap], chain[lap],
+                                            k[lap] / chain[lap], rows_e[lap], k_e[lap],
+                                            d.value, r[lap], simd_b[lap], totals[prim])
         widest = np.where(k > 0, rows, rows_e)
         num = np.bincount(b, w * e, minlength=B)
         den = np.bincount(b, w * step_cycles(widest, r_dense, simd_b), minlength=B)
@@ -475,7 +488,8 @@ def apply_sparsity(r: dict, layer: Layer, table: TensorTable, levels: list[Level
     _energies(r, weighted, energy, executed, gated, skipped)
     r["metadata_elements"] = np.rint(np.broadcast_to(meta_total, macs.shape)).astype(np.int64)
     nm_geom = lambda t, P, M: nm_geometry(layer, table, levels, t, P, M)  # noqa: E731
-    step_kinds = lambda t, P: step_classes(layer, table, levels, t, P)[-1]  # noqa: E731
+    step_kinds = lambda t, P: step_classes(layer, table, levels, t, P,  # noqa: E731
+                                           overlap=True)[-1]
     compute = _runtime(r, res, dens, cfg, tiles, simd, totals, f1, geometry, nm_geom,
                        step_kinds, tile_sharing(layer, table, levels))
     dram = np.stack([np.broadcast_to(f3[i][0] + f3[i][1], macs.shape) for i in range(3)])
@@ -555,7 +569,8 @@ def compute_ratio(layer: Layer, table: TensorTable, levels, sparsity: SparsityCo
     return _compute_ratio(dens, sparsity, pe_tiles(table, levels[-1]), P, simd, totals,
                           "max" if mode == "random" else mode, geometry,
                           lambda t, P, M: nm_geometry(layer, table, levels, t, P, M),
-                          lambda t, P: step_classes(layer, table, levels, t, P)[-1],
+                          lambda t, P: step_classes(layer, table, levels, t, P,
+                                                    overlap=True)[-1],
                           tile_sharing(layer, table, levels))
 
 

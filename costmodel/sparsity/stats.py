@@ -734,7 +734,100 @@ def clear_caches() -> None:
     _cache = (_cache[0][:0], _cache[1][:0])
     from . import nm  # local: nm builds on this module
     nm.clear_caches()
-    for c in (_dists, _parts, _floors, _mixed_cache):
+    for c in (_dists, _parts, _floors, _mixed_cache, _chain_cache):
         c.clear()
     _part_bytes = 0
     _last_lookup.clear()
+
+
+#: cells (thresholds x states) above which a chain of overlapping windows is taken as
+#: independent units (:func:`expected_max_chain`)
+CHAIN_CELLS = 1 << 21
+_chain_cache: dict[bytes, float] = {}
+
+
+def _binom_pmf(n: int, d: float) -> np.ndarray:
+    """Binomial ``(n, d)`` pmf at ``0 .. n`` (a piece of a large tensor: its elements'
+    occupancies independent)."""
+    from scipy.stats import binom  # local: scipy.stats is slow to import
+    return binom.pmf(np.arange(n + 1), n, d)
+
+
+def chain_cdf(m: int, o: int, per: int, units: int, d: float, ks: np.ndarray):
+    """``P(max_u X_u <= k)`` at ``ks`` for ``units`` windows of ``m`` positions stepping by
+    ``o < m`` along an axis, each position holding ``per`` elements of density ``d``:
+    neighbouring windows share their overlap, so their counts are positively correlated.
+    Exact (binomial elements) by a dynamic programme along the units: a window is cut into
+    blocks of ``o`` positions (and a head of ``m mod o``); the state is the joint law, with the
+    windows so far below ``k``, of the blocks the next window shares; per unit the window's
+    own first block is summed out under the bound (a running sum gathered at ``k`` minus
+    the other blocks) and a new block enters. None where the state passes
+    :data:`CHAIN_CELLS`."""
+    t, h = divmod(m, o)
+    G = t if h else t - 1                   # blocks shared with the next window
+    q = o * per
+    qn = (h if h else o) * per              # the block that enters with each window
+    K = len(ks)
+    if K * (q + 1) ** G > CHAIN_CELLS:
+        return None
+    block, new = _binom_pmf(q, d), _binom_pmf(qn, d)
+    tail = _binom_pmf((o - h) * per, d) if h else None
+    f = np.ones((K,) + (q + 1,) * G)
+    for a in range(G):
+        shape = [1] * (G + 1)
+        shape[a + 1] = q + 1
+        f = f * block.reshape(shape)
+    from scipy.signal import fftconvolve
+    kk = ks.astype(np.int64).reshape((K,) + (1,) * G)
+    grid = np.indices((q + 1,) * (G - 1) + (qn + 1,)).sum(axis=0) if G > 1 else \
+        np.arange(qn + 1)
+    for u in range(units):
+        c = np.cumsum(f, axis=1)                         # over the window's first block
+        c = np.moveaxis(c, 1, -1)                        # [K, g1 .. g_{G-1}, x]
+        idx = kk - grid[None]                            # [K, g1 .. g_{G-1}, new]
+        ok = idx >= 0
+        got = np.take_along_axis(c, np.clip(idx, 0, q), axis=-1)
+        f = np.where(ok, got, 0.0) * new.reshape((1,) * G + (qn + 1,))
+        if u == units - 1:
+            break
+        if h:                                            # the head grows into a whole block
+            f = np.maximum(fftconvolve(f, tail.reshape((1,) * G + (-1,)), axes=-1), 0.0)
+    return f.reshape(K, -1).sum(axis=1)
+
+
+def expected_max_chain(m, o, per, chain, groups, n_edge, k_edge, d, r, simd, total):
+    """``E[step_cycles(max)]`` over ``groups`` independent chains of ``chain`` overlapping
+    windows (:func:`chain_cdf`) and ``k_edge`` units of ``n_edge`` elements (an edge tile,
+    taken as independent), on the integer window of one whole window's occupancy; rows whose
+    chain is too large for the programme fall back to independent windows
+    (:func:`expected_max_mixed`). Per distinct argument row, cached."""
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
+                                 (m, o, per, chain, groups, n_edge, k_edge, d, r, simd, total)))
+    rows = np.ascontiguousarray(np.stack(args, axis=1))
+    keys, inv = np.unique(rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel(),
+                          return_inverse=True)
+    vals = np.empty(len(keys))
+    for j, key in enumerate(keys):
+        kb = key.tobytes()
+        if kb in _chain_cache:
+            vals[j] = _chain_cache[kb]
+            continue
+        m1, o1, p1, ch, g, ne, ke, d1, r1, s1, T = np.frombuffer(kb, dtype=np.float64)
+        n = m1 * p1
+        lo, hi, _, _ = _window(np.array([n]), np.array([np.round(d1 * T)]), np.array([T]))
+        ks = np.arange(lo[0], hi[0] + 1)
+        F = chain_cdf(int(m1), int(o1), int(p1), int(ch), d1, ks)
+        if F is None:
+            v = float(expected_max_mixed(n, ch * g, ne, ke, d1, r1, s1, T)[0])
+        else:
+            F = np.clip(F, 0.0, 1.0) ** g
+            if ke > 0:
+                F = F * np.cumsum(_binom_pmf(int(ne), d1))[np.minimum(ks, ne).astype(int)] ** ke
+            F[-1] = 1.0
+            cyc = step_cycles(ks, r1, s1)
+            v = float(cyc[0] * F[0] + (cyc[1:] * np.diff(F)).sum())
+        if len(_chain_cache) >= CACHE_SIZE:
+            _chain_cache.clear()
+        _chain_cache[kb] = v
+        vals[j] = v
+    return vals[inv.ravel()]
