@@ -19,7 +19,8 @@ from .levels import REF_DIMS, Level
 def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.ndarray]:
     """``(macs, exact)``: ``[B]`` PE 0's MAC count, and where it is exact (every level has
     one SpatialMap and the filter rows/columns are mapped whole at every level, so the
-    work along each dim is independent of the others). Where not exact, ``macs`` is 0.
+    work along each dim is independent of the others, and no filter is narrower than its
+    stride). Where not exact, ``macs`` is 0.
     One pass over the levels for all dims at once: ``[dims, B]`` arrays."""
     B = len(levels[0].N)
     exact = np.ones(B, dtype=bool)
@@ -46,6 +47,10 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
     stride = np.array([layer.stride(v) if v in REF_DIMS else 1 for v in names],
                       dtype=np.int64)[:, None]
     sliding = window > 0
+    if (sliding & (window < stride)).any():
+        # a filter narrower than its stride: MAESTRO keeps only the input rows/columns some
+        # output reads, and its edge tiles mix those with whole ones; not counted
+        return np.zeros(B, dtype=np.int64), np.zeros(B, dtype=bool)
     plan = [_level_plan(lv, names, B) for lv in levels]
 
     def work(i: int, p: np.ndarray) -> np.ndarray:

@@ -93,3 +93,15 @@ def test_two_spatial_maps_or_a_split_filter_are_not_counted():
     for df in (two, split):
         macs, exact = busiest_pe_macs(CONV, levels_of(CONV, df))
         assert not exact[0] and macs[0] == 0
+
+
+def test_a_filter_narrower_than_its_stride_is_not_counted():
+    """A 1x1 filter at stride 2: MAESTRO keeps only the rows outputs read, and its edge tiles
+    mix kept and whole rows, so PE 0's work is not counted (never over-counted)."""
+    layer = Layer("s2", "CONV", dict(K=64, C=3, R=1, S=1, Y=224, X=224), {"X": 2, "Y": 2})
+    df = parse_dataflow("TemporalMap(1,1) C; TemporalMap(155,156) X; SpatialMap(20,20) K; "
+                        "TemporalMap(1,1) R; TemporalMap(55,56) Y; TemporalMap(1,1) S")
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
+    assert not exact[0] and macs[0] == 0
+    assert not evaluate(layer, HW, df).flags & ERR_BUSIEST_PE
+
