@@ -234,6 +234,30 @@ class MappingSpace:
         est = steps(0, top).prod(axis=1)
         return np.where(bad, np.inf, est)
 
+    def pe0_bound(self, g: Genomes) -> np.ndarray:
+        """``[G]`` PE 0's MAC count (:meth:`compute_estimate`) where the cost model counts it
+        exactly (:func:`costmodel.busiest_pe.busiest_pe_macs`: one spatial dim per level, no
+        filter narrower than its stride), 0 elsewhere. No valid ``maestro`` runtime and no
+        dense ``physical`` runtime is below it over the SIMD lanes (the busiest-PE check and
+        floor), so it bounds latency from below much closer than :meth:`busy_bound` where
+        edge tiles or uneven folds leave some PEs with more work."""
+        n = len(g)
+        if self._narrow_filter:
+            return np.zeros(n, dtype=np.int64)
+        used = np.arange(self.L)[None, :] < g.levels[:, None]
+        one = ~((g.par2 >= 0) & used).any(axis=1)
+        if not one.any():
+            return np.zeros(n, dtype=np.int64)
+        est = self.compute_estimate(g)
+        return np.where(one & np.isfinite(est), np.nan_to_num(est, posinf=0), 0).astype(np.int64)
+
+    @cached_property
+    def _narrow_filter(self) -> bool:
+        """A sliding dim whose filter is narrower than its stride (not counted exactly)."""
+        full = self.layer.full_dims()
+        return any(d in self.dims and SLIDING[d] in full and full[SLIDING[d]] < self.layer.stride(d)
+                   for d in SLIDING)
+
     @cached_property
     def _partner(self) -> np.ndarray:
         """``[D]`` the index of each dim's sliding partner (Y-R, X-S), -2 for none."""

@@ -94,10 +94,15 @@ class Evaluator:
     def latency_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs
         over the PEs it can keep busy at once (:meth:`MappingSpace.busy_bound`) x SIMD lanes,
-        which the cost model's consistency check guarantees."""
-        busy = np.maximum(self.space.busy_bound(g), 1) * self.space.hardware.simd_lanes
+        which the cost model's consistency check guarantees, and, where the cost model counts
+        it, PE 0's MACs over the lanes (:meth:`MappingSpace.pe0_bound`: the busiest-PE check
+        of ``maestro``, the floor of ``physical``)."""
+        lanes = self.space.hardware.simd_lanes
+        busy = np.maximum(self.space.busy_bound(g), 1) * lanes
         bound = -(-self.space.layer.macs // busy)
-        return bound if self.executed >= 1.0 else np.floor(bound * self.executed)
+        if self.executed < 1.0:  # skipping: PE 0 executes fewer MACs than it holds
+            return np.floor(bound * self.executed)
+        return np.maximum(bound, -(-self.space.pe0_bound(g) // lanes))
 
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
         """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow structure (a

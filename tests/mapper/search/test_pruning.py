@@ -162,3 +162,18 @@ def test_tune_settings_pass_the_stop_gap_to_each_island(monkeypatch):
     for bad in (-1, float("nan"), "x"):
         with pytest.raises(ValueError, match="stop_gap"):
             tuner.TuneSettings(stop_gap=bad)
+
+
+@pytest.mark.parametrize("cost_model", ["maestro", "physical"])
+def test_pe0_count_tightens_the_bound_and_holds(cost_model):
+    """Where PE 0's MACs are counted, the bound is their time: above the busy-PE bound on
+    uneven mappings, and still below every valid latency of both cost models."""
+    layer = Layer("c3", "CONV", dict(K=128, C=128, R=3, S=3, Y=28, X=28))
+    sp = MappingSpace(layer, HW, max_levels=2)
+    g = sp.sample(np.random.default_rng(3), 800, tiles_per_structure=10)
+    ev = Evaluator(sp, cost_model=cost_model)
+    m = ev.metrics(g)
+    bound = ev.latency_bound(g)
+    busy_only = -(-layer.macs // (np.maximum(sp.busy_bound(g), 1) * HW.simd_lanes))
+    assert (bound > busy_only).mean() > 0.3
+    assert (m["runtime"][m["valid"]] >= bound[m["valid"]]).all()
