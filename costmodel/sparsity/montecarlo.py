@@ -73,8 +73,9 @@ def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray
          simd: int = 1) -> float:
     """Compute cycles of one mapping with ``mask`` on ``tensor`` (``weight`` or ``input``)
     conditioning a skipping compute. Every level's tiles nest in their parent's (a tile
-    starting past its parent's end is idle, one crossing it is cut); the PEs run in
-    lockstep: a step, one combination of every level's temporal tiles and spatial folds,
+    starting past its parent's end is idle, one crossing it is cut, a Y/X window cut
+    narrower than the filter computes no output and idles); the PEs run in lockstep: a
+    step, one combination of every level's temporal tiles and spatial folds,
     lasts its busiest PE's ``max(1, ceil(work / simd))``."""
     table = tensor_table(layer.type, "N" in layer.dims)
     lv = build_levels(layer, table, structure, np.atleast_2d(sizes), np.atleast_2d(offsets),
@@ -113,6 +114,10 @@ def walk(layer: Layer, structure, sizes, offsets, num_pes: int, mask: np.ndarray
             r = slide.get(OUT_SPACE[v], int(full[OUT_SPACE[v]]))
             ext = np.maximum(ext - r + 1, 0)
         reuse = reuse * ext
+    for v in OUT_SPACE if layer.is_conv_family else ():
+        if v in dims and v in lo:    # an input window narrower than the filter: no output
+            r = slide.get(OUT_SPACE[v], int(full[OUT_SPACE[v]]))
+            reuse = reuse * (hi[v] - lo[v] >= r)
     work = np.where(valid, kept * reuse, 0)
     cycles = np.where(valid & (reuse > 0), np.maximum(1, -(-work // simd)), 0)
     cycles = np.broadcast_to(cycles, np.broadcast_shapes(*(np.shape(a) for a in

@@ -76,8 +76,15 @@ def tile_count(D, m, o):
 
 def step_cycles(k, r, simd):
     """Cycles of a unit with ``k`` kept operands, each used ``r`` times, on ``simd`` lanes
-    (at least one cycle: the step still has to check its metadata)."""
-    return np.maximum(1.0, np.ceil(r * k / simd - 1e-9))
+    (at least one cycle: the step still has to check its metadata). The work is a whole
+    number of MACs: ``r k`` (a mean number of uses where ``r`` is fractional, e.g. an input
+    row used by fewer filter rows at a window's edge) is rounded to the nearest one before
+    the lanes divide it (a half taken as either neighbour with equal weight), so the ceiling
+    adds no half cycle of rounding on average; a whole ``r k`` is unchanged."""
+    w = r * k
+    up = np.ceil(np.floor(w + 0.5) / simd - 1e-9)
+    down = np.ceil(np.ceil(w - 0.5) / simd - 1e-9)
+    return np.maximum(1.0, 0.5 * (up + down))
 
 
 def expected_max_cycles(n, d, P, r, simd, total, exact_width: int = EXACT_WIDTH) -> np.ndarray:
@@ -262,20 +269,31 @@ def _approx(n, K, T, P, r, simd, lo, hi, mu, sd) -> np.ndarray:
     otherwise on a ``GRID``-cell grid, each cell's increment weighted at its midpoint."""
     g_lo, g_hi = step_cycles(lo, r, simd), step_cycles(hi, r, simd)
     j = np.arange(GRID + 1, dtype=np.float64)[None, :]
-    # by jumps: g(k) >= v from k_v = floor((v - 1 + 1e-9) simd / r) + 1 on
-    v = g_lo[:, None] + 1.0 + j[:, :-1]
-    kv = np.floor((v - 1.0 + 1e-9) * (simd / r)[:, None]) + 1.0
-    at_jumps = np.where(v <= g_hi[:, None], _cdf(kv - 1.0, n, K, T, mu, sd), 1.0)
+    # by jumps, for each of the two roundings of a half (step_cycles takes their mean): the
+    # rounded work reaches (v - 1) simd + 1 from r k >= (v - 1) simd + 1/2 (half up) or
+    # r k > (v - 1) simd + 1/2 (half down) on
+    tail_j = 0.0
+    for half_up in (True, False):
+        b = np.maximum(1.0, np.ceil((np.floor(r * lo + 0.5) if half_up else np.ceil(
+            r * lo - 0.5)) / simd - 1e-9))
+        top = np.maximum(1.0, np.ceil((np.floor(r * hi + 0.5) if half_up else np.ceil(
+            r * hi - 0.5)) / simd - 1e-9))
+        v = b[:, None] + 1.0 + j[:, :-1]
+        x = ((v - 1.0) * simd[:, None] + 0.5) / r[:, None]
+        kv = np.ceil(x - 1e-9) if half_up else np.floor(x + 1e-9) + 1.0
+        F = np.where(v <= top[:, None], _cdf(kv - 1.0, n, K, T, mu, sd), 1.0)
+        tail_j = tail_j + 0.5 * (-np.expm1(P[:, None] * np.log(np.clip(F, 1e-300, 1.0))))
+        tail_j = tail_j + 0.5 * (b - g_lo)[:, None] * (j[:, :-1] == 0)  # its own start
     # by cells: edges k, CDF at each cell's middle integer
     h = np.maximum(1.0, np.ceil((hi - lo) / GRID))
     k = np.minimum(lo[:, None] + j * h[:, None], hi[:, None])
     mid = np.floor((k[:, :-1] + k[:, 1:] - 1.0) / 2.0)
     dg = step_cycles(k[:, 1:], r[:, None], simd[:, None]) - step_cycles(
         k[:, :-1], r[:, None], simd[:, None])
-    few = (g_hi - g_lo <= GRID)[:, None]
-    weight = np.where(few, 1.0, dg)
-    F = np.where(few, at_jumps, _cdf(mid, n, K, T, mu, sd))
-    return g_lo + (weight * -np.expm1(P[:, None] * np.log(np.clip(F, 1e-300, 1.0)))).sum(axis=1)
+    few = (g_hi - g_lo <= GRID - 1)[:, None]
+    F = _cdf(mid, n, K, T, mu, sd)
+    cells = dg * -np.expm1(P[:, None] * np.log(np.clip(F, 1e-300, 1.0)))
+    return g_lo + np.where(few, tail_j, cells).sum(axis=1)
 
 
 def _cdf(k, n, K, T, mu, sd) -> np.ndarray:

@@ -190,3 +190,26 @@ def test_chain_cdf_matches_enumeration(m, o, per, units, d):
     ks = np.arange(m * per + 1)
     ref = np.array([weight[top <= k].sum() for k in ks])
     np.testing.assert_allclose(chain_cdf(m, o, per, units, d, ks), ref, atol=1e-12)
+
+
+def test_walk_idles_input_windows_cut_narrower_than_the_filter():
+    """A parent's edge tile of input rows 4-6 cuts the inner windows of 3 rows stepping by 1
+    to rows 5-6 and 6: they hold no whole filter window and compute nothing (the second
+    fold, the cut window alone, takes no step)."""
+    layer = Layer("C", "CONV", {"K": 1, "C": 1, "R": 3, "S": 3, "Y": 7, "X": 3})
+    shape = [("S", "K"), ("T", "C"), ("T", "Y"), ("T", "X"), ("T", "R"), ("T", "S"), ("C", ""),
+             ("T", "K"), ("T", "C"), ("S", "Y"), ("T", "X"), ("T", "R"), ("T", "S")]
+    sizes = [1, 1, 5, 3, 3, 3, 2, 1, 1, 3, 3, 3, 3]
+    offs = [1, 1, 4, 3, 3, 3, 2, 1, 1, 1, 3, 3, 3]
+    # rows 0-4: windows 0-2, 1-3 | 2-4; rows 4-6: window 4-6 | (6 alone: idle); 81 = 9 x 9
+    assert walk(layer, shape, sizes, offs, 2, np.ones((1, 7, 3), bool), "input") == 3 * 81
+
+
+def test_step_cycles_round_a_fractional_work():
+    """A fractional number of uses per kept element (an input row at a window's edge takes
+    fewer filter rows) is a mean: the whole MACs it stands for are rounded, so the cycles
+    carry no half-cycle bias on average."""
+    k = np.arange(50, 5000)
+    for r in (432 / 168, 1.5):      # 1.5: every other work a half
+        assert abs(np.mean(step_cycles(k, r, 1.0) - r * k)) < 0.01
+        assert abs(np.mean(step_cycles(k, r, 4.0) - (r * k + 1.5) / 4)) < 0.03
