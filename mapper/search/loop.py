@@ -21,8 +21,10 @@ from mapper.search.strategies import Strategy
 from search_spaces import Genomes, MappingSpace
 
 # with a pruning evaluator: candidates proposed per evaluation of the budget, at most (pruned
-# candidates cost a bound, not a cost-model call, but proposing them is not free either)
-MAX_PROPOSALS = 3
+# candidates cost a bound, not a cost-model call, but proposing them is not free either). The
+# busiest-PE bound prunes more than the busy-PE bound alone: at 3, islands ended after about
+# half their evaluations and 2 of 64 layers fell over 1% from the best-known (docs/search.md)
+MAX_PROPOSALS = 6
 # ... and per scored candidate within one batch (a batch may be mostly pruned once the search
 # has converged: larger batches then mean fewer, cheaper generations)
 MAX_OVERSAMPLE = 8
