@@ -127,7 +127,8 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
     signature. ``pick``: the candidates to describe. ``overlap``: four more columns per kind,
     ``(window, step, elements per position, units per chain)`` along the spatial axis, whose
     windows overlap where the step is below the window (sliding Y/X windows: neighbouring
-    units share positions; zeros where the units share one tile)."""
+    units share positions; the step is the window along other dims, zeros where the units
+    share one tile)."""
     inner = levels[-1]
     tile, stride, axis, units = mask_tiles(layer, table, inner, tensor)
     sd = layer.full_dims()
@@ -195,7 +196,9 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
         n, m, e, edge = spatial_other
         folds = np.ceil(n / U)
         last = n - (folds - 1.0) * U
-        o_ax = stride[:, axis].astype(np.float64)
+        # overlap only along Y/X (sliding windows); overlapping tiles of another dim would
+        # count MACs twice (an invalid mapping) and are taken as independent
+        o_ax = stride[:, axis].astype(np.float64) if dims[axis] in ("Y", "X") else m
         for w, r in combos:
             classes.append(np.stack([r * m, groups * U, z, z, w * (folds - 1.0)]
                                     + [m, o_ax, r, U] * overlap, axis=1))

@@ -82,6 +82,8 @@ def step_cycles(k, r, simd):
     the lanes divide it (a half taken as either neighbour with equal weight), so the ceiling
     adds no half cycle of rounding on average; a whole ``r k`` is unchanged."""
     w = r * k
+    if not (np.asarray(r) % 1.0).any():       # whole uses (e.g. every weight): no rounding
+        return np.maximum(1.0, np.ceil(w / simd - 1e-9))
     up = np.ceil(np.floor(w + 0.5) / simd - 1e-9)
     down = np.ceil(np.ceil(w - 0.5) / simd - 1e-9)
     return np.maximum(1.0, 0.5 * (up + down))
@@ -306,9 +308,10 @@ def _cdf(k, n, K, T, mu, sd) -> np.ndarray:
 
 
 def mean_cycles(n, d, r, simd) -> np.ndarray:
-    """The mean-only model: the step time of a unit holding the expected occupancy."""
-    return step_cycles(np.asarray(n, dtype=np.float64) * np.asarray(d, dtype=np.float64),
-                       r, simd)
+    """The mean-only model: the step time of a unit holding the expected occupancy (its
+    work rounded up to whole cycles)."""
+    work = np.asarray(n, dtype=np.float64) * np.asarray(d, dtype=np.float64) * r
+    return np.maximum(1.0, np.ceil(work / simd - 1e-9))
 
 
 def nm_cycles(n, nm, r, simd) -> np.ndarray:
@@ -836,7 +839,7 @@ def expected_max_chain(m, o, per, chain, groups, n_edge, k_edge, d, r, simd, tot
         ks = np.arange(lo[0], hi[0] + 1)
         F = chain_cdf(int(m1), int(o1), int(p1), int(ch), d1, ks)
         if F is None:
-            v = float(expected_max_mixed(n, ch * g, ne, ke, d1, r1, s1, T)[0])
+            v = float(expected_max_mixed([n], ch * g, ne, ke, d1, r1, s1, T)[0])
         else:
             F = np.clip(F, 0.0, 1.0) ** g
             if ke > 0:
