@@ -1,7 +1,8 @@
 """The default strategy: constructive seeds, then a memetic search (crossover + local moves).
 
-The first batch holds the static list-scheduling seeds of :mod:`.heuristics` and the
-bandwidth-aware dispatching seeds of :mod:`.dispatch` (topped up with random schedules).
+The first batch holds the given ``initial`` schedules (e.g. a good schedule of a related
+job table), the static list-scheduling seeds of :mod:`.heuristics` and the bandwidth-aware
+dispatching seeds of :mod:`.dispatch` (topped up with random schedules).
 If its best schedule keeps the off-chip link saturated (makespan close to the data moved
 over the bandwidth), the next batches start with least-data assignments under core-load
 caps (:func:`.heuristics.data_seeds`, greedy and from the linear relaxation): there the
@@ -49,7 +50,8 @@ class HybridSearch(ScheduleStrategy):
                  data_lp: bool = True, contention: float = 0.5,
                  idle_ratio: float = 4.0, compose: int = 8, delta_genes: int = 6,
                  polish_batch: int = 25, balance: bool = True,
-                 rebalance_gain: float = 1e-9):
+                 rebalance_gain: float = 1e-9,
+                 initial: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__(problem, seed, batch_size)
         self.mu = population
         self.n_random_orders = n_random_orders
@@ -74,6 +76,7 @@ class HybridSearch(ScheduleStrategy):
         self.delta_genes = delta_genes
         self.base: tuple[np.ndarray, np.ndarray, float] | None = None  # incumbent at ask
         self.deltas: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.initial = initial  #: ``(core [B, J], key [B, J])`` put first in the first batch
         self.lat = np.where(problem.feasible, np.maximum(
             problem.latency, problem.area / problem.dram_bw), np.inf)
 
@@ -160,6 +163,9 @@ class HybridSearch(ScheduleStrategy):
 
     def _seeds(self) -> tuple[np.ndarray, np.ndarray]:
         parts = []
+        if self.initial is not None:
+            parts.append((np.atleast_2d(np.asarray(self.initial[0], dtype=np.int64)),
+                          np.atleast_2d(np.asarray(self.initial[1], dtype=np.float64))))
         if self.seeding in ("list", "both"):
             parts.append(seeds(self.problem, self.rng, self.n_random_orders))
         if self.seeding in ("dispatch", "both"):
