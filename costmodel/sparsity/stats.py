@@ -755,7 +755,7 @@ def clear_caches() -> None:
     _cache = (_cache[0][:0], _cache[1][:0])
     from . import nm  # local: nm builds on this module
     nm.clear_caches()
-    for c in (_dists, _parts, _floors, _mixed_cache, _chain_cache):
+    for c in (_dists, _parts, _floors, _mixed_cache, _chain_cache, _chain_laws):
         c.clear()
     _part_bytes = 0
     _last_lookup.clear()
@@ -765,6 +765,7 @@ def clear_caches() -> None:
 #: independent units (:func:`expected_max_chain`)
 CHAIN_CELLS = 1 << 21
 _chain_cache: dict[bytes, float] = {}
+_chain_laws: dict[tuple, list | None] = {}
 
 
 def _binom_pmf(n: int, d: float) -> np.ndarray:
@@ -775,15 +776,41 @@ def _binom_pmf(n: int, d: float) -> np.ndarray:
 
 
 def chain_cdf(m: int, o: int, per: int, units: int, d: float, ks: np.ndarray):
-    """``P(max_u X_u <= k)`` at ``ks`` for ``units`` windows of ``m`` positions stepping by
-    ``o < m`` along an axis, each position holding ``per`` elements of density ``d``:
-    neighbouring windows share their overlap, so their counts are positively correlated.
-    Exact (binomial elements) by a dynamic programme along the units: a window is cut into
-    blocks of ``o`` positions (and a head of ``m mod o``); the state is the joint law, with the
-    windows so far below ``k``, of the blocks the next window shares; per unit the window's
-    own first block is summed out under the bound (a running sum gathered at ``k`` minus
-    the other blocks) and a new block enters. None where the state passes
-    :data:`CHAIN_CELLS`."""
+    """``P(max_u X_u <= k)`` at ``ks`` (consecutive integers) for ``units`` windows of ``m``
+    positions stepping by ``o < m`` along an axis, each position holding ``per`` elements of
+    density ``d``: neighbouring windows share their overlap, so their counts are positively
+    correlated. Exact (binomial elements) by a dynamic programme along the units: a window is
+    cut into blocks of ``o`` positions (and a head of ``m mod o``); the state is the joint
+    law, with the windows so far below ``k``, of the blocks the next window shares; per unit
+    the window's own first block is summed out under the bound (a running sum read at ``k``
+    minus the other blocks, by precomputed flat indices) and a new block enters. The laws of
+    every chain length are kept (a shorter chain of the same windows reuses them). None where
+    the state passes :data:`CHAIN_CELLS`."""
+    key = (m, o, per, d, int(ks[0]), len(ks))
+    entry = _chain_laws.get(key)
+    if entry is None:
+        entry = _chain_start(m, o, per, d, ks)
+        if len(_chain_laws) >= CACHE_SIZE:
+            _chain_laws.clear()
+        _chain_laws[key] = entry
+    if entry is None:
+        return None
+    laws, state = entry[0], entry[1]
+    flat, weight, tail, G = entry[2:]
+    while len(laws) < units:
+        if tail is not None and laws:    # the last window's head grows into a whole block
+            from scipy.signal import fftconvolve
+            state[0] = np.maximum(fftconvolve(state[0], tail.reshape((1,) * G + (-1,)),
+                                              axes=-1), 0.0)
+        c = np.cumsum(state[0], axis=1)                  # over the window's first block
+        state[0] = c.ravel()[flat] * weight              # [K, g1 .. g_{G-1}, new]
+        laws.append(state[0].reshape(len(ks), -1).sum(axis=1))
+    return laws[units - 1]
+
+
+def _chain_start(m: int, o: int, per: int, d: float, ks: np.ndarray):
+    """:func:`chain_cdf`'s programme before its first window: ``[laws, [state], flat indices,
+    weights, tail block pmf or None, G]``, or None where it would pass :data:`CHAIN_CELLS`."""
     t, h = divmod(m, o)
     G = t if h else t - 1                   # blocks shared with the next window
     q = o * per
@@ -792,28 +819,22 @@ def chain_cdf(m: int, o: int, per: int, units: int, d: float, ks: np.ndarray):
     if K * (q + 1) ** G > CHAIN_CELLS:
         return None
     block, new = _binom_pmf(q, d), _binom_pmf(qn, d)
-    tail = _binom_pmf((o - h) * per, d) if h else None
     f = np.ones((K,) + (q + 1,) * G)
     for a in range(G):
         shape = [1] * (G + 1)
         shape[a + 1] = q + 1
         f = f * block.reshape(shape)
-    from scipy.signal import fftconvolve
+    # the running sum c [K, x, g1 .. g_{G-1}] read at x = k - g1 - .. - new
+    out_shape = (K,) + (q + 1,) * (G - 1) + (qn + 1,)
+    ix = np.indices(out_shape, sparse=True)
     kk = ks.astype(np.int64).reshape((K,) + (1,) * G)
-    grid = np.indices((q + 1,) * (G - 1) + (qn + 1,)).sum(axis=0) if G > 1 else \
-        np.arange(qn + 1)
-    for u in range(units):
-        c = np.cumsum(f, axis=1)                         # over the window's first block
-        c = np.moveaxis(c, 1, -1)                        # [K, g1 .. g_{G-1}, x]
-        idx = kk - grid[None]                            # [K, g1 .. g_{G-1}, new]
-        ok = idx >= 0
-        got = np.take_along_axis(c, np.clip(idx, 0, q), axis=-1)
-        f = np.where(ok, got, 0.0) * new.reshape((1,) * G + (qn + 1,))
-        if u == units - 1:
-            break
-        if h:                                            # the head grows into a whole block
-            f = np.maximum(fftconvolve(f, tail.reshape((1,) * G + (-1,)), axes=-1), 0.0)
-    return f.reshape(K, -1).sum(axis=1)
+    x = kk - sum(ix[1:], np.zeros((1,) * (G + 1), dtype=np.int64))
+    flat = ix[0] * (q + 1) ** G + np.clip(x, 0, q) * (q + 1) ** (G - 1)
+    for a in range(1, G):
+        flat = flat + ix[a] * (q + 1) ** (G - 1 - a)
+    weight = (x >= 0) * new.reshape((1,) * G + (qn + 1,))
+    tail = _binom_pmf((o - h) * per, d) if h else None
+    return [[], [f], flat, weight, tail, G]
 
 
 def expected_max_chain(m, o, per, chain, groups, n_edge, k_edge, d, r, simd, total):
