@@ -49,8 +49,9 @@ class GeneticAlgorithm(Strategy):
     (random structures have many edge cases), so large blocks make the start-up cheap. Under
     an evaluation budget below about 24,000 (or a time limit below about 4 s) the batches
     shrink with the budget, the initial sample keeps more structures and the neighbourhoods
-    may take less of a batch (``local_share``, if not given: down to 75%), and a latency
-    search with such an evaluation budget (not a time limit alone) draws ``bound_select``
+    may take less of a batch (``local_share``, if not given: down to 75%). Under such an
+    evaluation budget (not a time limit alone) each generation makes 2 split structures
+    (``splits``, if not given), and a latency search draws ``bound_select``
     (if not given: 4) new structures, tiles and children for every one it proposes and keeps
     those fitting the L1 with the lowest compute estimate
     (:meth:`~search_spaces.MappingSpace.compute_estimate`; ``select_by="busy"``: the most PEs
@@ -77,7 +78,7 @@ class GeneticAlgorithm(Strategy):
                  batch_size: int = 0, init_tiles_per_structure: int = 256, immigrants: float = 0.25,
                  local_top: int = 8, max_per_structure: int = 4, init_size: int = 2048,
                  restart_after: int = 4, class_top: int = 2, restart_init: float = 0.5,
-                 short_restart: float = 0.25, short_stall: int = 1, splits: int = 1,
+                 short_restart: float = 0.25, short_stall: int = 1, splits: int | None = None,
                  own_split_share: float = 0.5, local_share: float | None = None,
                  bound_select: int | None = None, objective: str = "latency",
                  seeds: Genomes | None = None, select_by: str | None = None):
@@ -108,7 +109,10 @@ class GeneticAlgorithm(Strategy):
         self.short_restart = short_restart  # a batch this much below full counts as converged
         self.short_stall = short_stall
         self._restarts = 0
-        self.splits = splits  # structures per generation made by splitting a level in two
+        # structures per generation made by splitting a level in two (None: 1, or by budget:
+        # plan)
+        self._splits_given = splits
+        self.splits = 1 if splits is None else splits
         # share of new top levels sized from their own dim (variation.split_level)
         self.own_split_share = own_split_share
         # most of a batch that neighbourhoods may take (None: all of it, or by budget: plan)
@@ -137,7 +141,7 @@ class GeneticAlgorithm(Strategy):
             # the small-budget settings (neighbourhood cap, selection by busy bound) are for a
             # layer's search of a small budget; islands share a large one, and small reserve
             # islands hill-climb like the first ones (docs/decisions.md, "GA islands")
-            opts.update(local_share=1.0, bound_select=1)
+            opts.update(local_share=1.0, bound_select=1, splits=1)
         return opts
 
     def _local_moves(self) -> Genomes:
@@ -184,6 +188,12 @@ class GeneticAlgorithm(Strategy):
         if (self._bound_select is None and self.objective == "latency" and counted
                 and budget < self.BOUND_SELECT_BELOW):
             self.bound_select = self.BOUND_SELECT
+        # a one-level mapping whose spatial dim leaves a last fold part-empty (960 channels
+        # over 168 PEs) is a basin a few thousand evaluations rarely leave by mutation; a
+        # second split structure per generation gets them out (docs/decisions.md, "GA under
+        # small budgets")
+        if self._splits_given is None and counted and budget < self.BOUND_SELECT_BELOW:
+            self.splits = 2
         self.batch_size = self.n_structures * self.per_structure
 
     def plan(self, budget: int | None, time_limit: float | None) -> None:
