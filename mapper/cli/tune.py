@@ -61,7 +61,9 @@ def add_parser(sub) -> None:
                    "its shape, not by the search)")
     p.add_argument("--stop-gap", type=float_above(0, inclusive=True), default=None,
                    help="an island of a latency search ends once its best is within this "
-                   "relative gap of the compute bound (default 0.0001; 0: only at the bound)")
+                   "relative gap of the compute bound (default 0.0001 with a --budget of "
+                   "24,000 or more or a time limit alone, else 0: a small budget is spent in "
+                   "full; 0: only at the bound)")
     p.add_argument("--time-limit", type=float_above(0), default=None,
                    help="seconds per distinct layer (per island, with --budget)")
     p.add_argument("--jobs", type=jobs, default=-1,

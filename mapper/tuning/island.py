@@ -36,7 +36,8 @@ def run_island(task: IslandTask) -> SearchResult:
     # skipping candidates that cannot beat the best latency: a Pareto front needs them
     prune = s.prune and cls.prunes and not s.pareto
     evaluator = Evaluator(space, s.objective, s.constraints, prune=prune,
-                          cost_model=s.cost_model, sparsity=s.sparsity, stop_gap=s.stop_gap)
+                          cost_model=s.cost_model, sparsity=s.sparsity,
+                          stop_gap=s.island_stop_gap())
     return run_search(space, strategy, evaluator, budget=task.budget, time_limit=s.time_limit,
                       pareto=ParetoArchive() if s.pareto else None, state_file=state_file)
 

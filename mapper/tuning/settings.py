@@ -36,6 +36,10 @@ EXTEND_MAX_GAP = 0.2
 # few cycles above it took 34% of ResNet-50's evaluations (docs/speed.md, "Stopping near
 # the bound").
 STOP_GAP = 1e-4
+# ... under a per-layer budget of at least this many evaluations (or a time limit alone): a
+# smaller budget is a request for the best mapping those evaluations find, and stopping near
+# the bound saves little there (docs/decisions.md, "Stop gap only on large budgets").
+STOP_GAP_MIN_BUDGET = 24_000
 BACKENDS = ("loky", "threading", "multiprocessing", "dask")
 # the packages whose code decides what a tuning run finds (their sources are fingerprinted)
 RESULT_PACKAGES = ("costmodel", "search_spaces", "mapper/search", "mapper/tuning")
@@ -72,7 +76,9 @@ class TuneSettings:
     extra_islands: int = DEFAULT_EXTRA_ISLANDS  # more islands for layers far above their bound
     extend_gap: float = EXTEND_GAP     # "far": best latency > compute bound x (1 + extend_gap)
     extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= compute bound x (1 + extend_max_gap)
-    stop_gap: float = STOP_GAP         # an island ends at compute bound x (1 + stop_gap)
+    # an island ends at compute bound x (1 + stop_gap); None: STOP_GAP on budgets of at
+    # least STOP_GAP_MIN_BUDGET, else 0 (see island_stop_gap)
+    stop_gap: float | None = None
     jobs: int = -1                     # worker processes (-1: all cores); results independent
     max_levels: int = 2
     template: str | None = None        # restricted space (see search_spaces.templates)
@@ -105,7 +111,8 @@ class TuneSettings:
         _integer("jobs", self.jobs)
         if self.jobs == 0:
             _bad("jobs", "must not be 0 (-1: all cores, n: n workers)")
-        if not (_is_number(self.stop_gap) and 0 <= self.stop_gap < math.inf):
+        if self.stop_gap is not None and not (_is_number(self.stop_gap)
+                                              and 0 <= self.stop_gap < math.inf):
             _bad("stop_gap", f"must be a number >= 0, got {self.stop_gap!r}")
         gaps = (self.extend_gap, self.extend_max_gap)
         if not (all(map(_is_number, gaps)) and 0 <= self.extend_gap <= self.extend_max_gap):
@@ -120,6 +127,14 @@ class TuneSettings:
             _bad("constraints", f"must be a Constraints, got {type(self.constraints).__name__}")
         if not isinstance(self.strategy_params, dict):
             _bad("strategy_params", "must be a dict of the strategy's parameters")
+
+    def island_stop_gap(self) -> float:
+        """The ``stop_gap`` each island searches with: the one given, else :data:`STOP_GAP`
+        under a budget of at least :data:`STOP_GAP_MIN_BUDGET` or a time limit alone, else 0
+        (a small budget is spent in full)."""
+        if self.stop_gap is not None:
+            return self.stop_gap
+        return STOP_GAP if self.budget is None or self.budget >= STOP_GAP_MIN_BUDGET else 0.0
 
     def fingerprint(self, hw: Hardware) -> str:
         """Identifies settings + hardware + code, so a checkpoint is only reused by the same

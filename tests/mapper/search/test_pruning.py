@@ -164,6 +164,17 @@ def test_tune_settings_pass_the_stop_gap_to_each_island(monkeypatch):
             tuner.TuneSettings(stop_gap=bad)
 
 
+def test_the_default_stop_gap_applies_only_to_large_budgets():
+    """Without a ``stop_gap``, a budget below ``STOP_GAP_MIN_BUDGET`` is spent in full (gap
+    0); a larger one, or a time limit alone, stops within ``STOP_GAP`` of the bound."""
+    from mapper.tuning.settings import STOP_GAP, STOP_GAP_MIN_BUDGET, TuneSettings
+    assert TuneSettings(budget=STOP_GAP_MIN_BUDGET - 1).island_stop_gap() == 0.0
+    assert TuneSettings(budget=STOP_GAP_MIN_BUDGET).island_stop_gap() == STOP_GAP
+    assert TuneSettings().island_stop_gap() == STOP_GAP
+    assert TuneSettings(budget=None, time_limit=1.0).island_stop_gap() == STOP_GAP
+    assert TuneSettings(budget=600, stop_gap=0.25).island_stop_gap() == 0.25
+
+
 @pytest.mark.parametrize("cost_model", ["maestro", "physical"])
 def test_pe0_count_tightens_the_bound_and_holds(cost_model):
     """Where PE 0's MACs are counted, the bound is their time: above the busy-PE bound on
