@@ -125,6 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="resnet50")
     ap.add_argument("--hw", default="edge168", help="hardware preset GAMMA was run on")
     ap.add_argument("--seeds", type=int, default=24, help="our runs per layer and setting")
+    ap.add_argument("--seed-start", type=int, default=0,
+                    help="first seed (seeds seed-start .. seed-start + seeds - 1; another range "
+                         "is a held-out check of the same comparison)")
     ap.add_argument("--budget", type=int, default=0,
                     help="our evaluations per run for the equal-evaluation comparison "
                          "(0: the mean of GAMMA's MAESTRO calls on the layer)")
@@ -157,7 +160,7 @@ def main(argv=None) -> int:
             settings.append(("default", TuneSettings(budget=args.default_budget,
                                                      cost_model=args.cost_model,
                                                      jobs=args.jobs)))
-        for s in range(args.seeds):
+        for s in range(args.seed_start, args.seed_start + args.seeds):
             for kind, base in settings:
                 t0 = time.perf_counter()
                 r = tune_layer(layer, hw, dataclasses.replace(base, seed=s))
