@@ -28,6 +28,11 @@ def run_island(task: IslandTask) -> SearchResult:
     run = RunContext(objective=s.objective, pareto=s.pareto, island=task.shared,
                      widened=task.widen)
     params = dict(s.strategy_params)
+    if task.shared and task.island % 2 == 1 and s.strategy == "ga" and "splits" not in params:
+        # every second island of a shared budget makes two split structures per generation:
+        # islands then differ in how far they leave one-level basins (docs/decisions.md,
+        # "GA islands")
+        params["splits"] = 2
     state_file = task.state_file
     if cls.resume == RESUME_STORAGE:
         params.update(_storage_params(task))
