@@ -18,6 +18,19 @@ def ceil_div(a, b):
     return (np.asarray(a, dtype=np.int64) + b - 1) // b
 
 
+def noc_sends(a, b):
+    """MAESTRO's NoC send count ``a / b + (a % b != 0 ? 1 : 0)`` in C arithmetic, for a
+    positive ``b``: ``ceil(a / b)`` for ``a >= 0``. A negative ``a`` (the traffic of some edge
+    cases) truncates toward zero and still adds one send when ``b`` does not divide it, so
+    traffic -1 on bandwidth 256 takes one send, not zero."""
+    a = np.asarray(a, dtype=np.int64)
+    q = (a + b - 1) // b
+    neg = a < 0
+    if neg.any():
+        q = q + (neg & (q * b != a))
+    return q
+
+
 def nz(x):
     """``x`` where non-zero, else 1 (MAESTRO's guard against zero factors)."""
     return np.where(x != 0, x, 1)

@@ -20,6 +20,7 @@ ERR_PES = 1           # cluster sizes need more PEs than exist
 ERR_UNIQUE_ZERO = 2   # a changing temporal dim with no new data (MAESTRO aborts)
 ERR_ZERO_COMPUTE = 4  # a child level with no valid case: MAESTRO dies with SIGFPE
 ERR_NO_VALID = 8      # no valid iteration case at the top level
+ERR_OCC_WRAP = 1024   # a case occurs 2^31+ times: MAESTRO's int count wraps (or it aborts)
 # consistency checks of the report
 ERR_MACS = 16         # MAESTRO's MAC count differs from the layer's true MAC count
 ERR_RUNTIME = 32      # runtime below MACs / (PEs busy at once x SIMD lanes)
@@ -35,6 +36,9 @@ ERROR_REASONS = {
     ERR_UNIQUE_ZERO: "a changing temporal loop brings no new data (MAESTRO aborts)",
     ERR_ZERO_COMPUTE: "a sub-cluster level has no valid iteration case (MAESTRO crashes, SIGFPE)",
     ERR_NO_VALID: "no valid iteration case at the top level",
+    ERR_OCC_WRAP: ("a loop case occurs 2^31 times or more: MAESTRO counts occurrences in a "
+                   "32-bit int, which wraps (it aborts when the wrapped count is not positive, "
+                   "else every count is wrong)"),
 }
 
 #: every flag, and why

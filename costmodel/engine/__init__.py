@@ -20,7 +20,14 @@ The steps, one module each (docs/cost-model.md walks through them):
 * :mod:`.recursion`: :class:`Engine`, which walks the levels and memoises the children.
 """
 
-from ..validity import ERR_NO_VALID, ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE, ERROR_REASONS
+from ..validity import (
+    ERR_NO_VALID,
+    ERR_OCC_WRAP,
+    ERR_PES,
+    ERR_UNIQUE_ZERO,
+    ERR_ZERO_COMPUTE,
+    ERROR_REASONS,
+)
 from .recursion import CHUNK, Engine, HardwareBatch
 from .states import EDGE, INIT, STEADY, case_grid, code_counts, merge_groups
 
@@ -29,7 +36,7 @@ _code_counts = code_counts
 _merge_groups = merge_groups
 
 __all__ = [
-    "CHUNK", "EDGE", "ERROR_REASONS", "ERR_NO_VALID", "ERR_PES", "ERR_UNIQUE_ZERO",
+    "CHUNK", "EDGE", "ERROR_REASONS", "ERR_NO_VALID", "ERR_OCC_WRAP", "ERR_PES", "ERR_UNIQUE_ZERO",
     "ERR_ZERO_COMPUTE", "INIT", "STEADY", "Engine", "HardwareBatch", "case_grid",
     "code_counts", "merge_groups",
 ]

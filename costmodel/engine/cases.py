@@ -23,6 +23,7 @@ import numpy as np
 
 from ..intmath import ceil_div
 from ..levels import Level
+from ..validity import ERR_OCC_WRAP
 from .arrays import broadcast_prod
 from .egress import output_side
 from .ingress import input_side
@@ -66,6 +67,8 @@ class CaseGroup:
         self.nec_gt1 = self.nec > 1
         self._case_states()
         self.err = np.zeros(self.R, dtype=np.int64)
+        if self.occ_err is not None:
+            self.err |= self.occ_err
         output_side(self)
         input_side(self)
         v0 = dirs[lv.spatial[0]].var
@@ -83,7 +86,8 @@ class CaseGroup:
         self.exists = self._existing(counts, st)
         self._exists_q_cache = None
         occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
-        self.occ = broadcast_prod(occ if self.exists is None else occ + [self.exists])
+        self.occ, self.occ_err = _int_occurrences(
+            broadcast_prod(occ if self.exists is None else occ + [self.exists]), self.R)
         self.posv, self.E, self.spee = {}, {}, {}
         row_shape = (1,) * n + (self.R,)
         for v in self.vars:
@@ -269,3 +273,23 @@ def _level_vars(lv: Level):
                 tuple((d.kind, d.var) for d in dirs))
         lv._vars_info = info
     return info
+
+
+_INT_MAX = 2**31 - 1
+
+
+def _int_occurrences(occ, R: int):
+    """A case's occurrence count as MAESTRO holds it, and the rows it aborts on (spec §3.2).
+
+    MAESTRO multiplies the states' counts in a C ``int``: a product of 2^31 or more wraps
+    modulo 2^32 (a GEMM 2048 x 2048 x 2202 with unit tiles on 2 PEs counts 645,922,816 MACs
+    instead of 9,235,857,408), and a wrapped count that is not positive fails the engine's
+    assertion ``num_case_occurrences > 0`` (SIGABRT). Returns ``(occ, err)``: ``err`` is
+    None when nothing wraps, else ``ERR_OCC_WRAP`` on every row with a wrapped case. The
+    int64 product cannot overflow itself: it is at most the product of the layer's dims.
+    """
+    if isinstance(occ, int) or occ.max(initial=0) <= _INT_MAX:
+        return occ, None
+    wrapped = (occ + 2**31) % 2**32 - 2**31
+    hit = (wrapped != occ).reshape(-1, occ.shape[-1]).any(axis=0)
+    return wrapped, np.broadcast_to(np.where(hit, ERR_OCC_WRAP, 0), (R,)).astype(np.int64)

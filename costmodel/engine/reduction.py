@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..intmath import ceil_div, tdiv_pos
+from ..intmath import noc_sends, tdiv_pos
 from ..levels import PARTNER, REF_DIMS
 from ..validity import ERR_NO_VALID, ERR_ZERO_COMPUTE
 from .arrays import case_fsum, divide_quiet, rowdot, valid_reduce
@@ -89,10 +89,15 @@ def _case_delays(g: CaseGroup, comp: np.ndarray):
     delay ``[C, R]`` under double buffering (§5.1 steps 7-8, §5.4)."""
     lat = g.eng.hw_param("noc_latency", g.cand)
     bw = g.eng.hw_param("noc_bw", g.cand)
-    d_in = g.ing_f + (bw - 1)  # NoC delay lat + ceil(x / bw) - 1 (§5.4)
+    # NoC delay lat + sends(x) - 1 (§5.4), sends = ceil(x / bw) in C arithmetic (noc_sends)
+    ing = g.ing_f
+    d_in = ing + (bw - 1)
     np.floor_divide(d_in, bw, out=d_in)
+    neg = ing < 0
+    if neg.any():
+        d_in += neg & (d_in * bw != ing)
     d_in += lat - 1
-    d_out = lat + ceil_div(g.eg, bw) - 1
+    d_out = lat + noc_sends(g.eg, bw) - 1
     delay = np.maximum(d_out, comp.reshape(g.counts + (g.R,))).reshape(g.C, g.R)
     np.maximum(delay, d_in, out=delay)
     # the all-Init case cannot hide the first fill behind compute

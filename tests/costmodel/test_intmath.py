@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from costmodel.intmath import ceil_div, nz, tdiv, tdiv_pos
+from costmodel.intmath import ceil_div, noc_sends, nz, tdiv, tdiv_pos
 
 ints = st.integers(-(2**40), 2**40)
 nonzero = ints.filter(lambda b: b != 0)
@@ -39,3 +39,9 @@ def test_ceil_div_is_exact_ceiling(a, b):
 
 def test_nz_replaces_only_zeros():
     assert nz(np.array([0, 3, -2, 0])).tolist() == [1, 3, -2, 1]
+
+
+def test_noc_sends_follows_c_arithmetic():
+    a = np.array([0, 1, 256, 257, -1, -256, -257, -512])
+    # a / 256 truncated toward zero, plus one where 256 does not divide a
+    assert noc_sends(a, 256).tolist() == [0, 1, 1, 2, 1, -1, 0, -2]
