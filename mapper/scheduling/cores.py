@@ -3,7 +3,8 @@
 ``magma0`` .. ``magma12`` are the sub-accelerator sets of MAGMA's experiments (PE counts in
 units of 64-PE clusters); ``magma9`` .. ``magma12`` pick each job's cluster size per core as
 MAGMA does. Any other setting comes from a YAML/JSON file, one entry per core, optionally
-with one of our hardware descriptions (``hw: file.m``) for its buffers and NoC.
+with one of our hardware descriptions (``hw:`` a preset name or a .m/.yaml file) for
+its buffers and NoC.
 """
 
 from __future__ import annotations
@@ -86,6 +87,37 @@ def magma_setting(index: int) -> CoreSetting:
     return CoreSetting(f"magma{index}", cores, flexible=index in _MAGMA_FLEX)
 
 
+def _positive_int(d: dict, key: str, default, source: str, where: str) -> int:
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        v = None
+    try:
+        n = int(v) if v is not None and float(v).is_integer() else None
+    except (TypeError, ValueError):
+        n = None
+    if n is None or n <= 0:
+        raise MaestroInputError(f"{where}: {key} must be a positive integer, got "
+                                f"{d.get(key, default)!r}", source=source, rule="core")
+    return n
+
+
+def _core_hardware(spec, source: str, where: str) -> Hardware:
+    """``hw:``: one of our hardware presets, or a .m/.yaml file (relative to the core file)."""
+    from costmodel.io import load_hardware_any
+    from mapper.workloads.presets import HARDWARE_PRESETS
+
+    spec = str(spec)
+    if spec in HARDWARE_PRESETS:
+        return HARDWARE_PRESETS[spec]
+    p = Path(spec)
+    p = p if p.is_absolute() else Path(source).parent / p
+    if not p.is_file():
+        raise MaestroInputError(f"{where}: hw {spec!r} is neither a hardware preset "
+                                f"({', '.join(HARDWARE_PRESETS)}) nor a file ({p} not found)",
+                                source=source, rule="core")
+    return load_hardware_any(p)
+
+
 def _core_from_dict(d: dict, source: str, i: int) -> Core:
     where = f"core {i + 1}"
     if not isinstance(d, dict):
@@ -94,18 +126,13 @@ def _core_from_dict(d: dict, source: str, i: int) -> Core:
     if unknown:
         raise MaestroInputError(f"{where}: unknown keys {sorted(unknown)}", source=source,
                                 rule="core")
-    hw = None
-    if d.get("hw"):
-        from costmodel.io import load_hardware_any
-
-        p = Path(d["hw"])
-        hw = load_hardware_any(p if p.is_absolute() else Path(source).parent / p)
-    pes = int(d.get("num_pes", d.get("pes", hw.num_pes if hw else 0)))
+    hw = _core_hardware(d["hw"], source, where) if d.get("hw") else None
+    if "num_pes" not in d and "pes" not in d and hw is None:
+        raise MaestroInputError(f"{where}: give num_pes (or hw)", source=source, rule="core")
+    pes = _positive_int(d, "num_pes" if "num_pes" in d else "pes",
+                        hw.num_pes if hw else None, source, where)
     style = str(d.get("style", "dla"))
-    cluster = int(d.get("cluster", DEFAULT_CLUSTER))
-    if pes <= 0 or cluster <= 0:
-        raise MaestroInputError(f"{where}: num_pes and cluster must be positive",
-                                source=source, rule="core")
+    cluster = _positive_int(d, "cluster", DEFAULT_CLUSTER, source, where)
     if style not in STYLES:
         raise MaestroInputError(f"{where}: unknown style {style!r} (expected "
                                 f"{', '.join(STYLES)})", source=source, rule="core")
@@ -122,8 +149,11 @@ def load_setting_file(path: str | Path) -> CoreSetting:
     try:
         data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as e:
-        raise MaestroInputError(f"cannot parse core setting: {e}", source=source,
-                                rule="core-setting") from None
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = mark.line + 1 if mark is not None else getattr(e, "lineno", None)
+        what = getattr(e, "problem", None) or getattr(e, "msg", None) or str(e)
+        raise MaestroInputError(f"cannot parse core setting: {' '.join(str(what).split())}",
+                                source=source, line=line, rule="core-setting") from None
     if isinstance(data, list):
         data = {"cores": data}
     if not isinstance(data, dict) or not isinstance(data.get("cores"), list) or not data["cores"]:
@@ -131,7 +161,7 @@ def load_setting_file(path: str | Path) -> CoreSetting:
                                 rule="core-setting")
     cores = []
     for i, d in enumerate(data["cores"]):
-        n = int(d.get("count", 1)) if isinstance(d, dict) else 1
+        n = _positive_int(d, "count", 1, source, f"core {i + 1}") if isinstance(d, dict) else 1
         cores += [_core_from_dict(d, source, i)] * n
     return CoreSetting(Path(path).stem, tuple(cores), bool(data.get("flexible", False)))
 

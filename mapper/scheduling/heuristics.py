@@ -8,9 +8,33 @@ jobs in the order they were assigned (longest first for the longest-first orders
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from .problem import Problem
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 around a HiGHS call: its MIP solver prints debugging lines
+    (``HighsMipSolverData::...``) to stdout whatever the options, into the command's output."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def job_orders(p: Problem, rng: np.random.Generator, n_random: int = 2) -> list[np.ndarray]:
@@ -108,8 +132,9 @@ def least_data_lp(p: Problem, cap: float) -> np.ndarray | None:
     area = p.area[jj, cc]
     one = coo_matrix((np.ones(n), (jj, np.arange(n))), shape=(J, n))
     loads = coo_matrix((p.latency[jj, cc], (cc, np.arange(n))), shape=(C, n))
-    res = linprog(area / max(area.max(), 1e-30), A_ub=loads, b_ub=np.full(C, cap),
-                  A_eq=one, b_eq=np.ones(J), bounds=(0, 1), method="highs")
+    with _quiet_stdout():
+        res = linprog(area / max(area.max(), 1e-30), A_ub=loads, b_ub=np.full(C, cap),
+                      A_eq=one, b_eq=np.ones(J), bounds=(0, 1), method="highs")
     if res.status != 0:
         return None
     x = np.zeros((J, C))
@@ -167,12 +192,13 @@ def min_load(p: Problem, offset: np.ndarray | None = None, bound: float = np.inf
     loads = hstack([coo_matrix((p.latency[jj, cc], (cc, np.arange(n))), shape=(C, n)),
                     coo_matrix(-np.ones((C, 1)))])
     off = np.zeros(C) if offset is None else -np.asarray(offset, dtype=float)
-    res = milp(np.r_[np.zeros(n), 1.0],
-               constraints=[LinearConstraint(one, 1, 1), LinearConstraint(loads, -np.inf, off)],
-               integrality=np.r_[np.ones(n), 0],
-               bounds=Bounds(0, np.r_[np.ones(n), bound]),
-               options={"node_limit": node_limit, "time_limit": time_limit,
-                        "mip_rel_gap": 1e-7})
+    with _quiet_stdout():
+        res = milp(np.r_[np.zeros(n), 1.0],
+                   constraints=[LinearConstraint(one, 1, 1), LinearConstraint(loads, -np.inf, off)],
+                   integrality=np.r_[np.ones(n), 0],
+                   bounds=Bounds(0, np.r_[np.ones(n), bound]),
+                   options={"node_limit": node_limit, "time_limit": time_limit,
+                            "mip_rel_gap": 1e-7})
     if res.x is None:
         return None
     x = np.zeros((J, C))

@@ -7,6 +7,8 @@ small budgets or small workloads.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .problem import Problem
@@ -27,7 +29,9 @@ class OptunaSchedules(ScheduleStrategy):
         samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
                     "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
                     "qmc": lambda: optuna.samplers.QMCSampler(seed=seed)}
-        self.study = optuna.create_study(sampler=samplers[sampler]())
+        with warnings.catch_warnings():  # QMCSampler's "experimental" notice is not for users
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.study = optuna.create_study(sampler=samplers[sampler]())
         self.trials: list = []
         self.options = [np.flatnonzero(f) for f in problem.feasible]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,16 +44,17 @@ class Problem:
         return simulate(self.latency, self.bw, core, key, self.dram_bw).makespan
 
 
-def check_bandwidth(dram_bw: float) -> float:
-    """The off-chip bandwidth must be a positive finite number (elements per cycle)."""
+def check_bandwidth(dram_bw: float, name: str = "off-chip bandwidth") -> float:
+    """The off-chip bandwidth must be a positive finite number (elements per cycle);
+    ``name`` is how errors call it (e.g. the command-line option)."""
     try:
         v = float(dram_bw)
     except (TypeError, ValueError):
-        raise MaestroInputError(f"off-chip bandwidth must be a number, got {dram_bw!r}",
+        raise MaestroInputError(f"{name} must be a number, got {dram_bw!r}",
                                 rule="dram-bw") from None
     if not (0 < v < float("inf")):
-        raise MaestroInputError(f"off-chip bandwidth must be positive (elements per cycle), "
-                                f"got {dram_bw}", rule="dram-bw")
+        raise MaestroInputError(f"{name} must be a positive finite number (elements per "
+                                f"cycle), got {dram_bw}", rule="dram-bw")
     return v
 
 
@@ -70,8 +72,10 @@ class SearchResult:
 
 
 def run_search(problem: Problem, strategy, budget: int,
-               time_limit: float | None = None) -> SearchResult:
-    """Ask/tell until ``budget`` schedules are evaluated (or the strategy stops)."""
+               time_limit: float | None = None,
+               progress: Callable[[int, float], None] | None = None) -> SearchResult:
+    """Ask/tell until ``budget`` schedules are evaluated (or the strategy stops);
+    ``progress(evaluations, best makespan)`` is called after every batch."""
     t0 = time.perf_counter()
     best = (np.inf, None, None)
     used, history = 0, []
@@ -90,6 +94,8 @@ def run_search(problem: Problem, strategy, budget: int,
         if ms[i] < best[0]:
             best = (float(ms[i]), core[i].copy(), key[i].copy())
             history.append((used, best[0]))
+        if progress is not None:
+            progress(used, best[0])
     if best[1] is None:
         raise MaestroInputError("no schedule was evaluated (budget too small?)", rule="budget")
     e = float(energies(problem.energy, best[1])[0]) if problem.energy is not None else 0.0

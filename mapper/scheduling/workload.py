@@ -41,16 +41,32 @@ def conv_dims(kind: str, d: list[int]) -> dict[str, int]:
     return dict(zip(("K", "C", "Y", "X", "R", "S"), d, strict=True))
 
 
+COLUMNS = ("network", "layer", "d1", "d2", "d3", "d4", "d5", "d6", "type")
+
+
+def _int_field(text: str, column: int, where: dict) -> int:
+    """One integer cell; ``64.0`` is accepted, ``64.5`` and ``abc`` are not."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is None or not v.is_integer():
+        what = "not an integer" if v is not None else "not a number"
+        raise MaestroInputError(f"column {column + 1} ({COLUMNS[column]}): {text!r} is {what}",
+                                rule="instance-value", **where)
+    return int(v)
+
+
 def _row_job(path: str, line: int, row: list[str]) -> Job:
     where = dict(source=path, line=line)
     if len(row) != 9:
         raise MaestroInputError(f"expected 9 columns (network, layer, 6 dimensions, type), got "
                                 f"{len(row)}", rule="instance-columns", **where)
-    try:
-        vals = [int(float(x)) for x in row]
-    except ValueError:
-        raise MaestroInputError(f"non-numeric value in {row!r}", rule="instance-value",
-                                **where) from None
+    vals = [_int_field(x, k, where) for k, x in enumerate(row)]
     if vals[8] not in TYPE_NAMES:
         raise MaestroInputError(f"unknown job type {vals[8]} (expected 0 FC, 1 CONV, "
                                 "2 DSCONV, 3 GEMM)", rule="instance-type", **where)
@@ -63,7 +79,9 @@ def _row_job(path: str, line: int, row: list[str]) -> Job:
         raise MaestroInputError(f"filter {dims['R']}x{dims['S']} larger than input "
                                 f"{dims['Y']}x{dims['X']}", rule="filter-size", **where)
     net = f"net{vals[0]}"
-    name = f"{net}/L{vals[1]}"
+    # MAGMA's files repeat (network, layer) pairs (batch_mix: all 100 rows are 1,1), so the
+    # file's line makes the name unique and traceable to its row
+    name = f"{net}/L{vals[1]}/row{line}"
     layer = Layer(name, "DSCONV" if kind == "DSCONV" else "CONV", dims)
     return Job(name, net, vals[1], kind, layer, f"{path}:{line}")
 
@@ -78,10 +96,9 @@ def load_instance_csv(path: str | Path) -> list[Job]:
     return [_row_job(path, line, [x.strip() for x in r]) for line, r in rows]
 
 
-def _layer_job(model: str, copy: int, index: int, layer: Layer) -> Job:
+def _layer_job(model: str, copy: int, index: int, layer: Layer, name: str) -> Job:
     """A zoo layer as a job: GEMM becomes a unit-filter CONV, like MAGMA's GEMM jobs."""
     net = f"{model}#{copy}"
-    name = f"{net}/{layer.name}"
     if layer.type == "GEMM":
         d = layer.full_dims()
         conv = Layer(name, "CONV", conv_dims("GEMM", [d["M"], d["N"], d["K"]]))
@@ -124,18 +141,30 @@ def parse_model_mix(spec: str) -> list[tuple[str, int]]:
 
 
 def load_models(spec: str) -> list[Job]:
-    """Jobs of a mix of bundled models with a count per model, every layer instance a job."""
+    """Jobs of a mix of bundled models with a count per model, every layer instance a job.
+
+    Job names are ``MODEL#COPY/LAYER``; a layer that occurs more than once in a model (a
+    count, or a repeated name) gets ``[i]``, its occurrence, so that every name is unique.
+    """
     from mapper.workloads.zoo import load_model  # the only import from the rest of mapper here
 
-    jobs: list[Job] = []
+    todo: list[tuple[str, int, int, Layer, str]] = []
     for name, n in parse_model_mix(spec):
         net = load_model(name)
         for copy in range(n):
             k = 0
             for layer in net.layers:
                 for _ in range(net.count(layer)):
-                    jobs.append(_layer_job(name, copy, k, layer))
+                    todo.append((name, copy, k, layer, f"{name}#{copy}/{layer.name}"))
                     k += 1
+    total: dict[str, int] = {}
+    for *_, base in todo:
+        total[base] = total.get(base, 0) + 1
+    seen: dict[str, int] = {}
+    jobs: list[Job] = []
+    for name, copy, k, layer, base in todo:
+        i = seen[base] = seen.get(base, -1) + 1
+        jobs.append(_layer_job(name, copy, k, layer, base if total[base] == 1 else f"{base}[{i}]"))
     return jobs
 
 

@@ -44,7 +44,92 @@ def test_malformed_instance_names_file_and_line(tmp_path, capsys):
     bad.write_text("1,1,64,64,14,14,3,3,1\n1,2,64,64,14,x,3,3,1\n")
     err = _err(["schedule", str(bad), "--cores", "magma3", "--dram-bw", "1", "--out",
                 str(tmp_path / "o")], capsys)
-    assert f"{bad}:2" in err and "non-numeric" in err
+    assert f"{bad}:2: column 6 (d4): 'x' is not a number" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1,1,64,64,14,14,3,3\n", ":1: expected 9 columns"),
+    ("1,1,64,64,14,14,3,3,1\n1,1,64,64.5,14,14,3,3,1\n",
+     ":2: column 4 (d2): '64.5' is not an integer"),
+    ("1,1,64,64,14,14,3,3,9\n", ":1: unknown job type 9"),
+    ("\n\n", ": no jobs in instance file"),
+    ("1,1,64,64,2,2,3,3,1\n", ":1: filter 3x3 larger than input 2x2"),
+])
+def test_each_kind_of_malformed_instance(tmp_path, capsys, text, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    err = _err(["schedule", str(bad), "--cores", "magma3", "--dram-bw", "1", "--out",
+                str(tmp_path / "o")], capsys)
+    assert f"{bad}{message}" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cores:\n  - {num_pes: abc}\n", "core 1: num_pes must be a positive integer, got 'abc'"),
+    ("cores:\n  - {num_pes: 64, count: 0}\n", "core 1: count must be a positive integer"),
+    ("cores: [ {num_pes: 64\n", "cannot parse core setting"),
+    ("cores:\n  - {num_pes: 64, hw: nosuch.m}\n", "hw 'nosuch.m' is neither a hardware preset"),
+    ("cores:\n  - {num_pes: 64, style: tpu}\n", "core 1: unknown style 'tpu'"),
+])
+def test_bad_core_file_names_the_file(tmp_path, capsys, text, message):
+    cores = tmp_path / "cores.yaml"
+    cores.write_text(text)
+    err = _err(["schedule", SMALL, "--cores", str(cores), "--dram-bw", "1", "--out",
+                str(tmp_path / "o")], capsys)
+    assert str(cores) in err and message in err
+
+
+def test_core_file_takes_hardware_presets_and_files(tmp_path):
+    from mapper.scheduling.cores import load_setting_file
+
+    hw = tmp_path / "hw.yaml"
+    hw.write_text("num_pes: 256\nl1_size: 512\nl2_size: 1048576\nnoc_bw: 256\noffchip_bw: 64\n")
+    cores = tmp_path / "cores.yaml"
+    cores.write_text("cores:\n  - {hw: edge-npu, style: shi}\n"
+                     "  - {hw: hw.yaml, num_pes: 128, count: 2}\n")
+    s = load_setting_file(cores)
+    assert [c.label() for c in s.cores] == ["shi1024", "dla128", "dla128"]
+    assert s.cores[1].hw().offchip_bw == 64 and s.cores[1].hw().num_pes == 128
+
+
+def test_out_that_is_a_file_fails_before_the_search(tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("")
+    err = _err(["schedule", SMALL, "--cores", "magma3", "--dram-bw", "1", "--out", str(f)],
+               capsys)
+    assert "is not a directory" in err
+
+
+def test_job_names_are_unique(tmp_path):
+    from mapper.scheduling.workload import load_instance_csv, load_models
+
+    inst = tmp_path / "rep.csv"
+    inst.write_text("1,1,64,64,14,14,3,3,1\n1,1,64,64,14,14,3,3,1\n")
+    assert [j.name for j in load_instance_csv(inst)] == ["net1/L1/row1", "net1/L1/row2"]
+    names = [j.name for j in load_models("bert_base:2")]
+    assert len(names) == len(set(names)) == 60
+    assert "bert_base#1/ATTN_SCORE[11]" in names
+
+
+def test_schedule_csv_has_one_row_per_job_with_unique_names(tmp_path):
+    inst = tmp_path / "rep.csv"
+    inst.write_text("1,1,64,64,14,14,3,3,1\n" * 3 + "1,2,32,16,1,1,1,1,0\n")
+    out = tmp_path / "o"
+    assert main(["schedule", str(inst), "--cores", "magma3", "--dram-bw", "1", "--budget",
+                 "50", "--out", str(out), "--no-plot", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out / "schedule.csv")))
+    assert [r["job"] for r in rows] == ["net1/L1/row1", "net1/L1/row2", "net1/L1/row3",
+                                        "net1/L2/row4"]
+
+
+def test_highs_output_stays_off_stdout(capfd):
+    import os
+
+    from mapper.scheduling.heuristics import _quiet_stdout
+
+    with _quiet_stdout():
+        os.write(1, b"HighsMipSolverData::noise\n")
+    print("after")
+    assert capfd.readouterr().out == "after\n"
 
 
 def test_unknown_setting_and_bad_bandwidth(tmp_path, capsys):
@@ -52,8 +137,11 @@ def test_unknown_setting_and_bad_bandwidth(tmp_path, capsys):
     assert "magma42" in _err(["schedule", SMALL, "--cores", "magma42", "--dram-bw", "1",
                               "--out", o], capsys)
     for bw in ("0", "-3"):
-        assert "bandwidth must be positive" in _err(
-            ["schedule", SMALL, "--cores", "magma3", "--dram-bw", bw, "--out", o], capsys)
+        err = _err(["schedule", SMALL, "--cores", "magma3", "--dram-bw", bw, "--out", o], capsys)
+        assert "--dram-bw (off-chip bandwidth) must be a positive" in err
+    err = _err(["schedule", SMALL, "--cores", "magma3", "--dram-bw", "1", "--budget", "0",
+                "--out", o], capsys)
+    assert "--budget must be a positive" in err
 
 
 def test_job_that_fits_no_core(tmp_path, capsys):

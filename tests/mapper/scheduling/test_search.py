@@ -193,3 +193,11 @@ def _recording(s, sizes):
         sizes.append(len(out[0]))
         return out
     return wrapped
+
+
+def test_progress_sees_every_batch_and_the_best_so_far(problem):
+    seen = []
+    res = run_search(problem, make_strategy("random", problem, seed=1), 200,
+                     progress=lambda used, best: seen.append((used, best)))
+    assert [u for u, _ in seen] == list(range(64, 200, 64)) + [200]
+    assert all(a[1] >= b[1] for a, b in zip(seen, seen[1:])) and seen[-1][1] == res.makespan
