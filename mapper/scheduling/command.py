@@ -28,9 +28,10 @@ def add_parser(sub) -> None:
                    "0 FC / 1 CONV / 2 DSCONV / 3 GEMM per row), or bundled models with "
                    "counts, e.g. resnet50:2,mobilenetv2 (see mapper models)")
     p.add_argument("--cores", required=True,
-                   help="magma0 .. magma12 (MAGMA's settings; 9-12 choose each job's cluster "
-                   "size) or a YAML/JSON core file: cores: [{num_pes, style: dla/shi/eye, "
-                   "cluster, hw: FILE_OR_PRESET, count}]")
+                   help="magma0 .. magma12 (MAGMA's GA settings; 9-12 choose each job's "
+                   "cluster size), magmaN-eye (its row-stationary variants) or a YAML/JSON "
+                   "core file: cores: [{num_pes, style: dla/shi/eye, cluster, "
+                   "hw: FILE_OR_PRESET, count}], flexible: true/false")
     p.add_argument("--dram-bw", type=float, required=True,
                    help="off-chip bandwidth shared by the cores, elements per cycle (> 0)")
     p.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY,

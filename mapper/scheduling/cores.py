@@ -2,7 +2,8 @@
 
 ``magma0`` .. ``magma12`` are the sub-accelerator sets of MAGMA's experiments (PE counts in
 units of 64-PE clusters); ``magma9`` .. ``magma12`` pick each job's cluster size per core as
-MAGMA does. Any other setting comes from a YAML/JSON file, one entry per core, optionally
+MAGMA does; ``magmaN-eye`` are the row-stationary variants of MAGMA's other runs. Any
+other setting comes from a YAML/JSON file, one entry per core, optionally
 with one of our hardware descriptions (``hw:`` a preset name or a .m/.yaml file) for
 its buffers and NoC.
 """
@@ -74,14 +75,34 @@ _MAGMA: dict[int, tuple[list[int], list[str]]] = {
     8: ([128] * 8, [D] * 8),
 }
 _MAGMA_FLEX = {9: 2, 11: 2, 10: 8, 12: 8}  # flexible-cluster settings reuse these core sets
+#: MAGMA's row-stationary variant (``get_setting``, its ``--df eye`` runs): the same core sets
+#: with ``eye`` where the GA's settings above (``get_setting_v3``) have ``shi``; 13-20 repeat
+#: 3-6 and, like 9-12 and 99, are flexible (MAGMA: every index from 9 up)
+_MAGMA_EYE_SAME = {9: 2, 10: 8, 11: 2, 12: 8, 13: 3, 14: 3, 15: 4, 16: 4, 17: 5, 18: 5,
+                   19: 6, 20: 6}
+_MAGMA_EYE_99 = ([64, 64, 64], [D, "eye", S])
 
 
-def magma_setting(index: int) -> CoreSetting:
-    """MAGMA's core setting ``index`` (0-12)."""
+def magma_setting(index: int, eye: bool = False) -> CoreSetting:
+    """MAGMA's core setting ``index`` (0-12), or with ``eye`` its row-stationary variant
+    (0-20 and 99)."""
+    if eye:
+        if index == 99:
+            units, styles = _MAGMA_EYE_99
+        elif _MAGMA_EYE_SAME.get(index, index) in _MAGMA:
+            units, styles = _MAGMA[_MAGMA_EYE_SAME.get(index, index)]
+            styles = ["eye" if x == S else x for x in styles]
+        else:
+            raise MaestroInputError(f"unknown core setting magma{index}-eye; MAGMA defines "
+                                    "magma0-eye .. magma20-eye and magma99-eye",
+                                    rule="core-setting")
+        cores = tuple(Core(u * DEFAULT_CLUSTER, x) for u, x in zip(units, styles, strict=True))
+        return CoreSetting(f"magma{index}-eye", cores, flexible=index >= 9)
     base = _MAGMA_FLEX.get(index, index)
     if base not in _MAGMA:
         raise MaestroInputError(f"unknown core setting magma{index}; MAGMA defines magma0 .. "
-                                "magma12", rule="core-setting")
+                                "magma12 (and magma0-eye .. magma20-eye, magma99-eye)",
+                                rule="core-setting")
     units, styles = _MAGMA[base]
     cores = tuple(Core(u * DEFAULT_CLUSTER, s) for u, s in zip(units, styles, strict=True))
     return CoreSetting(f"magma{index}", cores, flexible=index in _MAGMA_FLEX)
@@ -167,13 +188,15 @@ def load_setting_file(path: str | Path) -> CoreSetting:
 
 
 def resolve_setting(spec: str) -> CoreSetting:
-    """``magmaN``, ``N`` (MAGMA's index) or a YAML/JSON file."""
+    """``magmaN``, ``N`` (MAGMA's index), ``magmaN-eye`` or a YAML/JSON file."""
     s = spec.strip()
     if s.isdigit():
         return magma_setting(int(s))
     if s.lower().startswith("magma") and s[5:].isdigit():
         return magma_setting(int(s[5:]))
+    if s.lower().startswith("magma") and s.lower().endswith("-eye") and s[5:-4].isdigit():
+        return magma_setting(int(s[5:-4]), eye=True)
     if Path(s).is_file():
         return load_setting_file(s)
-    raise MaestroInputError(f"core setting {spec!r} does not exist: expected magma0 .. magma12 "
-                            "or a YAML/JSON file", rule="core-setting")
+    raise MaestroInputError(f"core setting {spec!r} does not exist: expected magma0 .. magma12, "
+                            "magmaN-eye or a YAML/JSON file", rule="core-setting")

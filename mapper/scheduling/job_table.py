@@ -2,8 +2,9 @@
 
 With MAGMA's formulas a job's demand is ``l2_size / 2 / (runtime - 1)`` elements per cycle
 (its whole L2 footprint streamed in over its run), the latency is the cost model's runtime
-under MAGMA's MAESTRO options, and a flexible setting picks, per job and ``dla`` core, the
-fastest cluster size among the divisors of C (capped by L2 at 2 MiB), as MAGMA does.
+under MAGMA's MAESTRO options, and a flexible setting picks, per job and core, the
+fastest cluster size among MAGMA's candidates (the divisors of C on ``dla`` cores, 2 ..
+X - S + 1 on ``shi`` cores; capped by L2 at 2 MiB), as MAGMA does.
 """
 
 from __future__ import annotations
@@ -79,11 +80,16 @@ def _evaluate(job: Job, cores: list[Core], clusters: list[int], cost_model: str)
 
 
 def _candidates(job: Job, core: Core, flexible: bool) -> list[int]:
-    """Cluster sizes tried: the core's own, then (flexible dla) each divisor of C below PEs."""
+    """Cluster sizes tried: the core's own, then on a flexible setting MAGMA's alternatives:
+    each divisor of C below the PE count on a ``dla`` core, 2 .. X - S + 1 (below the PE
+    count) on a ``shi`` core, none on an ``eye`` core."""
     out = [core.cluster]
     if flexible and core.style == "dla":
         c = job.layer.dims["C"]
         out += [k for k in range(1, min(c + 1, core.num_pes)) if c % k == 0]
+    elif flexible and core.style == "shi":
+        d = job.layer.full_dims()
+        out += list(range(2, min(d["X"] - d["S"] + 2, core.num_pes)))
     return out
 
 

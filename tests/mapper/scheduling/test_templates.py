@@ -38,3 +38,29 @@ def test_depthwise_layers_use_one_c_parallel_dataflow_on_every_style():
 def test_unknown_style_is_rejected():
     with pytest.raises(ValueError, match="dla, shi, eye"):
         template_dataflow("tpu", "CONV", 3, 3, 8)
+
+
+def test_magma_row_stationary_settings_swap_shi_for_eye():
+    from mapper.scheduling.cores import resolve_setting
+
+    v3, eye = resolve_setting("magma7"), resolve_setting("magma7-eye")
+    assert [c.num_pes for c in v3.cores] == [c.num_pes for c in eye.cores]
+    assert [c.style for c in eye.cores] == ["dla"] * 3 + ["eye"] * 3
+    assert not eye.flexible and resolve_setting("magma17-eye").flexible
+    assert [c.label() for c in resolve_setting("magma99-eye").cores] == [
+        "dla4096", "eye4096", "shi4096"]
+    with pytest.raises(ValueError, match="magma21-eye"):
+        resolve_setting("magma21-eye")
+
+
+def test_flexible_cluster_candidates_follow_magma_per_style():
+    from mapper.scheduling.cores import Core
+    from mapper.scheduling.job_table import _candidates
+    from mapper.scheduling.workload import Job
+
+    job = Job("j", "n", 0, "CONV", CONV)  # C 32, X 16, S 3
+    assert _candidates(job, Core(2048, "dla"), True) == [64] + [1, 2, 4, 8, 16, 32]
+    assert _candidates(job, Core(2048, "shi"), True) == [64] + list(range(2, 15))
+    assert _candidates(job, Core(8, "shi"), True) == [64] + list(range(2, 8))
+    assert _candidates(job, Core(2048, "eye"), True) == [64]
+    assert _candidates(job, Core(2048, "shi"), False) == [64]
