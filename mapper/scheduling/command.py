@@ -10,7 +10,13 @@ from mapper.cli._output import Progress, prepare_out_dir
 
 from .cores import resolve_setting
 from .job_table import build_job_table
-from .output import plot_gantt, schedule_rows, write_schedule_csv, write_summary
+from .output import (
+    plot_gantt,
+    schedule_rows,
+    write_job_table_csv,
+    write_schedule_csv,
+    write_summary,
+)
 from .problem import Problem, check_bandwidth, run_search
 from .registry import DEFAULT_STRATEGY, STRATEGIES, make_strategy
 from .workload import load_workload
@@ -22,7 +28,8 @@ def add_parser(sub) -> None:
         description="Assign every job (layer) of WORKLOAD to a core and order each core's "
         "queue to minimise the makespan, the cores sharing the off-chip bandwidth. Writes "
         "OUT/schedule.csv (job, core, order = position in the core's queue, start, end), "
-        "OUT/summary.json (makespan_cycles, energy_nj, ...) and OUT/gantt.png. "
+        "OUT/summary.json (makespan_cycles, energy_nj, ...), OUT/gantt.png and "
+        "OUT/job_table.csv (each job's latency and required bandwidth on each core). "
         "See docs/scheduling.md.")
     p.add_argument("workload", help="MAGMA instance CSV (network, layer, 6 dimensions, type "
                    "0 FC / 1 CONV / 2 DSCONV / 3 GEMM per row), or bundled models with "
@@ -91,6 +98,7 @@ def run(args) -> int:
     progress.bar.end_line()
     rows = schedule_rows(table, res, dram_bw)
     write_schedule_csv(rows, out / "schedule.csv")
+    write_job_table_csv(table, out / "job_table.csv")
     write_summary(out / "summary.json", table, res, workload=args.workload, dram_bw=dram_bw,
                   strategy=args.strategy, seed=args.seed, budget=args.budget)
     if not args.no_plot:

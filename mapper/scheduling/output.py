@@ -30,6 +30,19 @@ def write_schedule_csv(rows: list[dict], path: Path) -> None:
         w.writerows(rows)
 
 
+def write_job_table_csv(table: JobTable, path: Path) -> None:
+    """The job table the search saw: one row per (job, core) with the job's latency, its
+    required off-chip bandwidth, energy and cluster size there (``inf``: does not fit)."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["job", "core", "latency_cycles", "bw_elems_per_cycle", "energy_nj",
+                    "cluster"])
+        for i, j in enumerate(table.jobs):
+            for c in range(len(table.setting)):
+                w.writerow([j.name, c, float(table.latency[i, c]), float(table.bw[i, c]),
+                            float(table.energy[i, c]), int(table.cluster[i, c])])
+
+
 def write_summary(path: Path, table: JobTable, res: SearchResult, **extra) -> dict:
     summary = {"makespan_cycles": res.makespan, "energy_nj": res.energy,
                "setting": table.setting.name,

@@ -25,6 +25,12 @@ def test_schedule_writes_csv_summary_and_gantt(tmp_path):
     assert s["setting"] == "magma3" and s["dram_bw"] == 1.0 and s["budget"] == 200
     assert s["strategy"] == "hybrid" and s["seed"] == 1 and s["cost_model"] == "maestro"
     assert s["energy_nj"] > 0 and (out / "gantt.png").stat().st_size > 1000
+    table = list(csv.DictReader(open(out / "job_table.csv")))
+    assert len(table) == 24 * 4 and list(table[0]) == [
+        "job", "core", "latency_cycles", "bw_elems_per_cycle", "energy_nj", "cluster"]
+    for r in rows:  # each job's run on its core is at least its latency there
+        (t,) = [t for t in table if t["job"] == r["job"] and t["core"] == r["core"]]
+        assert float(r["end"]) - float(r["start"]) >= float(t["latency_cycles"]) * (1 - 1e-12)
     for c in {r["core"] for r in rows}:  # queue positions 0..n-1 run back to back
         q = sorted((int(r["order"]), float(r["start"]), float(r["end"])) for r in rows
                    if r["core"] == c)
