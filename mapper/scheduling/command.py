@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from costmodel.errors import MaestroInputError
+from mapper.cli._options import float_above
 from mapper.cli._output import Progress, prepare_out_dir
 
 from .cores import resolve_setting
@@ -46,6 +47,9 @@ def add_parser(sub) -> None:
                    "GA; tpe/cmaes/qmc: optuna samplers, for small budgets)")
     p.add_argument("--budget", type=int, default=10000,
                    help="schedule evaluations (default 10000; MAGMA's GA uses 6300 on 100 jobs)")
+    p.add_argument("--time-limit", type=float_above(0), default=None, metavar="SECONDS",
+                   help="stop the search after this many seconds even if the budget is not "
+                   "spent (checked between batches)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--cost-model", default="maestro", choices=("maestro", "physical"),
                    help="job table: maestro (MAGMA's formulas, default) or physical")
@@ -94,13 +98,14 @@ def run(args) -> int:
                          f"{args.strategy}, seed {args.seed}")
     problem = Problem.from_table(table, dram_bw)
     res = run_search(problem, make_strategy(args.strategy, problem, args.seed), args.budget,
-                     progress=progress)
+                     time_limit=args.time_limit, progress=progress)
     progress.bar.end_line()
     rows = schedule_rows(table, res, dram_bw)
     write_schedule_csv(rows, out / "schedule.csv")
     write_job_table_csv(table, out / "job_table.csv")
     write_summary(out / "summary.json", table, res, workload=args.workload, dram_bw=dram_bw,
-                  strategy=args.strategy, seed=args.seed, budget=args.budget)
+                  strategy=args.strategy, seed=args.seed, budget=args.budget,
+                  time_limit=args.time_limit)
     if not args.no_plot:
         plot_gantt(rows, table, out / "gantt.png",
                    f"{Path(args.workload).name} on {setting.name}, makespan {res.makespan:.4g}")

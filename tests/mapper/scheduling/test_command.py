@@ -158,3 +158,15 @@ def test_job_that_fits_no_core(tmp_path, capsys):
     err = _err(["schedule", str(inst), "--cores", str(cores), "--dram-bw", "1", "--out",
                 str(tmp_path / "o")], capsys)
     assert f"{inst}:1" in err and "fits no core" in err
+
+
+def test_time_limit_stops_the_search_before_the_budget(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["schedule", "resnet50:2,bert_base", "--cores", "magma6", "--dram-bw", "4",
+                 "--budget", "1000000", "--time-limit", "0.5", "--out", str(out), "--no-plot",
+                 "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert 0 < s["evaluations"] < 1000000 and s["time_limit"] == 0.5
+    assert main(["schedule", SMALL, "--cores", "magma3", "--dram-bw", "1", "--time-limit",
+                 "0", "--out", str(out)]) == 2
+    assert "--time-limit" in capsys.readouterr().err
