@@ -33,8 +33,9 @@ def add_parser(sub) -> None:
         "OUT/job_table.csv (each job's latency and required bandwidth on each core). "
         "See docs/scheduling.md.")
     p.add_argument("workload", help="MAGMA instance CSV (network, layer, 6 dimensions, type "
-                   "0 FC / 1 CONV / 2 DSCONV / 3 GEMM per row), or bundled models with "
-                   "counts, e.g. resnet50:2,mobilenetv2 (see mapper models)")
+                   "0 FC / 1 CONV / 2 DSCONV / 3 GEMM per row), or models with counts, e.g. "
+                   "resnet50:2,mobilenetv2 (names: mapper models; an entry may be a .m/.yaml "
+                   "model file)")
     p.add_argument("--cores", required=True,
                    help="magma0 .. magma12 (MAGMA's GA settings; 9-12 choose each job's "
                    "cluster size), magmaN-eye (its row-stationary variants) or a YAML/JSON "

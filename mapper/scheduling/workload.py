@@ -141,21 +141,25 @@ def parse_model_mix(spec: str) -> list[tuple[str, int]]:
 
 
 def load_models(spec: str) -> list[Job]:
-    """Jobs of a mix of bundled models with a count per model, every layer instance a job.
+    """Jobs of a mix of models (bundled names or .m/.yaml files) with a count per model,
+    every layer instance a job.
 
-    Job names are ``MODEL#COPY/LAYER``; a layer that occurs more than once in a model (a
-    count, or a repeated name) gets ``[i]``, its occurrence, so that every name is unique.
+    Job names are ``MODEL#COPY/LAYER`` (MODEL: a model file's stem); a layer that occurs
+    more than once in a model (a count, or a repeated name) gets ``[i]``, its occurrence,
+    so that every name is unique.
     """
-    from mapper.workloads.zoo import load_model  # the only import from the rest of mapper here
+    from mapper.workloads.presets import resolve_model  # names, LLM parameters, model files
 
     todo: list[tuple[str, int, int, Layer, str]] = []
     for name, n in parse_model_mix(spec):
-        net = load_model(name)
+        net = resolve_model(name)
+        count = getattr(net, "count", lambda layer: 1)  # .m files have no layer counts
+        label = Path(name).stem if Path(name).suffix.lower() in MODEL_SUFFIXES else name
         for copy in range(n):
             k = 0
             for layer in net.layers:
-                for _ in range(net.count(layer)):
-                    todo.append((name, copy, k, layer, f"{name}#{copy}/{layer.name}"))
+                for _ in range(count(layer)):
+                    todo.append((label, copy, k, layer, f"{label}#{copy}/{layer.name}"))
                     k += 1
     total: dict[str, int] = {}
     for *_, base in todo:
@@ -168,8 +172,14 @@ def load_models(spec: str) -> list[Job]:
     return jobs
 
 
+MODEL_SUFFIXES = (".m", ".yaml", ".yml")
+
+
 def load_workload(spec: str) -> list[Job]:
-    """An instance CSV path, or a model mix such as ``resnet50:2,mobilenetv2``."""
+    """An instance CSV path, or a model mix such as ``resnet50:2,mobilenetv2`` whose entries
+    may also be model files (``my_net.yaml:3``)."""
+    if Path(spec).suffix.lower() in MODEL_SUFFIXES:
+        return load_models(spec)
     if spec.endswith(".csv") or Path(spec).is_file():
         return load_instance_csv(spec)
     return load_models(spec)

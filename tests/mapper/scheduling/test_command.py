@@ -170,3 +170,19 @@ def test_time_limit_stops_the_search_before_the_budget(tmp_path, capsys):
     assert main(["schedule", SMALL, "--cores", "magma3", "--dram-bw", "1", "--time-limit",
                  "0", "--out", str(out)]) == 2
     assert "--time-limit" in capsys.readouterr().err
+
+
+def test_model_files_mix_with_bundled_models(tmp_path):
+    from mapper.scheduling.workload import load_workload
+
+    net = tmp_path / "mine.yaml"
+    net.write_text("name: Mine\nlayers:\n"
+                   "  - {name: G, type: GEMM, dims: {M: 64, N: 32, K: 16}, count: 2}\n"
+                   "  - {name: C, type: CONV, dims: {K: 8, C: 4, Y: 10, X: 10, R: 3, S: 3}}\n")
+    assert [j.name for j in load_workload(str(net))] == ["mine#0/G[0]", "mine#0/G[1]",
+                                                          "mine#0/C"]
+    jobs = load_workload(f"{net}:2,gemm_example")
+    assert len(jobs) == 7 and jobs[-1].name == "gemm_example#0/BLAS"
+    out = tmp_path / "o"
+    assert main(["schedule", str(net), "--cores", "magma3", "--dram-bw", "1", "--budget", "50",
+                 "--out", str(out), "--no-plot", "--quiet"]) == 0
