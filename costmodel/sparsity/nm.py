@@ -10,6 +10,7 @@ model and its validation.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from functools import lru_cache
@@ -284,6 +285,60 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
                                                                             sd[row])
 
 
+#: per kind of spatial step, ``(steps, dense step time, expected sparse step time)``, by the
+#: argument columns of one unit class (see :func:`_spatial_terms`)
+_nm_terms: dict[tuple, tuple] = {}
+
+
+def _spatial_terms(t1, o1, D1, un, s0, rw, groups, r1, rd1, s1, N, M) -> tuple:
+    """``((steps, dense time, expected sparse time), ...)`` of the step kinds of one unit
+    class whose units lie along the N:M axis (the spatial case of :func:`nm_compute_ratio`):
+    ``groups`` independent draws of ``rw`` rows each per step. Cached: argument rows that
+    differ in other classes or weights share them."""
+    key = (t1, o1, D1, un, s0, rw, float(groups), float(r1), float(rd1), float(s1), N, M)
+    got = _nm_terms.get(key)
+    if got is not None:
+        return got
+    out = []
+    for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M, s0):
+        longest = max(length for _, length in wins)
+        step_dense = max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
+        exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
+                 if o1 == t1 else None)
+        if exact is not None:
+            x, Fp = np.arange(len(exact)), exact ** groups
+        else:                   # windows taken as independent
+            x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
+                              for (a, ln), n in wins.items()])
+        out.append((count, step_dense, _expected_cycles(x, Fp, r1, s1)))
+    if len(_nm_terms) >= CACHE_SIZE:
+        _nm_terms.clear()
+    _nm_terms[key] = got = tuple(out)
+    return got
+
+
+def _unique_rows(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique`` of the rows of ``flat`` ``[B, k]`` as raw bytes (void), with the inverse:
+    the rows are first told apart by a random projection, sorted as floats, and only the
+    distinct ones sorted as bytes; where two different rows project alike (checked on the
+    bits), every row is sorted as bytes."""
+    void = np.dtype((np.void, flat.shape[1] * 8))
+    h = (flat * _projection(flat.shape[1])).sum(axis=1)     # no BLAS: its threads spin
+    _, rep, hinv = np.unique(h, return_index=True, return_inverse=True)
+    hinv = hinv.ravel()
+    bits = flat.view(np.int64)
+    if len(rep) < len(flat) and not (bits == bits[rep[hinv]]).all():
+        return np.unique(flat.view(void).ravel(), return_inverse=True)
+    ukeys, uinv = np.unique(flat[rep].view(void).ravel(), return_inverse=True)
+    return ukeys, uinv.ravel()[hinv]
+
+
+@lru_cache(maxsize=64)
+def _projection(k: int) -> np.ndarray:
+    """Fixed random weights of :func:`_unique_rows`' projection of ``k`` columns."""
+    return np.random.default_rng(k).uniform(0.5, 1.5, k)
+
+
 def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, start=0,
                      parts: bool = False):
     """Sparse over dense compute time under an N:M structure, walking the windows the mapping
@@ -311,9 +366,7 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, sta
     flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols[:-1]]
                           + [cl.reshape(B, -1),
                              np.broadcast_to(np.atleast_1d(cols[-1]), (B,))[:, None]], axis=1)
-    flat = np.ascontiguousarray(flat)
-    void = np.dtype((np.void, flat.shape[1] * 8))
-    ukeys, inv = np.unique(flat.view(void).ravel(), return_inverse=True)
+    ukeys, inv = _unique_rows(np.ascontiguousarray(flat))
     keys = ukeys.view(np.float64).reshape(len(ukeys), -1)
     got = np.array([_nm_cache.get((N, M, k.tobytes()), (np.nan, np.nan)) for k in ukeys],
                    dtype=np.float64).reshape(-1, 2)
@@ -328,22 +381,15 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, sta
         t1, o1, D1 = (int(v) for v in keys[j, :3])
         un = int(keys[j, 4])
         r1, rd1, s1 = keys[j, 5:8]
+        s0 = int(keys[j, -1])
         for c in range(C):
             rw, groups, _, _, w = keys[j, 8 + CLASS_COLS * c: 8 + CLASS_COLS * (c + 1)]
             if w <= 0:
                 continue
-            rw = int(rw)
-            for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M, int(keys[j, -1])):
-                longest = max(length for _, length in wins)
-                dense[j] += w * count * max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
-                exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
-                         if o1 == t1 else None)
-                if exact is not None:
-                    x, Fp = np.arange(len(exact)), exact ** groups
-                else:                   # windows taken as independent
-                    x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
-                                      for (a, ln), n in wins.items()])
-                sparse[j] += w * count * _expected_cycles(x, Fp, r1, s1)
+            for count, step_dense, step_sparse in _spatial_terms(t1, o1, D1, un, s0, int(rw),
+                                                                 groups, r1, rd1, s1, N, M):
+                dense[j] += w * count * step_dense
+                sparse[j] += w * count * step_sparse
     vals[miss] = sparse[miss] / dense[miss]
     dense_of[miss] = dense[miss]
     if len(_nm_cache) + len(miss) > CACHE_SIZE:
@@ -449,6 +495,39 @@ def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, 
     return out
 
 
+#: the programme's state after a chain's first groups: ids of the prefixes (by parent id
+#: and the group's segments and open ends), the states by id, and the bytes they hold
+_prefix_ids: dict[tuple, int] = {}
+_prefix_states: dict[int, tuple[np.ndarray, bool]] = {}
+_prefix_bytes = 0
+_prefix_count = itertools.count()
+#: bytes of programme states kept (then the prefix cache starts over)
+PREFIX_BYTES = 1 << 26
+
+
+def _prefix_node(parent: int | None, step: tuple) -> int:
+    """Id of the chain prefix ``parent`` followed by the group ``step`` (ids are never
+    reused, so an id names one prefix even across a clearing)."""
+    key = (parent, step)
+    node = _prefix_ids.get(key)
+    if node is None:
+        node = _prefix_ids[key] = next(_prefix_count)
+    return node
+
+
+def _keep_prefix(node: int, state: np.ndarray, open_unit: bool) -> None:
+    """Keep the programme's state after the groups of prefix ``node``: chains that start
+    alike (the same start, unit length and rows, more or fewer units) resume from it."""
+    global _prefix_bytes
+    if _prefix_bytes + state.nbytes > PREFIX_BYTES or len(_prefix_ids) > CACHE_SIZE:
+        _prefix_ids.clear()
+        _prefix_states.clear()
+        _prefix_bytes = 0
+    state.flags.writeable = False
+    _prefix_states[node] = (state, open_unit)
+    _prefix_bytes += state.nbytes
+
+
 def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndarray | None:
     """CDF of the largest kept count among abutting unit windows of ``lengths`` from
     ``start`` (``0 <= start < M``) over ``rows`` rows, where only the chain's ends may meet
@@ -463,6 +542,7 @@ def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndar
     state = np.ones((K, 1))                            # no unit open yet: c = 0
     open_unit = False
     out = None
+    node = _prefix_node(None, (K, rows, N, M))
     for g in range(start // M, -(-bounds[-1] // M)):
         lo, hi = g * M, (g + 1) * M
         segs, ends = [], []                            # per segment: length, closes here?
@@ -472,10 +552,16 @@ def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndar
             if a < b:
                 segs.append(b - a)
                 ends.append(bounds[u + 1] <= hi)
+        first_in, last_out = open_unit, not ends[-1]
+        node = _prefix_node(node, (tuple(segs), first_in, last_out))
+        known = _prefix_states.get(node)
+        if known is not None:                          # the same groups so far: resume
+            state, open_unit = known
+            continue
         if len(segs) == 1 and not ends[0] and open_unit and segs[0] == M:
             state = np.concatenate([np.zeros((K, rows * N)), state], axis=1)[:, :K]
+            _keep_prefix(node, state, open_unit)
             continue                                   # a whole group inside one unit
-        first_in, last_out = open_unit, not ends[-1]
         law = _group_step(tuple(segs), first_in, last_out, rows, N, M)
         if law is None:
             break
@@ -494,6 +580,7 @@ def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndar
             new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
         state = new[:, :K] if last_out else new.sum(axis=1, keepdims=True)
         open_unit = last_out
+        _keep_prefix(node, state, open_unit)
     else:
         c = np.arange(state.shape[1])[None, :]
         out = np.minimum((state * (c <= ks)).sum(axis=1), 1.0)
@@ -534,6 +621,9 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
 
 def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
-    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps):
+    global _prefix_bytes
+    for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
+              _prefix_states):
         c.clear()
+    _prefix_bytes = 0
     _partial_row_pmf.cache_clear()
