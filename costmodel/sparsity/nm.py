@@ -528,6 +528,38 @@ def _keep_prefix(node: int, state: np.ndarray, open_unit: bool) -> None:
     _prefix_bytes += state.nbytes
 
 
+#: :func:`_step_plan`'s tables by group step, ``K`` and state width, and the bytes they hold
+_plans: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_plan_bytes = 0
+#: bytes of step plans kept (then the plans start over)
+PLAN_BYTES = 1 << 26
+
+
+def _step_plan(key: tuple, law, K: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(at, weight)`` ``[K, T]`` of one programme step of :func:`_chain_cdf` with a unit
+    open on entry, the triples in the order of their outgoing count: the entry of the
+    state's cumulative table ``[K, W]`` (flat) where the closed units hold at most ``k -
+    x_in`` (the open unit closes with ``x_in``), and the triple's probability where it can
+    end below ``k`` (``x_in <= k`` and the largest complete unit at most ``k``), else 0.
+    Cached: the step recurs along a chain and between chains."""
+    global _plan_bytes
+    key = key + (K, W)
+    got = _plans.get(key)
+    if got is not None:
+        return got
+    trip, pq, order = law[:3]
+    ks = np.arange(K)[:, None]
+    idx = ks - trip[order, 0][None, :]
+    at = ks * W + np.clip(idx, 0, W - 1)
+    weight = np.where((idx >= 0) & (trip[order, 1][None, :] <= ks), pq[order][None, :], 0.0)
+    if _plan_bytes + at.nbytes + weight.nbytes > PLAN_BYTES:
+        _plans.clear()
+        _plan_bytes = 0
+    _plans[key] = got = (at, weight)
+    _plan_bytes += at.nbytes + weight.nbytes
+    return got
+
+
 def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndarray | None:
     """CDF of the largest kept count among abutting unit windows of ``lengths`` from
     ``start`` (``0 <= start < M``) over ``rows`` rows, where only the chain's ends may meet
@@ -573,11 +605,10 @@ def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndar
             if K * len(trip) > STEP_WORK:
                 break
             cs = np.cumsum(state, axis=1)          # P(closed <= k, open <= x)
-            idx = ks - trip[None, :, 0]            # the open unit closes: c <= k - x_in
-            closed = np.where(idx >= 0, cs[ks, np.clip(idx, 0, cs.shape[1] - 1)], 0.0)
-            w = closed * pq[None, :] * (trip[None, :, 1] <= ks)
+            at, weight = _step_plan((tuple(segs), first_in, last_out, rows, N, M), law, K,
+                                    cs.shape[1])
             new = np.zeros((K, Xo))
-            new[:, xs] = np.add.reduceat(w[:, order], first, axis=1)
+            new[:, xs] = np.add.reduceat(np.take(cs, at) * weight, first, axis=1)
         state = new[:, :K] if last_out else new.sum(axis=1, keepdims=True)
         open_unit = last_out
         _keep_prefix(node, state, open_unit)
@@ -621,9 +652,9 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
 
 def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
-    global _prefix_bytes
+    global _prefix_bytes, _plan_bytes
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
-              _prefix_states):
+              _prefix_states, _plans):
         c.clear()
-    _prefix_bytes = 0
+    _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
