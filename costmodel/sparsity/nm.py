@@ -288,6 +288,11 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
 #: per kind of spatial step, ``(steps, dense step time, expected sparse step time)``, by the
 #: argument columns of one unit class (see :func:`_spatial_terms`)
 _nm_terms: dict[tuple, tuple] = {}
+#: :func:`_nm_steps` of a spatial axis (windows as ordered items), by its arguments
+_nm_kinds: dict[tuple, list] = {}
+#: expected step time of one spatial step kind, by its step (``(fold, t)`` where the units
+#: abut, else its windows) and ``(rows, draws, r, r_dense, simd, N, M)``
+_nm_step_e: dict[tuple, float] = {}
 
 
 def _spatial_terms(t1, o1, D1, un, s0, rw, groups, r1, rd1, s1, N, M) -> tuple:
@@ -300,17 +305,31 @@ def _spatial_terms(t1, o1, D1, un, s0, rw, groups, r1, rd1, s1, N, M) -> tuple:
     if got is not None:
         return got
     out = []
-    for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M, s0):
-        longest = max(length for _, length in wins)
+    steps_key = (t1, o1, D1, un, M, s0)
+    kinds = _nm_kinds.get(steps_key)
+    if kinds is None:
+        if len(_nm_kinds) >= CACHE_SIZE:
+            _nm_kinds.clear()
+        kinds = _nm_kinds[steps_key] = [(count, tuple(wins.items()), fold) for count, wins, fold
+                                        in _nm_steps(t1, o1, D1, True, un, M, s0)]
+    for count, wins, fold in kinds:
+        longest = max(length for (_, length), _ in wins)
         step_dense = max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
-        exact = (nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M)
-                 if o1 == t1 else None)
-        if exact is not None:
-            x, Fp = np.arange(len(exact)), exact ** groups
-        else:                   # windows taken as independent
-            x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
-                              for (a, ln), n in wins.items()])
-        out.append((count, step_dense, _expected_cycles(x, Fp, r1, s1)))
+        exact = o1 == t1
+        ekey = ((fold, t1) if exact else wins) + key[5:]
+        e = _nm_step_e.get(ekey)
+        if e is None:
+            F = nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M) if exact else None
+            if F is not None:
+                x, Fp = np.arange(len(F)), F ** groups
+            else:                   # windows taken as independent
+                x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
+                                  for (a, ln), n in wins])
+            e = _expected_cycles(x, Fp, r1, s1)
+            if len(_nm_step_e) >= CACHE_SIZE:
+                _nm_step_e.clear()
+            _nm_step_e[ekey] = e
+        out.append((count, step_dense, e))
     if len(_nm_terms) >= CACHE_SIZE:
         _nm_terms.clear()
     _nm_terms[key] = got = tuple(out)
@@ -654,7 +673,7 @@ def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
     global _prefix_bytes, _plan_bytes
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
-              _prefix_states, _plans):
+              _prefix_states, _plans, _nm_kinds, _nm_step_e):
         c.clear()
     _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
