@@ -53,7 +53,11 @@ def add_parser(sub) -> None:
                    "spent (checked between batches)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--cost-model", default="maestro", choices=("maestro", "physical"),
-                   help="job table: maestro (MAGMA's formulas, default) or physical")
+                   help="job table: maestro (default; MAGMA's formulas: MAESTRO's runtime, "
+                   "demand = L2 footprint / 2 / (runtime - 1)) or physical (latency = the "
+                   "physical model's runtime with the core's own off-chip port unbounded, "
+                   "demand = its DRAM traffic with reuse / that latency, energy with DRAM "
+                   "energy; DRAM stalls then come only from sharing --dram-bw)")
     p.add_argument("--out", required=True, help="output directory (created if missing)")
     p.add_argument("--no-plot", action="store_true", help="skip the Gantt chart")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")

@@ -5,10 +5,19 @@ With MAGMA's formulas a job's demand is ``l2_size / 2 / (runtime - 1)`` elements
 under MAGMA's MAESTRO options, and a flexible setting picks, per job and core, the
 fastest cluster size among MAGMA's candidates (the divisors of C on ``dla`` cores, 2 ..
 X - S + 1 on ``shi`` cores; capped by L2 at 2 MiB), as MAGMA does.
+
+With the ``physical`` cost model the evaluator's bandwidth sharing is the only place DRAM
+bandwidth limits a job: the latency is the physical model's runtime with the core's own
+off-chip port unbounded (on-chip time, plus the core's DRAM latency), the demand is the
+job's DRAM traffic with reuse (reads, partial-sum read-backs and writes) over that latency,
+so ``latency x demand`` is exactly the data it moves, and the energy includes DRAM energy.
+A port limit inside the latency as well would count every stall twice, and at the core's
+own bandwidth rather than ``--dram-bw``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 
@@ -25,6 +34,7 @@ from .workload import Job
 #: results the MAESTRO binary cannot produce (it aborts): the job does not fit that core
 FATAL = ERR_PES | ERR_UNIQUE_ZERO | ERR_ZERO_COMPUTE
 MAX_L2 = 2 * 1024 * 1024  #: MAGMA's L2 cap for the cluster sizes it tries
+UNBOUNDED_BW = 2**31 - 1  #: a core's own off-chip port under ``physical`` (never stalls)
 _HAS_COST_MODEL = "cost_model" in inspect.signature(evaluate_batch).parameters
 
 
@@ -58,25 +68,61 @@ def demand(l2_size: np.ndarray, runtime: np.ndarray) -> np.ndarray:
         return l2 / 2 / np.maximum(rt - 1, 1e-300)
 
 
-def _hw_batch(cores: list[Core]) -> dict:
-    hws = [c.hw() for c in cores]
+def physical_demand(dram_traffic: np.ndarray, runtime: np.ndarray) -> np.ndarray:
+    """Required off-chip bandwidth under ``physical``: DRAM elements moved (reads and writes,
+    with reuse) per cycle of the job's unstalled runtime."""
+    tr = np.asarray(dram_traffic, dtype=np.float64)
+    rt = np.asarray(runtime, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tr / np.maximum(rt, 1e-300)
+
+
+def cost_layer(layer, cost_model: str):
+    """The layer as the job table evaluates it. Under ``physical`` a depthwise layer's K is
+    set to 1: no tensor of a depthwise layer has K (MAESTRO's MACs and traffic ignore it),
+    but the physical model's busiest-PE floor (``costmodel.busiest_pe``) multiplies it in,
+    which makes MAGMA's depthwise rows (K != 1) K times slower than their MACs."""
+    if cost_model != "physical" or layer.type != "DSCONV" or layer.dims.get("K", 1) == 1:
+        return layer
+    return dataclasses.replace(layer, dims={**layer.dims, "K": 1})
+
+
+def table_hardware(core: Core, cost_model: str):
+    """The hardware a job-table entry is evaluated on: the core's, with its own off-chip port
+    unbounded under ``physical`` (the schedule evaluator shares ``--dram-bw``)."""
+    hw = core.hw()
+    if cost_model == "physical":
+        hw = dataclasses.replace(hw, offchip_bw=UNBOUNDED_BW)
+    return hw
+
+
+def _hw_batch(cores: list[Core], cost_model: str = "maestro") -> dict:
+    hws = [table_hardware(c, cost_model) for c in cores]
     keys = ("num_pes", "noc_bw", "noc_latency", "offchip_bw", "simd_lanes")
+    if cost_model == "physical":  # the DRAM level reads the L2 size and the DRAM latency
+        keys += ("l2_size", "offchip_latency")
     return {k: np.array([getattr(h, k) for h in hws], dtype=np.int64) for k in keys}
 
 
 def _evaluate(job: Job, cores: list[Core], clusters: list[int], cost_model: str):
     """One batched cost-model call: ``job`` on each (core, cluster) pair."""
-    d = job.layer.full_dims()
-    dfs = [template_dataflow(c.style, job.layer.type, d["R"], d["S"], k)
+    layer = cost_layer(job.layer, cost_model)
+    d = layer.full_dims()
+    dfs = [template_dataflow(c.style, layer.type, d["R"], d["S"], k)
            for c, k in zip(cores, clusters, strict=True)]
     sizes = np.array([[x.size for x in df.directives] for df in dfs], dtype=np.int64)
     offs = np.array([[x.size if x.kind == "C" else x.offset for x in df.directives]
                      for df in dfs], dtype=np.int64)
     kw = {"cost_model": cost_model} if _HAS_COST_MODEL else {}
-    rep = evaluate_batch(job.layer, dfs[0].structure, sizes, offs, _hw_batch(cores), **kw)
+    rep = evaluate_batch(layer, dfs[0].structure, sizes, offs, _hw_batch(cores, cost_model),
+                         **kw)
     fatal = (rep["flags"] & FATAL) != 0
     lat = np.where(fatal, np.inf, rep["runtime"].astype(np.float64))
-    return lat, demand(rep["l2_size"], rep["runtime"]), rep["energy_nj"], rep["l2_size"]
+    if cost_model == "physical":
+        bw = physical_demand(rep["dram_read"] + rep["dram_write"], rep["runtime"])
+    else:
+        bw = demand(rep["l2_size"], rep["runtime"])
+    return lat, bw, rep["energy_nj"], rep["l2_size"]
 
 
 def _candidates(job: Job, core: Core, flexible: bool) -> list[int]:

@@ -5,8 +5,10 @@ small budget; the tuned entry replaces the template's where it is faster once ba
 counted: its duration ``max(latency, latency x demand / share)`` is shorter, ``share`` being
 one core's even share of the off-chip bandwidth. (Latency alone is not enough: a faster
 mapping that moves more data lengthens the other cores' jobs through bandwidth sharing.)
-A core is thus no longer tied to one dataflow style. Demand uses the template table's
-formula, and the tuner scores mappings with the table's cost model.
+A core is thus no longer tied to one dataflow style. Latency and demand are defined as in
+the template table (:mod:`.job_table`; under ``physical``: the core's own off-chip port
+unbounded, demand = DRAM traffic / latency), and the tuner scores mappings with the table's
+cost model.
 
 The even-share test cannot see the schedule: on a link that is saturated part of the time,
 a tuned entry that is quicker at an even share but moves more data lengthens the jobs that
@@ -27,7 +29,7 @@ from mapper.tuning.settings import TuneSettings
 from mapper.tuning.tuner import tune_layer
 
 from .evaluator import energies, simulate
-from .job_table import JobTable, demand
+from .job_table import JobTable, cost_layer, demand, physical_demand, table_hardware
 from .problem import Problem, SearchResult, run_search
 from .registry import DEFAULT_STRATEGY, make_strategy
 
@@ -37,11 +39,15 @@ def tuned_entry(layer, core, budget: int, seed: int, time_limit: float | None = 
     """(latency, demand, energy) of the best mapping the tuner finds for ``layer`` on ``core``."""
     settings = TuneSettings(budget=budget, seed=seed, jobs=1, islands=1, time_limit=time_limit,
                             cost_model=cost_model)
-    res = tune_layer(layer, core.hw(), settings, seed=seed)
-    if res.report is None or not res.report.valid:
+    res = tune_layer(cost_layer(layer, cost_model), table_hardware(core, cost_model), settings,
+                     seed=seed)
+    rep = res.report
+    if rep is None or not rep.valid:
         return np.inf, np.inf, np.inf
-    rt = float(res.report.runtime)
-    return rt, float(demand(res.report.l2_size, rt)), float(res.report.energy_nj)
+    rt = float(rep.runtime)
+    bw = (physical_demand(rep.dram_read + rep.dram_write, rt) if cost_model == "physical"
+          else demand(rep.l2_size, rt))
+    return rt, float(bw), float(rep.energy_nj)
 
 
 def tune_job_table(table: JobTable, budget: int, dram_bw: float | None = None,
