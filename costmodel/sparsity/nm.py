@@ -396,16 +396,17 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, sta
     temporal = miss[keys[miss, 3] == 0]
     if len(temporal):
         _single_window_steps(keys, temporal, N, M, C, dense, sparse)
-    for j in miss[keys[miss, 3] != 0]:       # spatial units along the N:M axis
-        t1, o1, D1 = (int(v) for v in keys[j, :3])
-        un = int(keys[j, 4])
-        r1, rd1, s1 = keys[j, 5:8]
-        s0 = int(keys[j, -1])
-        for c in range(C):
-            rw, groups, _, _, w = keys[j, 8 + CLASS_COLS * c: 8 + CLASS_COLS * (c + 1)]
-            if w <= 0:
-                continue
-            for count, step_dense, step_sparse in _spatial_terms(t1, o1, D1, un, s0, int(rw),
+    spread = miss[keys[miss, 3] != 0]          # spatial units along the N:M axis
+    if len(spread):
+        cls = keys[spread, 8:8 + CLASS_COLS * C].reshape(len(spread), C, CLASS_COLS)
+        jj, cc = np.nonzero(~(cls[:, :, 4] <= 0))
+        at = keys[spread[jj]]
+        ints = at[:, [0, 1, 2, 4, -1]].astype(np.int64).tolist()
+        rws = cls[jj, cc, 0].astype(np.int64).tolist()
+        for j, (t1, o1, D1, un, s0), rw, groups, w, r1, rd1, s1 in zip(
+                spread[jj].tolist(), ints, rws, cls[jj, cc, 1], cls[jj, cc, 4], at[:, 5],
+                at[:, 6], at[:, 7]):
+            for count, step_dense, step_sparse in _spatial_terms(t1, o1, D1, un, s0, rw,
                                                                  groups, r1, rd1, s1, N, M):
                 dense[j] += w * count * step_dense
                 sparse[j] += w * count * step_sparse
