@@ -206,6 +206,11 @@ def _expected_cycles(x, F, r, simd) -> float:
     return float((step_cycles(x, r, simd) * np.diff(F, prepend=0.0)).sum())
 
 
+#: expected step time of a single-window step with a unit on an edge tile, by its split
+#: groups, rows and draws, ``r``, SIMD and the N:M structure
+_nm_edge: dict[tuple, float] = {}
+
+
 def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> None:
     """Add the dense and expected sparse step times of argument rows ``keys[rows_]`` whose
     units each take one window per step (the N:M axis is not spatial) to ``dense`` and
@@ -274,15 +279,26 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
                                   sd[row, None])
                 np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
         edge = np.flatnonzero(n_e[sel_live] != 0)   # a unit of the step on an edge tile
-        Fe = _split_cdfs([(int(head[i]), int(tail[i]), int(rw_e[i])) for i in sel_live[edge]],
+        if not len(edge):
+            continue
+        es = sel_live[edge]
+        er = case_row[es]
+        ekeys = list(zip(*(a.tolist() for a in (head[es], tail[es], whole[es], rw[es],
+                                                n_main[es], rw_e[es], n_e[es], r[er], sd[er])),
+                         [(N, M)] * len(es)))
+        todo = [k for k, key in enumerate(ekeys) if key not in _nm_edge]
+        Fe = _split_cdfs([(int(head[es[k]]), int(tail[es[k]]), int(rw_e[es[k]])) for k in todo],
                          N, M)
-        for i, (lo_edge, F_edge) in zip(edge, Fe):
-            sel = sel_live[i]
+        if len(_nm_edge) + len(todo) > CACHE_SIZE:
+            _nm_edge.clear()
+        for k, (lo_edge, F_edge) in zip(todo, Fe):
+            i, sel = edge[k], es[k]
             row = case_row[sel]
             x, Fm = _max_law([(base[sel], F[sinv[i]], n_main[sel]),
                               (whole[sel] * N * rw_e[sel] + lo_edge, F_edge, n_e[sel])])
-            sparse[rows_[row]] += w[sel] * case_cnt[sel] * _expected_cycles(x, Fm, r[row],
-                                                                            sd[row])
+            _nm_edge[ekeys[k]] = _expected_cycles(x, Fm, r[row], sd[row])
+        for sel, key in zip(es, ekeys):
+            sparse[rows_[case_row[sel]]] += w[sel] * case_cnt[sel] * _nm_edge[key]
 
 
 #: per kind of spatial step, ``(steps, dense step time, expected sparse step time)``, by the
@@ -674,7 +690,7 @@ def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
     global _prefix_bytes, _plan_bytes
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
-              _prefix_states, _plans, _nm_kinds, _nm_step_e):
+              _prefix_states, _plans, _nm_kinds, _nm_step_e, _nm_edge):
         c.clear()
     _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
