@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layer import Layer
+from .layer import Layer, tensor_table
 from .levels import REF_DIMS, Level
 
 
@@ -33,10 +33,14 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
     if not exact.any():
         return np.zeros(B, dtype=np.int64), exact
     full = layer.full_dims()
+    # dims of no tensor (K of a depthwise layer) multiply no MACs: MAESTRO ignores them
+    used = set().union(*tensor_table(layer.type, "N" in layer.dims).tensors())
     whole = 1
     names = []
     for var, size in full.items():
         if var.endswith("'"):  # output rows/columns: counted through Y/X
+            continue
+        if var not in used:
             continue
         if var in ("R", "S"):
             whole *= size

@@ -105,3 +105,20 @@ def test_a_filter_narrower_than_its_stride_is_not_counted():
     assert not exact[0] and macs[0] == 0
     assert not evaluate(layer, HW, df).flags & ERR_BUSIEST_PE
 
+
+
+def test_a_dim_of_no_tensor_multiplies_no_macs():
+    """A depthwise layer's K belongs to no tensor (MAGMA's instance rows carry K = 32 on
+    them): PE 0's count, the check and the physical floor are those of K = 1."""
+    dims = dict(K=1, C=96, R=3, S=3, Y=30, X=30)
+    one = Layer("dw", "DSCONV", dims)
+    many = Layer("dw", "DSCONV", {**dims, "K": 32})
+    df = parse_dataflow("SpatialMap(1,1) C; TemporalMap(3,3) R; TemporalMap(3,3) S; "
+                        "TemporalMap(5,3) Y; TemporalMap(30,28) X")
+    m1, e1 = busiest_pe_macs(one, levels_of(one, df))
+    m32, e32 = busiest_pe_macs(many, levels_of(many, df))
+    assert e1[0] and e32[0] and m1[0] == m32[0] == 9 * 28 * 28
+    r1, r32 = evaluate(one, HW, df), evaluate(many, HW, df)
+    assert r32.valid and not r32.flags & ERR_BUSIEST_PE and r32.runtime == r1.runtime
+    p1, p32 = (evaluate(x, HW, df, cost_model="physical") for x in (one, many))
+    assert p32.runtime == p1.runtime
