@@ -671,6 +671,22 @@ def nm_spatial_step_cdf(start: int, t: int, units: int, last: int, rows: int, N:
     255), or a group's step :data:`STEP_WORK`."""
     if (rows * max(t, last) + 1) ** 2 > JOINT_CELLS:
         return None                                    # the programme's table is too large
+    key = (start, t, units, last, rows, N, M)
+    if key in _step_max:
+        return _step_max[key]
+    if len(_step_max) >= CACHE_SIZE:
+        _step_max.clear()
+    _step_max[key] = out = _step_max_cdf(start, t, units, last, rows, N, M)
+    return out
+
+
+#: :func:`nm_spatial_step_cdf` by its arguments
+_step_max: dict[tuple, np.ndarray | None] = {}
+
+
+def _step_max_cdf(start: int, t: int, units: int, last: int, rows: int, N: int,
+                  M: int) -> np.ndarray | None:
+    """:func:`nm_spatial_step_cdf` without its cache."""
     bounds = [start + u * t for u in range(units)] + [start + (units - 1) * t + last]
     cuts = [0] + [u for u in range(1, units) if bounds[u] % M == 0] + [units]
     chains: Counter = Counter()
@@ -690,7 +706,8 @@ def clear_caches() -> None:
     """Forget every cached N:M law and ratio."""
     global _prefix_bytes, _plan_bytes
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
-              _prefix_states, _plans, _nm_kinds, _nm_step_e, _nm_edge):
+              _prefix_states, _plans, _nm_kinds, _nm_step_e, _nm_edge,
+              _step_max):
         c.clear()
     _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
