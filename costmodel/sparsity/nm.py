@@ -211,6 +211,37 @@ def _expected_cycles(x, F, r, simd) -> float:
 _nm_edge: dict[tuple, float] = {}
 
 
+def _edge_expected(b1, F1, n1, b2, F2, n2, r, simd) -> np.ndarray:
+    """``E[step_cycles(max)]`` per case of the largest of ``n1`` draws from the CDF ``F1``
+    over counts from ``b1`` and ``n2`` from ``F2`` from ``b2`` (:func:`_max_law` then
+    :func:`_expected_cycles`, case by case): the cases with the same count range length and
+    draws are taken together, element for element as one case alone."""
+    b1, b2 = b1.astype(np.int64), b2.astype(np.int64)
+    len1 = np.array([len(f) for f in F1])
+    len2 = np.array([len(f) for f in F2])
+    lo = np.minimum(b1, b2)
+    L = np.maximum(b1 + len1, b2 + len2) - lo
+    flat = np.concatenate(F1 + F2)
+    off1 = np.cumsum(len1) - len1
+    off2 = len1.sum() + np.cumsum(len2) - len2
+    whole_r = (r % 1.0) == 0
+    groups: dict[tuple, list] = {}
+    for k, key in enumerate(zip(L.tolist(), n1.tolist(), n2.tolist(), whole_r.tolist())):
+        groups.setdefault(key, []).append(k)
+    out = np.empty(len(b1))
+    for (width, _, _, _), ks in groups.items():
+        ks = np.array(ks)
+        x = lo[ks, None] + np.arange(width)[None, :]
+        prod = np.ones((len(ks), width))
+        for b, ln, off, n in ((b1, len1, off1, n1), (b2, len2, off2, n2)):
+            if n[ks[0]]:
+                at = off[ks, None] + np.clip(x - b[ks, None], 0, ln[ks, None] - 1)
+                prod = prod * np.where(x < b[ks, None], 0.0, flat[at]) ** n[ks[0]]
+        out[ks] = (step_cycles(x, r[ks, None], simd[ks, None])
+                   * np.diff(prod, axis=1, prepend=0.0)).sum(axis=1)
+    return out
+
+
 def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> None:
     """Add the dense and expected sparse step times of argument rows ``keys[rows_]`` whose
     units each take one window per step (the N:M axis is not spatial) to ``dense`` and
@@ -291,12 +322,14 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
                          N, M)
         if len(_nm_edge) + len(todo) > CACHE_SIZE:
             _nm_edge.clear()
-        for k, (lo_edge, F_edge) in zip(todo, Fe):
-            i, sel = edge[k], es[k]
+        if todo:
+            sel = es[todo]
             row = case_row[sel]
-            x, Fm = _max_law([(base[sel], F[sinv[i]], n_main[sel]),
-                              (whole[sel] * N * rw_e[sel] + lo_edge, F_edge, n_e[sel])])
-            _nm_edge[ekeys[k]] = _expected_cycles(x, Fm, r[row], sd[row])
+            e = _edge_expected(base[sel], [F[j] for j in sinv[edge[todo]]], n_main[sel],
+                               whole[sel] * N * rw_e[sel] + np.array([lo for lo, _ in Fe]),
+                               [f for _, f in Fe], n_e[sel], r[row], sd[row])
+            for k, v in zip(todo, e.tolist()):
+                _nm_edge[ekeys[k]] = v
         for sel, key in zip(es, ekeys):
             sparse[rows_[case_row[sel]]] += w[sel] * case_cnt[sel] * _nm_edge[key]
 
