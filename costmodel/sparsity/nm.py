@@ -192,18 +192,22 @@ def _max_law(parts) -> tuple[np.ndarray, np.ndarray]:
     """``(counts, CDF)`` of the largest of independent draws: ``parts`` lists ``(base, CDF,
     draws)``, each CDF over counts from its ``base`` (0 below it, 1 past its end)."""
     lo = int(min(b for b, _, _ in parts))
-    x = np.arange(lo, int(max(b + len(F) for b, F, _ in parts)))
-    prod = np.ones(len(x))
+    hi = int(max(b + len(F) for b, F, _ in parts))
+    prod = np.ones(hi - lo)
     for b, F, n in parts:
         if n:
-            b = int(b)
-            prod = prod * np.where(x < b, 0.0, F[np.clip(x - b, 0, len(F) - 1)]) ** n
-    return x, prod
+            b = int(b)                  # F over [b, b + len(F)), 0 before, its end after
+            law = np.concatenate((np.zeros(b - lo), F, np.full(hi - b - len(F), F[-1])))
+            prod = prod * law ** n
+    return np.arange(lo, hi), prod
 
 
 def _expected_cycles(x, F, r, simd) -> float:
     """``E[step_cycles(X)]`` for a CDF ``F`` over the counts ``x``."""
-    return float((step_cycles(x, r, simd) * np.diff(F, prepend=0.0)).sum())
+    p = np.empty_like(F)
+    p[0] = F[0]
+    np.subtract(F[1:], F[:-1], out=p[1:])
+    return float((step_cycles(x, r, simd) * p).sum())
 
 
 #: expected step time of a single-window step with a unit on an edge tile, by its split
