@@ -395,7 +395,7 @@ def _unique_rows(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct ones sorted as bytes; where two different rows project alike (checked on the
     bits), every row is sorted as bytes."""
     void = np.dtype((np.void, flat.shape[1] * 8))
-    h = (flat * _projection(flat.shape[1])).sum(axis=1)     # no BLAS: its threads spin
+    h = np.einsum("ij,j->i", flat, _projection(flat.shape[1]))   # no BLAS: its threads spin
     _, rep, hinv = np.unique(h, return_index=True, return_inverse=True)
     hinv = hinv.ravel()
     bits = flat.view(np.int64)
@@ -435,10 +435,12 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, sta
     cols = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in
                                  (t, o, D, spatial, units, r, r_dense, simd, start)))
     B = len(cl)
-    flat = np.concatenate([np.broadcast_to(np.atleast_1d(c), (B,))[:, None] for c in cols[:-1]]
-                          + [cl.reshape(B, -1),
-                             np.broadcast_to(np.atleast_1d(cols[-1]), (B,))[:, None]], axis=1)
-    ukeys, inv = _unique_rows(np.ascontiguousarray(flat))
+    flat = np.empty((B, 9 + CLASS_COLS * C))
+    for i, c in enumerate(cols[:-1]):
+        flat[:, i] = c
+    flat[:, 8:-1] = cl.reshape(B, -1)
+    flat[:, -1] = cols[-1]
+    ukeys, inv = _unique_rows(flat)
     keys = ukeys.view(np.float64).reshape(len(ukeys), -1)
     got = np.array([_nm_cache.get((N, M, k.tobytes()), (np.nan, np.nan)) for k in ukeys],
                    dtype=np.float64).reshape(-1, 2)
