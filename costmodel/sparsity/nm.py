@@ -181,7 +181,7 @@ def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
     Fp = np.exp(P * np.log(np.clip(F, 1e-300, 1.0)))
     L = F.shape[1]
     return (step_cycles(base + np.arange(L)[None, :], r, simd)
-            * np.diff(Fp, axis=1, prepend=0.0)).sum(axis=1)
+            * _steps_of(Fp)).sum(axis=1)
 
 
 #: columns of one unit class in :func:`nm_compute_ratio`'s argument rows
@@ -204,10 +204,15 @@ def _max_law(parts) -> tuple[np.ndarray, np.ndarray]:
 
 def _expected_cycles(x, F, r, simd) -> float:
     """``E[step_cycles(X)]`` for a CDF ``F`` over the counts ``x``."""
+    return float((step_cycles(x, r, simd) * _steps_of(F)).sum())
+
+
+def _steps_of(F: np.ndarray) -> np.ndarray:
+    """Probabilities of a CDF's counts along its last axis (``np.diff`` with 0 prepended)."""
     p = np.empty_like(F)
-    p[0] = F[0]
-    np.subtract(F[1:], F[:-1], out=p[1:])
-    return float((step_cycles(x, r, simd) * p).sum())
+    p[..., 0] = F[..., 0]
+    np.subtract(F[..., 1:], F[..., :-1], out=p[..., 1:])
+    return p
 
 
 #: expected step time of a single-window step with a unit on an edge tile, by its split
@@ -242,7 +247,7 @@ def _edge_expected(b1, F1, n1, b2, F2, n2, r, simd) -> np.ndarray:
                 at = off[ks, None] + np.clip(x - b[ks, None], 0, ln[ks, None] - 1)
                 prod = prod * np.where(x < b[ks, None], 0.0, flat[at]) ** n[ks[0]]
         out[ks] = (step_cycles(x, r[ks, None], simd[ks, None])
-                   * np.diff(prod, axis=1, prepend=0.0)).sum(axis=1)
+                   * _steps_of(prod)).sum(axis=1)
     return out
 
 
