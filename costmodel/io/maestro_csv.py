@@ -33,7 +33,9 @@ def _g(x: float, digits: int) -> str:
     """C++ ostream formatting of a double (``%g`` with ``digits`` significant digits)."""
     x = float(x)
     if math.isnan(x):
-        return "nan"
+        # MAESTRO's NaNs come from 0/0, whose x86 result has the sign bit set: glibc prints
+        # "-nan" (every NaN in the binary's CSVs is "-nan")
+        return "-nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:.{digits}g}"

@@ -57,6 +57,6 @@ def test_floats_print_like_cpp_ostream(golden):
     assert six[7] == f"{rep.area:.6g}" and six[3] == str(int(rep.runtime))
     zero = replace(rep, energy_nj=0.0, num_macs=0, throughput=0.0)
     vals = row_values("n", zero, 0)
-    assert vals[6] == "nan" and vals[20] == "nan"  # 0/0, as MAESTRO prints it
+    assert vals[6] == "-nan" and vals[20] == "-nan"  # 0/0, as MAESTRO prints it
     inf = replace(rep, energy_nj=0.0)
     assert row_values("n", inf, 0)[20] == "inf" and not math.isinf(rep.energy_nj)
