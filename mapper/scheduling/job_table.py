@@ -25,14 +25,15 @@ import numpy as np
 
 from costmodel.analysis import evaluate_batch
 from costmodel.errors import MaestroInputError
-from costmodel.validity import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
+from costmodel.validity import ERR_OCC_WRAP, ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
 
 from .cores import Core, CoreSetting
 from .templates import template_dataflow
 from .workload import Job
 
-#: results the MAESTRO binary cannot produce (it aborts): the job does not fit that core
-FATAL = ERR_PES | ERR_UNIQUE_ZERO | ERR_ZERO_COMPUTE
+#: results the MAESTRO binary cannot produce (it aborts) or produces from a wrapped 32-bit
+#: occurrence count (a loop case 2^31+ times): the job does not fit that core
+FATAL = ERR_PES | ERR_UNIQUE_ZERO | ERR_ZERO_COMPUTE | ERR_OCC_WRAP
 MAX_L2 = 2 * 1024 * 1024  #: MAGMA's L2 cap for the cluster sizes it tries
 UNBOUNDED_BW = 2**31 - 1  #: a core's own off-chip port under ``physical`` (never stalls)
 _HAS_COST_MODEL = "cost_model" in inspect.signature(evaluate_batch).parameters
