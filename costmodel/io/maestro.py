@@ -67,13 +67,20 @@ def _token_name(name: str, default: str) -> str:
     return f"_{name}" if name.startswith("//") else name
 
 
-def format_mapping(network: Network) -> str:
+def format_mapping(network: Network, *, residency_as_comment: bool = False) -> str:
     """The network as a mapping file that the MAESTRO binary accepts.
 
     Every mapped layer gets its own explicit ``Dataflow`` block (never MAESTRO's shared
     inheritance). Names are made single tokens (separators and braces become ``_``).
     A layer without dataflow after a mapped one cannot be expressed (it would inherit),
     so it raises :class:`MaestroInputError`.
+
+    ``L2Resident(k)`` (the physical model's DRAM-to-L2 level, which MAESTRO rejects) is a
+    directive line, or with ``residency_as_comment`` a ``//`` comment that MAESTRO and our
+    parser skip: for a ``k`` the physical model chose itself (a search result), which it
+    chooses again when the line is absent, so the file runs in MAESTRO and evaluates the
+    same under ``physical``. A user's pinned ``k`` needs the directive. Densities (the
+    sparsity extension) are always written as a block.
     """
     out = [f"Network {_token_name(network.name, 'Network')} {{"]
     mapped_before = None
@@ -97,8 +104,12 @@ def format_mapping(network: Network) -> str:
             mapped_before = layer.name
             out.append("\t\tDataflow {")
             out.extend(f"\t\t\t{d};" for d in layer.dataflow.directives)
-            if layer.dataflow.l2_resident is not None:  # physical-model extension
-                out.append(f"\t\t\tL2Resident({layer.dataflow.l2_resident});")
+            k = layer.dataflow.l2_resident
+            if k is not None and residency_as_comment:
+                out.append(f"\t\t\t// L2Resident({k}); physical model's choice, re-derived "
+                           "when absent")
+            elif k is not None:  # physical-model extension
+                out.append(f"\t\t\tL2Resident({k});")
             out.append("\t\t}")
         out.append("\t}")
     out.append("}")

@@ -108,7 +108,9 @@ def _mapping_text(result: ModelResult, mapped: Network) -> str:
     out = []
     if any(result.count(r) != 1 for r in result.layers):
         out.append(f"// {COUNT_NOTE}")
-    for line in format_mapping(mapped).splitlines():
+    # every L2Resident of a search result is the physical model's own choice: as a comment
+    # the file runs in the MAESTRO binary (format_mapping)
+    for line in format_mapping(mapped, residency_as_comment=True).splitlines():
         if line.strip().startswith("Layer "):
             n = next(counts)
             if n != 1:

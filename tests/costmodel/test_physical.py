@@ -222,6 +222,31 @@ def test_l2_resident_extension_round_trips_and_maestro_names_its_line(tmp_path):
         Network("n", [dataclasses.replace(GEMM, dataflow=plain)]))
 
 
+def test_a_chosen_residency_written_as_a_comment_evaluates_the_same():
+    """A search result's L2Resident is the physical model's own choice: written as a `//`
+    comment the file parses under `maestro` and re-derives the same choice under
+    `physical`."""
+    from costmodel import Network
+    from costmodel.io import parse_dataflow, parse_mapping
+    from costmodel.io.maestro import format_mapping
+
+    hw = _hw(4, l2=10**6)
+    df = parse_dataflow("SpatialMap(1,1) N; TemporalMap(8,8) M; TemporalMap(72,72) K")
+    chosen = evaluate(GEMM, hw, df, cost_model="physical")
+    assert chosen.l2_resident is not None
+    pinned = dataclasses.replace(df, l2_resident=int(chosen.l2_resident))
+    text = format_mapping(Network("n", [dataclasses.replace(GEMM, dataflow=pinned)]),
+                          residency_as_comment=True)
+    assert f"// L2Resident({chosen.l2_resident});" in text
+    assert not [x for x in text.splitlines() if x.strip().startswith("L2Resident")]
+    layer = parse_mapping(text).layers[0]
+    assert layer.dataflow.l2_resident is None
+    evaluate(layer, hw)  # MAESTRO's model accepts it
+    again = evaluate(layer, hw, cost_model="physical")
+    assert (again.runtime, again.energy_nj, again.l2_resident) == \
+        (chosen.runtime, chosen.energy_nj, chosen.l2_resident)
+
+
 def test_l2_resident_in_the_yaml_form(tmp_path):
     from costmodel import Network
     from costmodel.io import load_network, parse_dataflow

@@ -33,6 +33,25 @@ def test_counts_in_mappings_and_totals_explained(tmp_path):
     assert float(rows[0]["area_um2"]) > 0 and float(rows[0]["power_mw"]) > 0  # NoC 64
 
 
+def test_mappings_m_runs_under_maestro_and_reproduces_the_physical_report(tmp_path):
+    """mappings.m of a physical tune has no L2Resident directive (MAESTRO rejects it): the
+    chosen residency is a comment, and the file gives report.csv's runtimes again."""
+    from costmodel.analysis import evaluate
+
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=64, offchip_bw=4)
+    res = _result(hw)
+    write_results(res, tmp_path, plots=False)
+    text = (tmp_path / "mappings.m").read_text()
+    assert "// L2Resident(" in text
+    assert not [x for x in text.splitlines() if x.strip().startswith("L2Resident")]
+    rows = {r["layer"]: r for r in csv.DictReader((tmp_path / "report.csv").open())}
+    for layer in load_mapping(tmp_path / "mappings.m").layers:
+        evaluate(layer, hw)  # parses and runs under MAESTRO's model
+        rep = evaluate(layer, hw, cost_model="physical")
+        assert rep.runtime == int(rows[layer.name]["runtime"])
+        assert rep.l2_resident == int(rows[layer.name]["l2_resident"])
+
+
 def test_area_left_empty_on_an_unconstrained_noc(tmp_path):
     res = _result(Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=81920000,
                            offchip_bw=81920000))
