@@ -353,45 +353,151 @@ _nm_kinds: dict[tuple, list] = {}
 _nm_step_e: dict[tuple, float] = {}
 
 
-def _spatial_terms(t1, o1, D1, un, s0, rw, groups, r1, rd1, s1, N, M) -> tuple:
-    """``((steps, dense time, expected sparse time), ...)`` of the step kinds of one unit
-    class whose units lie along the N:M axis (the spatial case of :func:`nm_compute_ratio`):
-    ``groups`` independent draws of ``rw`` rows each per step. Cached: argument rows that
-    differ in other classes or weights share them."""
-    key = (t1, o1, D1, un, s0, rw, float(groups), float(r1), float(rd1), float(s1), N, M)
-    got = _nm_terms.get(key)
-    if got is not None:
-        return got
-    out = []
-    steps_key = (t1, o1, D1, un, M, s0)
-    kinds = _nm_kinds.get(steps_key)
-    if kinds is None:
-        if len(_nm_kinds) >= CACHE_SIZE:
-            _nm_kinds.clear()
-        kinds = _nm_kinds[steps_key] = [(count, tuple(wins.items()), fold) for count, wins, fold
-                                        in _nm_steps(t1, o1, D1, True, un, M, s0)]
-    for count, wins, fold in kinds:
-        longest = max(length for (_, length), _ in wins)
-        step_dense = max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
-        exact = o1 == t1
-        ekey = ((fold, t1) if exact else wins) + key[5:]
-        e = _nm_step_e.get(ekey)
-        if e is None:
-            F = nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M) if exact else None
-            if F is not None:
-                x, Fp = np.arange(len(F)), F ** groups
-            else:                   # windows taken as independent
-                x, Fp = _max_law([(*_nm_cdfs_for([(a, ln, rw)], N, M)[0], groups * n)
-                                  for (a, ln), n in wins])
-            e = _expected_cycles(x, Fp, r1, s1)
+def _spatial_terms(items, N: int, M: int) -> dict:
+    """``((steps, dense time, expected sparse time), ...)`` of the step kinds of each unit
+    class whose units lie along the N:M axis (the spatial case of :func:`nm_compute_ratio`),
+    by its key ``(t, o, D, units, start, rows, draws, r, r_dense, simd, N, M)``; ``items``
+    maps the keys to compute to ``(draws, r, r_dense, simd)``: ``draws`` independent draws
+    of ``rows`` rows each per step. Cached: argument rows that differ in other classes or
+    weights share them; the step kinds' expected times missing from their cache are computed
+    together (:func:`_step_expectations`)."""
+    out: dict = {}
+    plan: dict = {}
+    known: dict = {}            # expected step times by step key (cached, or to compute)
+    pending: dict = {}          # step key -> (fold, t, windows or None, rows, draws, r, simd)
+    for key, (groups, r1, rd1, s1) in items.items():
+        got = _nm_terms.get(key)
+        if got is not None:
+            out[key] = got
+            continue
+        t1, o1, D1, un, s0, rw = key[:6]
+        steps_key = (t1, o1, D1, un, M, s0)
+        kinds = _nm_kinds.get(steps_key)
+        if kinds is None:
+            if len(_nm_kinds) >= CACHE_SIZE:
+                _nm_kinds.clear()
+            kinds = _nm_kinds[steps_key] = [(count, tuple(wins.items()), fold)
+                                            for count, wins, fold
+                                            in _nm_steps(t1, o1, D1, True, un, M, s0)]
+        terms = []
+        for count, wins, fold in kinds:
+            longest = max(length for (_, length), _ in wins)
+            step_dense = max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
+            exact = o1 == t1
+            ekey = ((fold, t1) if exact else wins) + key[5:]
+            if ekey not in known:
+                e = _nm_step_e.get(ekey)
+                if e is None:
+                    pending[ekey] = (fold, t1, exact, wins, rw, groups, r1, s1)
+                known[ekey] = e
+            terms.append((count, step_dense, ekey))
+        plan[key] = terms
+    if pending:
+        for ekey, e in zip(pending, _step_expectations(list(pending.values()), N, M)):
+            known[ekey] = e
             if len(_nm_step_e) >= CACHE_SIZE:
                 _nm_step_e.clear()
             _nm_step_e[ekey] = e
-        out.append((count, step_dense, e))
-    if len(_nm_terms) >= CACHE_SIZE:
-        _nm_terms.clear()
-    _nm_terms[key] = got = tuple(out)
-    return got
+    for key, terms in plan.items():
+        if len(_nm_terms) >= CACHE_SIZE:
+            _nm_terms.clear()
+        _nm_terms[key] = out[key] = tuple((count, step_dense, known[ekey])
+                                          for count, step_dense, ekey in terms)
+    return out
+
+
+def _power(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``x ** e`` element by element, each as ``x ** e`` with that scalar exponent gives it:
+    NumPy takes the exponents 2, 0.5 and -1 as square, root and reciprocal there, whose
+    roundings differ from ``pow``'s; 0 and 1 to a positive power stay (no ``pow`` call)."""
+    out = x.copy()
+    todo = np.flatnonzero(((x != 0.0) & (x != 1.0)) | (e <= 0.0))
+    xt, et = x[todo], e[todo]
+    res = np.power(xt, et)
+    for v, f in ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal)):
+        s = np.flatnonzero(et == v)
+        if len(s):
+            res[s] = f(xt[s])
+    out[todo] = res
+    return out
+
+
+def _step_expectations(steps: list, N: int, M: int) -> list[float]:
+    """Expected step time of spatial step kinds ``(fold, t, abutting, windows, rows, draws,
+    r, simd)``: ``E[step_cycles(max)]`` with the step maximum's CDF from the programme of
+    :func:`nm_spatial_step_cdf` where the units abut and it fits, raised
+    to the ``draws``, else the largest of independent windows (``draws`` per window of
+    ``windows``, :func:`_max_law`). All steps together, element for element as
+    :func:`_max_law` and :func:`_expected_cycles` take one step: the CDFs placed on the
+    steps' count ranges end to end, the sums over the steps of one length at once."""
+    specs = []                  # per step: its CDFs as (base, CDF, power)
+    windows: dict = {}
+    for fold, t1, exact, wins, rw, groups, _, _ in steps:
+        F = nm_spatial_step_cdf(fold[0], t1, fold[1], fold[2], rw, N, M) if exact else None
+        if F is not None:
+            specs.append([(0, F, groups)])
+            continue
+        specs.append((wins, rw, groups))            # windows taken as independent
+        for (a, ln), _ in wins:
+            windows.setdefault((a, ln, rw), None)
+    if windows:
+        for w, law in zip(windows, _nm_cdfs_for(list(windows), N, M)):
+            windows[w] = law
+        specs = [s if isinstance(s, list) else
+                 [(*windows[(a, ln, s[1])], s[2] * n) for (a, ln), n in s[0]] for s in specs]
+    K = len(specs)
+    pk = np.array([k for k, s in enumerate(specs) for _ in s])
+    pos = np.array([i for s in specs for i in range(len(s))])
+    pb = np.array([int(b) for s in specs for b, _, _ in s], dtype=np.int64)
+    Fs = [f for s in specs for _, f, _ in s]
+    pl = np.array([len(f) for f in Fs], dtype=np.int64)
+    pe = np.array([n for s in specs for _, _, n in s], dtype=np.float64)
+    flat = np.concatenate(Fs)
+    off = np.cumsum(pl) - pl
+    lo = np.full(K, np.iinfo(np.int64).max)
+    hi = np.full(K, np.iinfo(np.int64).min)
+    st = hi.copy()
+    np.minimum.at(lo, pk, pb)
+    np.maximum.at(hi, pk, pb + pl)
+    np.maximum.at(st, pk, pb)
+    r = np.array([s[6] for s in steps], dtype=np.float64)
+    simd = np.array([s[7] for s in steps], dtype=np.float64)
+    # below the highest base a CDF is 0, so the step's law and its probabilities: computed
+    # from there to the top, each step's counts end to end (element j of step k: count
+    # st_k + j)
+    L = hi - st
+    first = np.cumsum(L) - L
+    kid = np.repeat(np.arange(K), L)
+    x = st[kid] + (np.arange(int(L.sum())) - first[kid])
+    prod = np.ones(len(x))
+    for i in range(int(pos.max()) + 1):           # the CDFs in order, one per step at a time
+        sel = np.flatnonzero(pos == i)
+        n_el = L[pk[sel]]
+        el = np.repeat(first[pk[sel]] - (np.cumsum(n_el) - n_el), n_el) + np.arange(n_el.sum())
+        at = np.repeat(off[sel] - pb[sel], n_el) + np.minimum(
+            x[el], np.repeat(pb[sel] + pl[sel] - 1, n_el))
+        prod[el] = prod[el] * _power(flat[at], np.repeat(pe[sel], n_el))
+    terms = np.empty(len(x))
+    whole_r = ((r % 1.0) == 0)[kid]
+    for wr in (True, False):
+        s = np.flatnonzero(whole_r == wr)
+        if len(s):
+            terms[s] = step_cycles(x[s], r[kid[s]], simd[kid[s]])
+    p = np.empty(len(x))                          # _steps_of, step by step
+    np.subtract(prod[1:], prod[:-1], out=p[1:])
+    p[first] = prod[first]
+    terms *= p
+    # each sum over its step's whole count range (zeros below the highest base), the steps
+    # of one length at once
+    span = hi - lo
+    start = np.cumsum(span) - span
+    full = np.zeros(int(span.sum()))
+    full[(start + st - lo - first)[kid] + np.arange(len(x))] = terms
+    out = np.empty(K)
+    for n in np.unique(span):
+        ks = np.flatnonzero(span == n)
+        out[ks] = full[start[ks, None] + np.arange(n)[None, :]].sum(axis=1)
+    return out.tolist()
 
 
 def _unique_rows(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -463,11 +569,19 @@ def nm_compute_ratio(t, o, D, spatial, units, nm, classes, r, r_dense, simd, sta
         at = keys[spread[jj]]
         ints = at[:, [0, 1, 2, 4, -1]].astype(np.int64).tolist()
         rws = cls[jj, cc, 0].astype(np.int64).tolist()
-        for j, (t1, o1, D1, un, s0), rw, groups, w, r1, rd1, s1 in zip(
-                spread[jj].tolist(), ints, rws, cls[jj, cc, 1], cls[jj, cc, 4], at[:, 5],
-                at[:, 6], at[:, 7]):
-            for count, step_dense, step_sparse in _spatial_terms(t1, o1, D1, un, s0, rw,
-                                                                 groups, r1, rd1, s1, N, M):
+        items = list(zip(spread[jj].tolist(), ints, rws, cls[jj, cc, 1], cls[jj, cc, 4],
+                         at[:, 5], at[:, 6], at[:, 7]))
+        todo: dict = {}
+        keyed = []
+        for _, (t1, o1, D1, un, s0), rw, groups, _, r1, rd1, s1 in items:
+            key = (t1, o1, D1, un, s0, rw, float(groups), float(r1), float(rd1), float(s1),
+                   N, M)
+            keyed.append(key)
+            if key not in todo:
+                todo[key] = (groups, r1, rd1, s1)
+        terms = _spatial_terms(todo, N, M)
+        for (j, _, _, _, w, *_), key in zip(items, keyed):
+            for count, step_dense, step_sparse in terms[key]:
                 dense[j] += w * count * step_dense
                 sparse[j] += w * count * step_sparse
     vals[miss] = sparse[miss] / dense[miss]
