@@ -182,11 +182,23 @@ def load_hardware(path: StrPath) -> Hardware:
 def format_hardware(hw: Hardware) -> str:
     """A MAESTRO hardware file with all six MAESTRO keys.
 
-    ``simd_lanes`` is not written: MAESTRO rejects unknown keys in a HW file, so pass
-    ``--num_simd_lanes`` on its command line instead.
+    MAESTRO rejects unknown keys in a HW file, so the fields it has no key for (SIMD lanes,
+    DRAM latency, clock, bytes per element) are not written as keys; those that differ from
+    their defaults are named in a ``//`` comment (MAESTRO and our parser skip it), with the
+    command-line flag that gives MAESTRO the lanes. The YAML form holds every field.
     """
     keys = [k for k in HW_KEYS if k != "num_simd_lanes"]
-    return "".join(f"{k}: {int(getattr(hw, HW_KEYS[k]))}\n" for k in keys)
+    out = "".join(f"{k}: {int(getattr(hw, HW_KEYS[k]))}\n" for k in keys)
+    default = Hardware()
+    extra = [f"{name} {getattr(hw, name):g}" for name in
+             ("simd_lanes", "offchip_latency", "clock_ghz", "element_bytes")
+             if getattr(hw, name) != getattr(default, name)]
+    if extra:
+        lanes = (f" (MAESTRO: --num_simd_lanes={hw.simd_lanes})" if hw.simd_lanes != 1
+                 else "")
+        out += (f"// also, not keys of this file: {', '.join(extra)}{lanes}; "
+                "the YAML hardware form holds them\n")
+    return out
 
 
 def save_hardware(hw: Hardware, path: StrPath) -> None:

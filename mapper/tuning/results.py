@@ -14,7 +14,12 @@ import platform
 from pathlib import Path
 
 from costmodel import Hardware, Network
-from costmodel.io import format_hardware, format_mapping, format_network_yaml
+from costmodel.io import (
+    format_hardware,
+    format_hardware_yaml,
+    format_mapping,
+    format_network_yaml,
+)
 from mapper.atomic import write_text
 from mapper.tuning.tuner import ModelResult
 
@@ -37,8 +42,8 @@ REPORT_COLUMNS = tuple(h for h, _ in REPORT_FIELDS)
 #: model's bus term grows linearly with it, so area and power would be meaningless
 UNCONSTRAINED_NOC_BW = 1_000_000
 #: files a run may write; those a run does not write are removed, so none is stale
-ARTEFACTS = ("mappings.m", "mappings.yaml", "hardware.m", "per_layer_hw.json", "report.csv",
-             "pareto.csv", "layers.png", "convergence.png", "pareto.png", "summary.json")
+ARTEFACTS = ("mappings.m", "mappings.yaml", "hardware.m", "hardware.yaml", "per_layer_hw.json",
+             "report.csv", "pareto.csv", "layers.png", "convergence.png", "pareto.png", "summary.json")
 COUNT_NOTE = ("a layer with count n stands for n identical instances (e.g. one per attention "
               "head): the totals add its runtime and energy n times; mappings.m holds it once")
 
@@ -146,7 +151,10 @@ def write_results(result: ModelResult, out_dir: str | Path, *, plots: bool = Tru
     files = ["mappings.m", "mappings.yaml"]
     if hardware_per_layer is None:
         write_text(out / "hardware.m", format_hardware(result.hardware))
-        files.append("hardware.m")
+        # every field (SIMD lanes, DRAM latency, clock, bytes per element): the file that
+        # reproduces report.csv with `mapper evaluate --hw`
+        write_text(out / "hardware.yaml", format_hardware_yaml(result.hardware))
+        files += ["hardware.m", "hardware.yaml"]
         warnings = resource_warnings([r.report for r in result.layers], result.hardware)
     else:
         rows = {name: h.to_dict() for name, h in hardware_per_layer.items()}

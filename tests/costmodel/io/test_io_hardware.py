@@ -58,11 +58,16 @@ def test_bad_hardware_file(text, rule, line):
 def test_format_hardware_writes_only_maestro_keys():
     hw = Hardware(num_pes=64, l1_size=512, noc_latency=3, simd_lanes=4)
     text = format_hardware(hw)
-    assert "simd" not in text and "NoC_NumHops: 3" in text and "num_pes: 64" in text
+    keys = [x for x in text.splitlines() if not x.startswith("//")]
+    assert not any("simd" in x for x in keys) and "NoC_NumHops: 3" in keys and \
+        "num_pes: 64" in keys
+    assert text.splitlines()[-1].startswith("// also, not keys of this file: simd_lanes 4 ")
+    assert "--num_simd_lanes=4" in text
     again = parse_hardware(text)
     assert again == Hardware(num_pes=64, l1_size=512, noc_latency=3, simd_lanes=1)
     cli = Hardware.from_cli()
     assert parse_hardware(format_hardware(cli)) == cli  # latency 0 round-trips
+    assert "//" not in format_hardware(cli)  # nothing beyond MAESTRO's keys
 
 
 def test_yaml_round_trip_and_dispatch(tmp_path):

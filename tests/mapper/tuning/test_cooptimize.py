@@ -62,6 +62,7 @@ def test_cli_per_layer_hardware(tmp_path):
     for f in ("mappings.m", "mappings.yaml", "report.csv", "summary.json"):
         assert (tmp_path / "o" / f).exists(), f
     assert not (tmp_path / "o" / "hardware.m").exists()
+    assert not (tmp_path / "o" / "hardware.yaml").exists()
 
 
 def test_co_optimisation_resumes_every_candidate(tmp_path):

@@ -52,6 +52,27 @@ def test_mappings_m_runs_under_maestro_and_reproduces_the_physical_report(tmp_pa
         assert rep.l2_resident == int(rows[layer.name]["l2_resident"])
 
 
+def test_hardware_yaml_holds_what_hardware_m_cannot(tmp_path):
+    """SIMD lanes and DRAM latency have no MAESTRO key: hardware.m names them in a comment and
+    hardware.yaml holds them, so mappings.m with it gives report.csv's runtimes again."""
+    from costmodel.analysis import evaluate
+    from costmodel.io import load_hardware, load_hardware_any
+
+    hw = Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=64, offchip_bw=4,
+                  simd_lanes=4, offchip_latency=100)
+    res = _result(hw)
+    write_results(res, tmp_path, plots=False)
+    assert load_hardware_any(tmp_path / "hardware.yaml") == hw
+    text = (tmp_path / "hardware.m").read_text()
+    assert "simd_lanes 4" in text and "offchip_latency 100" in text
+    assert load_hardware(tmp_path / "hardware.m").simd_lanes == 1  # MAESTRO's keys only
+    rows = {r["layer"]: r for r in csv.DictReader((tmp_path / "report.csv").open())}
+    for layer in load_mapping(tmp_path / "mappings.m").layers:
+        rep = evaluate(layer, load_hardware_any(tmp_path / "hardware.yaml"),
+                       cost_model="physical")
+        assert rep.runtime == int(rows[layer.name]["runtime"])
+
+
 def test_area_left_empty_on_an_unconstrained_noc(tmp_path):
     res = _result(Hardware(num_pes=64, l1_size=512, l2_size=65536, noc_bw=81920000,
                            offchip_bw=81920000))
