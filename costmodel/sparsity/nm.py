@@ -156,7 +156,7 @@ def _nm_steps(t, o, D, spatial, units, M, start: int = 0):
     group: ``[(steps, {(offset, length): windows}, fold)]``, the windows each step of that
     kind gives its units (one per step unless ``spatial``); ``fold`` is ``(start offset in
     its group, units, last window's length)`` of a spatial step (None otherwise)."""
-    tiles = int(tile_count(D, t, o))
+    tiles = 1 if D <= t else min(-(-(D - t) // o) + 1, -(-D // o))   # tile_count, ints
     last = (tiles - 1, min(t, D - (tiles - 1) * o))
     if not spatial:
         full = _residue_counts(start, o, tiles - 1, M)
@@ -346,7 +346,8 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
 #: per kind of spatial step, ``(steps, dense step time, expected sparse step time)``, by the
 #: argument columns of one unit class (see :func:`_spatial_terms`)
 _nm_terms: dict[tuple, tuple] = {}
-#: :func:`_nm_steps` of a spatial axis (windows as ordered items), by its arguments
+#: :func:`_nm_steps` of a spatial axis (windows as ordered items) with each kind's longest
+#: window, by its arguments
 _nm_kinds: dict[tuple, list] = {}
 #: expected step time of one spatial step kind, by its step (``(fold, t)`` where the units
 #: abut, else its windows) and ``(rows, draws, r, r_dense, simd, N, M)``
@@ -376,12 +377,11 @@ def _spatial_terms(items, N: int, M: int) -> dict:
         if kinds is None:
             if len(_nm_kinds) >= CACHE_SIZE:
                 _nm_kinds.clear()
-            kinds = _nm_kinds[steps_key] = [(count, tuple(wins.items()), fold)
-                                            for count, wins, fold
-                                            in _nm_steps(t1, o1, D1, True, un, M, s0)]
+            kinds = _nm_kinds[steps_key] = [
+                (count, tuple(wins.items()), fold, max(length for _, length in wins))
+                for count, wins, fold in _nm_steps(t1, o1, D1, True, un, M, s0)]
         terms = []
-        for count, wins, fold in kinds:
-            longest = max(length for (_, length), _ in wins)
+        for count, wins, fold, longest in kinds:
             step_dense = max(1.0, ceil(rd1 * longest * rw / s1 - 1e-9))
             exact = o1 == t1
             ekey = ((fold, t1) if exact else wins) + key[5:]
