@@ -140,14 +140,16 @@ def _nm_cdfs_for(cases: list[tuple[int, int, int]], N: int,
             for (_, _, whole), (*_, rows), (lo, f) in zip(parts, cases, F)]
 
 
-def _residue_counts(start: int, o: int, n: int, M: int) -> Counter:
+def _residue_counts(start: int, o: int, n: int, M: int) -> dict[int, int]:
     """How many of the ``n`` window starts ``start, start + o, ...`` fall at each offset
-    within their group (the offsets repeat every ``M / gcd(o, M)`` windows)."""
+    within their group (the offsets repeat every ``M / gcd(o, M)`` windows), in the order
+    of their first window."""
     period = M // gcd(o, M)
     q, rem = divmod(n, period)
-    out: Counter = Counter()
+    out: dict[int, int] = {}
     for j in range(min(period, n)):
-        out[(start + j * o) % M] += q + (j < rem)
+        a = (start + j * o) % M
+        out[a] = out.get(a, 0) + q + (j < rem)
     return out
 
 
@@ -612,7 +614,22 @@ def _group_law(lengths: tuple, rows: int, N: int, M: int):
     over the segments' counts (without the last one's where the segments cover the group:
     it is implied), or None past :data:`JOINT_CELLS` cells. One row keeps N of the M
     positions at random; the rows' sum is the row law's ``rows``-th convolution power, by
-    FFT over the grid."""
+    FFT over the grid. Cached: the groups' steps with and without open units share it."""
+    key = (lengths, rows, N, M)
+    if key in _laws:
+        return _laws[key]
+    if len(_laws) >= 1024:
+        _laws.clear()
+    _laws[key] = out = _group_law_of(lengths, rows, N, M)
+    return out
+
+
+#: :func:`_group_law` by its arguments (read-only)
+_laws: dict[tuple, np.ndarray | None] = {}
+
+
+def _group_law_of(lengths: tuple, rows: int, N: int, M: int):
+    """:func:`_group_law` without its cache."""
     free = M - sum(lengths)
     dims = lengths[:-1] if free == 0 else lengths
     grid = [rows * ln + 1 for ln in dims]
@@ -635,7 +652,9 @@ def _group_law(lengths: tuple, rows: int, N: int, M: int):
     if not dims:
         return np.ones(())
     axes = list(range(len(grid)))
-    return np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0, None)
+    out = np.clip(np.fft.irfftn(np.fft.rfftn(row, grid, axes) ** rows, grid, axes), 0.0, None)
+    out.flags.writeable = False
+    return out
 
 
 _steps: dict[tuple, object] = {}
@@ -865,7 +884,7 @@ def clear_caches() -> None:
     global _prefix_bytes, _plan_bytes
     for c in (_nm_cache, _nm_cdfs, _nm_steps_cdf, _steps, _nm_terms, _prefix_ids,
               _prefix_states, _plans, _nm_kinds, _nm_step_e, _nm_edge,
-              _step_max):
+              _step_max, _laws):
         c.clear()
     _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
