@@ -225,26 +225,33 @@ def _window(n, K, T):
     return lo, np.maximum(hi, lo), mu, sd
 
 
-def _tail_sum(k, F, P, r, simd, lo):
-    """``g(lo) + sum_k (g(k+1) - g(k)) (1 - F(k)^P)`` along the last axis: the expected
-    maximum of ``g = step_cycles`` over ``P`` units from the CDF ``F`` at the points ``k``."""
-    g = step_cycles(k, r[:, None], simd[:, None])
-    tail = -np.expm1(P[:, None] * np.log(np.clip(F[:, :-1], 1e-300, 1.0)))
-    return g[:, 0] + (np.diff(g, axis=1) * tail).sum(axis=1)
+def _distinct(cols) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows ``[U, c]`` of the float columns ``cols`` (as bytes) and each row's
+    index among them."""
+    rows = np.ascontiguousarray(np.stack(cols, axis=1), dtype=np.float64)
+    keys, inv = np.unique(rows.view(np.dtype((np.void, 8 * len(cols)))).ravel(),
+                          return_inverse=True)
+    return keys.view(np.float64).reshape(len(keys), len(cols)), inv.ravel()
 
 
 def _exact(n, K, T, P, r, simd, lo, hi) -> np.ndarray:
-    """Exact expected maximum from the pmf at every integer of ``[lo, hi]`` (``[U, W]``);
-    the pmf is computed once per distinct ``(n, K, T)``."""
+    """Exact expected maximum from the pmf at every integer of ``[lo, hi]`` (``[U, W]``):
+    ``g(lo) + sum_k (g(k+1) - g(k)) (1 - F(k)^P)`` (``g = step_cycles``). Rows repeat
+    their parts: the CDF is computed once per distinct ``(n, K, T)``, its power per distinct
+    ``(n, K, T, P)``, the step times per distinct ``(lo, hi, r, simd)``."""
     W = int((hi - lo).max()) + 1
-    nkt = np.ascontiguousarray(np.stack([n, K, T], axis=1))
-    cases, which = np.unique(nkt.view(np.dtype((np.void, 24))).ravel(), return_inverse=True)
-    cases = cases.view(np.float64).reshape(-1, 3)
+    cases, which = _distinct([n, K, T])
     first = np.zeros(len(cases), dtype=np.int64)
     first[which] = np.arange(len(n))
-    F = _exact_cdf(*cases.T, lo[first], hi[first], W)[which]
-    k = np.minimum(lo[:, None] + np.arange(W, dtype=np.float64)[None, :], hi[:, None])
-    return _tail_sum(k, F, P, r, simd, lo)   # beyond hi: k stays at hi, no contribution
+    F = _exact_cdf(*cases.T, lo[first], hi[first], W)
+    steps, gi = _distinct([lo, hi, r, simd])
+    # beyond hi, k stays at hi: no contribution
+    k = np.minimum(steps[:, 0, None] + np.arange(W, dtype=np.float64)[None, :], steps[:, 1, None])
+    g = step_cycles(k, steps[:, 2, None], steps[:, 3, None])
+    powers, ti = _distinct([which.astype(np.float64), P])
+    tail = -np.expm1(powers[:, 1, None] * np.log(np.clip(F[powers[:, 0].astype(np.int64), :-1],
+                                                          1e-300, 1.0)))
+    return g[gi, 0] + (np.diff(g, axis=1)[gi] * tail[ti]).sum(axis=1)
 
 
 def _exact_cdf(n, K, T, lo, hi, W: int) -> np.ndarray:
