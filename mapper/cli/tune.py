@@ -221,6 +221,12 @@ def run(args) -> int:
           f"({t['distinct_shapes']} distinct), total runtime {t['runtime_cycles']} cycles, "
           f"energy {t['energy_nj']:.6g} nJ, {t['evaluations']} evaluations in "
           f"{time.perf_counter() - progress.t0:.1f}s on {pes} -> {out}/")
+    g = summary.get("given")
+    if g and g["layers_compared"]:
+        print(f"against the file's own mappings ({g['layers_compared']} of "
+              f"{g['layers_stated']} layers feasible under both): {g['runtime_cycles']} -> "
+              f"{g['tuned_runtime_cycles']} cycles ({g['speedup']:.3g}x faster), energy "
+              f"{g['energy_nj']:.6g} -> {g['tuned_energy_nj']:.6g} nJ")
     for w in summary.get("warnings", []):
         warn("tune", w)
     if summary["unmapped_layers"]:

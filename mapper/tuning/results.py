@@ -21,6 +21,7 @@ from costmodel.io import (
     format_network_yaml,
 )
 from mapper.atomic import write_text
+from mapper.tuning.given import beats
 from mapper.tuning.tuner import ModelResult
 
 #: report.csv columns: (header, CostReport field or None for a layer/search field)
@@ -36,14 +37,16 @@ REPORT_FIELDS = (
     ("dram_read_input", "dram_read_input"), ("dram_read_weight", "dram_read_weight"),
     ("dram_read_output", "dram_read_output"), ("dram_energy_nj", "dram_energy_nj"),
     ("l2_resident", "l2_resident"), ("evaluations", None), ("seconds", None),
-    ("dataflow", None))
+    ("dataflow", None), ("given_runtime", None), ("given_energy_nj", None),
+    ("given_feasible", None))
 REPORT_COLUMNS = tuple(h for h, _ in REPORT_FIELDS)
 #: a NoC bandwidth at or above this is MAESTRO's "unconstrained" value: the area/power
 #: model's bus term grows linearly with it, so area and power would be meaningless
 UNCONSTRAINED_NOC_BW = 1_000_000
 #: files a run may write; those a run does not write are removed, so none is stale
 ARTEFACTS = ("mappings.m", "mappings.yaml", "hardware.m", "hardware.yaml", "per_layer_hw.json",
-             "report.csv", "pareto.csv", "layers.png", "convergence.png", "pareto.png", "summary.json")
+             "report.csv", "pareto.csv", "layers.png", "convergence.png", "pareto.png",
+             "summary.json")
 COUNT_NOTE = ("a layer with count n stands for n identical instances (e.g. one per attention "
               "head): the totals add its runtime and energy n times; mappings.m holds it once")
 
@@ -56,7 +59,8 @@ def report_rows(result: ModelResult,
                 hardware_per_layer: dict[str, Hardware] | None = None) -> list[dict]:
     """One report.csv row per layer; area and power stay empty on an unconstrained NoC."""
     rows = []
-    for r in result.layers:
+    given_of = result.given or [None] * len(result.layers)
+    for r, given in zip(result.layers, given_of):
         lay, rep = r.layer, r.report
         hw = (hardware_per_layer or {}).get(lay.name, result.hardware)
         row = {"layer": lay.name, "type": lay.type,
@@ -67,6 +71,10 @@ def report_rows(result: ModelResult,
                "evaluations": 0 if r.reused else r.evaluations,
                "seconds": 0.0 if r.reused else round(r.seconds, 3),
                "dataflow": str(lay.dataflow) if lay.dataflow else ""}
+        scored = given is not None and given.runtime is not None
+        row["given_runtime"] = given.runtime if scored else ""
+        row["given_energy_nj"] = given.energy_nj if scored else ""
+        row["given_feasible"] = "" if given is None else given.feasible
         blank_area = hw.noc_bw >= UNCONSTRAINED_NOC_BW
         for header, key in REPORT_FIELDS:
             if key is not None:
@@ -195,7 +203,13 @@ def _summary(result: ModelResult, files: list[str], warnings: list[str],
         notes["area_power"] = (f"area_um2 and power_mw are left empty in report.csv: the NoC "
                                f"bandwidth {hw.noc_bw} is MAESTRO's unconstrained value, and "
                                "the area/power model's bus term grows linearly with it")
-    return {
+    given = (given_summary(result) if any(g is not None for g in result.given) else None)
+    if given:
+        warnings = warnings + [
+            f"layer {name}: the mapping the model file states scores better "
+            f"({result.settings.objective}) than the tuned one; report.csv's given_* columns "
+            "have its figures" for name in given["better_than_tuned"]]
+    summary = {
         "model": result.network.name,
         "totals": totals,
         "notes": notes,
@@ -208,6 +222,30 @@ def _summary(result: ModelResult, files: list[str], warnings: list[str],
         "invalid_layers": [r.layer.name for r in result.layers if r.found and not r.report.valid],
         "warnings": warnings,
         "files": files,
+    }
+    if given:
+        summary["given"] = given
+        notes["given"] = ("given: the mappings the model file states, scored with the run's "
+                          "cost model, hardware and constraints; totals over the layers where "
+                          "both the given and the tuned mapping are feasible (with counts)")
+    return summary
+
+
+def given_summary(result: ModelResult) -> dict:
+    """The stated mappings against the tuned ones, over the layers where both are feasible."""
+    pairs = [(r, g) for r, g in zip(result.layers, result.given) if g is not None]
+    both = [(r, g) for r, g in pairs if g.feasible and r.found and r.report.valid]
+    rt = sum(g.runtime * result.count(r) for r, g in both)
+    rt_t = sum(int(r.report.runtime) * result.count(r) for r, g in both)
+    return {
+        "layers_stated": len(pairs), "layers_compared": len(both),
+        "runtime_cycles": int(rt), "tuned_runtime_cycles": int(rt_t),
+        "speedup": rt / rt_t if rt_t else None,
+        "energy_nj": float(sum(g.energy_nj * result.count(r) for r, g in both)),
+        "tuned_energy_nj": float(sum(r.report.energy_nj * result.count(r) for r, g in both)),
+        "not_compared": {r.layer.name: g.reason for r, g in pairs if not g.feasible},
+        "better_than_tuned": [r.layer.name for r, g in pairs
+                              if r.found and beats(g, r.report, result.settings.objective)],
     }
 
 

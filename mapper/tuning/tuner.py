@@ -23,6 +23,7 @@ from costmodel.errors import MaestroInputError
 from mapper.search.loop import SearchResult
 from mapper.search.strategies import STRATEGIES, strategy_class
 from mapper.tuning.checkpoint import Checkpoint, layer_record, record_dataflow
+from mapper.tuning.given import GivenMapping, score_given
 from mapper.tuning.island import run_island
 from mapper.tuning.plan import (
     EXTRA_ISLAND_SHARE,
@@ -87,6 +88,8 @@ class ModelResult:
     layers: list[LayerResult]
     seconds: float
     resumed_layers: int = 0
+    # the mappings the model file stated, scored the same way (layers that stated one)
+    given: list[GivenMapping | None] = field(default_factory=list)  # per layer
 
     def count(self, r: LayerResult) -> int:
         """Instances of a layer in the model (zoo models may repeat a layer, e.g. per head)."""
@@ -191,7 +194,8 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
                     progress(len(done), len(first), plan.layer.name)
     out = [_instance(done[of_layer[i]], layer, first[of_layer[i]] != i)
            for i, layer in enumerate(network.layers)]
-    return ModelResult(network, hw, settings, out, time.perf_counter() - t0, resumed)
+    return ModelResult(network, hw, settings, out, time.perf_counter() - t0, resumed,
+                       score_given(network, hw, settings))
 
 
 def _layer_result(res: SearchResult, rec: dict, layer: Layer, k: int) -> LayerResult:

@@ -1,0 +1,82 @@
+"""The mappings a model file already states, scored as a baseline for the tuned ones.
+
+A MAESTRO ``.m`` file (or a YAML model) usually comes with a dataflow per layer: the one its
+user runs today. ``mapper tune`` searches afresh, and reports those given mappings beside its
+own, under the same cost model, hardware, sparsity and constraints (a given mapping that
+needs more L1 than the hardware has is not a fair baseline), so the gain is one number away,
+and a layer whose given mapping beats the search is named rather than hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel import Hardware, Network
+from costmodel.analysis import evaluate
+from costmodel.errors import MaestroInputError
+from mapper.search.evaluator import METRICS, objective_values
+from mapper.tuning.settings import TuneSettings
+
+
+@dataclass(frozen=True)
+class GivenMapping:
+    """One layer's stated mapping, scored. ``feasible``: valid under the cost model and
+    within the run's constraints (what the search asks of its own mappings); ``reason`` says
+    why not, or why it could not be scored at all (then the figures are None)."""
+
+    runtime: int | None = None
+    energy_nj: float | None = None
+    feasible: bool = False
+    reason: str = ""
+
+
+def score_given(network: Network, hw: Hardware,
+                settings: TuneSettings) -> list[GivenMapping | None]:
+    """Per layer of ``network``: its stated mapping scored, or None where it states none."""
+    out: list[GivenMapping | None] = []
+    for layer in network.layers:
+        if layer.dataflow is None:
+            out.append(None)
+            continue
+        try:
+            rep = evaluate(layer, hw, cost_model=settings.cost_model, sparsity=settings.sparsity)
+        except MaestroInputError as e:  # e.g. L2Resident under `maestro`
+            out.append(GivenMapping(reason=str(e)))
+            continue
+        metrics = {k: np.array([getattr(rep, k)]) for k in METRICS if k not in ("valid", "flags")}
+        if not rep.valid:
+            reason = rep.reason or "flagged by the cost model"
+        elif settings.constraints.violation(metrics, hw)[0] > 0:
+            reason = _over_text(rep, hw, settings)
+        else:
+            reason = ""
+        out.append(GivenMapping(int(rep.runtime), float(rep.energy_nj), not reason, reason))
+    return out
+
+
+def _over_text(rep, hw: Hardware, settings: TuneSettings) -> str:
+    """Which of the run's constraints the mapping breaks."""
+    c = settings.constraints
+    parts = [f"{name} {need:g} > {have:g}" for name, need, have, on in (
+        ("L1", rep.l1_size, hw.l1_size, c.l1_capacity),
+        ("L2", rep.l2_size, hw.l2_size, c.l2_capacity),
+        ("NoC bandwidth", rep.noc_bw_req, hw.noc_bw, c.noc_bandwidth),
+        ("off-chip bandwidth", rep.offchip_bw_req, hw.offchip_bw, c.offchip_bandwidth),
+        ("area", rep.area, c.area_budget, c.area_budget is not None),
+        ("power", rep.power, c.power_budget, c.power_budget is not None),
+        ("energy", rep.energy_nj, c.energy_budget, c.energy_budget is not None))
+        if on and need > have]
+    return "needs " + ", ".join(parts) if parts else "outside the run's constraints"
+
+
+def beats(given: GivenMapping | None, report, objective: str) -> bool:
+    """Whether a feasible given mapping scores strictly lower than ``report`` on
+    ``objective``."""
+    if given is None or not given.feasible or report is None:
+        return False
+    vals = objective_values({"runtime": np.array([given.runtime, report.runtime]),
+                             "energy_nj": np.array([given.energy_nj, report.energy_nj])},
+                            objective)
+    return bool(vals[0] < vals[1])
