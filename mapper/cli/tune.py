@@ -18,8 +18,9 @@ from search_spaces.hardware_space import OFFCHIP_BW_CHOICES, HardwareSpace, budg
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "tune", help="find the best dataflow per layer of a model",
-        description="Tune every layer of MODEL (a bundled model name, a MAESTRO .m file whose "
-        "dataflows are ignored, or YAML). Writes DIR/mappings.m, report.csv, summary.json. "
+        description="Tune every layer of MODEL (a bundled model name, a MAESTRO .m or YAML "
+        "file, whose stated dataflows are scored beside the tuned ones, or a GAMMA model CSV "
+        "such as resnet18.csv). Writes DIR/mappings.m, report.csv, summary.json. "
         "With --area-budget/--power-budget the hardware is co-optimised too.")
     p.add_argument("model")
     p.add_argument("--hw", default=None, type=non_empty,

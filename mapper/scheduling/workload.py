@@ -15,8 +15,7 @@ from pathlib import Path
 
 from costmodel import Layer
 from costmodel.errors import MaestroInputError
-
-TYPE_NAMES = {0: "FC", 1: "CONV", 2: "DSCONV", 3: "GEMM"}
+from mapper.workloads.gamma_csv import conv_dims, int_cell, row_layer
 
 
 @dataclass(frozen=True)
@@ -31,34 +30,7 @@ class Job:
     source: str = ""  #: file (and line) the job came from, for error messages
 
 
-def conv_dims(kind: str, d: list[int]) -> dict[str, int]:
-    """MAESTRO dimensions (K, C, Y, X, R, S) of a job given MAGMA's six columns."""
-    if kind == "GEMM":
-        m, n, k = d[0], d[1], d[2]
-        return {"K": n, "C": k, "Y": m, "X": 1, "R": 1, "S": 1}
-    if kind == "FC":
-        return {"K": d[0], "C": d[1], "Y": 1, "X": 1, "R": 1, "S": 1}
-    return dict(zip(("K", "C", "Y", "X", "R", "S"), d, strict=True))
-
-
 COLUMNS = ("network", "layer", "d1", "d2", "d3", "d4", "d5", "d6", "type")
-
-
-def _int_field(text: str, column: int, where: dict) -> int:
-    """One integer cell; ``64.0`` is accepted, ``64.5`` and ``abc`` are not."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        v = float(text)
-    except ValueError:
-        v = None
-    if v is None or not v.is_integer():
-        what = "not an integer" if v is not None else "not a number"
-        raise MaestroInputError(f"column {column + 1} ({COLUMNS[column]}): {text!r} is {what}",
-                                rule="instance-value", **where)
-    return int(v)
 
 
 def _row_job(path: str, line: int, row: list[str]) -> Job:
@@ -66,23 +38,12 @@ def _row_job(path: str, line: int, row: list[str]) -> Job:
     if len(row) != 9:
         raise MaestroInputError(f"expected 9 columns (network, layer, 6 dimensions, type), got "
                                 f"{len(row)}", rule="instance-columns", **where)
-    vals = [_int_field(x, k, where) for k, x in enumerate(row)]
-    if vals[8] not in TYPE_NAMES:
-        raise MaestroInputError(f"unknown job type {vals[8]} (expected 0 FC, 1 CONV, "
-                                "2 DSCONV, 3 GEMM)", rule="instance-type", **where)
-    kind = TYPE_NAMES[vals[8]]
-    dims = conv_dims(kind, vals[2:8])
-    if min(dims.values()) <= 0:
-        raise MaestroInputError(f"dimensions must be positive, got {vals[2:8]}",
-                                rule="positive-size", **where)
-    if dims["R"] > dims["Y"] or dims["S"] > dims["X"]:
-        raise MaestroInputError(f"filter {dims['R']}x{dims['S']} larger than input "
-                                f"{dims['Y']}x{dims['X']}", rule="filter-size", **where)
+    vals = [int_cell(x, k, where, COLUMNS, "instance-value") for k, x in enumerate(row)]
     net = f"net{vals[0]}"
     # MAGMA's files repeat (network, layer) pairs (batch_mix: all 100 rows are 1,1), so the
     # file's line makes the name unique and traceable to its row
     name = f"{net}/L{vals[1]}/row{line}"
-    layer = Layer(name, "DSCONV" if kind == "DSCONV" else "CONV", dims)
+    kind, layer = row_layer(name, vals[2:8], vals[8], where, "instance-type", "job")
     return Job(name, net, vals[1], kind, layer, f"{path}:{line}")
 
 

@@ -128,12 +128,17 @@ def resolve_hardware(spec: str | None) -> Hardware:
 
 
 def resolve_model(spec: str) -> Network:
-    """A bundled model name, or a MAESTRO ``.m`` / YAML model file (dataflows are ignored)."""
+    """A bundled model name, or a MAESTRO ``.m`` / YAML model file (with the dataflows it
+    states), or a GAMMA model CSV (:mod:`mapper.workloads.gamma_csv`)."""
     from costmodel.io import load_network
 
     suffix = Path(spec).suffix.lower()
     if suffix == ".m":
         return load_network(spec)
+    if suffix == ".csv":
+        from mapper.workloads.gamma_csv import load_gamma_csv
+
+        return load_gamma_csv(spec)
     if suffix in (".yaml", ".yml"):
         from mapper.workloads.zoo import (
             load_model_file,  # reads both the zoo schema (counts) and plain YAML
