@@ -695,10 +695,16 @@ def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, 
             out = np.cumsum(H, axis=0)
         else:
             code = (x_in * Mi + mid) * Xo + x_out
-            pq = np.bincount(code, weights=p, minlength=Xi * Mi * Xo)
-            nz = np.flatnonzero(pq > 1e-300)
+            if Xi * Mi * Xo <= 4 * len(p):
+                pq = np.bincount(code, weights=p, minlength=Xi * Mi * Xo)
+                nz = np.flatnonzero(pq > 1e-300)
+                pq = pq[nz]
+            else:       # a sparse table: the same sums over the codes that occur
+                pos = p > 0
+                nz, inv = np.unique(code[pos], return_inverse=True)
+                pq = np.bincount(inv.ravel(), weights=p[pos])
+                nz, pq = nz[pq > 1e-300], pq[pq > 1e-300]
             trip = np.stack([nz // (Mi * Xo), nz // Xo % Mi, nz % Xo], axis=1)
-            pq = pq[nz]
             order = np.argsort(trip[:, 2], kind="stable")
             xs, first = np.unique(trip[order, 2], return_index=True)
             out = (trip, pq, order, xs, first, Xo)
