@@ -39,11 +39,31 @@ def load_model(spec: str) -> Network:
     return resolve_model(spec)
 
 
-def load_hardware(spec: str | None) -> Hardware:
-    """A hardware preset or a .m/.yaml hardware file (the default preset for None)."""
+def load_hardware(spec: str | None, overrides: list[str] | tuple[str, ...] = ()) -> Hardware:
+    """A hardware preset or a .m/.yaml hardware file (the default preset for None), with
+    ``FIELD=VALUE`` overrides (``--hw-set num_pes=256``) checked like the file's fields."""
+    import dataclasses
+
     from mapper.workloads.presets import resolve_hardware
 
-    return resolve_hardware(spec)
+    hw = resolve_hardware(spec)
+    if not overrides:
+        return hw
+    fields = {f.name: f for f in dataclasses.fields(Hardware)}
+    changes = {}
+    for item in overrides:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or name not in fields:
+            raise _usage(f"--hw-set {item!r}: expected FIELD=VALUE with FIELD one of "
+                         f"{', '.join(fields)}")
+        try:
+            value = float(text) if name == "clock_ghz" else int(text)
+        except ValueError:
+            kind = "a number" if name == "clock_ghz" else "an integer"
+            raise _usage(f"--hw-set {item!r}: {name} must be {kind}") from None
+        changes[name] = value
+    return dataclasses.replace(hw, **changes)
 
 
 def network_warnings(network: Network) -> list[str]:

@@ -26,6 +26,10 @@ def add_parser(sub) -> None:
     p.add_argument("--hw", default=None, type=non_empty,
                    help=f"hardware file or preset ({', '.join(HARDWARE_PRESETS)}); "
                    f"default {DEFAULT_HARDWARE}")
+    p.add_argument("--hw-set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one field of --hw, e.g. --hw-set num_pes=256 --hw-set "
+                   "l1_size=1024 (fields: num_pes, l1_size, l2_size, noc_bw, offchip_bw, "
+                   "noc_latency, simd_lanes, offchip_latency, clock_ghz, element_bytes)")
     p.add_argument("--cost-model", default="physical", choices=COST_MODELS,
                    help="physical (default): DRAM as a level with reuse, L2 residency, "
                    "bandwidth-bound runtime and DRAM energy; maestro: MAESTRO's numbers exactly "
@@ -190,7 +194,7 @@ def run(args) -> int:
     from mapper.tuning.settings import DEFAULT_BUDGET, TuneSettings
 
     network = load_model(args.model)
-    hw = load_hardware(args.hw)
+    hw = load_hardware(args.hw, args.hw_set)
     # options left out take TuneSettings' defaults; a time limit alone means no budget
     given = {k: v for k, v in (("islands", args.islands), ("extra_islands", args.extra_islands),
                                ("extend_gap", args.extend_gap),

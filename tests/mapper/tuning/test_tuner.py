@@ -87,3 +87,18 @@ def test_other_strategies_through_the_cli(tmp_path, strategy):
     save_network(Network("one", NET.layers[:1]), model)
     assert main(["tune", str(model), "--strategy", strategy, "--budget", "64", "--out",
                  str(tmp_path / "o"), "--no-plots", "--quiet"]) == 0
+
+
+def test_cli_hw_set_changes_fields_of_the_preset(tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["tune", "gemm_example", "--hw", "edge168", "--budget", "30", "--out", str(out),
+            "--no-plots", "--quiet", "--jobs", "1"]
+    assert main(args + ["--hw-set", "num_pes=256", "--hw-set", "simd_lanes=2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["hardware"]["num_pes"], summary["hardware"]["simd_lanes"]) == (256, 2)
+    assert summary["hardware"]["l1_size"] == 512  # the rest of edge168
+    capsys.readouterr()
+    for bad, message in (("pes=256", "FIELD one of num_pes"), ("num_pes=x", "an integer"),
+                         ("num_pes=0", "positive integer")):
+        assert main(args + ["--hw-set", bad]) == 2
+        assert message in capsys.readouterr().err
