@@ -188,10 +188,8 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
         combos = [(weight, np.ones(B))]             # (weight, rows)
         for whole, m, edge, e in parts:
             combos = [(w * c, r * x) for w, r in combos for c, x in ((whole, m), (edge, e))]
-        z = np.zeros(B)
         if spatial_other is None:     # the units share one tile, or split the skipped axis
-            classes += [np.stack([r, groups, z, z, w] + [z] * (4 * overlap), axis=1)
-                        for w, r in combos]
+            classes += [(r, groups, None, None, w) for w, r in combos]
             continue
         n, m, e, edge = spatial_other
         folds = np.ceil(n / U)
@@ -200,11 +198,17 @@ def step_classes(layer: Layer, table: TensorTable, levels, tensor: str, P,
         # count MACs twice (an invalid mapping) and are taken as independent
         o_ax = stride[:, axis].astype(np.float64) if dims[axis] in ("Y", "X") else m
         for w, r in combos:
-            classes.append(np.stack([r * m, groups * U, z, z, w * (folds - 1.0)]
-                                    + [m, o_ax, r, U] * overlap, axis=1))
-            classes.append(np.stack([r * m, groups * (last - edge), r * e, groups * edge, w]
-                                    + [m, o_ax, r, last - edge] * overlap, axis=1))
-    return tile, stride, axis, units, np.stack(classes, axis=1)
+            classes.append((r * m, groups * U, None, None, w * (folds - 1.0))
+                           + (m, o_ax, r, U) * overlap)
+            classes.append((r * m, groups * (last - edge), r * e, groups * edge, w)
+                           + (m, o_ax, r, last - edge) * overlap)
+    # each column written once into a [kind, column, candidate] table (None: zeros)
+    out = np.zeros((len(classes), 5 + 4 * overlap, B))
+    for c, cols in enumerate(classes):
+        for j, v in enumerate(cols):
+            if v is not None:
+                out[c, j] = v
+    return tile, stride, axis, units, out.transpose(2, 0, 1)
 
 
 def _parent_folds(levels, dims, skip_axis, col, variants):
