@@ -29,13 +29,28 @@ def warn(command: str, message: str) -> None:
     print(f"mapper {command}: warning: {message}", file=sys.stderr)
 
 
-def load_model(spec: str) -> Network:
-    """A zoo model or model file; a YAML file that is not UTF-8 is a clear error."""
+def load_model(spec: str, command: str = "tune") -> Network:
+    """A zoo model or model file; a YAML file that is not UTF-8 is a clear error; an ONNX
+    model's import notes (symbolic dimensions taken as 1, ...) and skipped nodes are warned."""
     from costmodel.io.yaml_io import read_yaml_text
     from mapper.workloads.presets import resolve_model
 
-    if Path(spec).suffix.lower() in (".yaml", ".yml") and Path(spec).is_file():
+    suffix = Path(spec).suffix.lower()
+    if suffix in (".yaml", ".yml") and Path(spec).is_file():
         read_yaml_text(spec)
+    if suffix == ".onnx":
+        from mapper.workloads.onnx_import import convert_onnx
+
+        res = convert_onnx(spec)
+        for note in res.notes:
+            warn(command, f"{spec}: {note}")
+        if res.skipped:
+            warn(command, f"{spec}: {len(res.skipped)} node(s) without MACs to map skipped "
+                 f"(e.g. {', '.join(res.skipped[:3])}); `mapper import-onnx` lists them all")
+        if not res.network.layers:
+            raise MaestroInputError("no Conv, Gemm or MatMul node to map", source=spec,
+                                    rule="empty-model")
+        return res.network
     return resolve_model(spec)
 
 

@@ -128,8 +128,9 @@ def resolve_hardware(spec: str | None) -> Hardware:
 
 
 def resolve_model(spec: str) -> Network:
-    """A bundled model name, or a MAESTRO ``.m`` / YAML model file (with the dataflows it
-    states), or a GAMMA model CSV (:mod:`mapper.workloads.gamma_csv`)."""
+    """A bundled model name, a MAESTRO ``.m`` / YAML model file (with the dataflows it
+    states), a GAMMA model CSV (:mod:`mapper.workloads.gamma_csv`) or an ONNX model
+    (:mod:`mapper.workloads.onnx_import`, symbolic dimensions taken as 1)."""
     from costmodel.io import load_network
 
     suffix = Path(spec).suffix.lower()
@@ -139,6 +140,10 @@ def resolve_model(spec: str) -> Network:
         from mapper.workloads.gamma_csv import load_gamma_csv
 
         return load_gamma_csv(spec)
+    if suffix == ".onnx":
+        from mapper.workloads.onnx_import import import_onnx
+
+        return import_onnx(spec)[0]
     if suffix in (".yaml", ".yml"):
         from mapper.workloads.zoo import (
             load_model_file,  # reads both the zoo schema (counts) and plain YAML

@@ -181,6 +181,28 @@ def test_cli_import_onnx(mixed_model, tmp_path, capsys):
     assert sum(l.macs for l in plain.layers) == net.total_macs
 
 
+def test_cli_tunes_an_onnx_model_directly(mixed_model, tmp_path, capsys):
+    import csv
+
+    src = tmp_path / "mixed.onnx"
+    onnx.save(mixed_model, src)
+    out = tmp_path / "out"
+    assert main(["tune", str(src), "--budget", "30", "--out", str(out), "--no-plots",
+                 "--quiet", "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "3 node(s) without MACs to map skipped (e.g. Relu relu1, Add add1, Flatten flat)" \
+        in err
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert [r["layer"] for r in rows] == [x.name for x in import_onnx(src)[0].layers]
+    assert [r["count"] for r in rows if r["layer"] == "scores"] == ["8"]
+    only_relu = tmp_path / "relu.onnx"
+    onnx.save(_model([helper.make_node("Relu", ["x"], ["y"], name="r")],
+                     [helper.make_tensor_value_info("x", F, [1, 4])],
+                     [helper.make_tensor_value_info("y", F, [1, 4])], []), only_relu)
+    assert main(["tune", str(only_relu), "--out", str(out)]) == 2
+    assert "no Conv, Gemm or MatMul node to map" in capsys.readouterr().err
+
+
 def test_cli_import_onnx_errors(tmp_path, capsys):
     assert main(["import-onnx", str(tmp_path / "missing.onnx")]) == 2
     assert "file not found" in capsys.readouterr().err
