@@ -684,17 +684,16 @@ def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, 
             mid = np.maximum(mid, c)
         x_out = coord[-1] if last_out else zero
         x_in = coord[0] if first_in else zero
-        shape = law.shape
-        ok = np.broadcast_to((x_out >= 0) & (x_out <= rows * segs[-1]), shape)
-        p = np.where(ok, law, 0.0).ravel()  # FFT noise on impossible cells dropped
-        mid, x_out, x_in = (np.broadcast_to(a, shape).ravel() for a in (mid, x_out, x_in))
-        x_out = np.where(p > 0, x_out, 0)
+        # FFT noise on impossible cells dropped
+        p = np.where((x_out >= 0) & (x_out <= rows * segs[-1]), law, 0.0).ravel()
+        x_out = np.where(p.reshape(law.shape) > 0, x_out, 0)
         Mi, Xo, Xi = int(mid.max()) + 1, int(x_out.max()) + 1, int(x_in.max()) + 1
         if not first_in:
-            H = np.bincount(mid * Xo + x_out, weights=p, minlength=Mi * Xo).reshape(Mi, Xo)
+            code = (mid * Xo + x_out).ravel()
+            H = np.bincount(code, weights=p, minlength=Mi * Xo).reshape(Mi, Xo)
             out = np.cumsum(H, axis=0)
         else:
-            code = (x_in * Mi + mid) * Xo + x_out
+            code = ((x_in * Mi + mid) * Xo + x_out).ravel()
             if Xi * Mi * Xo <= 4 * len(p):
                 pq = np.bincount(code, weights=p, minlength=Xi * Mi * Xo)
                 nz = np.flatnonzero(pq > 1e-300)
@@ -704,7 +703,9 @@ def _group_step(segs: tuple, first_in: bool, last_out: bool, rows: int, N: int, 
                 nz, inv = np.unique(code[pos], return_inverse=True)
                 pq = np.bincount(inv.ravel(), weights=p[pos])
                 nz, pq = nz[pq > 1e-300], pq[pq > 1e-300]
-            trip = np.stack([nz // (Mi * Xo), nz // Xo % Mi, nz % Xo], axis=1)
+            trip = np.empty((len(nz), 3), dtype=np.int64)
+            trip[:, 0], rest = np.divmod(nz, Mi * Xo)
+            trip[:, 1], trip[:, 2] = np.divmod(rest, Xo)
             order = np.argsort(trip[:, 2], kind="stable")
             xs, first = np.unique(trip[order, 2], return_index=True)
             out = (trip, pq, order, xs, first, Xo)
@@ -787,7 +788,7 @@ def _chain_cdf(start: int, lengths: tuple, rows: int, N: int, M: int) -> np.ndar
     if key in _nm_steps_cdf:
         return _nm_steps_cdf[key]
     units = len(lengths)
-    bounds = [start] + [start + int(v) for v in np.cumsum(lengths)]
+    bounds = list(itertools.accumulate(lengths, initial=start))
     K = rows * max(lengths) + 1                        # k = 0 .. largest unit count
     ks = np.arange(K)[:, None]
     state = np.ones((K, 1))                            # no unit open yet: c = 0
