@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 from mapper.search.evaluator import Evaluator
@@ -12,6 +13,7 @@ from mapper.search.strategies import RunContext, build_strategy, strategy_class
 from mapper.search.strategies.base import RESUME_STORAGE
 from mapper.tuning.checkpoint import shape_hash
 from mapper.tuning.plan import IslandTask
+from search_spaces import Genomes
 from search_spaces.templates import make_space
 
 
@@ -33,6 +35,13 @@ def run_island(task: IslandTask) -> SearchResult:
         # islands then differ in how far they leave one-level basins (docs/decisions.md,
         # "GA islands")
         params["splits"] = 2
+    starts = [g for g in map(space.encode, task.starts) if g is not None]
+    if starts and "seeds" in inspect.signature(cls).parameters:
+        # the mappings the model file states open the first sample (with the smallest
+        # tiles of a widened space, its own seeds)
+        opts = cls.options(space, run)
+        first = [opts["seeds"]] if opts.get("seeds") is not None else []
+        params["seeds"] = Genomes.concat(first + starts)
     state_file = task.state_file
     if cls.resume == RESUME_STORAGE:
         params.update(_storage_params(task))

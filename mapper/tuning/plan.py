@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from costmodel import Hardware, Layer
+from costmodel import Dataflow, Hardware, Layer
 from costmodel.analysis import compute_bound
 from costmodel.sparsity.report import skip_fraction
 from mapper.search.loop import History, SearchResult
@@ -159,6 +159,7 @@ class IslandTask:
     widen: bool = False    # search the free space widened with R/S as spatial dims
     shared: bool = False   # one of several runs sharing the layer's budget
     state_file: Path | None = None
+    starts: tuple[Dataflow, ...] = ()  # mappings the search starts from (the file's own)
 
 
 @dataclass
@@ -173,19 +174,23 @@ class LayerPlan:
     settings: TuneSettings
     seed: int
     state_file: Path | None = None
+    starts: tuple[Dataflow, ...] = ()
     runs: list[SearchResult] = field(default_factory=list)
     wide: bool = False
     _pending: list[IslandTask] = field(default_factory=list)
 
     @classmethod
     def make(cls, layer: Layer, hw: Hardware, settings: TuneSettings, seed: int | None = None,
-             state_file: str | Path | None = None) -> LayerPlan:
+             state_file: str | Path | None = None,
+             starts: tuple[Dataflow, ...] = ()) -> LayerPlan:
         """The plan of ``layer`` (seeded from its shape unless ``seed`` is given); its first
-        round is the layer's first islands (:func:`first_islands`)."""
+        round is the layer's first islands (:func:`first_islands`). Every island of a
+        strategy that takes seed genomes starts from ``starts`` (those its space can
+        express), so the result is at least as good as the best feasible one of them."""
         bare = Layer(layer.name, layer.type, dict(layer.dims), dict(layer.strides), None,
                      density=dict(layer.density))
         plan = cls(bare, hw, settings, shape_seed(settings.seed, layer) if seed is None else seed,
-                   None if state_file is None else Path(state_file))
+                   None if state_file is None else Path(state_file), tuple(starts))
         budgets, plan.wide = first_islands(bare, hw, settings)
         plan._pending = plan._tasks(budgets, plan.wide)
         return plan
@@ -195,7 +200,7 @@ class LayerPlan:
         shared = first > 0 or len(budgets) > 1  # the layer's budget is split
         return [IslandTask(self.layer, self.hardware, self.settings, j,
                            island_seed(self.seed, j), b, widen, shared,
-                           island_state(self.state_file, j))
+                           island_state(self.state_file, j), self.starts)
                 for j, b in enumerate(budgets, start=first)]
 
     @property

@@ -132,9 +132,11 @@ def tune_layer(layer: Layer, hw: Hardware, settings: TuneSettings,
     strategies that keep their trials in a storage resume from it instead).
 
     The layer's :class:`LayerPlan` runs its islands in parallel on up to ``settings.jobs``
-    processes, round after round; the best of them is returned, the same for any ``jobs``."""
+    processes, round after round; the best of them is returned, the same for any ``jobs``.
+    The search starts from ``layer.dataflow`` when it has one."""
     t0 = time.perf_counter()
-    plan = LayerPlan.make(layer, hw, settings, seed, state_file)
+    starts = () if layer.dataflow is None else (layer.dataflow,)
+    plan = LayerPlan.make(layer, hw, settings, seed, state_file, starts)
     while not plan.done:
         plan.feed(_run_round(plan.pending(), settings))
     return plan.result(time.perf_counter() - t0)
@@ -171,8 +173,13 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     resumed = len(done)
     if progress:
         progress(resumed, len(first), "resumed" if resumed else "start")
+    starts = [[] for _ in first]  # the dataflows the file states, per shape
+    for layer, k in zip(network.layers, of_layer):
+        if layer.dataflow is not None and layer.dataflow not in starts[k]:
+            starts[k].append(layer.dataflow)
     plans = {k: LayerPlan.make(network.layers[first[k]], hw, settings, state_file=None
-                               if ckpt is None else ckpt.state_file(network.layers[first[k]]))
+                               if ckpt is None else ckpt.state_file(network.layers[first[k]]),
+                               starts=tuple(starts[k]))
              for k in range(len(first)) if k not in done}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
