@@ -56,16 +56,20 @@ class Checkpoint:
     folder: Path
     fingerprint: str
 
-    def _name(self, layer: Layer) -> str:
-        return f"layer-{shape_hash(layer)}-{self.fingerprint}"
+    def _name(self, layer: Layer, starts: tuple[Dataflow, ...] = ()) -> str:
+        name = f"layer-{shape_hash(layer)}-{self.fingerprint}"
+        if starts:  # a search started from other stated mappings is another search
+            digest = hashlib.sha256(repr([str(d) for d in starts]).encode()).hexdigest()
+            name += f"-s{digest[:8]}"
+        return name
 
-    def state_file(self, layer: Layer) -> Path:
+    def state_file(self, layer: Layer, starts: tuple[Dataflow, ...] = ()) -> Path:
         """Where the layer's first island saves its search state (others: ``.iN`` before)."""
-        return self.folder / f"{self._name(layer)}.state"
+        return self.folder / f"{self._name(layer, starts)}.state"
 
-    def load(self, layer: Layer) -> dict | None:
+    def load(self, layer: Layer, starts: tuple[Dataflow, ...] = ()) -> dict | None:
         """The layer's record, or None (none yet, or a damaged one: recomputed)."""
-        f = self.folder / f"{self._name(layer)}.json"
+        f = self.folder / f"{self._name(layer, starts)}.json"
         if not f.exists():
             return None
         try:
@@ -73,8 +77,9 @@ class Checkpoint:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def save(self, layer: Layer, record: dict, states: list[Path]) -> None:
+    def save(self, layer: Layer, record: dict, states: list[Path],
+             starts: tuple[Dataflow, ...] = ()) -> None:
         """Write the layer's record, then remove its islands' search ``states``."""
-        write_text(self.folder / f"{self._name(layer)}.json", json.dumps(record))
+        write_text(self.folder / f"{self._name(layer, starts)}.json", json.dumps(record))
         for f in states:
             f.unlink(missing_ok=True)

@@ -164,22 +164,23 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
     t0 = time.perf_counter()
     first, of_layer = distinct_shapes(network)
     ckpt = Checkpoint(Path(checkpoint_dir), settings.fingerprint(hw)) if checkpoint_dir else None
+    starts: list[tuple] = [() for _ in first]  # the dataflows the file states, per shape
+    for layer, k in zip(network.layers, of_layer):
+        if layer.dataflow is not None and layer.dataflow not in starts[k]:
+            starts[k] += (layer.dataflow,)
     done: dict[int, LayerResult] = {}
     if ckpt is not None:
         for k, li in enumerate(first):
-            rec = ckpt.load(network.layers[li])
+            rec = ckpt.load(network.layers[li], starts[k])
             if rec is not None:
                 done[k] = _from_record(rec, network.layers[li], hw, settings, k)
     resumed = len(done)
     if progress:
         progress(resumed, len(first), "resumed" if resumed else "start")
-    starts = [[] for _ in first]  # the dataflows the file states, per shape
-    for layer, k in zip(network.layers, of_layer):
-        if layer.dataflow is not None and layer.dataflow not in starts[k]:
-            starts[k].append(layer.dataflow)
     plans = {k: LayerPlan.make(network.layers[first[k]], hw, settings, state_file=None
-                               if ckpt is None else ckpt.state_file(network.layers[first[k]]),
-                               starts=tuple(starts[k]))
+                               if ckpt is None else ckpt.state_file(network.layers[first[k]],
+                                                                    starts[k]),
+                               starts=starts[k])
              for k in range(len(first)) if k not in done}
     with _backend(settings):
         runner = Parallel(n_jobs=settings.jobs, return_as="generator")
@@ -195,7 +196,7 @@ def tune_model(network: Network, hw: Hardware, settings: TuneSettings | None = N
                 res = plans.pop(k).result()
                 rec = layer_record(res, space_for(plan.layer, hw, settings))
                 if ckpt is not None:
-                    ckpt.save(plan.layer, rec, plan.state_files())
+                    ckpt.save(plan.layer, rec, plan.state_files(), plan.starts)
                 done[k] = _layer_result(res, rec, plan.layer, k)
                 if progress:
                     progress(len(done), len(first), plan.layer.name)

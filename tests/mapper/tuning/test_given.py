@@ -100,3 +100,14 @@ def _hw_file(tmp_path):
     path = tmp_path / "hw.yaml"
     save_hardware_any(HW, path)
     return path
+
+
+def test_editing_a_stated_mapping_reruns_that_layer_on_resume(tmp_path):
+    net = _net(SMALL, None)
+    s = TuneSettings(budget=60, jobs=1)
+    tune_model(net, HW, s, checkpoint_dir=tmp_path)
+    assert tune_model(net, HW, s, checkpoint_dir=tmp_path).resumed_layers == 2
+    other = parse_dataflow("SpatialMap(1,1) K; TemporalMap(2,2) C; TemporalMap(3,3) R; "
+                           "TemporalMap(3,3) S; TemporalMap(3,1) Y; TemporalMap(3,1) X")
+    again = tune_model(_net(other, None), HW, s, checkpoint_dir=tmp_path)
+    assert again.resumed_layers == 1  # the GEMM (nothing stated) resumes, the CONV reruns
