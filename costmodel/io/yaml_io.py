@@ -273,6 +273,12 @@ def read_yaml_text(path: StrPath) -> str:
                                 line=line, rule="encoding") from None
 
 
+def load_yaml_data(path: StrPath) -> Any:
+    """The parsed contents of a YAML file (safe loader, duplicate keys refused); errors
+    name the file and line."""
+    return _load_yaml(read_yaml_text(path), str(path))
+
+
 def load_network_yaml(path: StrPath) -> Network:
     """Read a network YAML file."""
     return parse_network_yaml(read_yaml_text(path), str(path))

@@ -130,7 +130,8 @@ def resolve_hardware(spec: str | None) -> Hardware:
 def resolve_model(spec: str) -> Network:
     """A bundled model name, a MAESTRO ``.m`` / YAML model file (with the dataflows it
     states), a GAMMA model CSV (:mod:`mapper.workloads.gamma_csv`) or an ONNX model
-    (:mod:`mapper.workloads.onnx_import`, symbolic dimensions taken as 1)."""
+    (:mod:`mapper.workloads.onnx_import`, symbolic dimensions taken as 1), or a Timeloop
+    problem file or folder of them (:mod:`mapper.workloads.timeloop`)."""
     from costmodel.io import load_network
 
     suffix = Path(spec).suffix.lower()
@@ -145,13 +146,23 @@ def resolve_model(spec: str) -> Network:
 
         return import_onnx(spec)[0]
     if suffix in (".yaml", ".yml"):
+        from costmodel.io.yaml_io import load_yaml_data
+        from mapper.workloads.timeloop import is_timeloop_problem, load_timeloop
         from mapper.workloads.zoo import (
             load_model_file,  # reads both the zoo schema (counts) and plain YAML
         )
 
+        if is_timeloop_problem(load_yaml_data(spec)):
+            return load_timeloop(spec)
         return load_model_file(spec)
+    from mapper.workloads.zoo import load_model
+
     try:
-        from mapper.workloads.zoo import load_model
-    except ImportError:  # pragma: no cover - zoo is part of the package
-        raise MaestroInputError(f"unknown model {spec!r}", rule="model") from None
-    return load_model(spec)
+        return load_model(spec)
+    except MaestroInputError as e:
+        if e.rule != "unknown-model" or not Path(spec).is_dir():
+            raise
+    # a folder that is not a bundled model's name: Timeloop problem files
+    from mapper.workloads.timeloop import load_timeloop
+
+    return load_timeloop(spec)
