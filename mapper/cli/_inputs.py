@@ -194,4 +194,9 @@ def load_sparsity(spec: str | None, hw_spec: str | None, cost_model: str, networ
     if cfg is not None:
         for layer in network.layers:
             check_formats(layer, layer_density(layer), cfg)
+    elif any(layer.density for layer in network.layers):
+        n = sum(1 for layer in network.layers if layer.density)
+        warn(command, f"{n} layer(s) state densities but the hardware has no sparsity "
+             "features: every zero is stored and computed (give --sparsity FILE, e.g. "
+             "docs/examples/sparsity_nm_skip.yaml, or a sparsity key in a YAML --hw)")
     return cfg

@@ -80,6 +80,15 @@ def test_cli_sparsity_file_and_maestro_warning(tmp_path, capsys):
     with pytest.raises(MaestroInputError, match="layer 'r', tensor weight: format 'nm'"):
         load_sparsity(str(f), None, "physical",
                       Network("n", [Layer("r", "GEMM", DIMS, density={"weight": 0.3})]), "tune")
+    capsys.readouterr()
+    # densities without any sparsity feature: said once, not silently computed dense
+    assert load_sparsity(None, None, "physical", net, "tune") is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 layer(s) state densities but the hardware has no " \
+        "sparsity features" in err
+    assert load_sparsity(None, None, "physical", Network("n", [Layer("d", "GEMM", DIMS)]),
+                         "tune") is None
+    assert capsys.readouterr().err == ""
 
 
 def test_sparsity_choices_ranked():
