@@ -408,19 +408,16 @@ def _spatial_terms(items, N: int, M: int) -> dict:
     return out
 
 
-def _power(x: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``x ** e`` element by element, each as ``x ** e`` with that scalar exponent gives it:
-    NumPy takes the exponents 2, 0.5 and -1 as square, root and reciprocal there, whose
-    roundings differ from ``pow``'s; 0 and 1 to a positive power stay (no ``pow`` call)."""
-    out = x.copy()
-    todo = np.flatnonzero(((x != 0.0) & (x != 1.0)) | (e <= 0.0))
-    xt, et = x[todo], e[todo]
-    res = np.power(xt, et)
+def _power(x: np.ndarray, e: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``x ** e`` for consecutive runs of ``n`` elements of ``x`` with one exponent each
+    (``e``), every element as ``x ** e`` with that scalar exponent gives it: NumPy takes the
+    exponents 2, 0.5 and -1 as square, root and reciprocal there, whose roundings differ
+    from ``pow``'s."""
+    out = np.power(x, np.repeat(e, n))
     for v, f in ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal)):
-        s = np.flatnonzero(et == v)
-        if len(s):
-            res[s] = f(xt[s])
-    out[todo] = res
+        if (e == v).any():
+            s = np.repeat(e == v, n)
+            out[s] = f(x[s])
     return out
 
 
@@ -478,7 +475,7 @@ def _step_expectations(steps: list, N: int, M: int) -> list[float]:
         el = np.repeat(first[pk[sel]] - (np.cumsum(n_el) - n_el), n_el) + np.arange(n_el.sum())
         at = np.repeat(off[sel] - pb[sel], n_el) + np.minimum(
             x[el], np.repeat(pb[sel] + pl[sel] - 1, n_el))
-        prod[el] = prod[el] * _power(flat[at], np.repeat(pe[sel], n_el))
+        prod[el] = prod[el] * _power(flat[at], pe[sel], n_el)
     terms = np.empty(len(x))
     whole_r = ((r % 1.0) == 0)[kid]
     for wr in (True, False):
