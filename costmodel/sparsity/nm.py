@@ -445,20 +445,24 @@ def _step_expectations(steps: list, N: int, M: int) -> list[float]:
         specs = [s if isinstance(s, list) else
                  [(*windows[(a, ln, s[1])], s[2] * n) for (a, ln), n in s[0]] for s in specs]
     K = len(specs)
-    pk = np.array([k for k, s in enumerate(specs) for _ in s])
-    pos = np.array([i for s in specs for i in range(len(s))])
-    pb = np.array([int(b) for s in specs for b, _, _ in s], dtype=np.int64)
-    Fs = [f for s in specs for _, f, _ in s]
-    pl = np.array([len(f) for f in Fs], dtype=np.int64)
-    pe = np.array([n for s in specs for _, _, n in s], dtype=np.float64)
+    pk, pos, pb, Fs, pl, pe = [], [], [], [], [], []     # per CDF, the steps' in order
+    for k, spec in enumerate(specs):
+        for i, (b, f, n) in enumerate(spec):
+            pk.append(k)
+            pos.append(i)
+            pb.append(int(b))
+            Fs.append(f)
+            pl.append(len(f))
+            pe.append(n)
+    pk, pos = np.array(pk), np.array(pos)
+    pb, pl = np.array(pb, dtype=np.int64), np.array(pl, dtype=np.int64)
+    pe = np.array(pe, dtype=np.float64)
     flat = np.concatenate(Fs)
     off = np.cumsum(pl) - pl
-    lo = np.full(K, np.iinfo(np.int64).max)
-    hi = np.full(K, np.iinfo(np.int64).min)
-    st = hi.copy()
-    np.minimum.at(lo, pk, pb)
-    np.maximum.at(hi, pk, pb + pl)
-    np.maximum.at(st, pk, pb)
+    firsts = np.flatnonzero(pos == 0)                 # each step's first CDF
+    lo = np.minimum.reduceat(pb, firsts)
+    hi = np.maximum.reduceat(pb + pl, firsts)
+    st = np.maximum.reduceat(pb, firsts)
     r = np.array([s[6] for s in steps], dtype=np.float64)
     simd = np.array([s[7] for s in steps], dtype=np.float64)
     # below the highest base a CDF is 0, so the step's law and its probabilities: computed
