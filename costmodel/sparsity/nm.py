@@ -140,10 +140,11 @@ def _nm_cdfs_for(cases: list[tuple[int, int, int]], N: int,
             for (_, _, whole), (*_, rows), (lo, f) in zip(parts, cases, F)]
 
 
+@lru_cache(maxsize=1 << 14)
 def _residue_counts(start: int, o: int, n: int, M: int) -> dict[int, int]:
     """How many of the ``n`` window starts ``start, start + o, ...`` fall at each offset
     within their group (the offsets repeat every ``M / gcd(o, M)`` windows), in the order
-    of their first window."""
+    of their first window (cached: read-only)."""
     period = M // gcd(o, M)
     q, rem = divmod(n, period)
     out: dict[int, int] = {}
@@ -896,3 +897,4 @@ def clear_caches() -> None:
         c.clear()
     _prefix_bytes = _plan_bytes = 0
     _partial_row_pmf.cache_clear()
+    _residue_counts.cache_clear()
