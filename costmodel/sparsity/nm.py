@@ -18,7 +18,7 @@ from math import ceil, comb, gcd
 
 import numpy as np
 
-from .stats import CACHE_SIZE, step_cycles, tile_count
+from .stats import CACHE_SIZE, _distinct, step_cycles, tile_count
 
 #: N:M compute ratios kept between calls, by argument row (then the cache starts over)
 _nm_cache: dict[tuple, tuple[float, float]] = {}
@@ -178,13 +178,20 @@ def _nm_steps(t, o, D, spatial, units, M, start: int = 0):
     return kinds + [(1, wins, ((start + first * o) % M, tiles - first, last[1]))]
 
 
-def _expected_max(F: np.ndarray, base, P, r, simd) -> np.ndarray:
-    """``E[step_cycles(max of P draws)]`` for rows of CDFs ``F`` ``[C, L]`` over counts
-    ``base..base+L-1``; ``base``, ``P``, ``r``, ``simd`` are ``[C, 1]``."""
-    Fp = np.exp(P * np.log(np.clip(F, 1e-300, 1.0)))
-    L = F.shape[1]
-    return (step_cycles(base + np.arange(L)[None, :], r, simd)
-            * _steps_of(Fp)).sum(axis=1)
+def _expected_max(flat, first, lens, law, base, P, r, simd, W: int) -> np.ndarray:
+    """``E[step_cycles(max of P draws)]`` per case: the CDF ``law`` (an index into CDFs kept
+    end to end in ``flat`` from ``first``, ``lens`` long, each taken on ``W`` counts with its
+    end repeated) over counts ``base..base+W-1``; ``law``, ``base``, ``P``, ``r``, ``simd``
+    are ``[C]``. Cases repeat their parts: the powered CDF is computed once per distinct
+    ``(law, P)``, the step times once per distinct ``(base, r, simd)``."""
+    powers, pi = _distinct([law.astype(np.float64), P])
+    lid = powers[:, 0].astype(np.int64)
+    F = flat[first[lid, None] + np.minimum(np.arange(W)[None, :], (lens[lid] - 1)[:, None])]
+    Fp = np.exp(powers[:, 1, None] * np.log(np.clip(F, 1e-300, 1.0)))
+    steps, gi = _distinct([base, r, simd])
+    g = step_cycles(steps[:, 0, None] + np.arange(W)[None, :], steps[:, 1, None],
+                    steps[:, 2, None])
+    return (g[gi] * _steps_of(Fp)[pi]).sum(axis=1)
 
 
 #: columns of one unit class in :func:`nm_compute_ratio`'s argument rows
@@ -314,12 +321,10 @@ def _single_window_steps(keys, rows_, N: int, M: int, C: int, dense, sparse) -> 
             width = 1 << np.ceil(np.log2(L)).astype(np.int64)
             for wd in np.unique(width):                 # CDF lengths within a factor of 2
                 pick = np.flatnonzero(width == wd)
-                top = (L[pick] - 1)[:, None]            # a CDF ends at 1: repeat its end
-                table = flat[first[ids[pick], None] + np.minimum(np.arange(wd)[None, :], top)]
                 sel = sel_live[plain[pick]]
                 row = case_row[sel]
-                e = _expected_max(table, base[sel, None], n_main[sel, None], r[row, None],
-                                  sd[row, None])
+                e = _expected_max(flat, first, lens, ids[pick], base[sel], n_main[sel], r[row],
+                                  sd[row], int(wd))
                 np.add.at(sparse, rows_[row], w[sel] * case_cnt[sel] * e)
         edge = np.flatnonzero(n_e[sel_live] != 0)   # a unit of the step on an edge tile
         if not len(edge):
