@@ -178,12 +178,22 @@ def _nm_steps(t, o, D, spatial, units, M, start: int = 0):
     return kinds + [(1, wins, ((start + first * o) % M, tiles - first, last[1]))]
 
 
+#: cells of a case table below which :func:`_expected_max` computes every case (finding the
+#: distinct ones costs more)
+DISTINCT_CELLS = 1 << 13
+
+
 def _expected_max(flat, first, lens, law, base, P, r, simd, W: int) -> np.ndarray:
     """``E[step_cycles(max of P draws)]`` per case: the CDF ``law`` (an index into CDFs kept
     end to end in ``flat`` from ``first``, ``lens`` long, each taken on ``W`` counts with its
     end repeated) over counts ``base..base+W-1``; ``law``, ``base``, ``P``, ``r``, ``simd``
-    are ``[C]``. Cases repeat their parts: the powered CDF is computed once per distinct
-    ``(law, P)``, the step times once per distinct ``(base, r, simd)``."""
+    are ``[C]``. Cases repeat their parts: in larger tables the powered CDF is computed once
+    per distinct ``(law, P)``, the step times once per distinct ``(base, r, simd)``."""
+    if len(law) * W <= DISTINCT_CELLS:
+        F = flat[first[law, None] + np.minimum(np.arange(W)[None, :], (lens[law] - 1)[:, None])]
+        Fp = np.exp(P[:, None] * np.log(np.clip(F, 1e-300, 1.0)))
+        return (step_cycles(base[:, None] + np.arange(W)[None, :], r[:, None], simd[:, None])
+                * _steps_of(Fp)).sum(axis=1)
     powers, pi = _distinct([law.astype(np.float64), P])
     lid = powers[:, 0].astype(np.int64)
     F = flat[first[lid, None] + np.minimum(np.arange(W)[None, :], (lens[lid] - 1)[:, None])]
