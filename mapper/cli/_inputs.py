@@ -57,11 +57,15 @@ def load_model(spec: str, command: str = "tune") -> Network:
 def load_hardware(spec: str | None, overrides: list[str] | tuple[str, ...] = ()) -> Hardware:
     """A hardware preset or a .m/.yaml hardware file (the default preset for None), with
     ``FIELD=VALUE`` overrides (``--hw-set num_pes=256``) checked like the file's fields."""
-    import dataclasses
-
     from mapper.workloads.presets import resolve_hardware
 
-    hw = resolve_hardware(spec)
+    return with_fields(resolve_hardware(spec), overrides)
+
+
+def with_fields(hw: Hardware, overrides: list[str] | tuple[str, ...]) -> Hardware:
+    """``hw`` with ``FIELD=VALUE`` overrides (``--hw-set``), checked like a file's fields."""
+    import dataclasses
+
     if not overrides:
         return hw
     fields = {f.name: f for f in dataclasses.fields(Hardware)}

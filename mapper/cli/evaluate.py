@@ -69,6 +69,9 @@ def add_parser(sub) -> None:
                    "formats, compute (skip/gate/none) and on, or a hardware YAML with a "
                    "sparsity key (default: that key of a YAML --hw); densities come from "
                    "the mapping file")
+    p.add_argument("--hw-set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one field of the hardware, e.g. --hw-set simd_lanes=4 (as "
+                   "mapper tune)")
     p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
     p.add_argument("--out", help="write the output to this file instead of standard output")
     p.add_argument("--digits", type=int_at_least(1, 17), default=6,
@@ -86,7 +89,14 @@ def add_parser(sub) -> None:
 
 
 def hardware_from_args(args) -> Hardware:
-    """``--hw`` (a file or preset), or MAESTRO's command-line hardware options."""
+    """``--hw`` (a file or preset), or MAESTRO's command-line hardware options; then the
+    ``--hw-set`` overrides."""
+    from mapper.cli._inputs import with_fields
+
+    return with_fields(_base_hardware(args), getattr(args, "hw_set", ()))
+
+
+def _base_hardware(args) -> Hardware:
     from mapper.cli._inputs import load_hardware, warn
 
     given = {k: getattr(args, k) for k in CLI_HARDWARE if getattr(args, k) is not None}

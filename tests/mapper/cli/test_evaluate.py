@@ -93,3 +93,20 @@ def test_missing_file_and_bad_hardware(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "hw.m:2" in err and "Traceback" not in err
     assert main(["evaluate", str(m), "--num_pes", "4"]) == 0
+
+
+def test_hw_set_changes_a_field_of_the_hardware(tmp_path, capsys):
+    m = tmp_path / "m.m"
+    m.write_text("Network n {\nLayer L {\nType: CONV\nDimensions { K: 64, C: 64, R: 3, S: 3, "
+                 "Y: 30, X: 30 }\nDataflow {\nSpatialMap(1,1) K;\nTemporalMap(64,64) C;\n"
+                 "TemporalMap(3,3) R;\nTemporalMap(3,3) S;\nTemporalMap(3,1) Y;\n"
+                 "TemporalMap(3,1) X;\n}\n}\n}\n")
+    runs = {}
+    for extra in ([], ["--hw-set", "simd_lanes=4"]):
+        assert main(["evaluate", str(m), "--hw", "edge168", "--format", "json", *extra]) == 0
+        data = json.loads(capsys.readouterr().out)
+        runs[tuple(extra)] = (data["hardware"]["simd_lanes"], data["layers"][0]["runtime"])
+    (lanes1, rt1), (lanes4, rt4) = runs.values()
+    assert (lanes1, lanes4) == (1, 4) and rt4 < rt1
+    assert main(["evaluate", str(m), "--hw-set", "lanes=4"]) == 2
+    assert "FIELD one of num_pes" in capsys.readouterr().err
