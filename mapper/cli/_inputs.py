@@ -54,6 +54,32 @@ def load_model(spec: str, command: str = "tune") -> Network:
     return resolve_model(spec)
 
 
+def select_layers(network: Network, spec: str | None) -> Network:
+    """The layers ``spec`` names, in the model's order: comma-separated layer names, 1-based
+    positions or ranges of them (``--layers 1,3-5,CONV2_1_2``; GAMMA's ``--singlelayer N`` is
+    ``--layers N``)."""
+    import dataclasses
+
+    if not spec:
+        return network
+    names = [layer.name for layer in network.layers]
+    keep: set[int] = set()
+    for part in (x.strip() for x in spec.split(",")):
+        lo, dash, hi = part.partition("-")
+        if part in names:
+            keep.update(i for i, n in enumerate(names) if n == part)
+        elif part.isdigit() or (dash and lo.strip().isdigit() and hi.strip().isdigit()):
+            a, b = int(lo), int(hi) if dash else int(lo)
+            if not 1 <= a <= b <= len(names):
+                raise _usage(f"--layers {part!r}: positions run from 1 to {len(names)}")
+            keep.update(range(a - 1, b))
+        else:
+            raise _usage(f"--layers {part!r}: not a layer of {network.name} (names: "
+                         f"{', '.join(names[:6])}{', ...' if len(names) > 6 else ''}; or "
+                         "1-based positions such as 3 or 2-5)")
+    return dataclasses.replace(network, layers=[network.layers[i] for i in sorted(keep)])
+
+
 def load_hardware(spec: str | None, overrides: list[str] | tuple[str, ...] = ()) -> Hardware:
     """A hardware preset or a .m/.yaml hardware file (the default preset for None), with
     ``FIELD=VALUE`` overrides (``--hw-set num_pes=256``) checked like the file's fields."""

@@ -24,6 +24,10 @@ def add_parser(sub) -> None:
         "Writes DIR/mappings.m, report.csv, summary.json. "
         "With --area-budget/--power-budget the hardware is co-optimised too.")
     p.add_argument("model")
+    p.add_argument("--layers", default=None, metavar="SPEC",
+                   help="tune only these layers: names, 1-based positions or ranges, "
+                   "comma-separated (e.g. 1,3-5,CONV2_1_2; GAMMA's --singlelayer N is "
+                   "--layers N)")
     p.add_argument("--hw", default=None, type=non_empty,
                    help=f"hardware file or preset ({', '.join(HARDWARE_PRESETS)}); "
                    f"default {DEFAULT_HARDWARE}")
@@ -190,11 +194,17 @@ def _gaps_ordered(given: dict) -> bool:
 
 
 def run(args) -> int:
-    from mapper.cli._inputs import load_hardware, load_model, load_sparsity, warn
+    from mapper.cli._inputs import (
+        load_hardware,
+        load_model,
+        load_sparsity,
+        select_layers,
+        warn,
+    )
     from mapper.cli._output import Progress, out_lock, prepare_out_dir
     from mapper.tuning.settings import DEFAULT_BUDGET, TuneSettings
 
-    network = load_model(args.model)
+    network = select_layers(load_model(args.model), args.layers)
     hw = load_hardware(args.hw, args.hw_set)
     # options left out take TuneSettings' defaults; a time limit alone means no budget
     given = {k: v for k, v in (("islands", args.islands), ("extra_islands", args.extra_islands),

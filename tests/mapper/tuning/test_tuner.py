@@ -102,3 +102,20 @@ def test_cli_hw_set_changes_fields_of_the_preset(tmp_path, capsys):
                          ("num_pes=0", "positive integer")):
         assert main(args + ["--hw-set", bad]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_cli_layers_selects_by_name_position_and_range(tmp_path, capsys):
+    out = tmp_path / "o"
+    base = ["tune", "resnet18", "--budget", "20", "--out", str(out), "--no-plots", "--quiet",
+            "--jobs", "1", "--no-resume"]
+    assert main(base + ["--layers", "FC1000,1,3-4"]) == 0
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    from mapper.workloads.zoo import load_model
+
+    names = [x.name for x in load_model("resnet18").layers]
+    assert [r["layer"] for r in rows] == [names[0], names[2], names[3], "FC1000"]
+    capsys.readouterr()
+    for bad, message in (("0", "positions run from 1 to 21"), ("CONVX", "not a layer of"),
+                         ("5-2", "positions run from 1")):
+        assert main(base + ["--layers", bad]) == 2
+        assert message in capsys.readouterr().err
