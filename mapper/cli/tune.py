@@ -102,9 +102,10 @@ def add_parser(sub) -> None:
     p.add_argument("--no-resume", action="store_true",
                    help="ignore finished layers checkpointed by an earlier run in --out")
     p.add_argument("--area-budget", default=None, type=budget_spec,
-                   help="co-optimise hardware within this area (number, or preset edge/cloud)")
+                   help="co-optimise hardware within this area (um^2, MAESTRO's area unit; "
+                   "or preset edge/cloud)")
     p.add_argument("--power-budget", default=None, type=budget_spec,
-                   help="co-optimise hardware within this power (number, or preset edge/cloud)")
+                   help="co-optimise hardware within this power (mW; or preset edge/cloud)")
     p.add_argument("--hw-candidates", type=int_at_least(1), default=None,
                    help="hardware configurations per co-optimisation round (default 8)")
     p.add_argument("--hw-rounds", type=int_at_least(1), default=None,
