@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
         "tune", help="find the best dataflow per layer of a model",
         description="Tune every layer of MODEL (a bundled model name, a MAESTRO .m or YAML "
         "file, whose stated dataflows are scored beside the tuned ones, a GAMMA model CSV "
-        "such as resnet18.csv, an ONNX model, or a Timeloop problem file or folder of them). "
+        "such as resnet18.csv, an ONNX model, a Timeloop problem file or folder of them, or a "
+        "ZigZag workload .yaml/.py). "
         "Writes DIR/mappings.m, report.csv, summary.json. "
         "With --area-budget/--power-budget the hardware is co-optimised too.")
     p.add_argument("model")

@@ -130,8 +130,9 @@ def resolve_hardware(spec: str | None) -> Hardware:
 def resolve_model(spec: str) -> Network:
     """A bundled model name, a MAESTRO ``.m`` / YAML model file (with the dataflows it
     states), a GAMMA model CSV (:mod:`mapper.workloads.gamma_csv`) or an ONNX model
-    (:mod:`mapper.workloads.onnx_import`, symbolic dimensions taken as 1), or a Timeloop
-    problem file or folder of them (:mod:`mapper.workloads.timeloop`)."""
+    (:mod:`mapper.workloads.onnx_import`, symbolic dimensions taken as 1), a Timeloop
+    problem file or folder of them (:mod:`mapper.workloads.timeloop`) or a ZigZag workload
+    (:mod:`mapper.workloads.zigzag`: YAML, or the dict literal of a Python file)."""
     from costmodel.io import load_network
 
     suffix = Path(spec).suffix.lower()
@@ -148,13 +149,21 @@ def resolve_model(spec: str) -> Network:
     if suffix in (".yaml", ".yml"):
         from costmodel.io.yaml_io import load_yaml_data
         from mapper.workloads.timeloop import is_timeloop_problem, load_timeloop
+        from mapper.workloads.zigzag import is_zigzag_workload, load_zigzag
         from mapper.workloads.zoo import (
             load_model_file,  # reads both the zoo schema (counts) and plain YAML
         )
 
-        if is_timeloop_problem(load_yaml_data(spec)):
+        data = load_yaml_data(spec)
+        if is_timeloop_problem(data):
             return load_timeloop(spec)
+        if is_zigzag_workload(data):
+            return load_zigzag(spec)
         return load_model_file(spec)
+    if suffix == ".py":  # a ZigZag 2 / Stream workload file (its dict literal, not run)
+        from mapper.workloads.zigzag import load_zigzag
+
+        return load_zigzag(spec)
     from mapper.workloads.zoo import load_model
 
     try:
