@@ -10,7 +10,8 @@ and filter taps (``dimension_relations``, e.g. ``ix=2*ox+1*fx``: stride 2). From
 * ``FY``/``FX`` with ``G`` above 1 and ``K``, ``C`` absent or 1: a depthwise CONV (C = G,
   K = 1);
 * no filter dims, ``K`` and ``C``: a GEMM (M = the product of the other dims, N = K, K = C);
-* an operator whose equation multiplies nothing (pooling, additions): no layer.
+* pooling (which ZigZag writes as a product with a constant ``W``) and operators whose
+  equation multiplies nothing (additions): no layer.
 
 MAESTRO's Y/X are input sizes without padding, so ``Y = (OY - 1) * stride + FY``: output
 size and MACs are ZigZag's. Grouped convolutions (``G`` with ``K``/``C``) and dilations are
@@ -77,8 +78,8 @@ def operator_layer(op: dict, index: int, source: str) -> Layer | None:
     """The layer of one ZigZag operator (None for one that multiplies nothing)."""
     ident = op.get("name") or f"L{op.get('id', index)}"
     where = f"operator {ident!r}"
-    if "*" not in str(op.get("equation", "*")):
-        return None
+    if "*" not in str(op.get("equation", "*")) or "pool" in str(op.get("operator_type")).lower():
+        return None  # ZigZag writes pooling as a product with a constant W: no MACs to map
     d = _sizes(op, where, source)
     filt = "FY" in d or "FX" in d
     depthwise = d.get("G", 1) > 1 and d.get("K", 1) == 1 and d.get("C", 1) == 1

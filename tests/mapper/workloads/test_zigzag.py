@@ -23,7 +23,7 @@ YAML = """- id: 0
   operand_precision: {W: 8, I: 8, O: 16, O_final: 8}
 - id: 1
   operator_type: Pooling
-  equation: O[b][g][oy][ox]+=W[fx][fy]+I[b][g][iy][ix]
+  equation: O[b][g][oy][ox]+=W[fx][fy]*I[b][g][iy][ix]
   loop_dims: [B, G, OY, OX, FX, FY]
   loop_sizes: [1, 64, 56, 56, 3, 3]
 - id: 2
@@ -64,7 +64,7 @@ def test_yaml_operators_become_layers(tmp_path):
     f.write_text(YAML)
     net = resolve_model(str(f))
     assert net.name == "net" and [x.name for x in net.layers] == ["conv1", "L2", "L3"]
-    conv, dw, gemm = net.layers  # the pooling multiplies nothing: no layer
+    conv, dw, gemm = net.layers  # the pooling (a product with a constant W) is no layer
     assert conv.type == "CONV" and conv.strides == {"Y": 2, "X": 2}
     assert conv.dims == dict(K=64, C=3, R=7, S=7, Y=229, X=229)
     assert conv.macs == 64 * 3 * 49 * 112 * 112
