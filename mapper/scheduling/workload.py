@@ -115,7 +115,8 @@ def load_models(spec: str) -> list[Job]:
     for name, n in parse_model_mix(spec):
         net = resolve_model(name)
         count = getattr(net, "count", lambda layer: 1)  # .m files have no layer counts
-        label = Path(name).stem if Path(name).suffix.lower() in MODEL_SUFFIXES else name
+        label = (Path(name).stem if Path(name).suffix.lower() in MODEL_SUFFIXES + (".csv",)
+                 else name)
         for copy in range(n):
             k = 0
             for layer in net.layers:
@@ -133,7 +134,7 @@ def load_models(spec: str) -> list[Job]:
     return jobs
 
 
-MODEL_SUFFIXES = (".m", ".yaml", ".yml")
+MODEL_SUFFIXES = (".m", ".yaml", ".yml", ".onnx", ".py")  # model files (not instance CSVs)
 
 
 def load_workload(spec: str) -> list[Job]:
@@ -141,6 +142,19 @@ def load_workload(spec: str) -> list[Job]:
     may also be model files (``my_net.yaml:3``)."""
     if Path(spec).suffix.lower() in MODEL_SUFFIXES:
         return load_models(spec)
+    if spec.endswith(".csv") and _is_model_table(spec):
+        return load_models(spec)  # a GAMMA model table (header, 7 columns), one copy
     if spec.endswith(".csv") or Path(spec).is_file():
         return load_instance_csv(spec)
     return load_models(spec)
+
+
+def _is_model_table(path: str) -> bool:
+    """Whether a CSV starts with a GAMMA model table's header (7 columns, the last ``T``)
+    rather than a MAGMA instance row (9 integers)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            first = next((r for r in csv.reader(f) if r and any(x.strip() for x in r)), [])
+    except (OSError, UnicodeDecodeError):
+        return False  # the instance reader reports it
+    return len(first) == 7 and first[-1].strip().upper() == "T"

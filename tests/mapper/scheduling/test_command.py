@@ -186,3 +186,15 @@ def test_model_files_mix_with_bundled_models(tmp_path):
     out = tmp_path / "o"
     assert main(["schedule", str(net), "--cores", "magma3", "--dram-bw", "1", "--budget", "50",
                  "--out", str(out), "--no-plot", "--quiet"]) == 0
+
+
+def test_a_gamma_model_table_is_a_model_not_an_instance_file(tmp_path):
+    from mapper.scheduling.workload import load_workload
+
+    table = tmp_path / "tiny.csv"
+    table.write_text("K,C,Y,X,R,S,T\n16,8,10,10,3,3,1\n32,64,4,1,1,1,3\n")
+    assert [j.name for j in load_workload(str(table))] == ["tiny#0/L1", "tiny#0/L2"]
+    assert [j.name for j in load_workload(f"{table}:2")][-1] == "tiny#1/L2"
+    inst = tmp_path / "inst.csv"
+    inst.write_text("1,1,64,64,14,14,3,3,1\n")
+    assert [j.name for j in load_workload(str(inst))] == ["net1/L1/row1"]
