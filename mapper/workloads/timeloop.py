@@ -26,13 +26,16 @@ _DIMS = ("C", "R", "S", "P", "Q")
 
 
 def is_timeloop_problem(data: Any) -> bool:
-    """Whether parsed YAML is a Timeloop problem description."""
-    return isinstance(data, dict) and isinstance(data.get("problem"), dict)
+    """Whether parsed YAML is (meant as) a Timeloop problem description."""
+    return isinstance(data, dict) and "problem" in data
 
 
 def problem_layer(data: dict, name: str, source: str) -> Layer:
     """The layer of one parsed Timeloop problem file."""
     prob = data["problem"]
+    if not isinstance(prob, dict):
+        raise MaestroInputError(f"problem must be a mapping (shape, instance), got {prob!r}",
+                                source=source, rule="timeloop-problem")
     shape = prob.get("shape")
     shape_name = shape.get("name") if isinstance(shape, dict) else shape
     if shape_name is not None and str(shape_name).lower().replace("_", "-") != "cnn-layer":

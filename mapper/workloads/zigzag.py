@@ -33,9 +33,9 @@ _RELATION = re.compile(r"^\s*i([xy])\s*=\s*(?:(\d+)\s*\*\s*)?o\1\s*\+\s*(?:(\d+)
 
 
 def is_zigzag_workload(data: Any) -> bool:
-    """Whether parsed YAML is a ZigZag operator list."""
-    return (isinstance(data, list) and bool(data)
-            and all(isinstance(x, dict) and "operator_type" in x for x in data))
+    """Whether parsed YAML is (meant as) a ZigZag operator list."""
+    return isinstance(data, list) and any(isinstance(x, dict) and "operator_type" in x
+                                          for x in data)
 
 
 def _sizes(op: dict, where: str, source: str) -> dict[str, int]:
@@ -109,7 +109,14 @@ def operator_layer(op: dict, index: int, source: str) -> Layer | None:
 
 def _python_workload(path: Path) -> list[dict]:
     """The ``workload`` dict literal of a ZigZag 2 / Stream Python file, not executed."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except UnicodeDecodeError as e:
+        raise MaestroInputError(f"not UTF-8 text (byte {e.start}); expected a Python "
+                                "workload file", source=str(path), rule="encoding") from None
+    except SyntaxError as e:
+        raise MaestroInputError(f"not valid Python: {e.msg}", source=str(path), line=e.lineno,
+                                rule="zigzag-python") from None
     for node in tree.body:
         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "workload"):
@@ -131,6 +138,10 @@ def load_zigzag(path: str | Path) -> Network:
     if not is_zigzag_workload(ops):
         raise MaestroInputError("expected a list of operators with operator_type",
                                 source=str(p), rule="zigzag-workload")
+    for i, op in enumerate(ops):
+        if not isinstance(op, dict):
+            raise MaestroInputError(f"operator {i + 1}: expected a mapping with operator_type, "
+                                    f"got {op!r}", source=str(p), rule="zigzag-workload")
     layers = [x for i, op in enumerate(ops) if (x := operator_layer(op, i, str(p))) is not None]
     if not layers:
         raise MaestroInputError("no operator that multiplies (Conv, Gemm, MatMul, ...)",

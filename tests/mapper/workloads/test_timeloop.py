@@ -106,3 +106,10 @@ def test_cli_tunes_a_folder_of_problem_files(folder, tmp_path):
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [r["layer"] for r in rows] == ["layer1", "layer2", "layer10"]
     assert int(rows[0]["num_macs"]) == 64 * 3 * 7 * 7 * 112 * 112
+
+
+def test_a_problem_key_that_is_not_a_mapping(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("problem: 5\n")
+    with pytest.raises(MaestroInputError, match="problem must be a mapping"):
+        resolve_model(str(f))

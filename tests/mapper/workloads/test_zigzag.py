@@ -124,3 +124,16 @@ def test_cli_tunes_a_zigzag_workload(tmp_path):
                  "--jobs", "1"]) == 0
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [r["layer"] for r in rows] == ["conv1", "L2", "L3"]
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("w.py", b"workload = {\n  0: {'a': 1,\n", "w.py:2: not valid Python"),
+    ("w.py", b"\xff\xfe", "not UTF-8 text"),
+    ("w.yaml", b"- {operator_type: Conv, loop_dims: [K, C], loop_sizes: [4, 4]}\n- 5\n",
+     "operator 2: expected a mapping"),
+])
+def test_malformed_files_get_one_line_errors(tmp_path, name, data, message):
+    f = tmp_path / name
+    f.write_bytes(data)
+    with pytest.raises(MaestroInputError, match=message):
+        resolve_model(str(f))
