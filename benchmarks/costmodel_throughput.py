@@ -15,8 +15,9 @@ median latency of a single ``costmodel.analysis.evaluate`` call, ``evaluations/s
 (overall, wall clock), and as its last three lines the three regimes in CPU time (the machine
 may be shared): ``single``, one ``evaluate()`` at a time; ``GA-sized``, ``evaluate_batch`` on
 groups of ``--ga-batch`` (39: a GA generation's candidates per structure); ``large``, the
-batches above; then ``sparse``: the physical model dense and with sparsity on the same
-mappings (docs/sparsity.md).
+batches above; ``GA's own batches``, the calls the mapper's GA makes while it tunes three
+ResNet-50 layers (whatever their sizes); then ``sparse``: the physical model dense and with
+sparsity on the same mappings (docs/sparsity.md).
 """
 
 from __future__ import annotations
@@ -203,6 +204,38 @@ def ga_sized(layers, batch: int, per_layer: int, rng) -> tuple[int, float]:
     return n, cpu
 
 
+def ga_own(budget: int, names=("CONV2_1_2", "CONV3_1_1", "CONV4_2_1")) -> tuple[int, int, float]:
+    """Candidates, calls and CPU seconds of ``evaluate_batch`` inside the mapper's GA (one
+    island, one process, ``maestro``) on ResNet-50 layers of the zoo on ``edge168``: the
+    batch sizes the search itself makes, not a fixed group size."""
+    import mapper.search.evaluator as ev
+    from mapper.tuning.settings import TuneSettings
+    from mapper.tuning.tuner import tune_layer
+    from mapper.workloads.presets import HARDWARE_PRESETS
+    from mapper.workloads.zoo import load_model
+
+    real, tally = ev.evaluate_batch, [0, 0, 0.0]
+
+    def timed(layer, structure, sizes, *args, **kw):
+        c0 = time.process_time()
+        rep = real(layer, structure, sizes, *args, **kw)
+        tally[2] += time.process_time() - c0
+        tally[0] += len(sizes)
+        tally[1] += 1
+        return rep
+
+    net, hw = load_model("resnet50"), HARDWARE_PRESETS["edge168"]
+    settings = TuneSettings(budget=budget, jobs=1, islands=1, extra_islands=0,
+                            cost_model="maestro")
+    ev.evaluate_batch = timed
+    try:
+        for layer in (x for x in net.layers if x.name in names):
+            tune_layer(layer, hw, settings)
+    finally:
+        ev.evaluate_batch = real
+    return tally[0], tally[1], tally[2]
+
+
 def sparse_regime(layers, n: int, rng) -> str:
     """CPU throughput of the physical model on the kcp_ws mappings, dense and with sparsity
     (random weight density 0.3 / input 0.5 with bitmask + skip; 2:4 weights with nm + skip on
@@ -284,6 +317,9 @@ def main(argv=None) -> None:
           f"(CPU time)")
     print(f"regime large (batches of {a.batch}): {total_n / total_cpu:,.0f} evaluations/s "
           f"(CPU time)")
+    own_n, own_calls, own_cpu = ga_own(2000 if a.quick else 12000)
+    print(f"regime GA's own batches (maestro, {own_calls} calls, {own_n / own_calls:.0f} per "
+          f"call on average): {own_n / own_cpu:,.0f} evaluations/s (CPU time)")
     print(sparse_regime(layers, min(n_cand, 2000), rng))
 
 

@@ -157,3 +157,13 @@ def test_stop_gap_replay():
     row = next(x for x in out.splitlines() if x.startswith("| FC1000"))
     assert "12,191" in row  # the compute bound: 1000 x 2048 MACs over 168 PEs
     assert "gap 0.5:" in out and "no gap:" in out
+
+
+def test_costmodel_throughput_quick_ends_with_the_regimes():
+    out = _run(str(BENCH / "costmodel_throughput.py"), "--quick", "--cost-model", "maestro",
+               "--candidates", "50")
+    last = out.strip().splitlines()[-5:]
+    assert [x.split(":")[0].split(" (")[0] for x in last] == [
+        "regime single", "regime GA-sized", "regime large", "regime GA's own batches",
+        "regime sparse"]
+    assert all("/s" in x for x in last)
