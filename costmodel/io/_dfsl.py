@@ -23,6 +23,7 @@ line twice, so its numbers are larger by the number of ``//`` lines above the er
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ class _LayerState:
     l2_resident: tuple[int, int] | None = None  # (value, line) of an L2Resident statement
     density: dict[str, str] = field(default_factory=dict)  # extension: tensor -> density
     n_checked: int = 0  # directives already checked against type and dims
+    dataflow_error: MaestroInputError | None = None  # first rule its dataflow breaks (lenient)
 
     @property
     def ready(self) -> bool:
@@ -94,8 +96,12 @@ def directive_dim_error(layer_type: str, dims: dict[str, int],
 class MappingParser:
     """Recursive-descent parser over the token list of one mapping file."""
 
-    def __init__(self, text: str, source: str = "<string>"):
+    def __init__(self, text: str, source: str = "<string>", drop_bad_dataflows: bool = False):
         self.source = source
+        # a dataflow that breaks a rule is dropped (its layer kept, unmapped) and its error
+        # recorded in ``dropped``, instead of raised: for reading a file's layers to tune them
+        self.drop_bad_dataflows = drop_bad_dataflows
+        self.dropped: list[tuple[str, MaestroInputError]] = []
         self.toks = tokenize(text)
         self.pos = 0
         self.constants: dict[str, int] = {}
@@ -376,7 +382,10 @@ class MappingParser:
         for d, line in st.directives[st.n_checked:]:
             problem = directive_dim_error(st.type, st.dims, d)
             if problem:
-                raise self.error(problem[0], line, problem[1])
+                err = self.error(problem[0], line, problem[1])
+                if not self.drop_bad_dataflows:
+                    raise err
+                st.dataflow_error = st.dataflow_error or err
         st.n_checked = len(st.directives)
 
     def dataflow_block(self, st: _LayerState, kw: Token) -> None:
@@ -462,13 +471,21 @@ class MappingParser:
         if dataflow is not None:
             line = st.dataflow_line or st.line
             try:
+                if st.dataflow_error is not None:
+                    raise st.dataflow_error
                 validate_dataflow(layer, self.source, line)
             except MaestroInputError as exc:
                 if inherited_from is not None:
                     exc.message += f" (dataflow inherited from layer {inherited_from!r})"
                     exc.args = (str(exc),)
-                raise
-            self.prev = (layer.name, dataflow)
+                if not self.drop_bad_dataflows:
+                    raise
+                self.dropped.append((layer.name, exc))
+                layer = dataclasses.replace(layer, dataflow=None)
+                layer.source_line = line
+                dataflow = None
+            if dataflow is not None:
+                self.prev = (layer.name, dataflow)
         self.layers.append(layer)
 
 

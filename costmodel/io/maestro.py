@@ -17,9 +17,9 @@ from ._dfsl import MappingParser, parse_dataflow, parse_directive
 from ._lexer import INT_MAX, is_int, negative_number, tokenize
 from .validate import validate_dataflow
 
-__all__ = ["parse_mapping", "load_mapping", "format_mapping", "save_mapping",
-           "validate_dataflow", "parse_directive", "parse_dataflow", "parse_hardware",
-           "load_hardware", "format_hardware", "save_hardware", "HW_KEYS"]
+__all__ = ["parse_mapping", "load_mapping", "parse_workload", "load_workload", "format_mapping",
+           "save_mapping", "validate_dataflow", "parse_directive", "parse_dataflow",
+           "parse_hardware", "load_hardware", "format_hardware", "save_hardware", "HW_KEYS"]
 
 StrPath = str | PathLike
 
@@ -51,6 +51,23 @@ def parse_mapping(text: str, source: str = "<string>") -> Network:
     than sizes are accepted: MAESTRO runs such mappings (e.g. on strided X/Y).
     """
     return MappingParser(text, source).parse()
+
+
+Dropped = list[tuple[str, MaestroInputError]]  # (layer name, why its dataflow was dropped)
+
+
+def parse_workload(text: str, source: str = "<string>") -> tuple[Network, Dropped]:
+    """The layers of a mapping file, for tuning them: as :func:`parse_mapping`, except that a
+    layer whose dataflow breaks a rule (a TemporalMap that splits a filter, a directive on an
+    undeclared dim, ...) is kept without it; those ``(layer name, error)`` pairs are returned.
+    Errors of the file's syntax and of the layers themselves still raise."""
+    parser = MappingParser(text, source, drop_bad_dataflows=True)
+    return parser.parse(), parser.dropped
+
+
+def load_workload(path: StrPath) -> tuple[Network, Dropped]:
+    """:func:`parse_workload` of a file; errors name the file as given."""
+    return parse_workload(_read(path), str(path))
 
 
 def load_mapping(path: StrPath) -> Network:

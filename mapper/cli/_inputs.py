@@ -38,6 +38,17 @@ def load_model(spec: str, command: str = "tune") -> Network:
     suffix = Path(spec).suffix.lower()
     if suffix in (".yaml", ".yml") and Path(spec).is_file():
         read_yaml_text(spec)
+    if suffix == ".m":  # its layers to tune: a dataflow that breaks a rule is only dropped
+        from costmodel.io.maestro import load_workload
+
+        network, dropped = load_workload(spec)
+        for name, err in dropped[:3]:
+            warn(command, f"layer {name}: its stated dataflow is left out ({err}); the layer "
+                 "is tuned without it")
+        if len(dropped) > 3:
+            warn(command, f"... and the stated dataflows of {len(dropped) - 3} more layer(s) "
+                 f"({', '.join(n for n, _ in dropped[3:8])}{', ...' if len(dropped) > 8 else ''})")
+        return network
     if suffix == ".onnx":
         from mapper.workloads.onnx_import import convert_onnx
 

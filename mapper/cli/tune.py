@@ -243,7 +243,7 @@ def run(args) -> int:
     if g and g["layers_compared"]:
         print(f"against the file's own mappings ({g['layers_compared']} of "
               f"{g['layers_stated']} layers feasible under both): {g['runtime_cycles']} -> "
-              f"{g['tuned_runtime_cycles']} cycles ({g['speedup']:.3g}x faster), energy "
+              f"{g['tuned_runtime_cycles']} cycles ({g['speedup']:.2f}x faster), energy "
               f"{g['energy_nj']:.6g} -> {g['tuned_energy_nj']:.6g} nJ")
     for w in summary.get("warnings", []):
         warn("tune", w)

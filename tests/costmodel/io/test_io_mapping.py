@@ -379,3 +379,48 @@ def test_filter_larger_than_input_in_m_file():
     with pytest.raises(MaestroInputError, match=r"m.m:2: layer L1: filter R=7 larger than "
                        r"input Y=3"):
         parse_mapping(_dims_file("K: 4, C: 3, R: 7, S: 1, Y: 3, X: 4"), "m.m")
+
+
+WORKLOAD = """Network N {
+  Layer A {
+    Type: CONV
+    Dimensions { K: 8, C: 4, R: 3, S: 3, Y: 10, X: 10 }
+    Dataflow {
+      SpatialMap(1,1) K;
+      TemporalMap(1,7) R;
+      TemporalMap(3,3) S;
+    }
+  }
+  Layer B {
+    Type: CONV
+    Dimensions { K: 8, C: 4, R: 3, S: 3, Y: 10, X: 10 }
+    Dataflow {
+      SpatialMap(1,1) K;
+      TemporalMap(4,4) C;
+      TemporalMap(3,3) R;
+      TemporalMap(3,3) S;
+      TemporalMap(3,1) Y;
+      TemporalMap(3,1) X;
+    }
+  }
+  Layer C {
+    Type: CONV
+    Dimensions { K: 8, C: 4, R: 3, S: 3, Y: 10, X: 10 }
+  }
+}
+"""
+
+
+def test_parse_workload_drops_only_the_dataflows_that_break_a_rule():
+    from costmodel.io.maestro import parse_workload
+
+    with pytest.raises(MaestroInputError, match="w.m:7: TemporalMap"):
+        parse_mapping(WORKLOAD, "w.m")
+    net, dropped = parse_workload(WORKLOAD, "w.m")
+    assert [x.name for x in net.layers] == ["A", "B", "C"]
+    a, b, c = net.layers
+    assert a.dataflow is None and b.dataflow is not None
+    assert c.dataflow == b.dataflow  # MAESTRO's inheritance, from the last mapped layer
+    assert [(n, e.line, e.rule) for n, e in dropped] == [("A", 7, "rs-temporal-map")]
+    with pytest.raises(MaestroInputError, match="declared twice"):  # a layer error still raises
+        parse_workload(WORKLOAD.replace("K: 8, C: 4", "K: 8, K: 4, C: 4", 1), "w.m")

@@ -111,3 +111,16 @@ def test_editing_a_stated_mapping_reruns_that_layer_on_resume(tmp_path):
                            "TemporalMap(3,3) S; TemporalMap(3,1) Y; TemporalMap(3,1) X")
     again = tune_model(_net(other, None), HW, s, checkpoint_dir=tmp_path)
     assert again.resumed_layers == 1  # the GEMM (nothing stated) resumes, the CONV reruns
+
+
+def test_cli_tunes_a_file_whose_stated_dataflow_breaks_a_rule(tmp_path, capsys):
+    m = tmp_path / "w.m"
+    m.write_text("Network N {\nLayer A {\nType: CONV\nDimensions { K: 8, C: 4, R: 3, S: 3, "
+                 "Y: 10, X: 10 }\nDataflow {\nSpatialMap(1,1) K;\nTemporalMap(1,7) R;\n"
+                 "TemporalMap(3,3) S;\n}\n}\n}\n")
+    out = tmp_path / "o"
+    assert main(["tune", str(m), "--budget", "30", "--out", str(out), "--no-plots", "--quiet",
+                 "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "layer A: its stated dataflow is left out" in err and f"{m}:7:" in err
+    assert main(["evaluate", str(m)]) == 2  # evaluating it stays an error
