@@ -46,29 +46,15 @@ def score_given(network: Network, hw: Hardware,
             out.append(GivenMapping(reason=str(e)))
             continue
         metrics = {k: np.array([getattr(rep, k)]) for k in METRICS if k not in ("valid", "flags")}
+        over = settings.constraints.breaches(metrics, hw)
         if not rep.valid:
             reason = rep.reason or "flagged by the cost model"
-        elif settings.constraints.violation(metrics, hw)[0] > 0:
-            reason = _over_text(rep, hw, settings)
+        elif over:
+            reason = "needs " + ", ".join(over)
         else:
             reason = ""
         out.append(GivenMapping(int(rep.runtime), float(rep.energy_nj), not reason, reason))
     return out
-
-
-def _over_text(rep, hw: Hardware, settings: TuneSettings) -> str:
-    """Which of the run's constraints the mapping breaks."""
-    c = settings.constraints
-    parts = [f"{name} {need:g} > {have:g}" for name, need, have, on in (
-        ("L1", rep.l1_size, hw.l1_size, c.l1_capacity),
-        ("L2", rep.l2_size, hw.l2_size, c.l2_capacity),
-        ("NoC bandwidth", rep.noc_bw_req, hw.noc_bw, c.noc_bandwidth),
-        ("off-chip bandwidth", rep.offchip_bw_req, hw.offchip_bw, c.offchip_bandwidth),
-        ("area", rep.area, c.area_budget, c.area_budget is not None),
-        ("power", rep.power, c.power_budget, c.power_budget is not None),
-        ("energy", rep.energy_nj, c.energy_budget, c.energy_budget is not None))
-        if on and need > have]
-    return "needs " + ", ".join(parts) if parts else "outside the run's constraints"
 
 
 def beats(given: GivenMapping | None, report, objective: str) -> bool:
