@@ -105,7 +105,7 @@ def with_fields(hw: Hardware, overrides: list[str] | tuple[str, ...]) -> Hardwar
 
     if not overrides:
         return hw
-    fields = {f.name: f for f in dataclasses.fields(Hardware)}
+    fields = [f.name for f in dataclasses.fields(Hardware)]
     changes = {}
     for item in overrides:
         name, eq, text = item.partition("=")
