@@ -7,6 +7,7 @@ obeys). Everything is an array over a batch, so whole populations move at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from functools import cache
 
@@ -36,24 +37,44 @@ class Genomes:
         idx = idx if isinstance(idx, slice) else np.asarray(idx)
         if isinstance(idx, slice) or idx.ndim == 0:  # basic indexing gives views
             return Genomes(*(getattr(self, f)[idx].copy() for f in _FIELDS))
+        if idx.dtype.kind in "iu":  # ``take`` copies rows several times faster
+            return Genomes(*(getattr(self, f).take(idx, axis=0) for f in _FIELDS))
         return Genomes(*(getattr(self, f)[idx] for f in _FIELDS))  # fancy indexing copies
+
+    def put(self, idx: np.ndarray, src: Genomes) -> None:
+        """Overwrite the genomes at ``idx`` with those of ``src``, in place."""
+        for f in _FIELDS:
+            getattr(self, f)[idx] = getattr(src, f)
 
     @staticmethod
     def concat(parts: list[Genomes]) -> Genomes:
         return Genomes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
                           for f in fields(Genomes)})
 
+    def copy(self) -> Genomes:
+        """All genomes, as owned copies of the arrays (cheaper than ``take`` of every index)."""
+        return Genomes(*(getattr(self, f).copy() for f in _FIELDS))
+
     def _canonical(self) -> np.ndarray:
-        """``[G, W]`` int64 rows that equal exactly when two genomes decode to the same
-        dataflow: the genes of levels beyond ``levels`` (dormant material) are masked."""
+        """``[G, W]`` C-contiguous int64 rows that equal exactly when two genomes decode to
+        the same dataflow: the genes of levels beyond ``levels`` (dormant material) are
+        masked (0; -1 for ``par2``). Filled in place, one block of columns per field."""
         G, L = self.par.shape
+        LD = self.order.shape[1] * self.order.shape[2]
         used = np.arange(L)[None, :] < self.levels[:, None]
         u3 = used[:, :, None]
-        flat = np.concatenate([self.levels[:, None], np.where(u3, self.order, 0).reshape(G, -1),
-                               np.where(used, self.par, 0), np.where(used, self.par2, -1),
-                               np.where(u3, self.tiles, 0).reshape(G, -1),
-                               np.where(used, self.clusters, 0)], axis=1)
-        return np.ascontiguousarray(flat.astype(np.int64))
+        flat = np.zeros((G, 1 + 2 * LD + 3 * L), dtype=np.int64)
+        flat[:, 0] = self.levels
+        c = 1
+        for arr, mask, fill in ((self.order, u3, 0), (self.par, used, 0), (self.par2, used, -1),
+                                (self.tiles, u3, 0), (self.clusters, used, 0)):
+            width = math.prod(arr.shape[1:])
+            block = flat[:, c:c + width].reshape(arr.shape)
+            if fill:
+                block.fill(fill)
+            np.copyto(block, arr, where=mask)
+            c += width
+        return flat
 
     def keys(self) -> np.ndarray:
         """A bytes key per genome that identifies the dataflow it decodes to (for
@@ -61,17 +82,59 @@ class Genomes:
         flat = self._canonical()
         return flat.view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
 
+    def distinct(self) -> np.ndarray:
+        """Increasing indices of the first genome of each distinct :meth:`keys` (those of
+        ``np.unique(keys, return_index=True)``), found by a stable sort of the cheaper
+        :meth:`hashes`; the keys are compared only where hashes are equal, to tell a
+        collision (then the keys decide)."""
+        h = self.hashes()
+        if len(h) == 0:
+            return np.zeros(0, dtype=np.intp)
+        order = np.argsort(h, kind="stable")
+        same = h[order[1:]] == h[order[:-1]]
+        if same.any():
+            flat = self._canonical()
+            if not (flat[order[1:][same]] == flat[order[:-1][same]]).all():
+                _, first = np.unique(self.keys(), return_index=True)
+                return np.sort(first)
+        return np.sort(order[np.concatenate(([True], ~same))])
+
     def hashes(self) -> np.ndarray:
         """A 64-bit hash of :meth:`keys` per genome (cheap to keep for millions of genomes;
-        a collision only makes a search skip one candidate)."""
-        flat = self._canonical().astype(np.uint64)
-        mult = _hash_multipliers(flat.shape[1])
+        a collision only makes a search skip one candidate): the key's int64 columns, read
+        as uint64, times fixed odd multipliers, summed modulo 2**64 and mixed.
+
+        Computed from the fields without building the key: a sum modulo 2**64 does not
+        depend on its order, so each level's genes are summed by a dot product and the
+        level's share is kept where it is in use, or replaced by that of its masked genes
+        (all 0 but ``par2`` = -1) where it is dormant."""
+        L, D = self.order.shape[1:]
+        LD = L * D
+        m = _hash_multipliers(1 + 2 * LD + 3 * L)
+        m_order = m[1:1 + LD].reshape(L, D)
+        m_par, m_par2 = m[1 + LD:1 + LD + L], m[1 + LD + L:1 + LD + 2 * L]
+        m_tiles, m_clusters = m[1 + LD + 2 * L:1 + 2 * LD + 2 * L].reshape(L, D), m[-L:]
+        used = np.arange(L)[None, :] < self.levels[:, None]
         with np.errstate(over="ignore"):
-            h = (flat * mult[None, :]).sum(axis=1, dtype=np.uint64)
+            share = np.einsum("gld,ld->gl", _as_u64(self.order), m_order)
+            share += np.einsum("gld,ld->gl", _as_u64(self.tiles), m_tiles)
+            share += _as_u64(self.par) * m_par
+            share += _as_u64(self.par2) * m_par2
+            share += _as_u64(self.clusters) * m_clusters
+            share = np.where(used, share, np.uint64(0) - m_par2)  # par2 = -1 when dormant
+            h = _as_u64(self.levels) * m[0]
+            for lv in range(L):
+                h += share[:, lv]
             h ^= h >> np.uint64(31)
             h *= np.uint64(0x9E3779B97F4A7C15)
             h ^= h >> np.uint64(29)
         return h
+
+
+def _as_u64(a: np.ndarray) -> np.ndarray:
+    """``a`` as int64 read as uint64 (two's complement: -1 is 2**64 - 1), without a copy
+    when it is int64 already."""
+    return np.asarray(a, dtype=np.int64).view(np.uint64)
 
 
 _FIELDS = tuple(f.name for f in fields(Genomes))

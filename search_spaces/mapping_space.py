@@ -162,7 +162,7 @@ class MappingSpace:
     def units(self, g: Genomes) -> np.ndarray:
         """``[G, L]`` sub-units per unit at each level (level 0: PEs // product of clusters)."""
         in_use = np.arange(self.L)[None, :] < g.levels[:, None]
-        prod = np.where(in_use, g.clusters, 1)[:, 1:].prod(axis=1)
+        prod = _row_product(np.where(in_use, g.clusters, 1)[:, 1:])
         out = g.clusters.copy()
         out[:, 0] = self.P // np.maximum(prod, 1)
         return out
@@ -198,40 +198,61 @@ class MappingSpace:
         hands unit ``i`` tile ``i`` of each), multiplied over the dims. It ignores data
         movement, so it is an estimate, not a bound; on a bandwidth-rich array it ranks
         candidates by latency far better than :meth:`busy_bound`, at no cost-model call.
-        Infinite where the cost model will flag the mapping for uncovered tile pairs."""
+        Infinite where the cost model will flag the mapping for uncovered tile pairs.
+        ``g`` must be repaired (each level's first spatial dim one of the space's dims)."""
         n, L = len(g), self.L
-        dims = np.arange(self.D)[None, :]
         units = self.units(g)
+        # per level, what does not depend on the parent extents: where the spatial dims are
+        # in a row-major [n, D] array (a genome's first spatial dim is one of the space's
+        # dims; its second another one, or none), the unit count and whether the level is
+        # in use
+        row_start = np.arange(n) * self.D
+        first_at = [row_start + g.par[:, lv] for lv in range(L)]
+        has2 = [(g.par2[:, lv] >= 0) & (g.par2[:, lv] != g.par[:, lv]) for lv in range(L)]
+        second_at = [row_start + np.maximum(g.par2[:, lv], 0) for lv in range(L)]
+        only_second_at = [second_at[lv][has2[lv]] for lv in range(L)]
+        u = [np.maximum(units[:, lv], 1) for lv in range(L)]
+        active = [(lv < g.levels)[:, None] for lv in range(L)]
+        # two spatial dims that are not sliding partners, both split over 2+ units: the cost
+        # model flags the mapping (analysis: uncovered tile pairs)
+        pairable = [(lv < g.levels) & (g.par2[:, lv] >= 0) & (units[:, lv] >= 2)
+                    & (self._partner[np.maximum(g.par[:, lv], 0)] != g.par2[:, lv])
+                    for lv in range(L)]
+        bad = np.zeros(n, dtype=bool)
 
-        def steps(lv: int, p: np.ndarray) -> np.ndarray:  # p: [n, D] parent extents
+        def steps(lv: int, p: np.ndarray) -> np.ndarray:
+            """``[n, D]`` per dim, the extents a PE works on summed over the steps of levels
+            ``lv`` and below, given the parent extents ``p`` (integers, exact)."""
             if lv == L:
-                return p.astype(float)
+                return p
             t = np.minimum(g.tiles[:, lv], p)
-            full, rem = p // t, p % t
+            full, rem = np.divmod(p, t)
             inner_t = steps(lv + 1, t)
             inner_r = steps(lv + 1, np.maximum(rem, 1))
-            first = dims == g.par[:, lv:lv + 1]
-            second = (dims == g.par2[:, lv:lv + 1]) & ~first
-            n_t = -(-p // t)
-            n_max = np.where(first | second, n_t, 0).max(axis=1, keepdims=True)
-            u = np.maximum(units[:, lv:lv + 1], 1)
-            folds = -(-n_max // u)
-            edge_alone = (rem > 0) & ((n_t - 1) % u == 0) & (n_t == n_max)
-            spatial = np.where(edge_alone, (folds - 1) * inner_t + inner_r, folds * inner_t)
-            temporal = full * inner_t + (rem > 0) * inner_r
-            out = np.where(first, spatial, np.where(second, inner_t, temporal))
-            # two spatial dims that are not sliding partners, both split over 2+ units: the
-            # cost model flags the mapping (analysis: uncovered tile pairs)
-            n_first = np.where(first, n_t, 0).max(axis=1)
-            n_second = np.where(second, n_t, 0).max(axis=1)
-            pair = self._partner[np.maximum(g.par[:, lv], 0)] == g.par2[:, lv]
-            bad[:] |= ((lv < g.levels) & (g.par2[:, lv] >= 0) & ~pair & (n_first >= 2)
-                       & (n_second >= 2) & (units[:, lv] >= 2))
-            return np.where(lv < g.levels[:, None], out, p)
+            edge = rem > 0
+            n_t = full + (rem != 0)  # tiles per dim: ceil(p / t)
+            at = first_at[lv]
+            n_first = n_t.take(at)
+            n_second = np.where(has2[lv], n_t.take(second_at[lv]), 0)
+            n_max = np.maximum(n_first, n_second)
+            folds = -(-n_max // u[lv])
+            # the first spatial dim: its tiles folded over the units (a lone edge tile in
+            # the last fold costs its own size); the second shares those folds
+            it_p = inner_t.take(at)
+            edge_alone = edge.take(at) & ((n_first - 1) % u[lv] == 0) & (n_first == n_max)
+            spatial = np.where(edge_alone, (folds - 1) * it_p + inner_r.take(at), folds * it_p)
+            out = full * inner_t + edge * inner_r  # temporal dims: every tile in turn
+            np.put(out, only_second_at[lv], inner_t.take(only_second_at[lv]))
+            np.put(out, at, spatial)
+            bad[:] |= pairable[lv] & (n_first >= 2) & (n_second >= 2)
+            return np.where(active[lv], out, p)
 
-        bad = np.zeros(n, dtype=bool)
-        top = np.broadcast_to(self.extent, (n, self.D))
-        est = steps(0, top).prod(axis=1)
+        per_dim = steps(0, np.broadcast_to(self.extent, (n, self.D))).astype(float)
+        # the product over the dims, in their order as ``prod(axis=1)`` forms it, a column
+        # at a time (a reduction along the short axis is several times slower)
+        est = per_dim[:, 0].copy()
+        for k in range(1, self.D):
+            est *= per_dim[:, k]
         return np.where(bad, np.inf, est)
 
     def pe0_bound(self, g: Genomes) -> np.ndarray:
@@ -246,10 +267,12 @@ class MappingSpace:
             return np.zeros(n, dtype=np.int64)
         used = np.arange(self.L)[None, :] < g.levels[:, None]
         one = ~((g.par2 >= 0) & used).any(axis=1)
-        if not one.any():
-            return np.zeros(n, dtype=np.int64)
-        est = self.compute_estimate(g)
-        return np.where(one & np.isfinite(est), np.nan_to_num(est, posinf=0), 0).astype(np.int64)
+        out = np.zeros(n, dtype=np.int64)
+        rows = np.flatnonzero(one)
+        if len(rows):  # the estimate of the genomes counted (it works genome by genome)
+            est = self.compute_estimate(g if len(rows) == n else g.take(rows))
+            out[rows] = np.where(np.isfinite(est), est, 0).astype(np.int64)
+        return out
 
     @cached_property
     def _narrow_filter(self) -> bool:
@@ -268,29 +291,35 @@ class MappingSpace:
     def fit_spatial(self, g: Genomes, rng: np.random.Generator, mask: np.ndarray) -> Genomes:
         """Domain-aware move: for the genomes in ``mask``, make each level's cluster size a
         divisor of its spatial dim's extent (when one fits) and size each level's spatial tile
-        so that its units cover the parent extent in 1-4 folds, i.e. keep the PEs busy."""
-        g = g.take(np.arange(len(g)))
+        so that its units cover the parent extent in 1-4 folds, i.e. keep the PEs busy.
+
+        ``g`` must be repaired (repair leaves a repaired genome as it is): only the genomes
+        in ``mask`` are changed and repaired, the others are copied as they are."""
+        g = g.copy()
         rows = np.nonzero(mask)[0]
         if len(rows) == 0:
             return g
+        s = g.take(rows)
         n = len(rows)
+        at = np.arange(n)
         for lv in range(1, self.L):
-            p = g.par[rows, lv]
-            ext = g.tiles[rows, lv - 1, p]
+            p = s.par[:, lv]
+            ext = s.tiles[at, lv - 1, p]
             # a random divisor of the spatial extent (at most P), else keep the cluster size
             cand = np.floor(np.exp(rng.random(n) * np.log(np.minimum(ext, self.P) + 1)))
             cand = self.snap_divisor(np.maximum(cand.astype(np.int64), 1), ext)
             use = rng.random(n) < 0.7
-            g.clusters[rows, lv] = np.where(use, cand, g.clusters[rows, lv])
-        g = self.repair(g)
-        N = self.units(g)[rows]
+            s.clusters[:, lv] = np.where(use, cand, s.clusters[:, lv])
+        s = self.repair(s)
+        N = self.units(s)
         for lv in range(self.L):
-            p = g.par[rows, lv]
-            parent = self.extent[p] if lv == 0 else g.tiles[rows, lv - 1, p]
+            p = s.par[:, lv]
+            parent = self.extent[p] if lv == 0 else s.tiles[at, lv - 1, p]
             folds = rng.integers(1, 5, n)
             t = -(-parent // np.maximum(N[:, lv] * folds, 1))
-            g.tiles[rows, lv, p] = np.clip(t, 1, parent)
-        return self.repair(g)
+            s.tiles[at, lv, p] = np.clip(t, 1, parent)
+        g.put(rows, self.repair(s))
+        return g
 
     def random_tiles(self, rng: np.random.Generator, hi: np.ndarray) -> np.ndarray:
         """Log-uniform integers in [1, hi], half of them snapped to a divisor-friendly value."""
@@ -300,22 +329,24 @@ class MappingSpace:
         if self.tile_divisors:
             return self.snap_divisor(t, hi)
         snap = rng.random(hi.shape) < 0.5
-        return np.where(snap, self.snap_divisor(t, hi), t)
+        t[snap] = self.snap_divisor(t[snap], hi[snap])
+        return t
 
     @staticmethod
     def snap_divisor(t: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Largest divisor of ``hi`` that is <= ``t`` (elementwise; >= 1)."""
         t = np.maximum(np.asarray(t, dtype=np.int64), 1)
-        hi = np.broadcast_to(np.asarray(hi, dtype=np.int64), t.shape).ravel()
-        flat = t.ravel()
-        out = np.empty_like(flat)
-        uniq, inv = np.unique(hi, return_inverse=True)
-        order = np.argsort(inv, kind="stable")
-        bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
-        for j, h in enumerate(uniq.tolist()):  # one lookup per distinct extent
-            rows = order[bounds[j]:bounds[j + 1]]
-            divs = divisors(max(h, 1))
-            out[rows] = divs[np.maximum(np.searchsorted(divs, flat[rows], side="right") - 1, 0)]
+        hi = np.maximum(np.broadcast_to(np.asarray(hi, dtype=np.int64), t.shape), 1)
+        # a divisor of hi is at most hi: capped, each value stays inside its own table
+        want, hi = np.minimum(t, hi).ravel(), hi.ravel()
+        large = hi > FLOOR_TABLE_MAX
+        if not large.any():
+            return _floor_by_table(want, hi).reshape(t.shape)
+        out = np.empty_like(want)
+        rows = np.flatnonzero(~large)
+        out[rows] = _floor_by_table(want[rows], hi[rows])
+        rows = np.flatnonzero(large)
+        out[rows] = _floor_by_search(want[rows], hi[rows])
         return out.reshape(t.shape)
 
     def empty(self) -> Genomes:
@@ -326,8 +357,25 @@ class MappingSpace:
                        z((0, L, D), np.int64), z((0, L), np.int64), z((0, L), np.int64))
 
     # ------------------------------------------------------------------ repair
+    @cached_property
+    def _par_ok(self) -> np.ndarray:
+        """``[D + 2]`` True for the allowed spatial dims, indexed by ``clip(par, -1, D) + 1``
+        (so that codes outside ``0..D-1`` land on a False end)."""
+        return np.concatenate([[False], self._par_table, [False]])
+
+    @cached_property
+    def _par2_codes(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``([D + 3], [D + 3])`` lookups indexed by ``clip(par2, -2, D) + 2``: whether the
+        code is no valid second spatial dim (neither -1 nor an allowed dim), and whether it
+        is an allowed filter dim (allowed at the innermost level only; None when the space
+        allows none)."""
+        invalid = np.concatenate([[True, False], ~self._par2_table, [True]])
+        rs = np.concatenate([[False, False], self.filter_mask & self._par2_table, [False]])
+        return invalid, rs if rs.any() else None
+
     def repair(self, g: Genomes) -> Genomes:
-        """Project genomes onto the space: bounds, nesting of tiles, PE budget, fixed axes."""
+        """Project genomes onto the space: bounds, nesting of tiles, PE budget, fixed axes.
+        Repairs ``g`` in place (some fields get new arrays) and returns it."""
         L, D = self.L, self.D
         g.levels = np.clip(g.levels, self.min_levels, self.max_levels)
         for lv, names in self.fixed_order.items():
@@ -336,7 +384,7 @@ class MappingSpace:
         for lv, d in self.fixed_par.items():
             if lv < L:
                 g.par[:, lv] = self.dims.index(d)
-        bad_par = ~_member(g.par, self._par_table)
+        bad_par = ~self._par_ok[np.clip(g.par, -1, D) + 1]
         if bad_par.any():
             g.par = np.where(bad_par, self.par_idx[0], g.par)
         for lv, d in self.fixed_par2.items():
@@ -345,32 +393,30 @@ class MappingSpace:
         if not self.second_spatial:
             fixed = np.array([lv in self.fixed_par2 for lv in range(L)])
             g.par2 = np.where(fixed[None, :], g.par2, -1)
-        innermost = np.arange(L)[None, :] == (g.levels[:, None] - 1)
-        rs2 = _member(g.par2, self.filter_mask)
-        g.par2 = np.where((g.par2 == g.par) | ~(_member(g.par2, self._par2_table) | (g.par2 == -1))
-                          | (rs2 & ~innermost), -1, g.par2)
+        # no second spatial dim equal to the first, outside the allowed ones, or on a filter
+        # dim above the innermost level
+        invalid, rs = self._par2_codes
+        code = np.clip(g.par2, -2, D) + 2
+        drop = invalid[code] | (g.par2 == g.par)
+        if rs is not None:
+            drop |= rs[code] & (np.arange(L)[None, :] != (g.levels[:, None] - 1))
+        g.par2 = np.where(drop, -1, g.par2)
         for (lv, d), v in self.fixed_tiles.items():
             if lv < L:
                 g.tiles[:, lv, self.dims.index(d)] = v
-        hi = np.broadcast_to(self.extent, (len(g), D))
-        for lv in range(L):
-            t = np.clip(g.tiles[:, lv], 1, hi)
-            if self.tile_divisors:
-                t = self.snap_divisor(t, hi)
-            # R/S are mapped whole, except as a spatial dim of the innermost level
-            spatial = (np.arange(D)[None, :] == g.par2[:, lv:lv + 1]) & self.filter_mask[None, :]
-            t = np.where(self.filter_mask[None, :] & ~spatial, hi, t)
-            g.tiles[:, lv] = t
-            hi = t
+        if self.tile_divisors:
+            self._nest_divisor_tiles(g)
+        else:
+            self._nest_tiles(g)
         g.clusters[:, 0] = 1
         for lv, c in self.fixed_clusters.items():
             if 0 < lv < L:
                 g.clusters[:, lv] = c
         g.clusters = np.clip(g.clusters, 1, self.P)
         # the clusters in use must fit in the PE array: shrink the innermost ones first
+        in_use = np.arange(L)[None, :] < g.levels[:, None]
         for lv in range(L - 1, 0, -1):
-            in_use = np.arange(L)[None, :] < g.levels[:, None]
-            prod = np.where(in_use, g.clusters, 1).prod(axis=1)
+            prod = _row_product(np.where(in_use, g.clusters, 1))
             over = prod > self.P
             if not over.any():
                 break
@@ -379,6 +425,33 @@ class MappingSpace:
                                          np.maximum(1, self.P // np.maximum(others, 1)),
                                          g.clusters[:, lv])
         return g
+
+    def _nest_tiles(self, g: Genomes) -> None:
+        """Clip ``g.tiles`` in place to ``1..parent tile`` at every level (the top level's
+        parent is the extent), with R/S mapped whole except as the level's second spatial
+        dim. A tile clipped to its parent is the running minimum over the levels above; a
+        filter tile mapped whole is set to its extent first, which the running minimum turns
+        into its parent's tile."""
+        t = g.tiles
+        np.maximum(t, 1, out=t)
+        for k in np.flatnonzero(self.filter_mask).tolist():
+            np.copyto(t[:, :, k], self.extent[k], where=g.par2 != k)
+        np.minimum(t[:, 0], self.extent, out=t[:, 0])
+        for lv in range(1, self.L):
+            np.minimum(t[:, lv], t[:, lv - 1], out=t[:, lv])
+
+    def _nest_divisor_tiles(self, g: Genomes) -> None:
+        """:meth:`_nest_tiles` for ``tile_divisors``: each tile also snapped to a divisor of
+        its parent tile, level by level."""
+        D = self.D
+        hi = np.broadcast_to(self.extent, (len(g), D))
+        for lv in range(self.L):
+            t = self.snap_divisor(np.clip(g.tiles[:, lv], 1, hi), hi)
+            # R/S are mapped whole, except as a spatial dim of the innermost level
+            spatial = (np.arange(D)[None, :] == g.par2[:, lv:lv + 1]) & self.filter_mask[None, :]
+            t = np.where(self.filter_mask[None, :] & ~spatial, hi, t)
+            g.tiles[:, lv] = t
+            hi = t
 
     # ------------------------------------------------------------------ decoding
     def structure_keys(self, g: Genomes) -> np.ndarray:
@@ -573,8 +646,53 @@ def divisors(n: int) -> np.ndarray:
     return divs
 
 
-def _member(values: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``table[values]`` where ``values`` indexes ``table``, False elsewhere (a set
-    membership test over small integer codes, cheaper than ``np.isin``)."""
-    inside = (values >= 0) & (values < len(table))
-    return table[np.where(inside, values, 0)] & inside
+# the largest extent whose divisor_floor table is kept (32 KiB); larger ones are searched
+FLOOR_TABLE_MAX = 4096
+
+
+@lru_cache(maxsize=1024)
+def divisor_floor(n: int) -> np.ndarray:
+    """``[n + 1]`` the largest divisor of ``n`` that is <= ``v``, at each ``v`` in ``1..n``
+    (0 at ``v`` = 0; cached: extents repeat)."""
+    divs = divisors(n)
+    table = np.zeros(n + 1, dtype=np.int64)
+    table[divs] = divs
+    np.maximum.accumulate(table, out=table)
+    table.setflags(write=False)  # shared by every caller through the cache
+    return table
+
+
+def _floor_by_table(want: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``[n]`` the largest divisor of ``hi`` that is <= ``want`` (``1 <= want <= hi <=``
+    :data:`FLOOR_TABLE_MAX`): one gather from the :func:`divisor_floor` tables of the
+    distinct ``hi``, laid end to end."""
+    if not len(hi):
+        return np.zeros(0, dtype=np.int64)
+    present = np.flatnonzero(np.bincount(hi))  # the distinct hi, increasing
+    start = np.zeros(present[-1] + 1, dtype=np.int64)
+    start[present[1:]] = np.cumsum(present[:-1] + 1)
+    tables = np.concatenate([divisor_floor(h) for h in present.tolist()])
+    return tables[start[hi] + want]
+
+
+def _floor_by_search(want: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_floor_by_table` for any ``hi``: a search in the divisors of each distinct
+    ``hi`` (no table of ``hi`` entries)."""
+    out = np.empty_like(want)
+    uniq, inv = np.unique(hi, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
+    for j, h in enumerate(uniq.tolist()):  # one lookup per distinct extent
+        rows = order[bounds[j]:bounds[j + 1]]
+        divs = divisors(h)
+        out[rows] = divs[np.searchsorted(divs, want[rows], side="right") - 1]
+    return out
+
+
+def _row_product(a: np.ndarray) -> np.ndarray:
+    """``a.prod(axis=1)`` of a ``[n, k]`` array of integer genes with few columns, as int64,
+    one column at a time (a reduction along a short axis is several times slower)."""
+    out = np.ones(len(a), dtype=np.int64)
+    for j in range(a.shape[1]):
+        out *= a[:, j]
+    return out

@@ -8,7 +8,10 @@ draws is part of their behaviour (a search at a seed must reproduce).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -23,7 +26,7 @@ def mutate(space: MappingSpace, rng: np.random.Generator, g: Genomes, rate: floa
            structural: bool = True) -> Genomes:
     """Domain-aware mutation: tile steps, re-drawn tiles, spatial-dim change, loop swaps,
     cluster resizing and adding/removing a level (the last three only if ``structural``)."""
-    g = g.take(np.arange(len(g)))
+    g = g.copy()
     n, L, D = len(g), space.L, space.D
     # tile: multiply/divide by 2 or re-draw, at one random (level, dim) per genome
     lv = rng.integers(0, L, n)
@@ -71,15 +74,14 @@ def crossover(space: MappingSpace, rng: np.random.Generator, a: Genomes, b: Geno
     """GAMMA-style crossover: each dim's tiles (all levels) come from one parent; the loop
     orders, spatial dims, cluster sizes and level count from a randomly chosen parent."""
     n, D = len(a), space.D
-    child = a.take(np.arange(n))
     pick = rng.random((n, 1, D)) < 0.5
-    child.tiles = np.where(pick, a.tiles, b.tiles)
+    tiles = np.where(pick, a.tiles, b.tiles)
     sw = rng.random(n) < 0.5
+    genes = {}
     for name in ("levels", "order", "par", "par2", "clusters"):
         av, bv = getattr(a, name), getattr(b, name)
-        m = sw.reshape((n,) + (1,) * (av.ndim - 1))
-        setattr(child, name, np.where(m, bv, av).copy())
-    return space.repair(child)
+        genes[name] = np.where(sw.reshape((n,) + (1,) * (av.ndim - 1)), bv, av)
+    return space.repair(Genomes(tiles=tiles, **genes))
 
 
 def crossover_tiles(space: MappingSpace, rng: np.random.Generator, a: Genomes,
@@ -87,20 +89,18 @@ def crossover_tiles(space: MappingSpace, rng: np.random.Generator, a: Genomes,
     """Children with ``a``'s structure; each dim's tiles (all levels) and each cluster size
     come from ``a`` or ``b`` at random."""
     n, D = len(a), space.D
-    child = a.take(np.arange(n))
     pick = rng.random((n, 1, D)) < 0.5
-    child.tiles = np.where(pick, a.tiles, b.tiles)
+    tiles = np.where(pick, a.tiles, b.tiles)
     pc = rng.random(a.clusters.shape) < 0.5
-    child.clusters = np.where(pc, a.clusters, b.clusters)
-    return space.repair(child)
+    clusters = np.where(pc, a.clusters, b.clusters)
+    return space.repair(Genomes(a.levels.copy(), a.order.copy(), a.par.copy(), tiles, clusters,
+                                a.par2.copy()))
 
 
 def with_structure_of(space: MappingSpace, g: Genomes, src: Genomes) -> Genomes:
     """Copies of ``g`` that take levels, loop orders and spatial dims from ``src``."""
-    out = g.take(np.arange(len(g)))
-    out.levels, out.order, out.par = src.levels.copy(), src.order.copy(), src.par.copy()
-    out.par2 = src.par2.copy()
-    return space.repair(out)
+    return space.repair(Genomes(src.levels.copy(), src.order.copy(), src.par.copy(),
+                                g.tiles.copy(), g.clusters.copy(), src.par2.copy()))
 
 
 def split_level(space: MappingSpace, rng: np.random.Generator, g: Genomes,
@@ -202,10 +202,20 @@ def neighbours(space: MappingSpace, g: Genomes, i: int) -> Genomes:
     scores them (a few hundred candidates). Single steps (x2, /2, +1, -1, the nearest
     divisors, the fold fits, and cluster x2, /2, +1, -1, all PEs) come first, so a batch
     cut short by a small budget still tries those."""
-    base = g.take([i])
-    moves = _line_moves(space, base)
-    _fold_moves(space, base, moves)
-    return _apply_moves(space, base, moves)
+    return neighbourhoods(space, g, [i])
+
+
+def neighbourhoods(space: MappingSpace, g: Genomes, idx: list[int]) -> Genomes:
+    """The :func:`neighbours` of each genome ``idx`` of ``g``, one after another (built
+    together: repair works genome by genome, so one call repairs them all)."""
+    bases, moves = [], []
+    for i in idx:
+        base = g.take([i])
+        mv = _line_moves(space, base)
+        _fold_moves(space, base, mv)
+        bases.append(base)
+        moves.append(mv)
+    return _apply_moves(space, bases, moves)
 
 
 @dataclass
@@ -231,22 +241,22 @@ def _line_moves(space: MappingSpace, base: Genomes) -> _Moves:
                 continue
             t, hi = int(base.tiles[0, lv, k]), int(parent[k])
             divs = divisors(hi)
-            below, above = divs[divs < t], divs[divs > t]  # the nearest divisors
-            steps = {t * 2, t // 2, t + 1, t - 1, hi,
-                     int(below[-1]) if len(below) else t, int(above[0]) if len(above) else t}
-            mv.core_tiles.update((lv, k, v) for v in steps)
-            for v in steps | set(_line_values(hi)):
-                if 1 <= v <= hi and v != t:
-                    mv.tiles.add((lv, k, v))
-                    if lv == 0 and L > 1:
-                        mv.scaled.add((k, v))
+            # where the nearest divisors below and above t are
+            below, above = bisect_left(divs, t), bisect_right(divs, t)
+            steps = {t * 2, t // 2, t + 1, t - 1, hi, int(divs[below - 1]) if below else t,
+                     int(divs[above]) if above < len(divs) else t}
+            mv.core_tiles.update(zip(repeat(lv), repeat(k), steps))
+            values = [v for v in steps | _line_value_set(hi) if 1 <= v <= hi and v != t]
+            mv.tiles.update(zip(repeat(lv), repeat(k), values))
+            if lv == 0 and L > 1:
+                mv.scaled.update(zip(repeat(k), values))
         if lv > 0:
             c = int(base.clusters[0, lv])
             others = int(np.prod(base.clusters[0, 1:L])) // c
-            mv.clusters.update((lv, v) for v in range(1, space.P // max(others, 1) + 1)
-                               if v != c)
-            mv.core_clusters.update((lv, v) for v in (c * 2, c // 2, c + 1, c - 1,
-                                                      space.P // max(others, 1)))
+            top = space.P // max(others, 1)
+            mv.clusters.update(zip(repeat(lv), range(1, top + 1)))
+            mv.clusters.discard((lv, c))  # every size but the current one (one pass per level)
+            mv.core_clusters.update(zip(repeat(lv), (c * 2, c // 2, c + 1, c - 1, top)))
     return mv
 
 
@@ -273,39 +283,72 @@ def _fold_moves(space: MappingSpace, base: Genomes, mv: _Moves) -> None:
                     mv.tiles.add((lv, k, v))
 
 
-def _apply_moves(space: MappingSpace, base: Genomes, mv: _Moves) -> Genomes:
-    """One repaired copy of ``base`` per move (each cluster move twice: as is, and with the
-    spatial tiles refitted to the new unit counts), single steps first."""
-    L = int(base.levels[0])
-    tiles_l, scaled_l, clusters_l = sorted(mv.tiles), sorted(mv.scaled), sorted(mv.clusters)
-    n = len(tiles_l) + len(scaled_l) + 2 * len(clusters_l)
-    if n == 0:
+def _apply_moves(space: MappingSpace, bases: list[Genomes], moves: list[_Moves]) -> Genomes:
+    """For each base (one genome) and its moves, one repaired copy of the base per move
+    (each cluster move twice: as is, and with the spatial tiles refitted to the new unit
+    counts), single steps first; the bases one after another."""
+    parts, refit, levels, order = [], [], [], []
+    start = 0
+    for base, mv in zip(bases, moves):
+        out, first, n_refit = _move_copies(space, base, mv)
+        if not len(out):
+            continue
+        parts.append(out)
+        refit.append(np.arange(len(out) - n_refit, len(out)) + start)
+        levels.append(np.full(n_refit, int(base.levels[0])))
+        order.append(np.argsort(~first, kind="stable") + start)
+        start += len(out)
+    if not parts:
         return space.empty()
-    out = base.take(np.zeros(n, dtype=np.int64))
-    r = 0
-    for lv, k, v in tiles_l:
-        out.tiles[r, lv, k] = v
-        r += 1
-    for k, v in scaled_l:
-        ratio = v / max(int(base.tiles[0, 0, k]), 1)
-        out.tiles[r, :, k] = np.maximum(1, np.rint(base.tiles[0, :, k] * ratio))
-        out.tiles[r, 0, k] = v
-        r += 1
-    for _ in range(2):
-        for lv, v in clusters_l:
-            out.clusters[r, lv] = v
-            r += 1
-    out = space.repair(out)
-    # the second copy of the cluster moves: spatial tiles refitted to the new unit counts
-    rows = np.arange(n - len(clusters_l), n)
+    out = space.repair(Genomes.concat(parts))
+    # the second copy of the cluster moves: spatial tiles refitted to the new unit counts,
+    # at the levels of its base
+    rows, levels = np.concatenate(refit), np.concatenate(levels)
     N = space.units(out.take(rows))
-    for lv in range(L):
-        k = out.par[rows, lv]
-        hi = space.extent[k] if lv == 0 else out.tiles[rows, lv - 1, k]
-        out.tiles[rows, lv, k] = np.maximum(1, -(-hi // np.maximum(N[:, lv], 1)))
-    first = np.array([m in mv.core_tiles for m in tiles_l] + [False] * len(scaled_l)
-                     + [m in mv.core_clusters for m in clusters_l] + [False] * len(clusters_l))
-    return space.repair(out.take(np.argsort(~first, kind="stable")))
+    for lv in range(space.L):
+        at = levels > lv
+        r = rows[at]
+        k = out.par[r, lv]
+        hi = space.extent[k] if lv == 0 else out.tiles[r, lv - 1, k]
+        out.tiles[r, lv, k] = np.maximum(1, -(-hi // np.maximum(N[at, lv], 1)))
+    return space.repair(out.take(np.concatenate(order)))
+
+
+def _move_copies(space: MappingSpace, base: Genomes,
+                 mv: _Moves) -> tuple[Genomes, np.ndarray, int]:
+    """``(copies, first, n_refit)``: one unrepaired copy of ``base`` per move (tiles, scaled
+    tiles, clusters, and the cluster moves again), which of them are single steps, and how
+    many copies at the end are to have their spatial tiles refitted."""
+    tiles_l, scaled_l, clusters_l = sorted(mv.tiles), sorted(mv.scaled), sorted(mv.clusters)
+    nt, ns = len(tiles_l), len(scaled_l)
+    n = nt + ns + 2 * len(clusters_l)
+    out = base.take(np.zeros(n, dtype=np.int64))
+    lv, k, v = _int_rows(tiles_l, 3).T
+    out.tiles[np.arange(nt), lv, k] = v
+    # the top tile of a dim set, the lower levels' tiles scaled in proportion
+    k, v = _int_rows(scaled_l, 2).T
+    r = np.arange(nt, nt + ns)
+    ratio = v / np.maximum(base.tiles[0, 0, k], 1)
+    out.tiles[r[:, None], np.arange(space.L)[None, :], k[:, None]] = np.maximum(
+        1, np.rint(base.tiles[0][:, k].T * ratio[:, None]))
+    out.tiles[r, 0, k] = v
+    lv, v = _int_rows(clusters_l, 2).T
+    out.clusters[np.arange(nt + ns, n), np.tile(lv, 2)] = np.tile(v, 2)
+    first = np.array([m in mv.core_tiles for m in tiles_l] + [False] * ns
+                     + [m in mv.core_clusters for m in clusters_l] + [False] * len(clusters_l),
+                     dtype=bool)
+    return out, first, len(clusters_l)
+
+
+def _int_rows(moves: list[tuple[int, ...]], width: int) -> np.ndarray:
+    """``[len(moves), width]`` int64 array of equally long tuples of ints."""
+    return np.fromiter(chain.from_iterable(moves), np.int64, width * len(moves)).reshape(-1, width)
+
+
+@lru_cache(maxsize=4096)
+def _line_value_set(hi: int) -> frozenset[int]:
+    """:func:`_line_values` as a set (cached: extents repeat)."""
+    return frozenset(_line_values(hi))
 
 
 def _line_values(hi: int) -> list[int]:

@@ -18,7 +18,7 @@ from search_spaces.variation import (
     crossover,
     crossover_tiles,
     mutate,
-    neighbours,
+    neighbourhoods,
     split_level,
     with_structure_of,
 )
@@ -146,7 +146,7 @@ class GeneticAlgorithm(Strategy):
 
     def _local_moves(self) -> Genomes:
         """Neighbourhoods of the best individuals not expanded yet (hill-climbing steps)."""
-        parts = []
+        expand = []
         keys = self.pop.keys()
         # also the best of a few other classes (level count, spatial dims), so that a class
         # whose best is still rough gets its tiles tuned before the search leaves it
@@ -157,8 +157,8 @@ class GeneticAlgorithm(Strategy):
             if key in self._expanded or not np.isfinite(self.fit[i]):
                 continue
             self._expanded.add(key)
-            parts.append(neighbours(self.space, self.pop, i))
-        return Genomes.concat(parts) if parts else self.space.empty()
+            expand.append(i)
+        return neighbourhoods(self.space, self.pop, expand)
 
     def _scale_to_budget(self, budget: int, counted: bool = True) -> None:
         """Shrink batches for small evaluation budgets, so that a run of a few thousand
@@ -236,7 +236,7 @@ class GeneticAlgorithm(Strategy):
             top += list(rng.permutation(others)[: n_keep - len(top)])
         top += [i for i in first if i not in top][: n_keep - len(top)]
         keep = pop.take(np.array(top, dtype=np.int64))
-        elite = pop.take(np.arange(min(len(pop), max(4, self.population // 4))))
+        elite = pop.take(slice(0, min(len(pop), max(4, self.population // 4))))
         m = self.bound_select
         pa = elite.take(rng.integers(0, len(elite), n_new * m))
         pb = elite.take(rng.integers(0, len(elite), n_new * m))
@@ -256,14 +256,14 @@ class GeneticAlgorithm(Strategy):
         kids = self._busiest(kids, k, k * m)
         # the first child of each structure keeps its base's tiles: a structural move is
         # judged with the tiles that made its parent good
-        rest = Genomes.concat([bases, self._splits(elite, k),
-                               kids.take(np.nonzero(np.arange(len(kids)) % k)[0])])
+        rest = [bases, self._splits(elite, k),
+                kids.take(np.nonzero(np.arange(len(kids)) % k)[0])]
         local = self._rank_local(self._local_moves())
         if self.local_share >= 1.0 or not len(local):
-            return self._unseen(Genomes.concat([local, rest]), n_total)
+            return self._unseen(Genomes.concat([local, *rest]), n_total)
         # neighbourhoods first, but only up to their share of the batch
         local = self._unseen(local, max(1, int(self.local_share * n_total)))
-        return Genomes.concat([local, self._unseen(rest, n_total - len(local))])
+        return Genomes.concat([local, self._unseen(Genomes.concat(rest), n_total - len(local))])
 
     def _rank_local(self, local: Genomes) -> Genomes:
         """Under selection (small latency budgets), the neighbourhoods' moves ordered by
@@ -347,7 +347,8 @@ class GeneticAlgorithm(Strategy):
         _, first = np.unique(h, return_index=True)
         first = np.sort(first)
         seen = self._seen
-        new = first[np.fromiter((x not in seen for x in h[first].tolist()), bool, len(first))]
+        old = np.fromiter(map(seen.__contains__, h[first].tolist()), bool, len(first))
+        new = first[~old]
         new = (new if len(new) else first)[:n]
         if len(seen) > self.SEEN_CAP:  # bounded memory in very long runs
             seen.clear()
@@ -374,8 +375,7 @@ class GeneticAlgorithm(Strategy):
             allg = Genomes.concat([self.pop, g])
             fit = np.concatenate([self.fit, fitness])
             viol = np.concatenate([self.viol, violation])
-        _, uniq = np.unique(allg.keys(), return_index=True)
-        uniq = np.sort(uniq)
+        uniq = allg.distinct()
         allg, fit, viol = allg.take(uniq), fit[uniq], viol[uniq]
         order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))
         # elitism per class: the best of every (level count, spatial dims) class survives
