@@ -48,8 +48,7 @@ class Genomes:
 
     @staticmethod
     def concat(parts: list[Genomes]) -> Genomes:
-        return Genomes(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                          for f in fields(Genomes)})
+        return Genomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
     def copy(self) -> Genomes:
         """All genomes, as owned copies of the arrays (cheaper than ``take`` of every index)."""
@@ -82,22 +81,24 @@ class Genomes:
         flat = self._canonical()
         return flat.view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
 
-    def distinct(self) -> np.ndarray:
+    def distinct(self, hashes: np.ndarray | None = None) -> np.ndarray:
         """Increasing indices of the first genome of each distinct :meth:`keys` (those of
-        ``np.unique(keys, return_index=True)``), found by a stable sort of the cheaper
-        :meth:`hashes`; the keys are compared only where hashes are equal, to tell a
-        collision (then the keys decide)."""
-        h = self.hashes()
+        ``np.unique(keys, return_index=True)``), found by sorting the cheaper
+        :meth:`hashes` (``hashes``: those of these genomes, where already known); the keys
+        are compared only where hashes are equal, to tell a collision (then the keys
+        decide)."""
+        h = self.hashes() if hashes is None else hashes
         if len(h) == 0:
             return np.zeros(0, dtype=np.intp)
-        order = np.argsort(h, kind="stable")
-        same = h[order[1:]] == h[order[:-1]]
+        order = np.argsort(h)
+        hs = h[order]
+        same = hs[1:] == hs[:-1]
         if same.any():
             flat = self._canonical()
             if not (flat[order[1:][same]] == flat[order[:-1][same]]).all():
                 _, first = np.unique(self.keys(), return_index=True)
                 return np.sort(first)
-        return np.sort(order[np.concatenate(([True], ~same))])
+        return _least_of_runs(order, same)
 
     def hashes(self) -> np.ndarray:
         """A 64-bit hash of :meth:`keys` per genome (cheap to keep for millions of genomes;
@@ -110,7 +111,7 @@ class Genomes:
         (all 0 but ``par2`` = -1) where it is dormant."""
         L, D = self.order.shape[1:]
         LD = L * D
-        m = _hash_multipliers(1 + 2 * LD + 3 * L)
+        m = hash_multipliers(1 + 2 * LD + 3 * L)
         m_order = m[1:1 + LD].reshape(L, D)
         m_par, m_par2 = m[1 + LD:1 + LD + L], m[1 + LD + L:1 + LD + 2 * L]
         m_tiles, m_clusters = m[1 + LD + 2 * L:1 + 2 * LD + 2 * L].reshape(L, D), m[-L:]
@@ -131,6 +132,25 @@ class Genomes:
         return h
 
 
+def first_occurrences(values: np.ndarray) -> np.ndarray:
+    """Increasing indices of the first occurrence of each distinct value of ``values`` (1-D;
+    ``np.sort`` of ``np.unique(values, return_index=True)[1]``), by an unstable sort and
+    the least index of each run of equal values: several times faster than the stable
+    sort ``np.unique`` needs for its indices."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.intp)
+    order = np.argsort(values)
+    v = values[order]
+    return _least_of_runs(order, v[1:] == v[:-1])
+
+
+def _least_of_runs(order: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Increasing: the least of ``order`` (a permutation) within each run of entries that
+    ``same`` (``[len(order) - 1]``, entry i+1 equal to entry i) joins."""
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    return np.sort(np.minimum.reduceat(order, starts))
+
+
 def _as_u64(a: np.ndarray) -> np.ndarray:
     """``a`` as int64 read as uint64 (two's complement: -1 is 2**64 - 1), without a copy
     when it is int64 already."""
@@ -141,7 +161,7 @@ _FIELDS = tuple(f.name for f in fields(Genomes))
 
 
 @cache
-def _hash_multipliers(width: int) -> np.ndarray:
+def hash_multipliers(width: int) -> np.ndarray:
     """Fixed odd 64-bit multipliers, one per key column (the same in every process)."""
     rng = np.random.default_rng(0x5EED)
     out = rng.integers(0, 2**63, width, dtype=np.uint64) * np.uint64(2) + np.uint64(1)

@@ -130,7 +130,8 @@ class MappingSpace:
             lead = (np.arange(n) // tiles_per_structure) * tiles_per_structure
             g.levels, g.order, g.par = g.levels[lead], g.order[lead], g.par[lead]
             g.par2 = g.par2[lead]
-            g = self.repair(g)
+            # the structures are repaired ones (of the lead genomes): the sizes are not
+            g = self.repair_clusters(self.repair_tiles(g))
         return g
 
     def _sample(self, rng: np.random.Generator, n: int) -> Genomes:
@@ -310,25 +311,33 @@ class MappingSpace:
             cand = self.snap_divisor(np.maximum(cand.astype(np.int64), 1), ext)
             use = rng.random(n) < 0.7
             s.clusters[:, lv] = np.where(use, cand, s.clusters[:, lv])
-        s = self.repair(s)
+        s = self.repair_clusters(s)  # only the cluster sizes changed
         N = self.units(s)
         for lv in range(self.L):
             p = s.par[:, lv]
             parent = self.extent[p] if lv == 0 else s.tiles[at, lv - 1, p]
             folds = rng.integers(1, 5, n)
             t = -(-parent // np.maximum(N[:, lv] * folds, 1))
-            s.tiles[at, lv, p] = np.clip(t, 1, parent)
-        g.put(rows, self.repair(s))
+            s.tiles[at, lv, p] = _clip(t, 1, parent)
+        g.put(rows, self.repair_tiles(s))  # only the tiles changed
         return g
 
-    def random_tiles(self, rng: np.random.Generator, hi: np.ndarray) -> np.ndarray:
-        """Log-uniform integers in [1, hi], half of them snapped to a divisor-friendly value."""
+    def random_tiles(self, rng: np.random.Generator, hi: np.ndarray,
+                     wanted: np.ndarray | None = None) -> np.ndarray:
+        """Log-uniform integers in [1, hi], half of them snapped to a divisor-friendly value.
+        ``wanted`` (a mask like ``hi``): the entries the caller uses; the others are drawn
+        alike (the same random numbers) but not snapped, which saves the work."""
         u = rng.random(hi.shape)
         t = np.floor(np.exp(u * np.log(hi + 1))).astype(np.int64)
-        t = np.clip(t, 1, hi)
+        t = _clip(t, 1, hi)
         if self.tile_divisors:
-            return self.snap_divisor(t, hi)
-        snap = rng.random(hi.shape) < 0.5
+            if wanted is None:
+                return self.snap_divisor(t, hi)
+            snap = wanted
+        else:
+            snap = rng.random(hi.shape) < 0.5
+            if wanted is not None:
+                snap &= wanted
         t[snap] = self.snap_divisor(t[snap], hi[snap])
         return t
 
@@ -375,16 +384,30 @@ class MappingSpace:
 
     def repair(self, g: Genomes) -> Genomes:
         """Project genomes onto the space: bounds, nesting of tiles, PE budget, fixed axes.
-        Repairs ``g`` in place (some fields get new arrays) and returns it."""
+        Repairs ``g`` in place (some fields get new arrays) and returns it.
+
+        Three independent parts, each a projection that leaves a repaired genome as it is:
+        the structure (level count, loop orders, spatial dims: these genes alone), the tiles
+        (given the second spatial dims) and the cluster sizes (given the level count). A
+        genome that is repaired but for its tiles or cluster sizes needs only
+        :meth:`repair_tiles` or :meth:`repair_clusters` (the same genome, for less work)."""
+        self._repair_structure(g)
+        self.repair_tiles(g)
+        self.repair_clusters(g)
+        return g
+
+    def _repair_structure(self, g: Genomes) -> None:
+        """The structure part of :meth:`repair`: level count, fixed loop orders, spatial
+        dims (fixed, allowed, a second one valid at its level), in place."""
         L, D = self.L, self.D
-        g.levels = np.clip(g.levels, self.min_levels, self.max_levels)
+        g.levels = _clip(g.levels, self.min_levels, self.max_levels)
         for lv, names in self.fixed_order.items():
             if lv < L:
                 g.order[:, lv] = [self.dims.index(d) for d in names]
         for lv, d in self.fixed_par.items():
             if lv < L:
                 g.par[:, lv] = self.dims.index(d)
-        bad_par = ~self._par_ok[np.clip(g.par, -1, D) + 1]
+        bad_par = ~self._par_ok[_clip(g.par, -1, D) + 1]
         if bad_par.any():
             g.par = np.where(bad_par, self.par_idx[0], g.par)
         for lv, d in self.fixed_par2.items():
@@ -396,11 +419,16 @@ class MappingSpace:
         # no second spatial dim equal to the first, outside the allowed ones, or on a filter
         # dim above the innermost level
         invalid, rs = self._par2_codes
-        code = np.clip(g.par2, -2, D) + 2
+        code = _clip(g.par2, -2, D) + 2
         drop = invalid[code] | (g.par2 == g.par)
         if rs is not None:
             drop |= rs[code] & (np.arange(L)[None, :] != (g.levels[:, None] - 1))
         g.par2 = np.where(drop, -1, g.par2)
+
+    def repair_tiles(self, g: Genomes) -> Genomes:
+        """The tiles part of :meth:`repair` (fixed tiles, each tile nested in its parent),
+        in place; ``g`` is returned. Enough for genomes whose other genes are repaired."""
+        L = self.L
         for (lv, d), v in self.fixed_tiles.items():
             if lv < L:
                 g.tiles[:, lv, self.dims.index(d)] = v
@@ -408,11 +436,18 @@ class MappingSpace:
             self._nest_divisor_tiles(g)
         else:
             self._nest_tiles(g)
+        return g
+
+    def repair_clusters(self, g: Genomes) -> Genomes:
+        """The cluster-size part of :meth:`repair` (fixed sizes, at most the PE array in
+        all), in place; ``g`` is returned. Enough for genomes whose other genes are
+        repaired."""
+        L = self.L
         g.clusters[:, 0] = 1
         for lv, c in self.fixed_clusters.items():
             if 0 < lv < L:
                 g.clusters[:, lv] = c
-        g.clusters = np.clip(g.clusters, 1, self.P)
+        g.clusters = _clip(g.clusters, 1, self.P)
         # the clusters in use must fit in the PE array: shrink the innermost ones first
         in_use = np.arange(L)[None, :] < g.levels[:, None]
         for lv in range(L - 1, 0, -1):
@@ -429,16 +464,27 @@ class MappingSpace:
     def _nest_tiles(self, g: Genomes) -> None:
         """Clip ``g.tiles`` in place to ``1..parent tile`` at every level (the top level's
         parent is the extent), with R/S mapped whole except as the level's second spatial
-        dim. A tile clipped to its parent is the running minimum over the levels above; a
-        filter tile mapped whole is set to its extent first, which the running minimum turns
-        into its parent's tile."""
+        dim. A tile clipped to its parent is the running minimum over the levels above of
+        the tiles clipped to ``1..extent`` (a whole array at once: the extent bounds every
+        level's tile anyway); a filter tile mapped whole is set to its extent first, which
+        the running minimum turns into its parent's tile."""
         t = g.tiles
         np.maximum(t, 1, out=t)
-        for k in np.flatnonzero(self.filter_mask).tolist():
+        np.minimum(t, self._level_extents, out=t)
+        for k in self._filter_dims:
             np.copyto(t[:, :, k], self.extent[k], where=g.par2 != k)
-        np.minimum(t[:, 0], self.extent, out=t[:, 0])
         for lv in range(1, self.L):
             np.minimum(t[:, lv], t[:, lv - 1], out=t[:, lv])
+
+    @cached_property
+    def _level_extents(self) -> np.ndarray:
+        """``[L, D]`` the extents at every level (bounds of every tile, for repair)."""
+        return np.broadcast_to(self.extent, (self.L, self.D)).copy()
+
+    @cached_property
+    def _filter_dims(self) -> list[int]:
+        """The indices of the filter dims (:attr:`filter_mask`)."""
+        return np.flatnonzero(self.filter_mask).tolist()
 
     def _nest_divisor_tiles(self, g: Genomes) -> None:
         """:meth:`_nest_tiles` for ``tile_divisors``: each tile also snapped to a divisor of
@@ -446,7 +492,7 @@ class MappingSpace:
         D = self.D
         hi = np.broadcast_to(self.extent, (len(g), D))
         for lv in range(self.L):
-            t = self.snap_divisor(np.clip(g.tiles[:, lv], 1, hi), hi)
+            t = self.snap_divisor(_clip(g.tiles[:, lv], 1, hi), hi)
             # R/S are mapped whole, except as a spatial dim of the innermost level
             spatial = (np.arange(D)[None, :] == g.par2[:, lv:lv + 1]) & self.filter_mask[None, :]
             t = np.where(self.filter_mask[None, :] & ~spatial, hi, t)
@@ -455,22 +501,30 @@ class MappingSpace:
 
     # ------------------------------------------------------------------ decoding
     def structure_keys(self, g: Genomes) -> np.ndarray:
-        """A bytes key per genome: genomes with equal keys share a dataflow structure."""
-        G = len(g)
-        in_use = np.arange(self.L)[None, :] < g.levels[:, None]
-        order = np.where(in_use[:, :, None], g.order, 0).reshape(G, -1)
-        par = np.where(in_use, g.par, 0)
-        par2 = np.where(in_use, g.par2, -1)
-        flat = np.ascontiguousarray(
-            np.concatenate([g.levels[:, None], order, par, par2], axis=1).astype(np.int8))
+        """A bytes key per genome: genomes with equal keys share a dataflow structure (the
+        level count, then loop orders, spatial dims and second spatial dims of the levels
+        in use as int8, 0 or -1 for the others)."""
+        G, (L, D) = len(g), g.order.shape[1:]
+        in_use = np.arange(L)[None, :] < g.levels[:, None]
+        flat = np.zeros((G, 1 + L * D + 2 * L), dtype=np.int8)
+        flat[:, 0] = g.levels
+        np.copyto(flat[:, 1:1 + L * D].reshape(G, L, D), g.order, where=in_use[:, :, None],
+                  casting="unsafe")
+        np.copyto(flat[:, 1 + L * D:1 + L * D + L], g.par, where=in_use, casting="unsafe")
+        par2 = flat[:, 1 + L * D + L:]
+        par2.fill(-1)
+        np.copyto(par2, g.par2, where=in_use, casting="unsafe")
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
     def class_keys(self, g: Genomes) -> np.ndarray:
-        """A coarse key per genome: level count and spatial dims (loop orders ignored)."""
-        in_use = np.arange(self.L)[None, :] < g.levels[:, None]
-        flat = np.ascontiguousarray(np.concatenate(
-            [g.levels[:, None], np.where(in_use, g.par, -1), np.where(in_use, g.par2, -1)],
-            axis=1).astype(np.int8))
+        """A coarse key per genome: level count and spatial dims (loop orders ignored; -1
+        for the levels not in use)."""
+        G, L = g.par.shape
+        in_use = np.arange(L)[None, :] < g.levels[:, None]
+        flat = np.full((G, 1 + 2 * L), -1, dtype=np.int8)
+        flat[:, 0] = g.levels
+        np.copyto(flat[:, 1:1 + L], g.par, where=in_use, casting="unsafe")
+        np.copyto(flat[:, 1 + L:], g.par2, where=in_use, casting="unsafe")
         return flat.view(np.dtype((np.void, flat.shape[1]))).ravel()
 
     def structure_of(self, g: Genomes, i: int) -> tuple[tuple[str, str], ...]:
@@ -662,12 +716,67 @@ def divisor_floor(n: int) -> np.ndarray:
     return table
 
 
+# the largest extent below which every divisor_floor table is kept laid end to end (4 MiB)
+ALL_FLOORS_MAX = 1024
+
+
+_floors_top = 0  # the largest top _all_floors was asked for (a power of two)
+
+
+def _floors_covering(top: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_all_floors` of at least ``1..top``: of the largest power of two asked for so
+    far, so that the tables are built again at most once per doubling (and kept once)."""
+    global _floors_top
+    _floors_top = max(_floors_top, 1 << (top - 1).bit_length())
+    return _all_floors(_floors_top)
+
+
+@lru_cache(maxsize=1)
+def _all_floors(top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(start, tables)``: the :func:`divisor_floor` tables of every extent ``1..top`` laid
+    end to end, that of ``h`` from ``start[h]``."""
+    h = np.arange(top + 1, dtype=np.int64)
+    start = (h - 1) * (h + 2) // 2  # entries of the tables of 1..h-1 (h + 1 each)
+    start[0] = 0
+    tables = np.zeros(int(start[-1]) + top + 1, dtype=np.int64)
+    for k in range(1, top + 1):
+        divs = divisors(k)
+        tables[start[k] + divs] = divs
+    # a running maximum within each table: tables are increasing from 0, so one running
+    # maximum would carry a table's last value into the next; offset each table above the
+    # previous one's values first
+    shift = np.repeat(np.arange(top, dtype=np.int64) * (top + 1), np.arange(2, top + 2))
+    np.maximum.accumulate(tables + shift, out=tables)
+    tables -= shift
+    start.setflags(write=False)
+    tables.setflags(write=False)
+    return start, tables
+
+
 def _floor_by_table(want: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``[n]`` the largest divisor of ``hi`` that is <= ``want`` (``1 <= want <= hi <=``
-    :data:`FLOOR_TABLE_MAX`): one gather from the :func:`divisor_floor` tables of the
-    distinct ``hi``, laid end to end."""
+    :data:`FLOOR_TABLE_MAX`): a gather from :func:`divisor_floor` tables laid end to end,
+    those of every extent up to :data:`ALL_FLOORS_MAX` (:func:`_all_floors`) for the ``hi``
+    up to it, those of the distinct larger ``hi`` for the others."""
     if not len(hi):
         return np.zeros(0, dtype=np.int64)
+    if int(hi.max()) <= ALL_FLOORS_MAX:
+        start, tables = _floors_covering(int(hi.max()))
+        return tables[start[hi] + want]
+    small = np.flatnonzero(hi <= ALL_FLOORS_MAX)
+    if not len(small):
+        return _floor_by_distinct(want, hi)
+    out = np.empty_like(want)
+    start, tables = _floors_covering(int(hi[small].max()))
+    out[small] = tables[start[hi[small]] + want[small]]
+    large = np.flatnonzero(hi > ALL_FLOORS_MAX)
+    out[large] = _floor_by_distinct(want[large], hi[large])
+    return out
+
+
+def _floor_by_distinct(want: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_floor_by_table` by one gather from the tables of the distinct ``hi`` alone,
+    laid end to end."""
     present = np.flatnonzero(np.bincount(hi))  # the distinct hi, increasing
     start = np.zeros(present[-1] + 1, dtype=np.int64)
     start[present[1:]] = np.cumsum(present[:-1] + 1)
@@ -687,6 +796,13 @@ def _floor_by_search(want: np.ndarray, hi: np.ndarray) -> np.ndarray:
         divs = divisors(h)
         out[rows] = divs[np.searchsorted(divs, want[rows], side="right") - 1]
     return out
+
+
+def _clip(a: np.ndarray, lo, hi) -> np.ndarray:
+    """``np.clip(a, lo, hi)`` (the same values and dtype: ``minimum(maximum(a, lo), hi)``)
+    without the argument handling of ``np.clip``, which costs several microseconds a call:
+    repair clips small arrays thousands of times per search."""
+    return np.minimum(np.maximum(a, lo), hi)
 
 
 def _row_product(a: np.ndarray) -> np.ndarray:

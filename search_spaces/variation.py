@@ -11,11 +11,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain, repeat
 
 import numpy as np
 
-from .genomes import Genomes
+from .genomes import _FIELDS, Genomes
 from .mapping_space import MappingSpace, divisors
 
 # a line search also tries the tiles holding 1..FOLD_MULTIPLES whole folds of the level below
@@ -23,9 +22,11 @@ FOLD_MULTIPLES = 8
 
 
 def mutate(space: MappingSpace, rng: np.random.Generator, g: Genomes, rate: float = 0.3,
-           structural: bool = True) -> Genomes:
+           structural: bool = True, repaired: bool = False) -> Genomes:
     """Domain-aware mutation: tile steps, re-drawn tiles, spatial-dim change, loop swaps,
-    cluster resizing and adding/removing a level (the last three only if ``structural``)."""
+    cluster resizing and adding/removing a level (the last three only if ``structural``).
+    ``repaired``: ``g`` is repaired, so that a mutation of tiles alone (not ``structural``)
+    needs only the tiles repaired again (the same genomes, for less work)."""
     g = g.copy()
     n, L, D = len(g), space.L, space.D
     # tile: multiply/divide by 2 or re-draw, at one random (level, dim) per genome
@@ -36,7 +37,7 @@ def mutate(space: MappingSpace, rng: np.random.Generator, g: Genomes, rate: floa
     parent = np.where(lv == 0, space.extent[di],
                       g.tiles[np.arange(n), np.maximum(lv - 1, 0), di])
     kind = rng.integers(0, 3, n)
-    redraw = space.random_tiles(rng, parent)
+    redraw = space.random_tiles(rng, parent, wanted=hit & (kind == 2))
     new = np.where(kind == 0, cur * 2, np.where(kind == 1, np.maximum(cur // 2, 1), redraw))
     new = np.where(rng.random(n) < 0.2, cur + rng.choice([-1, 1], n), new)
     g.tiles[np.arange(n), lv, di] = np.where(hit, new, cur)
@@ -67,7 +68,7 @@ def mutate(space: MappingSpace, rng: np.random.Generator, g: Genomes, rate: floa
         if space.max_levels > space.min_levels:
             m = rng.random(n) < rate / 3
             g.levels = np.where(m, g.levels + rng.choice([-1, 1], n), g.levels)
-    return space.repair(g)
+    return space.repair(g) if structural or not repaired else space.repair_tiles(g)
 
 
 def crossover(space: MappingSpace, rng: np.random.Generator, a: Genomes, b: Genomes) -> Genomes:
@@ -85,16 +86,17 @@ def crossover(space: MappingSpace, rng: np.random.Generator, a: Genomes, b: Geno
 
 
 def crossover_tiles(space: MappingSpace, rng: np.random.Generator, a: Genomes,
-                    b: Genomes) -> Genomes:
+                    b: Genomes, repaired: bool = False) -> Genomes:
     """Children with ``a``'s structure; each dim's tiles (all levels) and each cluster size
-    come from ``a`` or ``b`` at random."""
+    come from ``a`` or ``b`` at random. ``repaired``: ``a`` is repaired, so that only the
+    children's tiles and cluster sizes need repair (the same genomes, for less work)."""
     n, D = len(a), space.D
     pick = rng.random((n, 1, D)) < 0.5
     tiles = np.where(pick, a.tiles, b.tiles)
     pc = rng.random(a.clusters.shape) < 0.5
     clusters = np.where(pc, a.clusters, b.clusters)
-    return space.repair(Genomes(a.levels.copy(), a.order.copy(), a.par.copy(), tiles, clusters,
-                                a.par2.copy()))
+    kids = Genomes(a.levels.copy(), a.order.copy(), a.par.copy(), tiles, clusters, a.par2.copy())
+    return space.repair_clusters(space.repair_tiles(kids)) if repaired else space.repair(kids)
 
 
 def with_structure_of(space: MappingSpace, g: Genomes, src: Genomes) -> Genomes:
@@ -162,14 +164,15 @@ def split_level(space: MappingSpace, rng: np.random.Generator, g: Genomes,
     # where fitting drew a cluster of one (a divisor of the extent), keep the start size
     one = (c.clusters[rows, new_lv] == 1) & ~own
     c.clusters[rows[one], new_lv[one]] = start[one]
-    return space.repair(c)
+    return space.repair_clusters(c)  # c was repaired but for these cluster sizes
 
 
 def _fit_new_top(space: MappingSpace, rng: np.random.Generator, c: Genomes, r: np.ndarray,
                  dim: np.ndarray) -> Genomes:
     """Size the new top level of rows ``r`` (spreading ``dim``) from that dim: about
     ``extent / folds`` clusters, each unit's tile covering its share in one fold, and the
-    level below's spatial dim cut at the top to 1-4 folds of what the clusters cover."""
+    level below's spatial dim cut at the top to 1-4 folds of what the clusters cover.
+    ``c`` is repaired."""
     d = dim[r]
     ext = space.extent[d]
     levels = c.levels[r]
@@ -178,14 +181,14 @@ def _fit_new_top(space: MappingSpace, rng: np.random.Generator, c: Genomes, r: n
     # clusters of at least two PEs, or the new level would split nothing
     units = np.clip(-(-ext // rng.integers(1, 5, len(r))), 1, np.maximum(room // 2, 1))
     c.clusters[r, 1] = np.maximum(1, room // units)
-    c = space.repair(c)
+    c = space.repair_clusters(c)  # c is repaired but for these cluster sizes
     n0 = space.units(c)[r, 0]
     c.tiles[r, 0, d] = np.clip(-(-ext // np.maximum(n0, 1)), 1, ext)
     k = c.par[r, 1]
     cover = c.clusters[r, 1] * c.tiles[r, 1, k] * rng.integers(1, 5, len(r))
     cut = k != d
     c.tiles[r[cut], 0, k[cut]] = np.minimum(space.extent[k[cut]], cover[cut])
-    return space.repair(c)
+    return space.repair_tiles(c)  # ... and now but for these tiles
 
 
 def neighbours(space: MappingSpace, g: Genomes, i: int) -> Genomes:
@@ -218,15 +221,32 @@ def neighbourhoods(space: MappingSpace, g: Genomes, idx: list[int]) -> Genomes:
     return _apply_moves(space, bases, moves)
 
 
+# A move is coded as one integer, ordered as its tuple: a tile move (level, dim, value) as
+# ``_pair(level, dim) * _CODE + _OFFSET + value``, a scaled one (dim, value) as a tile move of
+# level 0 and a cluster move (level, value) as ``level * _CODE + _OFFSET + value``. Values
+# of magnitude below _OFFSET and dims of magnitude below _DIM_OFFSET keep their order (single
+# steps may be 0, and off a repaired genome values and spatial dims may be negative).
+_CODE = 1 << 40
+_OFFSET = 1 << 39
+_DIMS = 1 << 10
+_DIM_OFFSET = 1 << 9
+
+
+def _pair(lv: int, k: int) -> int:
+    """The code of tile moves at level ``lv`` of dim ``k`` (see ``_CODE``), value 0."""
+    return (lv * _DIMS + _DIM_OFFSET + k) * _CODE + _OFFSET
+
+
 @dataclass
 class _Moves:
-    """The moves of one genome's neighbourhood; ``core_*`` are the single steps."""
+    """The moves of one genome's neighbourhood, coded (see ``_CODE``), in any order and
+    with repeats; ``core_*`` are the single steps."""
 
-    tiles: set[tuple[int, int, int]] = field(default_factory=set)   # (level, dim, value)
-    scaled: set[tuple[int, int]] = field(default_factory=set)       # (dim, top value)
-    clusters: set[tuple[int, int]] = field(default_factory=set)     # (level, value)
-    core_tiles: set[tuple[int, int, int]] = field(default_factory=set)
-    core_clusters: set[tuple[int, int]] = field(default_factory=set)
+    tiles: list[np.ndarray] = field(default_factory=list)
+    scaled: list[np.ndarray] = field(default_factory=list)
+    clusters: list[np.ndarray] = field(default_factory=list)
+    core_tiles: list[np.ndarray] = field(default_factory=list)
+    core_clusters: list[np.ndarray] = field(default_factory=list)
 
 
 def _line_moves(space: MappingSpace, base: Genomes) -> _Moves:
@@ -234,6 +254,9 @@ def _line_moves(space: MappingSpace, base: Genomes) -> _Moves:
     ratio) and along every cluster size of the one genome ``base``."""
     L, D = int(base.levels[0]), space.D
     mv = _Moves()
+    # per free (level, dim): its code, tile and parent tile; its single steps (coded, with
+    # the pair they belong to)
+    at, cur, his, core, core_pair = [], [], [], [], []
     for lv in range(L):
         parent = space.extent if lv == 0 else base.tiles[0, lv - 1]
         for k in range(D):
@@ -243,20 +266,38 @@ def _line_moves(space: MappingSpace, base: Genomes) -> _Moves:
             divs = divisors(hi)
             # where the nearest divisors below and above t are
             below, above = bisect_left(divs, t), bisect_right(divs, t)
-            steps = {t * 2, t // 2, t + 1, t - 1, hi, int(divs[below - 1]) if below else t,
-                     int(divs[above]) if above < len(divs) else t}
-            mv.core_tiles.update(zip(repeat(lv), repeat(k), steps))
-            values = [v for v in steps | _line_value_set(hi) if 1 <= v <= hi and v != t]
-            mv.tiles.update(zip(repeat(lv), repeat(k), values))
-            if lv == 0 and L > 1:
-                mv.scaled.update(zip(repeat(k), values))
-        if lv > 0:
-            c = int(base.clusters[0, lv])
-            others = int(np.prod(base.clusters[0, 1:L])) // c
-            top = space.P // max(others, 1)
-            mv.clusters.update(zip(repeat(lv), range(1, top + 1)))
-            mv.clusters.discard((lv, c))  # every size but the current one (one pass per level)
-            mv.core_clusters.update(zip(repeat(lv), (c * 2, c // 2, c + 1, c - 1, top)))
+            steps = (t * 2, t // 2, t + 1, t - 1, hi, int(divs[below - 1]) if below else t,
+                     int(divs[above]) if above < len(divs) else t)
+            code = _pair(lv, k)
+            core += [code + v for v in steps]
+            core_pair += [len(at)] * len(steps)
+            at.append(code)
+            cur.append(t)
+            his.append(hi)
+    at_a = np.array(at, dtype=np.int64)
+    core_a = np.array(core, dtype=np.int64)
+    mv.core_tiles.append(core_a)
+    # each pair's values: its single steps in 1..parent and line values, but its own tile
+    lines = [_line_value_array(hi) for hi in his]
+    pair = np.concatenate([np.array(core_pair, dtype=np.int64),
+                           np.repeat(np.arange(len(at)), [len(x) for x in lines])])
+    codes = np.concatenate([core_a, *lines, np.zeros(0, dtype=np.int64)])
+    codes[len(core_a):] += at_a[pair[len(core_a):]]
+    v = codes - at_a[pair]
+    codes = codes[(v >= 1) & (v <= np.array(his, dtype=np.int64)[pair])
+                  & (v != np.array(cur, dtype=np.int64)[pair])]
+    mv.tiles.append(codes)
+    if L > 1:  # the top level's moves
+        mv.scaled.append(codes[codes < _DIMS * _CODE])
+    for lv in range(1, L):
+        c = int(base.clusters[0, lv])
+        others = int(np.prod(base.clusters[0, 1:L])) // c
+        top = space.P // max(others, 1)
+        sizes = np.arange(1, top + 1)
+        code = lv * _CODE + _OFFSET
+        mv.clusters.append(code + sizes[sizes != c])  # every size but the current one
+        mv.core_clusters.append(code + np.array((c * 2, c // 2, c + 1, c - 1, top),
+                                                dtype=np.int64))
     return mv
 
 
@@ -265,14 +306,14 @@ def _fold_moves(space: MappingSpace, base: Genomes, mv: _Moves) -> None:
     holding whole folds (and one more) of the level below's spatial dim."""
     L = int(base.levels[0])
     N = space.units(base)[0]
+    core, tiles = [], []
     for lv in range(L):  # spatial tiles that cover the parent extent in 1-4 folds
         k = int(base.par[0, lv])
         hi = int(space.extent[k] if lv == 0 else base.tiles[0, lv - 1, k])
         for folds in (1, 2, 3, 4):
             v = max(1, -(-hi // max(int(N[lv]) * folds, 1)))
             if v != base.tiles[0, lv, k]:
-                mv.tiles.add((lv, k, v))
-                mv.core_tiles.add((lv, k, v))
+                core.append(_pair(lv, k) + v)
     for lv in range(L - 1):  # whole folds of the level below's spatial dim (and one more)
         k = int(base.par[0, lv + 1])
         hi = int(space.extent[k] if lv == 0 else base.tiles[0, lv - 1, k])
@@ -280,7 +321,10 @@ def _fold_moves(space: MappingSpace, base: Genomes, mv: _Moves) -> None:
         for m in range(1, min(hi // max(fold, 1), FOLD_MULTIPLES) + 1):
             for v in (m * fold, m * fold + 1):
                 if v <= hi and v != base.tiles[0, lv, k]:
-                    mv.tiles.add((lv, k, v))
+                    tiles.append(_pair(lv, k) + v)
+    core_a = np.array(core, dtype=np.int64)
+    mv.core_tiles.append(core_a)
+    mv.tiles += [core_a, np.array(tiles, dtype=np.int64)]
 
 
 def _apply_moves(space: MappingSpace, bases: list[Genomes], moves: list[_Moves]) -> Genomes:
@@ -300,7 +344,13 @@ def _apply_moves(space: MappingSpace, bases: list[Genomes], moves: list[_Moves])
         start += len(out)
     if not parts:
         return space.empty()
-    out = space.repair(Genomes.concat(parts))
+    out = Genomes.concat(parts)
+    # the moves change tiles and cluster sizes only: copies of repaired bases need only those
+    # repaired (there are few bases, so checking them is cheap)
+    if _is_repaired(space, Genomes.concat(bases)):
+        space.repair_clusters(space.repair_tiles(out))
+    else:
+        space.repair(out)
     # the second copy of the cluster moves: spatial tiles refitted to the new unit counts,
     # at the levels of its base
     rows, levels = np.concatenate(refit), np.concatenate(levels)
@@ -311,44 +361,75 @@ def _apply_moves(space: MappingSpace, bases: list[Genomes], moves: list[_Moves])
         k = out.par[r, lv]
         hi = space.extent[k] if lv == 0 else out.tiles[r, lv - 1, k]
         out.tiles[r, lv, k] = np.maximum(1, -(-hi // np.maximum(N[at, lv], 1)))
-    return space.repair(out.take(np.concatenate(order)))
+    # repaired but for those tiles (repair works genome by genome: the order does not matter)
+    return space.repair_tiles(out.take(np.concatenate(order)))
+
+
+def _is_repaired(space: MappingSpace, g: Genomes) -> bool:
+    """Whether :meth:`MappingSpace.repair` leaves ``g`` as it is."""
+    r = space.repair(g.copy())
+    return all(np.array_equal(getattr(r, f), getattr(g, f)) for f in _FIELDS)
 
 
 def _move_copies(space: MappingSpace, base: Genomes,
                  mv: _Moves) -> tuple[Genomes, np.ndarray, int]:
     """``(copies, first, n_refit)``: one unrepaired copy of ``base`` per move (tiles, scaled
-    tiles, clusters, and the cluster moves again), which of them are single steps, and how
-    many copies at the end are to have their spatial tiles refitted."""
-    tiles_l, scaled_l, clusters_l = sorted(mv.tiles), sorted(mv.scaled), sorted(mv.clusters)
-    nt, ns = len(tiles_l), len(scaled_l)
-    n = nt + ns + 2 * len(clusters_l)
+    tiles, clusters, and the cluster moves again, each kind in the order of its tuples),
+    which of them are single steps, and how many copies at the end are to have their
+    spatial tiles refitted."""
+    tiles_c, scaled_c, clusters_c = (_distinct(x) for x in (mv.tiles, mv.scaled, mv.clusters))
+    nt, ns, nc = len(tiles_c), len(scaled_c), len(clusters_c)
+    n = nt + ns + 2 * nc
     out = base.take(np.zeros(n, dtype=np.int64))
-    lv, k, v = _int_rows(tiles_l, 3).T
-    out.tiles[np.arange(nt), lv, k] = v
+    pair, v = np.divmod(tiles_c, _CODE)
+    lv, k = np.divmod(pair, _DIMS)
+    out.tiles[np.arange(nt), lv, k - _DIM_OFFSET] = v - _OFFSET
     # the top tile of a dim set, the lower levels' tiles scaled in proportion
-    k, v = _int_rows(scaled_l, 2).T
+    k, v = np.divmod(scaled_c, _CODE)
+    k -= _DIM_OFFSET
+    v -= _OFFSET
     r = np.arange(nt, nt + ns)
     ratio = v / np.maximum(base.tiles[0, 0, k], 1)
     out.tiles[r[:, None], np.arange(space.L)[None, :], k[:, None]] = np.maximum(
         1, np.rint(base.tiles[0][:, k].T * ratio[:, None]))
     out.tiles[r, 0, k] = v
-    lv, v = _int_rows(clusters_l, 2).T
-    out.clusters[np.arange(nt + ns, n), np.tile(lv, 2)] = np.tile(v, 2)
-    first = np.array([m in mv.core_tiles for m in tiles_l] + [False] * ns
-                     + [m in mv.core_clusters for m in clusters_l] + [False] * len(clusters_l),
-                     dtype=bool)
-    return out, first, len(clusters_l)
+    lv, v = np.divmod(clusters_c, _CODE)
+    out.clusters[np.arange(nt + ns, n), np.tile(lv, 2)] = np.tile(v - _OFFSET, 2)
+    first = np.zeros(n, dtype=bool)
+    first[:nt] = _member(tiles_c, mv.core_tiles)
+    first[nt + ns:nt + ns + nc] = _member(clusters_c, mv.core_clusters)
+    return out, first, nc
 
 
-def _int_rows(moves: list[tuple[int, ...]], width: int) -> np.ndarray:
-    """``[len(moves), width]`` int64 array of equally long tuples of ints."""
-    return np.fromiter(chain.from_iterable(moves), np.int64, width * len(moves)).reshape(-1, width)
+def _distinct(codes: list[np.ndarray]) -> np.ndarray:
+    """The distinct codes of the arrays ``codes``, increasing (int64; ``np.unique`` of
+    their concatenation, without its overhead on small arrays)."""
+    x = np.sort(np.concatenate([np.zeros(0, dtype=np.int64), *codes]))
+    if len(x) < 2:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def _member(distinct: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+    """``[len(distinct)]`` whether each of the increasing ``distinct`` codes is one of
+    ``codes`` (``np.isin``, by a search in ``distinct``)."""
+    out = np.zeros(len(distinct), dtype=bool)
+    c = np.concatenate([np.zeros(0, dtype=np.int64), *codes])
+    if len(distinct) and len(c):
+        pos = np.minimum(np.searchsorted(distinct, c), len(distinct) - 1)
+        out[pos[distinct[pos] == c]] = True
+    return out
 
 
 @lru_cache(maxsize=4096)
-def _line_value_set(hi: int) -> frozenset[int]:
-    """:func:`_line_values` as a set (cached: extents repeat)."""
-    return frozenset(_line_values(hi))
+def _line_value_array(hi: int) -> np.ndarray:
+    """:func:`_line_values` as a read-only int64 array (cached: extents repeat)."""
+    out = np.array(_line_values(hi), dtype=np.int64)
+    out.setflags(write=False)
+    return out
 
 
 def _line_values(hi: int) -> list[int]:

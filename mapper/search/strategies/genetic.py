@@ -14,6 +14,7 @@ import numpy as np
 
 from mapper.search.strategies.base import RunContext, Strategy
 from search_spaces import Genomes
+from search_spaces.genomes import first_occurrences, hash_multipliers
 from search_spaces.variation import (
     crossover,
     crossover_tiles,
@@ -102,6 +103,9 @@ class GeneticAlgorithm(Strategy):
         self.pop: Genomes | None = None
         self.fit: np.ndarray | None = None
         self.viol: np.ndarray | None = None
+        self._pop_hashes: np.ndarray | None = None  # Genomes.hashes of pop
+        # the batch the last ask returned and its hashes, until tell
+        self._last_ask: tuple[Genomes, np.ndarray] | None = None
         self._expanded: set[bytes] = set()
         self._seen: set[int] = set()  # hashes of every genome proposed so far
         self._seen_log: list[np.ndarray] = []  # the same as arrays: cheap to checkpoint
@@ -219,7 +223,7 @@ class GeneticAlgorithm(Strategy):
             g = self._initial_sample(n)
             if self.seeds is not None and not self._restarts:
                 g = Genomes.concat([sp.repair(self.seeds), g])
-            return self._unseen(g, n)
+            return self._asked(*self._unseen(g, n))
         pop = self.pop
         keys = sp.structure_keys(pop)
         _, first = np.unique(keys, return_index=True)
@@ -250,8 +254,10 @@ class GeneticAlgorithm(Strategy):
         k = max(1, int(round(self.per_structure * self.oversample)))
         base_rep = bases.take(np.repeat(np.arange(len(bases)), k * m))
         partner = elite.take(rng.integers(0, len(elite), len(base_rep)))
-        kids = crossover_tiles(sp, rng, base_rep, partner)
-        kids = mutate(sp, rng, kids, rate=self.mutation_rate, structural=False)
+        # bases are repaired (population, and outputs of mutate, sample and repair), and so
+        # are the children crossover_tiles returns
+        kids = crossover_tiles(sp, rng, base_rep, partner, repaired=True)
+        kids = mutate(sp, rng, kids, rate=self.mutation_rate, structural=False, repaired=True)
         kids = sp.fit_spatial(kids, rng, rng.random(len(kids)) < 0.2)
         kids = self._busiest(kids, k, k * m)
         # the first child of each structure keeps its base's tiles: a structural move is
@@ -260,10 +266,11 @@ class GeneticAlgorithm(Strategy):
                 kids.take(np.nonzero(np.arange(len(kids)) % k)[0])]
         local = self._rank_local(self._local_moves())
         if self.local_share >= 1.0 or not len(local):
-            return self._unseen(Genomes.concat([local, *rest]), n_total)
+            return self._asked(*self._unseen(Genomes.concat([local, *rest]), n_total))
         # neighbourhoods first, but only up to their share of the batch
-        local = self._unseen(local, max(1, int(self.local_share * n_total)))
-        return Genomes.concat([local, self._unseen(Genomes.concat(rest), n_total - len(local))])
+        local, h_local = self._unseen(local, max(1, int(self.local_share * n_total)))
+        rest, h_rest = self._unseen(Genomes.concat(rest), n_total - len(local))
+        return self._asked(Genomes.concat([local, rest]), np.concatenate([h_local, h_rest]))
 
     def _rank_local(self, local: Genomes) -> Genomes:
         """Under selection (small latency budgets), the neighbourhoods' moves ordered by
@@ -338,14 +345,20 @@ class GeneticAlgorithm(Strategy):
                                      own_share=self.own_split_share))
         return Genomes.concat(parts) if parts else sp.empty()
 
-    def _unseen(self, g: Genomes, n: int) -> Genomes:
+    def _asked(self, g: Genomes, hashes: np.ndarray) -> Genomes:
+        """``g``, the batch :meth:`ask` proposes, kept with its :meth:`Genomes.hashes` until
+        :meth:`tell` (which would otherwise compute them again)."""
+        self._last_ask = (g, hashes)
+        return g
+
+    def _unseen(self, g: Genomes, n: int) -> tuple[Genomes, np.ndarray]:
         """The first ``n`` genomes of ``g`` that decode to a dataflow not proposed before
         (children and neighbourhoods repeat each other and earlier generations: up to 45% of
-        the proposals on depthwise layers). When all are old (a small space seen whole), the
-        batch is returned as it is, so the search still ends within its budget."""
+        the proposals on depthwise layers), and their hashes. When all are old (a small space
+        seen whole), the batch is returned as it is, so the search still ends within its
+        budget."""
         h = g.hashes()
-        _, first = np.unique(h, return_index=True)
-        first = np.sort(first)
+        first = first_occurrences(h)
         seen = self._seen
         old = np.fromiter(map(seen.__contains__, h[first].tolist()), bool, len(first))
         new = first[~old]
@@ -353,43 +366,55 @@ class GeneticAlgorithm(Strategy):
         if len(seen) > self.SEEN_CAP:  # bounded memory in very long runs
             seen.clear()
             self._seen_log.clear()
-        seen.update(h[new].tolist())
-        self._seen_log.append(h[new])
-        return g.take(new)
+        h_new = h[new]
+        seen.update(h_new.tolist())
+        self._seen_log.append(h_new)
+        return g.take(new), h_new
 
     def __getstate__(self) -> dict:
         # a set of a million Python ints takes 0.2 s to pickle; its arrays take milliseconds
         state = self.__dict__.copy()
         state["_seen"] = None
+        state["_last_ask"] = None  # a batch between ask and tell: tell hashes it again
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("_pop_hashes", None)  # a state saved before these were kept
+        state.setdefault("_last_ask", None)
         self.__dict__.update(state)
         log = self._seen_log
         self._seen = set(np.concatenate(log).tolist()) if log else set()
 
     def tell(self, g: Genomes, fitness: np.ndarray, violation: np.ndarray) -> None:
+        """Merge the scored batch ``g`` into the population. Where ``g`` is the batch the
+        last :meth:`ask` returned (the same object, unchanged, as the search loop passes
+        it), the hashes ask computed for it serve; the population keeps its own."""
+        last, self._last_ask = self._last_ask, None
+        h = last[1] if last is not None and last[0] is g else g.hashes()
         if self.pop is None:
-            allg, fit, viol = g, fitness, violation
+            allg, fit, viol, h_all = g, fitness, violation, h
         else:
             allg = Genomes.concat([self.pop, g])
             fit = np.concatenate([self.fit, fitness])
             viol = np.concatenate([self.viol, violation])
-        uniq = allg.distinct()
-        allg, fit, viol = allg.take(uniq), fit[uniq], viol[uniq]
+            h_pop = self.pop.hashes() if self._pop_hashes is None else self._pop_hashes
+            h_all = np.concatenate([h_pop, h])
+        # the distinct genomes, as indices into allg (one take of the survivors at the end)
+        uniq = allg.distinct(h_all)
+        fit, viol = fit[uniq], viol[uniq]
         order = np.lexsort((viol, np.where(np.isfinite(fit), fit, np.inf)))
         # elitism per class: the best of every (level count, spatial dims) class survives
-        _, cfirst = np.unique(self.space.class_keys(allg)[order], return_index=True)
-        protected = order[np.sort(cfirst)]
+        cfirst, _ = _groups(self.space.class_keys(allg)[uniq[order]])
+        protected = order[cfirst]
         if self.max_per_structure:
-            keys = self.space.structure_keys(allg)[order]
-            _, inv = np.unique(keys, return_inverse=True)
-            order = order[_rank_in_group(inv.ravel()) < self.max_per_structure]
+            _, inv = _groups(self.space.structure_keys(allg)[uniq[order]])
+            order = order[_rank_in_group(inv) < self.max_per_structure]
         rest = order[~np.isin(order, protected)]
         order = np.concatenate([protected, rest])[: max(self.population, len(protected))]
         order = order[np.lexsort((viol[order], np.where(np.isfinite(fit[order]), fit[order],
                                                         np.inf)))]
-        self.pop, self.fit, self.viol = allg.take(order), fit[order], viol[order]
+        self.pop, self.fit, self.viol = allg.take(uniq[order]), fit[order], viol[order]
+        self._pop_hashes = h_all[uniq[order]]
         if self.fit[0] < self._best:
             self._best, self._stall = float(self.fit[0]), 0
         else:
@@ -398,10 +423,42 @@ class GeneticAlgorithm(Strategy):
         if self.restart_after and (self._stall >= self.restart_after
                                    or (short and self._stall >= self.short_stall)):
             # stuck in one basin: start a fresh population (the search keeps its best)
-            self.pop = self.fit = self.viol = None
+            self.pop = self.fit = self.viol = self._pop_hashes = None
             self._expanded.clear()
             self._stall, self._best = 0, np.inf
             self._restarts += 1
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, label)`` of the groups of equal ``keys`` (bytes keys, as
+    :meth:`MappingSpace.structure_keys` makes them): the increasing indices of each group's
+    first key (``np.sort`` of ``np.unique``'s ``return_index``) and a label per key that
+    equals exactly where keys are equal (labels are not ``np.unique``'s inverse, just as
+    fine for grouping). The keys are read as 64-bit words, one key a word where it fits
+    (several times faster to sort than bytes keys), else hashed into one and checked: a
+    collision falls back to sorting the keys themselves."""
+    n, width = len(keys), keys.dtype.itemsize
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    words = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+    words[:, :width] = keys.view(np.uint8).reshape(n, width)
+    words = words.view(np.uint64)
+    if words.shape[1] == 1:
+        h = words[:, 0]
+    else:
+        with np.errstate(over="ignore"):
+            h = words @ hash_multipliers(words.shape[1])
+            h ^= h >> np.uint64(29)
+    # runs of equal words in an (unstable) sort: a group each, first at its least index
+    order = np.argsort(h)
+    hs = h[order]
+    starts = np.concatenate(([True], hs[1:] != hs[:-1]))
+    label = np.empty(n, dtype=np.intp)
+    label[order] = np.cumsum(starts) - 1
+    first = np.minimum.reduceat(order, np.flatnonzero(starts))
+    if words.shape[1] > 1 and not (words[first[label]] == words).all():
+        _, first, label = np.unique(keys, return_index=True, return_inverse=True)
+    return np.sort(first), label.ravel()
 
 
 def _rank_in_group(group: np.ndarray) -> np.ndarray:
