@@ -266,7 +266,7 @@ def _busiest_pe_floor(layer: Layer, levels, res: dict, cost_model: str, hwb):
     :func:`~costmodel.busiest_pe.busiest_pe_macs`) that its on-chip runtime is raised to,
     or None where no count is exact."""
     macs, exact = busiest_pe_macs(layer, levels)
-    if not exact.any():
+    if not np.count_nonzero(exact):
         return None
     floor = -(-macs // np.maximum(hwb.simd_lanes, 1))
     if cost_model == "physical":
@@ -304,13 +304,14 @@ def _report(layer, table, res, hwb, energy, area_power, skip=frozenset()) -> Bat
     r["expected_macs"] = np.full(B, expected, dtype=np.int64)
     r["throughput"] = divide_quiet(macs, runtime)
     cnt = res["counters"]
+    reuse = divide_quiet(cnt[:, :, 2], cnt[:, :, 3])
     for t, name in enumerate(TENSORS):
         r[f"{name}_l2_read"] = cnt[:, t, 0]
         r[f"{name}_l2_write"] = cnt[:, t, 1]
         r[f"{name}_l1_read"] = cnt[:, t, 2]
         r[f"{name}_l1_write"] = cnt[:, t, 3]
-        r[f"{name}_reuse_factor"] = divide_quiet(cnt[:, t, 2], cnt[:, t, 3])
-    l2s = np.stack([res["l2_size_in"], res["l2_size_w"], res["l2_size_out"]], axis=1)
+        r[f"{name}_reuse_factor"] = reuse[:, t]
+    l2s = np.array([res["l2_size_in"], res["l2_size_w"], res["l2_size_out"]]).T
     l1s = res["first_l1"]
     for t, name in enumerate(TENSORS):
         r[f"{name}_l2_size"] = l2s[:, t]

@@ -30,31 +30,14 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         for d in lv.directives:
             if d.var in ("R", "S") and d.var in lv.SD:
                 exact &= d.m >= lv.SD[d.var]
-    if not exact.any():
+    if not np.count_nonzero(exact):
         return np.zeros(B, dtype=np.int64), exact
-    full = layer.full_dims()
-    # dims of no tensor (K of a depthwise layer) multiply no MACs: MAESTRO ignores them
-    used = set().union(*tensor_table(layer.type, "N" in layer.dims).tensors())
-    whole = 1
-    names = []
-    for var, size in full.items():
-        if var.endswith("'"):  # output rows/columns: counted through Y/X
-            continue
-        if var not in used:
-            continue
-        if var in ("R", "S"):
-            whole *= size
-        else:
-            names.append(var)
-    window = np.array([full[REF_DIMS[v]] if v in REF_DIMS else 0 for v in names],
-                      dtype=np.int64)[:, None]
-    stride = np.array([layer.stride(v) if v in REF_DIMS else 1 for v in names],
-                      dtype=np.int64)[:, None]
-    sliding = window > 0
-    if (sliding & (window < stride)).any():
+    names, whole, top, window, stride = _dim_plan(layer)
+    if names is None:
         # a filter narrower than its stride: MAESTRO keeps only the input rows/columns some
         # output reads, and its edge tiles mix those with whole ones; not counted
         return np.zeros(B, dtype=np.int64), np.zeros(B, dtype=bool)
+    sliding = window > 0
     plan = [_level_plan(lv, names, B) for lv in levels]
 
     def work(i: int, p: np.ndarray) -> np.ndarray:
@@ -76,15 +59,55 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         count = np.where(spatial, (n + units - 1) // units, n)
         mine_edge = has_edge & np.where(spatial, (n - 1) % units == 0, True)
         full_part = work(i + 1, tile)
-        if not mine_edge.any():
+        if not np.count_nonzero(mine_edge):
             return count * full_part
         edge_part = work(i + 1, np.maximum(edge, 1))
         return np.where(mine_edge, (count - 1) * full_part + edge_part, count * full_part)
 
-    top = np.broadcast_to(np.array([full[v] for v in names], dtype=np.int64)[:, None],
-                          (len(names), B))
-    macs = work(0, top).prod(axis=0) * whole
+    macs = work(0, np.broadcast_to(top, (len(names), B))).prod(axis=0) * whole
     return np.where(exact, macs, 0), exact
+
+
+_DIM_PLANS: dict[tuple, tuple] = {}
+
+
+def _dim_plan(layer: Layer) -> tuple:
+    """``(names, whole, top, window, stride)`` of a layer shape: the dims counted one by one
+    (R and S, always mapped whole where the count is exact, multiply in as ``whole``), their
+    full sizes ``top``, filter windows (0: not sliding) and strides as ``[V, 1]`` read-only
+    arrays; ``names`` is None when a filter is narrower than its stride. Cached per shape
+    (a search evaluates one layer many times)."""
+    key = (layer.type, tuple(layer.dims.items()), tuple(layer.strides.items()))
+    plan = _DIM_PLANS.get(key)
+    if plan is not None:
+        return plan
+    full = layer.full_dims()
+    # dims of no tensor (K of a depthwise layer) multiply no MACs: MAESTRO ignores them
+    used = set().union(*tensor_table(layer.type, "N" in layer.dims).tensors())
+    whole = 1
+    names = []
+    for var, size in full.items():
+        if var.endswith("'"):  # output rows/columns: counted through Y/X
+            continue
+        if var not in used:
+            continue
+        if var in ("R", "S"):
+            whole *= size
+        else:
+            names.append(var)
+    col = lambda vals: np.array(vals, dtype=np.int64)[:, None]  # noqa: E731
+    top = col([full[v] for v in names])
+    window = col([full[REF_DIMS[v]] if v in REF_DIMS else 0 for v in names])
+    stride = col([layer.stride(v) if v in REF_DIMS else 1 for v in names])
+    for a in (top, window, stride):
+        a.setflags(write=False)
+    plan = (names, whole, top, window, stride)
+    if ((window > 0) & (window < stride)).any():
+        plan = (None,) * 5
+    if len(_DIM_PLANS) >= 1024:
+        _DIM_PLANS.clear()
+    _DIM_PLANS[key] = plan
+    return plan
 
 
 def _level_plan(lv: Level, names: list[str], B: int):

@@ -25,9 +25,8 @@ def noc_sends(a, b):
     traffic -1 on bandwidth 256 takes one send, not zero."""
     a = np.asarray(a, dtype=np.int64)
     q = (a + b - 1) // b
-    neg = a < 0
-    if neg.any():
-        q = q + (neg & (q * b != a))
+    if a.size and a.min() < 0:
+        q = q + ((a < 0) & (q * b != a))
     return q
 
 
@@ -41,7 +40,6 @@ def tdiv_pos(a, b):
     only where ``a`` is negative (rare, so usually a single pass)."""
     a = np.asarray(a, dtype=np.int64)
     q = a // b
-    neg = a < 0
-    if neg.any():
-        q = q + (neg & (q * b != a))
+    if a.size and a.min() < 0:
+        q = q + ((a < 0) & (q * b != a))
     return q

@@ -230,13 +230,13 @@ def _static_tables(lv: Level) -> None:
     d0 = dirs[lv.spatial[0]]
     D, m, o = SD[d0.var], d0.m, d0.o
     full = o * (N - 1) + m
-    ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
+    nec_b = tdiv_pos(D - m, o) + 1
+    ns = tdiv_pos(nec_b, N) - 1
     rem = D - (ns + 1) * o * N
     nec_a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
-    nec_b = tdiv_pos(D - m, o) + 1
     nec_b = np.where(o * (nec_b - 1) + m < D, nec_b + 1, nec_b)
     nec = np.where(D > full, nec_a, np.where(D > m, nec_b, 1))
-    lv.nec = np.where(D <= m, 1, nec).astype(np.int64)
+    lv.nec = np.where(D <= m, 1, nec).astype(np.int64, copy=False)
     # MAESTRO counts an edge unit whose input window is narrower than the filter as active,
     # but it has no complete window to compute: for the busy-PE check, only units whose
     # window holds the filter's mapped extent at this level count
@@ -244,15 +244,16 @@ def _static_tables(lv: Level) -> None:
     if d0.var in REF_DIMS:
         span = np.where(D > full, rem, D)  # input extent left for the edge fold
         works = whole_windows(lv, d0.var, span, o)
-        lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(np.int64)
+        lv.busy_nec = np.where(D <= m, lv.nec, np.minimum(lv.nec, works)).astype(
+            np.int64, copy=False)
     lv.M = M = np.array([d.m for d in dirs])  # np.array: np.stack costs more per call
     lv.O = O = np.array([d.o for d in dirs])
     lv.D = Dn = np.array([SD[d.var] for d in dirs])
     st = np.maximum((Dn - M) // O, 0)
     has_edge = (st * O + M < Dn) | (M > Dn)
-    un = np.minimum(M, O)
+    un_all = np.minimum(M, O)
     temporal = np.array([d.kind == "T" for d in dirs])[:, None]
-    un = np.where(temporal & (Dn <= M), 0, un)
+    un = np.where(temporal & (Dn <= M), 0, un_all)
     em = Dn - (st + 1) * O
     em = np.where(em < 0, Dn, em)
     mpe = np.where(has_edge, em, M)
@@ -266,7 +267,7 @@ def _static_tables(lv: Level) -> None:
             continue
         a, s = OUT_OF[v], REF_DIMS[v]
         lv.mp[a] = lv.mp[v] - lv.mp.get(s, zero) + 1
-        lv.un[a] = np.minimum(O[j], M[j])
+        lv.un[a] = un_all[j]
         lv.mpe[a] = lv.mpe[v] - lv.mpe.get(s, zero) + 1
         lv.une[a] = np.minimum(O[j], lv.mpe[a])
 

@@ -24,11 +24,16 @@ DRAM_FIELDS = ("dram_read", "dram_write", "dram_read_input", "dram_read_weight",
 
 
 def _hw_array(hardware, name: str, B: int, default) -> np.ndarray:
+    """``[B]`` int64 hardware parameter ``name`` (a :class:`Hardware` field, or a mapping's
+    scalar or ``[B]`` entry, ``default`` when absent)."""
     if isinstance(hardware, Hardware):
         v = getattr(hardware, name)
     else:
         v = hardware.get(name, default)
-    return np.broadcast_to(np.asarray(v), (B,))
+    v = np.asarray(v)
+    if v.ndim == 0:  # np.full converts like astype (unsafe casting)
+        return np.full(B, v, dtype=np.int64)
+    return np.broadcast_to(v, (B,)).astype(np.int64)
 
 
 def runtime_is_compute(res: dict) -> np.ndarray:
@@ -56,9 +61,9 @@ def apply_physical(r: dict, layer: Layer, table: TensorTable, top: Level, res: d
     and the sparse compute time; the report's on-chip columns are already sparse."""
     B = len(r["runtime"])
     t_on = np.asarray(r["runtime"], dtype=np.int64)
-    bw = _hw_array(hardware, "offchip_bw", B, 2**31 - 1).astype(np.int64)
-    latency = _hw_array(hardware, "offchip_latency", B, 0).astype(np.int64)
-    l2 = _hw_array(hardware, "l2_size", B, 2**31 - 1).astype(np.int64)
+    bw = _hw_array(hardware, "offchip_bw", B, 2**31 - 1)
+    latency = _hw_array(hardware, "offchip_latency", B, 0)
+    l2 = _hw_array(hardware, "l2_size", B, 2**31 - 1)
     scale = None if sparse is None else sparse.dram_scale
     d = dram_model(layer, table, top, t_on, bw, latency, l2, resident=l2_resident, scale=scale)
     r["runtime"] = d.runtime

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
+
+_SIZE = attrgetter("size")
 
 
 def broadcast_prod(factors):
     """Product of broadcastable arrays, smallest first (so outer products grow only once)."""
-    factors = sorted((f for f in factors if not isinstance(f, int)), key=np.size)
+    factors = [f for f in factors if not isinstance(f, int)]
+    if len(factors) > 1:
+        factors.sort(key=_SIZE)
     out = 1
     for f in factors:
         out = out * f
@@ -46,7 +52,7 @@ def valid_reduce(op, x, valid, part, fill):
 def divide_quiet(a, b):
     """``a / b`` without numpy's divide-by-zero warnings (0/0 is nan, x/0 inf), and without
     the cost of ``np.errstate`` when no divisor is 0."""
-    if np.all(b != 0):
+    if np.asarray(b).all():  # no divisor is 0
         return np.true_divide(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.true_divide(a, b)

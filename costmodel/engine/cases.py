@@ -16,6 +16,7 @@ compute delay of each case, from the PEs' partial sums or from the child level's
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -82,24 +83,36 @@ class CaseGroup:
         """Occurrences of each case and, per variable, its position, edge flag ``E`` and
         sp_edge_edge flag ``spee`` in each case (from the last directive on it, §3.2)."""
         st, counts, n = self.st, self.counts, self.n
-        pos = [self._axis(j, positions(counts[j], st[j])) for j in range(n)]
+        fixed, steady = _fixed_positions(counts)
+        pos = [p if p is not None else self._axis(j, positions(counts[j], st[j]))
+               for j, p in enumerate(fixed)]
         self.exists = self._existing(counts, st)
         self._exists_q_cache = None
-        occ = [np.where(pos[j] == STEADY, st[j].ns, 1) for j in range(n) if counts[j] > 1]
+        occ = [np.where(steady[j] if steady[j] is not None else pos[j] == STEADY, st[j].ns, 1)
+               for j in range(n) if counts[j] > 1]
         self.occ, self.occ_err = _int_occurrences(
             broadcast_prod(occ if self.exists is None else occ + [self.exists]), self.R)
-        self.posv, self.E, self.spee = {}, {}, {}
-        row_shape = (1,) * n + (self.R,)
-        for v in self.vars:
-            L = self.last[v]
-            p, s = pos[L], st[L]
-            self.posv[v] = p
-            if counts[L] == 1:  # always at Init
-                self.E[v] = s.init_edge.reshape(row_shape)
-                self.spee[v] = s.ee_i.reshape(row_shape)
-                continue
-            self.E[v] = (p == EDGE) | ((p == INIT) & s.init_edge)
-            self.spee[v] = np.where(p == INIT, s.ee_i, (p == EDGE) & s.ee_e)
+        self.pos = pos
+        self.posv = {v: pos[self.last[v]] for v in self.vars}
+        # built on first use: most variables' flags are never read
+        self.E = _Lazy(self._edge_flags)
+        self.spee = _Lazy(self._spee_flags)
+
+    def _edge_flags(self, v):
+        """Edge flag ``E`` of variable ``v`` in each case (from the last directive on it)."""
+        L = self.last[v]
+        p, s = self.pos[L], self.st[L]
+        if self.counts[L] == 1:  # always at Init
+            return s.init_edge.reshape((1,) * self.n + (self.R,))
+        return (p == EDGE) | ((p == INIT) & s.init_edge)
+
+    def _spee_flags(self, v):
+        """sp_edge_edge flag of variable ``v`` in each case."""
+        L = self.last[v]
+        p, s = self.pos[L], self.st[L]
+        if self.counts[L] == 1:
+            return s.ee_i.reshape((1,) * self.n + (self.R,))
+        return np.where(p == INIT, s.ee_i, (p == EDGE) & s.ee_e)
 
     # -- layout helpers ----------------------------------------------------------------
     def _axis(self, j, table):
@@ -107,6 +120,19 @@ class CaseGroup:
         shape = [1] * self.n + [table.shape[1]]
         shape[j] = table.shape[0]
         return table.reshape(shape)
+
+    def state_factor(self, j: int, init, steady, edge) -> np.ndarray:
+        """A per-case quantity that depends on the case only through the state of directive
+        ``j``: its ``[R]`` values at Init, Steady and Edge, laid out on directive j's axis
+        (a directive with two states has Steady or Edge second, per row)."""
+        k = self.counts[j]
+        if k == 1:
+            table = np.asarray(init)[None]
+        elif k == 3:
+            table = np.array([init, steady, edge])
+        else:
+            table = np.array([init, np.where(self.st[j].has_st, steady, edge)])
+        return self._axis(j, table)
 
     def _existing(self, counts, st):
         """Where the group pads rows with fewer states (:func:`.states.merge_groups`): a
@@ -116,7 +142,7 @@ class CaseGroup:
             if k == 1:
                 continue
             s = st[j]
-            if (s.has_st.sum() + s.has_ed.sum()) == (k - 1) * self.R:
+            if np.count_nonzero(s.has_st) + np.count_nonzero(s.has_ed) == (k - 1) * self.R:
                 continue  # every row has all k states
             t = [np.ones(self.R, dtype=bool)] + ([s.has_st, s.has_ed] if k == 3
                                                  else [s.has_st | s.has_ed])
@@ -223,7 +249,7 @@ class CaseGroup:
         self.ci_1 = lookup(self.key_1)
         self.ci_2 = self.ci_1 if self.key_2 is self.key_1 else lookup(self.key_2)
         err = cres["err"]
-        if err.any():
+        if np.count_nonzero(err):
             called = np.where(self.valid_f, err[self.ci_1] | err[self.ci_2], 0)
             self.err |= np.bitwise_or.reduce(called, axis=0)
 
@@ -253,9 +279,44 @@ class CaseGroup:
         shape = self.counts + (self.R,)
         av_1 = avg[self.ci_1].reshape(shape)
         act = av_1 * w_1 + (av_1 if one else avg[self.ci_2].reshape(shape)) * w_2
-        if (avg == 0).any():  # a child without valid cases reports 0 units
+        if not avg.all():  # a child without valid cases reports 0 units
             act = act + (act == 0) * active
         return comp, act.reshape(self.C, self.R)
+
+
+@lru_cache(maxsize=4096)
+def _fixed_positions(counts: tuple[int, ...]):
+    """Per directive of a group with state counts ``counts``: its positions laid out on its
+    axis (``[1, .., s_j, .., 1, 1]``) and where they are Steady, when they are the same for
+    every row (one or three states), else None (two states: Steady or Edge per row).
+    Read-only, cached."""
+    n = len(counts)
+    fixed, steady = [], []
+    for j, k in enumerate(counts):
+        if k == 2:
+            fixed.append(None)
+            steady.append(None)
+            continue
+        shape = [1] * (n + 1)
+        shape[j] = k
+        p = positions(k, None).reshape(shape)
+        s = p == STEADY
+        s.setflags(write=False)
+        fixed.append(p)
+        steady.append(s)
+    return tuple(fixed), tuple(steady)
+
+
+class _Lazy(dict):
+    """A dict whose missing entries are computed by ``fn(key)`` on first access."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
 
 
 def _level_vars(lv: Level):

@@ -140,7 +140,7 @@ def input_side(g: CaseGroup) -> None:
         if not sp:
             q_t, q_s = ingress_tables(g, tv, ks, inited, [(True, False)])
             ig = (q_t * q_s[True, False])[cidx.reshape(-1)]
-        elif not np.any(spE):
+        elif not np.count_nonzero(spE):
             q_t, q_s = ingress_tables(g, tv, ks, inited, [(True, False), (False, False)])
             a, = g.agg((0,), q_s[True, False], q_s[False, False], None, None)
             ig = (q_t * a)[cidx.reshape(-1)]
@@ -157,7 +157,8 @@ def _edge_ingress(g: CaseGroup, tv, ks, inited, cidx, sps, spE) -> np.ndarray:
     spatial = [j for j, d in enumerate(g.lv.directives) if d.kind == "S" and d.var in tv]
     # the spatial situations that occur: 0 no edge, 1 edge, 2 sp_edge_edge
     ee = g.spee[sps]
-    sits = [0] + [1] * bool(np.any(spE & ~ee)) + [2] * bool(np.any(spE & ee))
+    sits = ([0] + [1] * bool(np.count_nonzero(spE & ~ee))
+            + [2] * bool(np.count_nonzero(spE & ee)))
     if len(spatial) == 1:
         q_t, _ = ingress_tables(g, tv, ks, inited, [])
         t3 = q_t * agg_one_spatial(g, sits, spatial[0], ks, inited)
@@ -168,7 +169,7 @@ def _edge_ingress(g: CaseGroup, tv, ks, inited, cidx, sps, spE) -> np.ndarray:
             sits, q_s[True, False], q_s[False, False], q_s[False, True], q_s[True, True]))
     sel = np.where(spE, np.where(ee, len(sits) - 1, 1), 0)  # position in sits
     idx = g.flat(cidx + sel * (len(ks) + 2))
-    return np.take_along_axis(t3.reshape(-1, g.R), idx, axis=0)
+    return t3.reshape(-1, g.R)[idx, np.arange(g.R)]
 
 
 def _check_unique_zero(g: CaseGroup, tv, ks, inited, cidx) -> None:
@@ -178,6 +179,6 @@ def _check_unique_zero(g: CaseGroup, tv, ks, inited, cidx) -> None:
     for i, j in enumerate(ks):
         if dirs[j].kind == "T":
             bad[i + 1] = ~inited[i] & (g.un[dirs[j].var] == 0)
-    if bad.any():
+    if np.count_nonzero(bad):
         hit = bad[cidx.reshape(-1)] & g.valid_f
         g.err |= np.where(hit.any(axis=0), ERR_UNIQUE_ZERO, 0)

@@ -123,7 +123,7 @@ class Engine:
         n, M = len(lv.directives), len(cand)
         code = states.group_codes(flags)
         order = None
-        if (code[1:] < code[:-1]).any():
+        if np.count_nonzero(code[1:] < code[:-1]):
             order = np.argsort(code, kind="stable")
             code, cand, ns, flags = code[order], cand[order], ns[:, order], flags[:, :, order]
             if top:
@@ -155,7 +155,7 @@ class Engine:
         """
         lv, child = self.levels[i], self.levels[i + 1]
         cvars = list(child.SD.keys())
-        bit_vars = [v for v in cvars if (lv.mp[v] != lv.mpe[v]).any()]
+        bit_vars = [v for v in cvars if np.count_nonzero(lv.mp[v] != lv.mpe[v])]
         nb = len(bit_vars)
         keys = [grp.child_keys(bit_vars, nb) for grp in groups]
         allk = np.concatenate(keys)

@@ -60,7 +60,6 @@ def reduce_group(g: CaseGroup, res: dict, top: bool) -> None:
     the first L1 record, and at the top level everything the report needs."""
     rows, R = g.rows, g.R
     valid = g.valid_f
-    allv = valid.all(axis=0)  # all cases valid
     ov = (g.occ * valid.reshape(g.counts + (R,))).reshape(g.C, R)
     comp, act = g.compute()
     d_in, d_out, delay = _case_delays(g, comp)
@@ -68,11 +67,11 @@ def reduce_group(g: CaseGroup, res: dict, top: bool) -> None:
     _first_l1(g, res, fvq, fv, any_valid)
     err = g.err
     if top:
-        delay, err = _top_record(g, res, g.flat(g.occ), valid, allv, ov, vm, fvq, fv,
-                                 any_valid, comp, delay, d_in, g.flat(d_out))
+        delay, err = _top_record(g, res, g.flat(g.occ), valid, valid.all(axis=0), ov, vm,
+                                 fvq, fv, any_valid, comp, delay, d_in, g.flat(d_out))
     tot = ov.sum(axis=0)
     # an upper bound on the PEs busy at once (not MAESTRO's: our consistency check)
-    most = g.flat(g.busy).astype(np.int64)
+    most = g.flat(g.busy).astype(np.int64, copy=False)
     if g.child is not None:
         cm = g.child["max_active"]
         most = most * np.maximum(cm[g.ci_1], cm[g.ci_2])
@@ -93,9 +92,8 @@ def _case_delays(g: CaseGroup, comp: np.ndarray):
     ing = g.ing_f
     d_in = ing + (bw - 1)
     np.floor_divide(d_in, bw, out=d_in)
-    neg = ing < 0
-    if neg.any():
-        d_in += neg & (d_in * bw != ing)
+    if ing.size and ing.min() < 0:
+        d_in += (ing < 0) & (d_in * bw != ing)
     d_in += lat - 1
     d_out = lat + noc_sends(g.eg, bw) - 1
     delay = np.maximum(d_out, comp.reshape(g.counts + (g.R,))).reshape(g.C, g.R)
@@ -221,11 +219,9 @@ def _offchip_req(g: CaseGroup, V, comp1, valid, vm, part):
     valid cases at or after the case, i.e. ``V // min(comp * 2**a)`` for ``0 <= V <
     2**53``: a min over exact float products instead of an integer division per case.
     """
-    perm, C = g.grid.perm, g.C
+    perm = g.grid.perm
     pow2 = _POW2
-    w = np.empty(C)
-    w[perm] = pow2[np.minimum(np.arange(C, 0, -1), 64)]  # all valid: a = C - q
-    d = (comp1 * w[:, None]).min(axis=0)
+    d = (comp1 * g.grid.pow2_after).min(axis=0)  # all valid: a = C - q
     if len(part):  # in MAESTRO's order; invalid cases do not count
         vp = vm[:, part]
         a = np.cumsum(vp[::-1].view(np.int8), axis=0, dtype=np.int16)[::-1]

@@ -69,8 +69,9 @@ def directive_states(lv: Level, cand: np.ndarray, DD: dict[str, np.ndarray]):
         f[2] = f[1]
         ns = tdiv_pos(tdiv_pos(D - m, o) + 1, N) - 1
         f[4] = (cov < D) & (ns > 0)
-        edge = ~f[0] & ((ns + 1) * o * N + cov > D) & (ns * o * N + cov != D)
-        rem = D - (ns + 1) * o * N
+        step = (ns + 1) * o * N  # the extent of the Init and Steady folds
+        edge = ~f[0] & (step + cov > D) & (ns * o * N + cov != D)
+        rem = D - step
         a = np.where(rem < m, 1, tdiv_pos(rem - m, o) + 1)
         f[3] = (a - 1) * o + m < rem
         f[5] = ~f[1] & edge
@@ -107,6 +108,9 @@ class CaseGrid:
     c: np.ndarray     # [*counts, 1]: innermost changing directive, -1 for the all-Init cases
     perm: np.ndarray  # [C]: MAESTRO's q-th case (§3.2) -> lexicographic flat index
     first_fill: np.ndarray  # flat indices of the all-Init cases (c == -1)
+    #: [C, 1]: 2 ** (number of cases at or after the case in MAESTRO's order), capped at
+    #: 2 ** 64 (the off-chip requirement's weights when every case is valid)
+    pow2_after: np.ndarray
 
 
 @lru_cache(maxsize=4096)
@@ -127,9 +131,14 @@ def case_grid(counts: tuple[int, ...], last_axes: tuple[bool, ...]) -> CaseGrid:
     q = np.arange(total, dtype=np.int64)
     state = [((q + f - 1) // f) % s
              for s, f in zip(counts, [prod(counts[j + 1:]) for j in range(len(counts))])]
-    perm = np.ravel_multi_index(state, counts)
-    return CaseGrid(c.reshape(counts + (1,)), np.asarray(perm, dtype=np.int64),
-                    np.flatnonzero(c.reshape(-1) == -1))
+    perm = np.asarray(np.ravel_multi_index(state, counts), dtype=np.int64)
+    w = np.empty(total)
+    w[perm] = 2.0 ** np.minimum(np.arange(total, 0, -1), 64)
+    grid = CaseGrid(c.reshape(counts + (1,)), perm, np.flatnonzero(c.reshape(-1) == -1),
+                    w[:, None])
+    for a in (grid.c, grid.perm, grid.first_fill, grid.pow2_after):
+        a.setflags(write=False)
+    return grid
 
 
 def group_codes(flags: np.ndarray) -> np.ndarray:
@@ -139,6 +148,7 @@ def group_codes(flags: np.ndarray) -> np.ndarray:
     return ((flags[:, 4].astype(np.int64) + flags[:, 5]) << (2 * np.arange(n))[:, None]).sum(0)
 
 
+@lru_cache(maxsize=4096)
 def code_counts(c: int, n: int) -> tuple[int, ...]:
     """State counts of the ``n`` directives of a group code (2 bits each: has Steady + has
     Edge)."""
