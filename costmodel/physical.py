@@ -181,16 +181,19 @@ def _tensor_traffic(loops: _Loops, ks: np.ndarray):
     return traffic, fetches, inner_loop, block
 
 
+def _accumulators(shape: tuple[int, ...]):
+    """Empty products ``traffic, fetches, block`` (ones), ``found`` (False) and
+    ``inner_loop`` (-1) of the loop-by-loop traffic passes."""
+    return (np.ones(shape), np.ones(shape), np.ones(shape), np.zeros(shape, dtype=bool),
+            np.full(shape, -1, dtype=np.int64))
+
+
 def _tensor_traffic_stacked(loops: _Loops, ks: np.ndarray):
     """:func:`_tensor_traffic` one loop at a time on ``[3, K, B]`` stacks (less work than
     the ``[L, 3, K, B]`` arrays on medium batches)."""
     L = len(loops)
     shape = (3, len(ks), loops.n.shape[1])
-    traffic = np.ones(shape)
-    fetches = np.ones(shape)
-    block = np.ones(shape)
-    found = np.zeros(shape, dtype=bool)
-    inner_loop = np.full(shape, -1, dtype=np.int64)
+    traffic, fetches, block, found, inner_loop = _accumulators(shape)
     for li in range(L - 1, -1, -1):
         n = loops.n[li]
         outer = li < L - ks  # [K, 1]
@@ -211,11 +214,7 @@ def _tensor_traffic_sliced(loops: _Loops, ks: np.ndarray):
     L = len(loops)
     B = loops.n.shape[1]
     shape = (3, len(ks), B)
-    traffic = np.ones(shape)
-    fetches = np.ones(shape)
-    block = np.ones(shape)
-    found = np.zeros(shape, dtype=bool)
-    inner_loop = np.full(shape, -1, dtype=np.int64)
+    traffic, fetches, block, found, inner_loop = _accumulators(shape)
     for li in range(L - 1, -1, -1):
         n = loops.n[li]
         c = int(np.count_nonzero(li < L - ks))  # the rows the loop is outside the block
