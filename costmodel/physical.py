@@ -242,7 +242,7 @@ def _tensor_traffic_sliced(loops: _Loops, ks: np.ndarray):
 # slices (less work); from _STACK_CELLS on one loop at a time on [3, K, B] stacks; below, on
 # whole [L, 3, K, B] stacks (fewest numpy calls)
 _SLICE_CELLS = 4096
-_STACK_CELLS = 2048
+_STACK_CELLS = 512
 
 
 def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
