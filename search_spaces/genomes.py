@@ -88,17 +88,13 @@ class Genomes:
         are compared only where hashes are equal, to tell a collision (then the keys
         decide)."""
         h = self.hashes() if hashes is None else hashes
-        if len(h) == 0:
-            return np.zeros(0, dtype=np.intp)
-        order = np.argsort(h)
-        hs = h[order]
-        same = hs[1:] == hs[:-1]
-        if same.any():
+        least, label = equal_groups(h)
+        if len(least) < len(h):  # equal hashes: a collision unless their keys are equal too
             flat = self._canonical()
-            if not (flat[order[1:][same]] == flat[order[:-1][same]]).all():
+            if not (flat[least[label]] == flat).all():
                 _, first = np.unique(self.keys(), return_index=True)
                 return np.sort(first)
-        return _least_of_runs(order, same)
+        return np.sort(least)
 
     def hashes(self) -> np.ndarray:
         """A 64-bit hash of :meth:`keys` per genome (cheap to keep for millions of genomes;
@@ -134,21 +130,24 @@ class Genomes:
 
 def first_occurrences(values: np.ndarray) -> np.ndarray:
     """Increasing indices of the first occurrence of each distinct value of ``values`` (1-D;
-    ``np.sort`` of ``np.unique(values, return_index=True)[1]``), by an unstable sort and
-    the least index of each run of equal values: several times faster than the stable
-    sort ``np.unique`` needs for its indices."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.intp)
+    ``np.sort`` of ``np.unique(values, return_index=True)[1]``)."""
+    return np.sort(equal_groups(values)[0])
+
+
+def equal_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(least, label)`` of the groups of equal ``values`` (1-D): per group the least index
+    of its values, and per value its group's number (``least[label[i]]`` is the first index
+    holding ``values[i]``). An unstable sort and the least index of each run of equal values:
+    several times faster than the stable sort ``np.unique`` needs for its indices."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     order = np.argsort(values)
     v = values[order]
-    return _least_of_runs(order, v[1:] == v[:-1])
-
-
-def _least_of_runs(order: np.ndarray, same: np.ndarray) -> np.ndarray:
-    """Increasing: the least of ``order`` (a permutation) within each run of entries that
-    ``same`` (``[len(order) - 1]``, entry i+1 equal to entry i) joins."""
-    starts = np.flatnonzero(np.concatenate(([True], ~same)))
-    return np.sort(np.minimum.reduceat(order, starts))
+    starts = np.concatenate(([True], v[1:] != v[:-1]))
+    label = np.empty(n, dtype=np.intp)
+    label[order] = np.cumsum(starts) - 1
+    return np.minimum.reduceat(order, np.flatnonzero(starts)), label
 
 
 def _as_u64(a: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from mapper.search.strategies.base import RunContext, Strategy
 from search_spaces import Genomes
-from search_spaces.genomes import first_occurrences, hash_multipliers
+from search_spaces.genomes import equal_groups, first_occurrences, hash_multipliers
 from search_spaces.variation import (
     crossover,
     crossover_tiles,
@@ -449,13 +449,7 @@ def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(over="ignore"):
             h = words @ hash_multipliers(words.shape[1])
             h ^= h >> np.uint64(29)
-    # runs of equal words in an (unstable) sort: a group each, first at its least index
-    order = np.argsort(h)
-    hs = h[order]
-    starts = np.concatenate(([True], hs[1:] != hs[:-1]))
-    label = np.empty(n, dtype=np.intp)
-    label[order] = np.cumsum(starts) - 1
-    first = np.minimum.reduceat(order, np.flatnonzero(starts))
+    first, label = equal_groups(h)
     if words.shape[1] > 1 and not (words[first[label]] == words).all():
         _, first, label = np.unique(keys, return_index=True, return_inverse=True)
     return np.sort(first), label.ravel()
