@@ -53,6 +53,11 @@ class _Loops:
     union: np.ndarray    # extent covered by all iterations
     ext: np.ndarray      # largest extent of one iteration
     rel: np.ndarray      # [L, 3] bool: the tensor depends on the loop
+    # cum[o]: the product of the first o loops' counts, in loop order (blocks of o outer
+    # loops, [L + 1, B]); advances[l]: how often loop l advances, cum[l] x (n_l - 1)
+    cum: np.ndarray
+    advances: np.ndarray
+    out_once: np.ndarray  # [B] the output tensor's covered extent (product over the loops)
 
     def __len__(self) -> int:
         return len(self.n)
@@ -78,10 +83,10 @@ class DramResult:
         return self.read_input + self.read_weight + self.read_output
 
 
-def _extents(D, m, o, u):
-    """Iterations, summed extent, covered extent and largest extent of a loop over ``D``
-    with tiles of ``m`` every ``o``, ``u`` tiles per iteration (SpatialMap folds)."""
-    D, m, o, u = (np.asarray(a, dtype=np.float64) for a in (D, m, o, u))
+def _extents(D, m, o, u, out: np.ndarray) -> np.ndarray:
+    """Iterations of a loop over ``D`` with tiles of ``m`` every ``o``, ``u`` tiles per
+    iteration (SpatialMap folds); its summed, covered and largest extents go to ``out[0]``,
+    ``out[1]`` and ``out[2]`` (float arrays)."""
     tiles = np.where(D <= m, 1.0, np.ceil((D - m) / o) + 1.0)
     n = np.ceil(tiles / u)
     e = np.minimum(m, D) + o * (np.minimum(u, tiles) - 1.0)
@@ -91,9 +96,10 @@ def _extents(D, m, o, u):
     rest = n - full
     # iterations j >= full hold D - j*step elements
     tail = rest * D - step * (full + n - 1.0) * rest / 2.0
-    sums = full * np.minimum(e, D) + np.maximum(tail, 0.0)
-    union = np.minimum(D, (n - 1.0) * step + e)
-    return n, sums, union, np.minimum(e, D)
+    ext = np.minimum(e, D, out=out[2])
+    np.add(full * ext, np.maximum(tail, 0.0), out=out[0])
+    np.minimum(D, (n - 1.0) * step + e, out=out[1])
+    return n
 
 
 _PLANS: dict[tuple, tuple] = {}
@@ -130,101 +136,140 @@ def top_loops(layer: Layer, table: TensorTable, top: Level) -> _Loops:
     """The top level's loops, outer first, with extents in each tensor's own coordinates
     (input, filter, output; output rows and columns in output space). The extents of all
     loops are computed at once on ``[n, B]`` stacks."""
-    units = np.maximum(top.N, 1)
     spatial, rel, out_idx, out_sizes = _loop_plan(layer, table, top.directives)
-    n, sums, union, ext = _extents(top.D, top.M, top.O, np.where(spatial, units, 1))
-    relb = rel[:, :, None]
-    st_sum = np.where(relb, sums[:, None, :], 1.0)
-    st_union = np.where(relb, union[:, None, :], 1.0)
-    st_ext = np.where(relb, ext[:, None, :], 1.0)
+    D, m, o = np.array((top.D, top.M, top.O), dtype=np.float64)
+    u = np.where(spatial, np.maximum(top.N, 1), 1.0)
+    stats = np.empty((3,) + D.shape)
+    n = _extents(D, m, o, u, stats)
+    st = np.where(rel[:, :, None], stats[:, :, None, :], 1.0)  # [3 stats, L, 3 tensors, B]
     if len(out_idx):
-        st_sum[out_idx, 2] = out_sizes
-        st_union[out_idx, 2] = out_sizes
-        st_ext[out_idx, 2] = np.ceil(out_sizes / n[out_idx])
-    return _Loops(n, st_sum, st_union, st_ext, rel)
+        st[:2, out_idx, 2] = out_sizes
+        st[2, out_idx, 2] = np.ceil(out_sizes / n[out_idx])
+    cum = np.empty((len(n) + 1, n.shape[1]))
+    cum[0] = 1.0
+    if n.shape[1] >= _STACK_BATCH:  # row by row: accumulate steps column-wise (slow)
+        for li, row in enumerate(n):
+            np.multiply(cum[li], row, out=cum[li + 1])
+    else:
+        np.multiply.accumulate(n, axis=0, out=cum[1:])
+    out_once = np.multiply.reduce(st[1, :, 2], axis=0)  # 1.0 where not dependent
+    return _Loops(n, st[0], st[1], st[2], rel, cum, cum[:-1] * (n - 1.0), out_once)
 
 
-def _tensor_traffic(loops: _Loops, ks: np.ndarray):
-    """Traffic of every tensor with the innermost ``k`` loops resident, for every ``k`` of
-    ``ks`` (``[K, 1]``, ascending) at once: ``[3, K, B]`` traffic, number of fetches,
-    innermost refetching loop (-1: fetched once) and L2 block size. Every product runs over
-    the loops from the inside out, in the same order for each tensor and ``k`` (a loop that
-    does not apply multiplies by an exact 1.0, or is skipped)."""
-    cells = len(ks) * loops.n.shape[1]
-    if cells >= _SLICE_CELLS:
-        return _tensor_traffic_sliced(loops, ks)
-    if cells >= _STACK_CELLS:
-        return _tensor_traffic_stacked(loops, ks)
-    L = len(loops)
-    inward = slice(None, None, -1)  # loop axis from the innermost loop out
-    n = loops.n[inward][:, None, None, :]                     # [L, 1, 1, B]
-    rel = loops.rel[inward][:, :, None, None]                 # [L, 3, 1, 1]
-    sums, union, ext = (a[inward][:, :, None, :] for a in (loops.sums, loops.union, loops.ext))
-    li = np.arange(L - 1, -1, -1)
-    outer = (li[:, None] < L - ks[:, 0])[:, None, :, None]    # [L, 1, K, 1]
-    # a tensor is fetched anew from the first loop (from the inside) outside the resident
-    # block that it depends on and that iterates (``first``); loops further out find it so
-    newly = rel & outer & (n > 1)                              # [L, 3, K, B]
-    fetched = newly.any(axis=0)
-    first = np.argmax(newly, axis=0)
-    r = np.arange(L)[:, None, None, None]
-    found = (r >= first) & fetched
-    was = (r > first) & fetched & outer
-    inner_loop = np.where(fetched, L - 1 - first, -1)
+@dataclass(frozen=True)
+class _Choices:
+    """Residency choices ``ks`` (ascending) over ``L`` top-level loops whose tensor
+    dependences are ``rel``: the candidate-independent masks of the DRAM passes (cached)."""
+
+    kcol: np.ndarray      # [K, 1] int64: the choices
+    outer_idx: object     # [K] loops outside the resident block, L - k (a slice: all k)
+    zero_first: bool      # ks[0] == 0: row 0 keeps nothing resident
+    rows: tuple           # rows[l]: the choices (a prefix) with loop l outside the block
+    outer: np.ndarray     # [L, 1, K, 1]: loop outside the block
+    applies: np.ndarray   # [L, K, 1]: the same, for [L, K, B] stacks
+    fetch_at: np.ndarray  # [L, 3, K, 1]: outer and the tensor depends on it
+    loop_idx: np.ndarray  # [L, 1, 1, 1]: the loop index
+
+
+_CHOICES: dict[tuple, _Choices] = {}
+
+
+def _choices(rel: np.ndarray, ks: np.ndarray) -> _Choices:
+    """:class:`_Choices` of ``ks`` for loops with dependences ``rel [L, 3]``."""
+    key = (rel.tobytes(), ks.tobytes())
+    ch = _CHOICES.get(key)
+    if ch is None:
+        L = len(rel)
+        outside = np.arange(L)[:, None] < L - ks[None, :]  # [L, K]
+        fetch_at = (rel[:, :, None] & outside[:, None, :])[..., None]
+        ch = _Choices(
+            kcol=ks.astype(np.int64)[:, None], zero_first=bool(ks[0] == 0),
+            outer_idx=slice(None, None, -1) if np.array_equal(ks, np.arange(L + 1)) else L - ks,
+            rows=tuple(int(c) for c in outside.sum(axis=1)), outer=outside[:, None, :, None],
+            applies=outside[:, :, None], fetch_at=fetch_at,
+            loop_idx=np.arange(L)[:, None, None, None])
+        if len(_CHOICES) >= 1024:
+            _CHOICES.clear()
+        _CHOICES[key] = ch
+    return ch
+
+
+def _tensor_traffic(loops: _Loops, ch: _Choices, traffic: np.ndarray):
+    """Traffic of every tensor with the innermost ``k`` loops resident, for every choice of
+    ``ch`` at once: writes the ``[3, K, B]`` traffic to ``traffic`` and returns the number of
+    fetches, the number of outer loops whose advance refetches the tensor (``refetchers``:
+    loops ``0 .. refetchers - 1``) and the L2 block size. Every product runs over the loops
+    from the inside out, in the same order for each tensor and ``k`` (a loop that does not
+    apply multiplies by an exact 1.0, or is skipped). A loop the tensor does not depend on
+    holds 1.0 in ``sums``, ``union`` and ``ext``."""
+    B = loops.n.shape[1]
+    if len(ch.kcol) * B >= _SLICE_CELLS:
+        return _tensor_traffic_sliced(loops, ch, traffic)
+    if B >= _STACK_BATCH:
+        return _tensor_traffic_stacked(loops, ch, traffic)
+    n = loops.n[:, None, None, :]                                       # [L, 1, 1, B]
+    sums, union, ext = (a[:, :, None, :] for a in (loops.sums, loops.union, loops.ext))
+    # the innermost loop that fetches the tensor anew (one it depends on, outside the
+    # resident block, iterating) and the loops outside it: loops 0 .. refetchers - 1
+    number = np.where(loops.n > 1.0, ch.loop_idx[:, 0, 0] + 1, 0)[:, None, None, :]
+    refetchers = np.maximum.reduce(np.where(ch.fetch_at, number, 0), axis=0)
+    found = ch.loop_idx < refetchers  # that loop or one outside it
+    was = ch.loop_idx + 1 < refetchers  # outside it
     # a loop the tensor depends on: its first advancing loop from the inside fetches the
     # union, loops outside the sums; a loop it does not depend on refetches n times.
-    # multiply.reduce multiplies along the loop axis in order (inside out)
+    # multiply.reduce multiplies along the loop axis in order (here inside out)
     prod = np.multiply.reduce
-    traffic = prod(np.where(rel, np.where(was, sums, union), np.where(was, n, 1.0)), axis=0)
-    block = prod(np.where(rel, np.where(outer, ext, union), 1.0), axis=0)
-    fetches = prod(np.where(outer & found, n, 1.0), axis=0)
-    return traffic, fetches, inner_loop, block
+    cause = np.where(loops.rel[:, :, None, None], sums, n)
+    prod(np.where(was, cause, union)[::-1], axis=0, out=traffic)
+    block = prod(np.where(ch.outer, ext, union)[::-1], axis=0)
+    fetches = prod(np.where(found, n, 1.0)[::-1], axis=0)
+    return fetches, refetchers, block
 
 
-def _accumulators(shape: tuple[int, ...]):
-    """Empty products ``traffic, fetches, block`` (ones), ``found`` (False) and
-    ``inner_loop`` (-1) of the loop-by-loop traffic passes."""
-    return (np.ones(shape), np.ones(shape), np.ones(shape), np.zeros(shape, dtype=bool),
-            np.full(shape, -1, dtype=np.int64))
+def _accumulators(traffic: np.ndarray):
+    """Empty products ``fetches, block`` (ones), ``found`` (False) and ``refetchers`` (0) of
+    the loop-by-loop traffic passes; sets ``traffic`` to ones."""
+    shape = traffic.shape
+    traffic[...] = 1.0
+    return (np.ones(shape), np.ones(shape), np.zeros(shape, dtype=bool),
+            np.zeros(shape, dtype=np.int64))
 
 
-def _tensor_traffic_stacked(loops: _Loops, ks: np.ndarray):
+def _tensor_traffic_stacked(loops: _Loops, ch: _Choices, traffic: np.ndarray):
     """:func:`_tensor_traffic` one loop at a time on ``[3, K, B]`` stacks (less work than
-    the ``[L, 3, K, B]`` arrays on medium batches)."""
-    L = len(loops)
-    shape = (3, len(ks), loops.n.shape[1])
-    traffic, fetches, block, found, inner_loop = _accumulators(shape)
-    for li in range(L - 1, -1, -1):
-        n = loops.n[li]
-        outer = li < L - ks  # [K, 1]
-        rel = loops.rel[li][:, None, None]
-        sums, union, ext = (a[li][:, None] for a in (loops.sums, loops.union, loops.ext))
-        was = outer & found
-        newly = rel & outer & ~found & (n > 1)
-        inner_loop[newly] = li
-        traffic *= np.where(rel, np.where(was, sums, union), np.where(was, n, 1.0))
-        found |= newly
-        block *= np.where(rel, np.where(outer, ext, union), 1.0)
-        fetches *= np.where(outer & found, n, 1.0)
-    return traffic, fetches, inner_loop, block
+    the ``[L, 3, K, B]`` arrays on medium batches): the rows a loop is outside the resident
+    block (a prefix) take its refetches, the others its union."""
+    fetches, block, found, refetchers = _accumulators(traffic)
+    cause = np.where(loops.rel[:, :, None], loops.sums, loops.n[:, None, :])  # [L, 3, B]
+    iterates = loops.rel[:, :, None] & (loops.n > 1.0)[:, None, :]
+    for li in range(len(loops) - 1, -1, -1):
+        c = ch.rows[li]
+        union = loops.union[li][:, None]
+        traffic[:, c:] *= union
+        block[:, c:] *= union
+        if c:
+            was = found[:, :c]
+            traffic[:, :c] *= np.where(was, cause[li][:, None], union)
+            was |= iterates[li][:, None]
+            refetchers[:, :c] += was
+            block[:, :c] *= loops.ext[li][:, None]
+            fetches[:, :c] *= np.where(was, loops.n[li], 1.0)
+    return fetches, refetchers, block
 
 
-def _tensor_traffic_sliced(loops: _Loops, ks: np.ndarray):
+def _tensor_traffic_sliced(loops: _Loops, ch: _Choices, traffic: np.ndarray):
     """:func:`_tensor_traffic` per tensor on row slices (less work on large batches)."""
-    L = len(loops)
-    B = loops.n.shape[1]
-    shape = (3, len(ks), B)
-    traffic, fetches, block, found, inner_loop = _accumulators(shape)
-    for li in range(L - 1, -1, -1):
+    fetches, block, found, refetchers = _accumulators(traffic)
+    for li in range(len(loops) - 1, -1, -1):
         n = loops.n[li]
-        c = int(np.count_nonzero(li < L - ks))  # the rows the loop is outside the block
+        c = ch.rows[li]
         for t in range(3):
-            tr, fe, bl, fo, il = traffic[t], fetches[t], block[t], found[t], inner_loop[t]
+            tr, fe, bl, fo, rf = traffic[t], fetches[t], block[t], found[t], refetchers[t]
             was = fo[:c]
             if loops.rel[li, t]:
                 sums, union, ext = loops.sums[li, t], loops.union[li, t], loops.ext[li, t]
                 newly = ~was & (n > 1)
-                il[:c][newly] = li
+                rf[:c][newly] = li + 1
                 tr[:c] *= np.where(was, sums, union)
                 tr[c:] *= union
                 was |= newly
@@ -235,14 +280,19 @@ def _tensor_traffic_sliced(loops: _Loops, ks: np.ndarray):
                 step = np.where(was, n, 1.0)
                 tr[:c] *= step
                 fe[:c] *= step
-    return traffic, fetches, inner_loop, block
+    return fetches, refetchers, block
 
 
 # from this many (residency choices x candidates) on, the DRAM level works per tensor on row
-# slices (less work); from _STACK_CELLS on one loop at a time on [3, K, B] stacks; below, on
-# whole [L, 3, K, B] stacks (fewest numpy calls)
+# slices (less work); from _STACK_BATCH candidates on one loop at a time on [3, K, B] stacks;
+# below, on whole [L, 3, K, B] stacks (fewest numpy calls)
 _SLICE_CELLS = 4096
-_STACK_CELLS = 512
+_STACK_BATCH = 512
+
+#: the int64 fields of :class:`DramResult` in the order of the stacks the passes build
+_ROWS = ("read_input", "read_weight", "write", "read_output", "resident_size", "stall",
+         "peak_bw", "runtime", "resident")
+_BIG = np.iinfo(np.int64).max
 
 
 def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
@@ -257,133 +307,140 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
     loops = top_loops(layer, table, top)
     L = len(loops)
     B = len(t_on)
-    bw = np.asarray(offchip_bw, dtype=np.float64)
+    hw = (np.asarray(t_on, dtype=np.float64), np.asarray(offchip_bw, dtype=np.float64),
+          np.asarray(t_on, dtype=np.int64) + np.asarray(latency, dtype=np.int64),
+          np.asarray(l2_size, dtype=np.float64), scale)
     if resident is None:
         ks = np.arange(L + 1)
     else:
         fixed = np.broadcast_to(np.clip(np.asarray(resident, dtype=np.int64), 0, L), (B,))
         ks = np.unique(fixed)
     if len(ks) > 1 and len(ks) * B >= _SLICE_CELLS:  # large batch: one choice at a time
-        rs = [_residencies(loops, ks[i:i + 1], t_on, bw, latency, l2_size, scale)
-              for i in range(len(ks))]
-        rows = [DramResult(**{f: getattr(x, f)[0] for f in _FIELDS}) for x in rs]
+        rows = [_residencies(loops, _choices(loops.rel, ks[i:i + 1]), *hw)
+                for i in range(len(ks))]
+        rows = [(ints[:, 0], over[0]) for ints, over in rows]
         if resident is None:
-            best = rows[0]
-            for x in rows[1:]:
-                better = ~x.overflow & ((x.runtime < best.runtime) | (
-                    (x.runtime == best.runtime) & (x.read + x.write < best.read + best.write)))
-                best = DramResult(**{f: np.where(better, getattr(x, f), getattr(best, f))
-                                     for f in _FIELDS})
-            return best
+            best, best_over = rows[0]
+            for x, over in rows[1:]:
+                better = ~over & ((x[7] < best[7]) | (
+                    (x[7] == best[7]) & (x[:4].sum(axis=0) < best[:4].sum(axis=0))))
+                best = np.where(better, x, best)
+                best_over = np.where(better, over, best_over)
+            return _result(best, best_over)
         pick = np.searchsorted(ks, fixed)
-        return DramResult(**{f: np.choose(pick, [getattr(x, f) for x in rows])
-                             for f in _FIELDS})
-    r = _residencies(loops, ks, t_on, bw, latency, l2_size, scale)  # [K, B] fields
-    pick = _fastest(r) if resident is None else np.searchsorted(ks, fixed)
+        return _result(np.choose(pick, [x for x, _ in rows]),
+                       np.choose(pick, [over for _, over in rows]))
+    ints, overflow = _residencies(loops, _choices(loops.rel, ks), *hw)  # [K, B] fields
+    if len(ks) == 1:
+        return _result(ints[:, 0], overflow[0])
+    pick = _fastest(ints, overflow) if resident is None else np.searchsorted(ks, fixed)
     cols = np.arange(B)
-    return DramResult(**{f: getattr(r, f)[pick, cols] for f in _FIELDS})
+    return _result(ints[:, pick, cols], overflow[pick, cols])
 
 
-def _fastest(r: DramResult) -> np.ndarray:
-    """``[B]`` row of ``r`` (``[K, B]`` fields) each candidate keeps: the fastest that fits
-    (row 0, k = 0, always counts), then the least traffic, the first row on ties."""
-    fits = ~r.overflow
+def _result(ints: np.ndarray, overflow: np.ndarray) -> DramResult:
+    """:class:`DramResult` of the ``[9, B]`` int64 fields (``_ROWS`` order) and overflows."""
+    return DramResult(overflow=overflow, **dict(zip(_ROWS, ints)))
+
+
+def _fastest(ints: np.ndarray, overflow: np.ndarray) -> np.ndarray:
+    """``[B]`` row each candidate keeps of the ``[9, K, B]`` int fields (``_ROWS`` order):
+    the fastest that fits (row 0, k = 0, always counts), then the least traffic, the first
+    row on ties."""
+    fits = ~overflow
     fits[0] = True
-    big = np.iinfo(np.int64).max
-    rt = r.runtime
-    best_rt = np.min(rt, axis=0, where=fits, initial=big)
-    fits &= rt == best_rt
-    total = r.read + r.write
-    fits &= total == np.min(total, axis=0, where=fits, initial=big)
+    rt = ints[7]
+    fits &= rt == np.minimum.reduce(np.where(fits, rt, _BIG), axis=0)
+    total = ints[:4].sum(axis=0)
+    fits &= total == np.minimum.reduce(np.where(fits, total, _BIG), axis=0)
     return np.argmax(fits, axis=0)
 
 
-_FIELDS = tuple(DramResult.__dataclass_fields__)
-
-
-def _residencies(loops: _Loops, ks, t_on, bw, latency, l2_size, scale=None) -> DramResult:
-    """:class:`DramResult` with ``[K, B]`` fields: row ``i`` keeps the innermost ``ks[i]``
-    top-level loops resident in L2."""
-    L = len(loops)
-    B = len(t_on)
-    kcol = np.asarray(ks, dtype=np.int64)[:, None]
-    traffic, fetches, lt, block = _tensor_traffic(loops, kcol)
+def _residencies(loops: _Loops, ch: _Choices, t_on, bw, t_lat, l2, scale=None):
+    """``(ints [9, K, B], overflow [K, B])``: the int64 fields of :class:`DramResult`
+    (``_ROWS`` order) and its overflow flags, row ``i`` keeping the innermost ``ks[i]``
+    top-level loops resident in L2. ``t_on``, ``bw``, ``l2``: float; ``t_lat``: int64
+    ``t_on`` plus the DRAM latency."""
+    B = loops.n.shape[1]
+    f = np.empty((7, len(ch.kcol), B))  # the first 7 fields of _ROWS, rounded at the end
+    traffic = f[:3]
+    fetches, refetchers, block = _tensor_traffic(loops, ch, traffic)
     if scale is not None:  # compressed tensors: stored words instead of elements
         sc = np.asarray(scale, dtype=np.float64)
         sc = sc.reshape(3, 1, -1) if sc.ndim == 2 else sc.reshape(3, 1, 1)
-        traffic = traffic * sc
+        traffic *= sc
         block = block * sc
-    tr_in, tr_w, tr_o = traffic
-    out_once = np.prod(loops.union[loops.rel[:, 2], 2], axis=0)
+    tr_o, read_out = f[2], f[3]
+    out_once = loops.out_once
     if scale is not None:
         out_once = out_once * scale[2]
-    write = tr_o
-    read_out = np.maximum(tr_o - out_once, 0.0)
-    # transfers per fetch of each tensor; lt: the loops whose advance triggers them
-    per_fetch = np.array([tr_in / fetches[0], tr_w / fetches[1], (tr_o + read_out) / fetches[2]])
-    outer = L - kcol  # [K, 1]: loops outside the resident block
-    # cum[o]: the product of the first o loops' counts, in loop order (blocks of o outer loops)
-    cum = np.ones((L + 1, B))
-    np.cumprod(loops.n, axis=0, out=cum[1:])
-    blocks = cum[outer[:, 0]]
-    on_block = np.asarray(t_on, dtype=np.float64) / blocks
+    np.maximum(np.subtract(tr_o, out_once, out=read_out), 0.0, out=read_out)
+    # transfers per fetch of each tensor; refetchers: the loops whose advance triggers them
+    per_fetch = traffic / fetches
+    np.add(tr_o, read_out, out=per_fetch[2])
+    per_fetch[2] /= fetches[2]
+    on_block = t_on / loops.cum[ch.outer_idx]
     on_block1 = np.maximum(on_block, 1.0)
-    first = (per_fetch[0] + per_fetch[1] + per_fetch[2]) / bw
-    stall0 = np.maximum(first - on_block, 0.0)
-    peak = first * bw / on_block1
-    stall, peak = _refetch_bursts(loops, cum, lt, per_fetch, outer, bw, on_block, on_block1,
-                                  stall0, peak)
-    resident_size = np.where(kcol > 0, 2.0 * (block[0] + block[1] + block[2]), 0.0)
-    overflow = resident_size > np.asarray(l2_size, dtype=np.float64)
-    extra = np.ceil(np.maximum(stall - 1e-9, 0.0))
-    runtime = np.asarray(t_on, dtype=np.int64) + np.asarray(latency, dtype=np.int64) + extra.astype(
-        np.int64)
+    first = per_fetch[0] + per_fetch[1]
+    first += per_fetch[2]
+    first /= bw
+    stall, peak = _refetch_bursts(loops, ch, refetchers, per_fetch, bw, on_block, on_block1,
+                                  first)
+    size = np.add(block[0], block[1], out=f[4])
+    size += block[2]
+    size *= 2.0
+    if ch.zero_first:
+        size[0] = 0.0
+    overflow = size > l2
+    extra = np.subtract(stall, 1e-9, out=f[5])
+    np.ceil(np.maximum(extra, 0.0, out=extra), out=extra)
+    np.ceil(peak, out=f[6])
+    np.rint(f, out=f)  # the stall and peak rows are whole already
+    ints = np.empty((9,) + f.shape[1:], dtype=np.int64)
+    ints[:7] = f
+    np.add(t_lat, ints[5], out=ints[7])
+    ints[8] = ch.kcol
+    return ints, overflow
 
-    def as_int(x):
-        return np.rint(x).astype(np.int64)
 
-    return DramResult(
-        runtime=runtime, read_input=as_int(tr_in), read_weight=as_int(tr_w),
-        read_output=as_int(read_out), write=as_int(write), stall=extra.astype(np.int64),
-        resident=np.broadcast_to(kcol, runtime.shape), resident_size=as_int(resident_size),
-        overflow=overflow, peak_bw=np.ceil(peak).astype(np.int64))
-
-
-def _refetch_bursts(loops: _Loops, cum, lt, per_fetch, outer, bw, on_block, on_block1, stall,
-                    peak):
-    """Stall and peak bandwidth ``[K, B]`` with the bursts of refetches at loop boundaries:
-    loop ``j`` (outside the resident block) advances ``cum[j] x (n_j - 1)`` times, each time
-    refetching the tensors whose innermost refetching loop is ``j`` or further in. The stalls
-    add up from the outermost loop in (a running sum, in that order)."""
-    L = len(loops)
-    if stall.size >= _STACK_CELLS:
-        return _refetch_bursts_loop(loops, cum, lt, per_fetch, outer, bw, on_block, on_block1,
-                                    stall, peak)
-    j = np.arange(L)[:, None, None]                            # [L, 1, 1]
-    count = (cum[:-1] * (loops.n - 1.0))[:, None, :]           # [L, 1, B]
-    applies = j < outer                                        # [L, K, 1]
-    part = np.where(lt >= j[:, None], per_fetch, 0.0)          # [L, 3, K, B]
-    amount = part[:, 0] + part[:, 1] + part[:, 2]              # [L, K, B]
-    terms = np.where(applies, count * np.maximum(amount / bw - on_block, 0.0), 0.0)
-    stall = stall.copy()
+def _refetch_bursts(loops: _Loops, ch: _Choices, refetchers, per_fetch, bw, on_block,
+                    on_block1, first):
+    """Stall and peak bandwidth ``[K, B]`` of the first fetch (``first``: its DRAM time) and
+    the bursts of refetches at loop boundaries: loop ``j`` (outside the resident block)
+    advances ``cum[j] x (n_j - 1)`` times, each time refetching the tensors with more than
+    ``j`` refetching loops. The stalls add up from the outermost loop in (a running sum, in
+    that order). A loop inside the block refetches nothing (amount 0)."""
+    if first.shape[1] >= _STACK_BATCH:
+        return _refetch_bursts_loop(loops, ch, refetchers, per_fetch, bw, on_block,
+                                    on_block1, first)
+    count = loops.advances[:, None, :]                          # [L, 1, B]
+    part = np.where(refetchers > ch.loop_idx, per_fetch, 0.0)   # [L, 3, K, B]
+    amount = part[:, 0] + part[:, 1] + part[:, 2]               # [L, K, B]
+    terms = np.where(ch.applies, np.maximum(amount / bw - on_block, 0.0), 0.0)
+    terms *= count
+    stall = np.maximum(first - on_block, 0.0)
     for term in terms:  # in loop order (np.add.reduce would sum pairwise)
         stall += term
-    burst = np.where(applies & (count > 0), amount / on_block1, -np.inf)
-    return stall, np.maximum(peak, burst.max(axis=0))
+    burst = np.maximum.reduce(np.where(count > 0, amount / on_block1, -np.inf), axis=0)
+    return stall, np.maximum(first * bw / on_block1, burst)
 
 
-def _refetch_bursts_loop(loops: _Loops, cum, lt, per_fetch, outer, bw, on_block, on_block1,
-                         stall, peak):
+def _refetch_bursts_loop(loops: _Loops, ch: _Choices, refetchers, per_fetch, bw, on_block,
+                         on_block1, first):
     """:func:`_refetch_bursts` one loop at a time, on the rows it is outside the resident
     block (a prefix): less work on medium and large batches."""
-    stall, peak = stall.copy(), peak.copy()
+    stall = np.maximum(first - on_block, 0.0)
+    peak = first * bw / on_block1
+    count = loops.advances
+    advances = count > 0
     for j in range(len(loops)):
-        c = int(np.count_nonzero(j < outer))
-        count = cum[j] * (loops.n[j] - 1.0)
-        part = np.where(lt[:, :c] >= j, per_fetch[:, :c], 0.0)
+        c = ch.rows[j]
+        if not c:
+            continue
+        part = np.where(refetchers[:, :c] > j, per_fetch[:, :c], 0.0)
         amount = part[0] + part[1] + part[2]
-        stall[:c] += count * np.maximum(amount / bw - on_block[:c], 0.0)
-        peak[:c] = np.where(count > 0, np.maximum(peak[:c], amount / on_block1[:c]), peak[:c])
+        stall[:c] += count[j] * np.maximum(amount / bw - on_block[:c], 0.0)
+        np.maximum(peak[:c], amount / on_block1[:c], out=peak[:c], where=advances[j])
     return stall, peak
 
 
