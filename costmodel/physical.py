@@ -147,7 +147,7 @@ def top_loops(layer: Layer, table: TensorTable, top: Level) -> _Loops:
         st[2, out_idx, 2] = np.ceil(out_sizes / n[out_idx])
     cum = np.empty((len(n) + 1, n.shape[1]))
     cum[0] = 1.0
-    if n.shape[1] >= _STACK_BATCH:  # row by row: accumulate steps column-wise (slow)
+    if n.shape[1] >= _STACK_BATCH:  # wide rows: one multiply per loop (accumulate is slow)
         for li, row in enumerate(n):
             np.multiply(cum[li], row, out=cum[li + 1])
     else:
@@ -292,6 +292,8 @@ _STACK_BATCH = 512
 #: the int64 fields of :class:`DramResult` in the order of the stacks the passes build
 _ROWS = ("read_input", "read_weight", "write", "read_output", "resident_size", "stall",
          "peak_bw", "runtime", "resident")
+_RUNTIME, _STALL, _RESIDENT = (_ROWS.index(f) for f in ("runtime", "stall", "resident"))
+_TRAFFIC = slice(0, 4)  # the reads and the write: a candidate's DRAM traffic
 _BIG = np.iinfo(np.int64).max
 
 
@@ -322,8 +324,9 @@ def dram_model(layer: Layer, table: TensorTable, top: Level, t_on: np.ndarray,
         if resident is None:
             best, best_over = rows[0]
             for x, over in rows[1:]:
-                better = ~over & ((x[7] < best[7]) | (
-                    (x[7] == best[7]) & (x[:4].sum(axis=0) < best[:4].sum(axis=0))))
+                rt, best_rt = x[_RUNTIME], best[_RUNTIME]
+                better = ~over & ((rt < best_rt) | ((rt == best_rt) & (
+                    x[_TRAFFIC].sum(axis=0) < best[_TRAFFIC].sum(axis=0))))
                 best = np.where(better, x, best)
                 best_over = np.where(better, over, best_over)
             return _result(best, best_over)
@@ -349,9 +352,9 @@ def _fastest(ints: np.ndarray, overflow: np.ndarray) -> np.ndarray:
     row on ties."""
     fits = ~overflow
     fits[0] = True
-    rt = ints[7]
+    rt = ints[_RUNTIME]
     fits &= rt == np.minimum.reduce(np.where(fits, rt, _BIG), axis=0)
-    total = ints[:4].sum(axis=0)
+    total = ints[_TRAFFIC].sum(axis=0)
     fits &= total == np.minimum.reduce(np.where(fits, total, _BIG), axis=0)
     return np.argmax(fits, axis=0)
 
@@ -392,14 +395,14 @@ def _residencies(loops: _Loops, ch: _Choices, t_on, bw, t_lat, l2, scale=None):
     if ch.zero_first:
         size[0] = 0.0
     overflow = size > l2
-    extra = np.subtract(stall, 1e-9, out=f[5])
+    extra = np.subtract(stall, 1e-9, out=f[_STALL])
     np.ceil(np.maximum(extra, 0.0, out=extra), out=extra)
     np.ceil(peak, out=f[6])
     np.rint(f, out=f)  # the stall and peak rows are whole already
     ints = np.empty((9,) + f.shape[1:], dtype=np.int64)
     ints[:7] = f
-    np.add(t_lat, ints[5], out=ints[7])
-    ints[8] = ch.kcol
+    np.add(t_lat, ints[_STALL], out=ints[_RUNTIME])
+    ints[_RESIDENT] = ch.kcol
     return ints, overflow
 
 
