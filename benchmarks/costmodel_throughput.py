@@ -12,12 +12,12 @@ evaluate_batch calls are timed; each structure's pass over all layers runs ``--r
 the fastest pass counts (wall clock; the process CPU time of that pass is printed too, since
 other processes on a shared machine slow the wall clock). It prints per-structure figures, the
 median latency of a single ``costmodel.analysis.evaluate`` call, ``evaluations/s: N``
-(overall, wall clock), and as its last three lines the three regimes in CPU time (the machine
-may be shared): ``single``, one ``evaluate()`` at a time; ``GA-sized``, ``evaluate_batch`` on
-groups of ``--ga-batch`` (39: a GA generation's candidates per structure); ``large``, the
-batches above; ``GA's own batches``, the calls the mapper's GA makes while it tunes three
-ResNet-50 layers (whatever their sizes); then ``sparse``: the physical model dense and with
-sparsity on the same mappings (docs/sparsity.md).
+(overall, wall clock), two more regimes in CPU time (``GA's own batches``, the calls the
+mapper's GA makes while it tunes three ResNet-50 layers, whatever their sizes; ``sparse``, the
+physical model dense and with sparsity on the same mappings, docs/sparsity.md), and as its last
+three lines the issue's three regimes in CPU time (the machine may be shared): ``single``, one
+``evaluate()`` at a time; ``GA-sized``, ``evaluate_batch`` on groups of ``--ga-batch`` (39: a GA
+generation's candidates per structure); ``large``, the batches above.
 """
 
 from __future__ import annotations
@@ -310,6 +310,10 @@ def main(argv=None) -> None:
     print(f"single evaluate() latency (median): {lat * 1e3:.2f} ms")
     print(f"overall CPU time: {total_cpu:.2f} s = {total_n / total_cpu:,.0f} evaluations/s")
     print(f"evaluations/s: {total_n / total_s:.0f}")
+    own_n, own_calls, own_cpu = ga_own(2000 if a.quick else 12000)
+    print(f"regime GA's own batches (maestro, {own_calls} calls, {own_n / own_calls:.0f} per "
+          f"call on average): {own_n / own_cpu:,.0f} evaluations/s (CPU time)")
+    print(sparse_regime(layers, min(n_cand, 2000), rng))
     single = single_cpu(layers, 20 if a.quick else 200)
     ga_n, ga_cpu = ga_sized(layers, a.ga_batch, 2 if a.quick else 10, rng)
     print(f"regime single: {1 / single:,.0f} evaluations/s ({single * 1e3:.3f} ms CPU each)")
@@ -317,10 +321,6 @@ def main(argv=None) -> None:
           f"(CPU time)")
     print(f"regime large (batches of {a.batch}): {total_n / total_cpu:,.0f} evaluations/s "
           f"(CPU time)")
-    own_n, own_calls, own_cpu = ga_own(2000 if a.quick else 12000)
-    print(f"regime GA's own batches (maestro, {own_calls} calls, {own_n / own_calls:.0f} per "
-          f"call on average): {own_n / own_cpu:,.0f} evaluations/s (CPU time)")
-    print(sparse_regime(layers, min(n_cand, 2000), rng))
 
 
 if __name__ == "__main__":

@@ -164,6 +164,6 @@ def test_costmodel_throughput_quick_ends_with_the_regimes():
                "--candidates", "50")
     last = out.strip().splitlines()[-5:]
     assert [x.split(":")[0].split(" (")[0] for x in last] == [
-        "regime single", "regime GA-sized", "regime large", "regime GA's own batches",
-        "regime sparse"]
+        "regime GA's own batches", "regime sparse", "regime single", "regime GA-sized",
+        "regime large"]
     assert all("/s" in x for x in last)
