@@ -310,12 +310,14 @@ def main(argv=None) -> None:
     print(f"single evaluate() latency (median): {lat * 1e3:.2f} ms")
     print(f"overall CPU time: {total_cpu:.2f} s = {total_n / total_cpu:,.0f} evaluations/s")
     print(f"evaluations/s: {total_n / total_s:.0f}")
+    # measured in this order (the GA-sized mappings are drawn before the sparse ones), printed
+    # with the three regimes last
+    single = single_cpu(layers, 20 if a.quick else 200)
+    ga_n, ga_cpu = ga_sized(layers, a.ga_batch, 2 if a.quick else 10, rng)
     own_n, own_calls, own_cpu = ga_own(2000 if a.quick else 12000)
     print(f"regime GA's own batches (maestro, {own_calls} calls, {own_n / own_calls:.0f} per "
           f"call on average): {own_n / own_cpu:,.0f} evaluations/s (CPU time)")
     print(sparse_regime(layers, min(n_cand, 2000), rng))
-    single = single_cpu(layers, 20 if a.quick else 200)
-    ga_n, ga_cpu = ga_sized(layers, a.ga_batch, 2 if a.quick else 10, rng)
     print(f"regime single: {1 / single:,.0f} evaluations/s ({single * 1e3:.3f} ms CPU each)")
     print(f"regime GA-sized (batches of {a.ga_batch}): {ga_n / ga_cpu:,.0f} evaluations/s "
           f"(CPU time)")
