@@ -2,7 +2,7 @@
 
 A genome is encoded with numeric parameters only (see :mod:`search_spaces.optuna_encoding`),
 so every sampler applies. Infeasible mappings are reported to Optuna through its constraint
-interface (samplers that support it) and as a penalised value.
+interface (samplers that support it) and as a penalised value that grows with the violation.
 """
 
 from __future__ import annotations
@@ -227,10 +227,12 @@ class OptunaStrategy(Strategy):
                 t.set_constraint("violation", c)
             else:
                 t.set_user_attr("constraint", (c,))
-            val = float(fitness[k]) if np.isfinite(fitness[k]) else self.penalty
+            # infeasible: the penalty grows with the violation, so that rank-based samplers
+            # (CMA-ES) are steered towards feasible mappings instead of seeing a flat value
+            val = float(fitness[k]) if np.isfinite(fitness[k]) else self.penalty * (1.0 + c)
             if self.multi_objective:
                 sec = float(secondary[k]) if secondary is not None and np.isfinite(
-                    fitness[k]) else self.penalty
+                    fitness[k]) else self.penalty * (1.0 + c)
                 self.study.tell(t, [val, sec])
             else:
                 self.study.tell(t, val)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -55,9 +56,15 @@ def test_make_runs_counts_and_limits():
 
 
 
+# L1 room for most mappings of LAYER (about 70% of random ones fit, under a tenth of Optuna's
+# draws on HW): whether a run of 64 finds a feasible one then does not hang on a sampler's
+# trajectory, which changes between Optuna releases
+ROOMY = dataclasses.replace(HW, l1_size=256)
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_run_one_every_strategy(strategy):
-    spec = cmp.RunSpec("budget", strategy, "tiny", LAYER, "hw", HW, 1, 64, None)
+    spec = cmp.RunSpec("budget", strategy, "tiny", LAYER, "hw", ROOMY, 1, 64, None)
     a, b = cmp.run_one(spec), cmp.run_one(spec)
     assert a.best == b.best and a.evaluations == b.evaluations <= 64  # reproducible
     assert math.isfinite(a.best) and a.history and a.history[-1][2] == a.best
