@@ -229,10 +229,10 @@ class OptunaStrategy(Strategy):
                 t.set_user_attr("constraint", (c,))
             # infeasible: the penalty grows with the violation, so that rank-based samplers
             # (CMA-ES) are steered towards feasible mappings instead of seeing a flat value
-            val = float(fitness[k]) if np.isfinite(fitness[k]) else self.penalty * (1.0 + c)
+            ok, bad = bool(np.isfinite(fitness[k])), self.penalty * (1.0 + c)
+            val = float(fitness[k]) if ok else bad
             if self.multi_objective:
-                sec = float(secondary[k]) if secondary is not None and np.isfinite(
-                    fitness[k]) else self.penalty * (1.0 + c)
+                sec = float(secondary[k]) if secondary is not None and ok else bad
                 self.study.tell(t, [val, sec])
             else:
                 self.study.tell(t, val)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel import Hardware, Layer
 from mapper.search.strategies.optuna_samplers import OptunaStrategy
 from search_spaces import MappingSpace
 
-LAYER = Layer("small", "CONV", dict(K=8, C=4, R=3, S=3, Y=6, X=6))
-HW = Hardware(num_pes=16, l1_size=64, l2_size=4096, noc_bw=8, offchip_bw=16)
+from .test_strategies import HW, LAYER
 
 
 @pytest.mark.parametrize("sampler", ["cmaes", "tpe", "nsga2"])
