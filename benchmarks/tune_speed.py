@@ -4,11 +4,13 @@
     python benchmarks/tune_speed.py --full     # ... up to 10^7 candidates
     python benchmarks/tune_speed.py --quick    # seconds: budget 100, up to 10^4
 
-Part 1 runs ``tune_model(load_model(MODEL), HARDWARE_PRESETS[HW], TuneSettings(jobs=J))`` for
-each J of ``--jobs``, each in a fresh Python process, and reports wall time, evaluations,
-evaluations/s and peak resident memory (``resource.getrusage``: the process itself and its
-largest worker; with ``--tracemalloc`` also the traced Python-heap peak of the main process,
-from a second, traced run, since tracing slows it down). Part 2 times
+Part 1 runs ``tune_model(load_model(MODEL), HARDWARE_PRESETS[HW], TuneSettings(jobs=J))``
+(``--cost-model``, by default ``mapper tune``'s) for each J of ``--jobs``, each in a fresh
+Python process, and reports wall time, evaluations, evaluations/s, the total runtime of the
+tuned model (so that runs can be compared for quality) and peak resident memory
+(``resource.getrusage``: the process itself and its largest worker; with ``--tracemalloc``
+also the traced Python-heap peak of the main process, from a second, traced run, since
+tracing slows it down). Part 2 times
 ``costmodel.analysis.evaluate_batch`` on N = 10^3.. random mappings of one fixed ``kcp_ws``
 template structure (``make_space(...).sample`` and ``sizes_offsets``) of ResNet-50 CONV2_1_2, in
 calls of at most ``--batch`` candidates; only the ``evaluate_batch`` calls are timed. Random
@@ -32,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel.analysis import evaluate_batch  # noqa: E402
+from costmodel.analysis import COST_MODELS, evaluate_batch  # noqa: E402
 from mapper.tuning.settings import DEFAULT_ISLANDS, TuneSettings  # noqa: E402
 from mapper.tuning.tuner import distinct_shapes, tune_model  # noqa: E402
 from mapper.workloads.presets import HARDWARE_PRESETS  # noqa: E402
@@ -47,12 +49,12 @@ def _maxrss_mb(who: int) -> float:
 
 
 def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
-              islands: int = DEFAULT_ISLANDS) -> dict:
+              islands: int = DEFAULT_ISLANDS, cost_model: str = "physical") -> dict:
     """One whole-model tuning in this process; the figures of part 1 as a dict."""
     import tracemalloc
 
     net = load_model(model)
-    settings = TuneSettings(jobs=jobs, islands=islands, cost_model="maestro")
+    settings = TuneSettings(jobs=jobs, islands=islands, cost_model=cost_model)
     if budget is not None:
         settings.budget = budget
     if trace:
@@ -75,9 +77,9 @@ def tune_once(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
 
 
 def tune_in_subprocess(model: str, hw: str, jobs: int, budget: int | None, trace: bool,
-                       islands: int = DEFAULT_ISLANDS) -> dict:
+                       islands: int = DEFAULT_ISLANDS, cost_model: str = "physical") -> dict:
     cmd = [sys.executable, __file__, "--one", str(jobs), "--model", model, "--hw", hw,
-           "--islands", str(islands)]
+           "--islands", str(islands), "--cost-model", cost_model]
     if budget is not None:
         cmd += ["--budget", str(budget)]
     if trace:
@@ -121,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=None,
                     help="evaluations per distinct layer (default: TuneSettings' default; "
                     "--quick: 100)")
+    ap.add_argument("--cost-model", default=TuneSettings().cost_model, choices=COST_MODELS,
+                    help="cost model of part 1 (default: mapper tune's, "
+                    f"{TuneSettings().cost_model})")
     ap.add_argument("--islands", type=int, default=DEFAULT_ISLANDS,
                     help=f"independent runs per layer (default {DEFAULT_ISLANDS})")
     ap.add_argument("--batch", type=int, default=100_000,
@@ -137,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     budget = a.budget if a.budget is not None else (100 if a.quick else None)
     if a.one is not None:
-        print(json.dumps(tune_once(a.model, a.hw, a.one, budget, a.tracemalloc, a.islands)))
+        print(json.dumps(tune_once(a.model, a.hw, a.one, budget, a.tracemalloc, a.islands,
+                                   a.cost_model)))
         return 0
     print(f"# tune_speed: {platform.python_version()}, {platform.machine()}, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -147,19 +153,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(distinct_shapes(net)[0])} distinct) on {a.hw}, "
               f"{TuneSettings().strategy}, budget "
               f"{budget or TuneSettings().budget} evaluations per distinct layer "
-              f"({a.islands} islands)\n")
-        print("| jobs | wall s | evaluations | evals/s | speed-up | peak RSS main MB | "
-              "peak RSS worker MB | traced peak MB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+              f"({a.islands} islands), {a.cost_model} cost model\n")
+        print("| jobs | wall s | evaluations | evals/s | speed-up | total runtime (cycles) | "
+              "peak RSS main MB | peak RSS worker MB | traced peak MB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         base = None
         for j in (int(x) for x in a.jobs.split(",")):
-            r = tune_in_subprocess(a.model, a.hw, j, budget, False, a.islands)
+            r = tune_in_subprocess(a.model, a.hw, j, budget, False, a.islands, a.cost_model)
             if a.tracemalloc:  # a separate run: tracing slows the main process a lot
                 r["traced_peak_mb"] = tune_in_subprocess(a.model, a.hw, j, budget, True,
-                                                         a.islands)["traced_peak_mb"]
+                                                         a.islands,
+                                                         a.cost_model)["traced_peak_mb"]
             base = base or r["wall_s"]
             print(f"| {j} | {r['wall_s']:.1f} | {r['evaluations']:,} | "
                   f"{r['evals_per_s']:,.0f} | {base / r['wall_s']:.2f} | "
+                  f"{r['runtime_cycles']:,} | "
                   f"{r['rss_main_mb']:.0f} | {_fmt(r['rss_worker_mb'], '.0f')} | "
                   f"{_fmt(r['traced_peak_mb'], '.1f')} |", flush=True)
     if not a.skip_throughput:

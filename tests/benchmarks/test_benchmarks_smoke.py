@@ -47,6 +47,7 @@ def test_compare_strategies_quick(tmp_path):
 def test_tune_speed_quick():
     out = _run(str(BENCH / "tune_speed.py"), "--quick", "--budget", "50")
     assert "## Whole-model tuning" in out and "## evaluate_batch throughput" in out
+    assert "physical cost model" in out  # mapper tune's default, named in the header
     assert "| 1 |" in out and "| 2 |" in out and "| 10,000 |" in out
 
 
