@@ -17,26 +17,37 @@ from .levels import REF_DIMS, Level
 
 
 def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.ndarray]:
-    """``(macs, exact)``: ``[B]`` PE 0's MAC count, and where it is exact (every level has
-    one SpatialMap and the filter rows/columns are mapped whole at every level, so the
-    work along each dim is independent of the others, and no filter is narrower than its
-    stride). Where not exact, ``macs`` is 0.
-    One pass over the levels for all dims at once: ``[dims, B]`` arrays."""
+    """``(macs, exact)``: ``[B]`` PE 0's MAC count, and where it is exact (at every level
+    one SpatialMap splits its dim into several tiles and any other SpatialMap of the level
+    leaves its dim in one tile, so that unit 0 takes tile 0 of every fold and the whole
+    extent of the others, as a TemporalMap of one step would give it, or the level has one
+    unit, which does every tile of every dim of its parent's tile; the filter
+    rows/columns are mapped whole at every level, so the work along each dim is independent
+    of the others; and no filter is narrower than its stride). Where not exact, ``macs``
+    is 0. One pass over the levels for all dims at once: ``[dims, B]`` arrays."""
     B = len(levels[0].N)
-    exact = np.ones(B, dtype=bool)
-    for lv in levels:
-        if len(lv.spatial) != 1:
-            exact[:] = False
-        for d in lv.directives:
-            if d.var in ("R", "S") and d.var in lv.SD:
-                exact &= d.m >= lv.SD[d.var]
-    if not np.count_nonzero(exact):
-        return np.zeros(B, dtype=np.int64), exact
     names, whole, top, window, stride = _dim_plan(layer)
     if names is None:
         # a filter narrower than its stride: MAESTRO keeps only the input rows/columns some
         # output reads, and its edge tiles mix those with whole ones; not counted
         return np.zeros(B, dtype=np.int64), np.zeros(B, dtype=bool)
+    exact = np.ones(B, dtype=bool)
+    for lv in levels:
+        spatial = lv.spatial
+        if not spatial:
+            exact[:] = False
+        elif len(spatial) > 1:
+            # two SpatialMaps that both split their dims over several units: unit i takes
+            # tile i of each (a diagonal), which this count does not follow; a lone unit
+            # does every tile of its parent's, as with TemporalMaps
+            split = sum(_tiles(lv, lv.directives[j], names, window, stride) >= 2
+                        for j in spatial)
+            exact &= (split <= 1) | (lv.N <= 1)
+        for d in lv.directives:
+            if d.var in ("R", "S") and d.var in lv.SD:
+                exact &= d.m >= lv.SD[d.var]
+    if not np.count_nonzero(exact):
+        return np.zeros(B, dtype=np.int64), exact
     sliding = window > 0
     plan = [_level_plan(lv, names, B) for lv in levels]
 
@@ -66,6 +77,20 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
 
     macs = work(0, np.broadcast_to(top, (len(names), B))).prod(axis=0) * whole
     return np.where(exact, macs, 0), exact
+
+
+def _tiles(lv: Level, d, names: list[str], window: np.ndarray,
+           stride: np.ndarray) -> np.ndarray:
+    """``[B]`` the tiles a directive splits its dim's extent at level ``lv`` into, as
+    :func:`busiest_pe_macs` counts them (Y/X: tiles that hold a whole filter window)."""
+    p, m, o = lv.SD[d.var], np.maximum(d.m, 1), np.maximum(d.o, 1)
+    k = names.index(d.var) if d.var in names else -1
+    w = int(window[k, 0]) if k >= 0 else 0
+    if w > 0:
+        n = np.maximum(p - w, 0) // o + 1
+    else:
+        n = (np.maximum(p - m, 0) + o - 1) // o + 1
+    return np.where(p <= m, 1, n)
 
 
 _DIM_PLANS: dict[tuple, tuple] = {}

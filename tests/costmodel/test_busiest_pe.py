@@ -10,10 +10,11 @@ import numpy as np
 from costmodel import Hardware, Layer
 from costmodel.analysis import evaluate
 from costmodel.busiest_pe import busiest_pe_macs
+from costmodel.dataflow import Dataflow, TemporalMap
 from costmodel.hardware import INT_MAX
 from costmodel.io import parse_dataflow
 from costmodel.layer import tensor_table
-from costmodel.levels import build_levels
+from costmodel.levels import REF_DIMS, build_levels
 from costmodel.validity import ERR_BUSIEST_PE
 from search_spaces import MappingSpace
 
@@ -84,6 +85,95 @@ def test_it_equals_the_genome_count_and_bounds_one_level_runtimes():
             if g.levels[i] == 1:
                 rep = evaluate(layer, HW, df)
                 assert not rep.valid or rep.runtime >= macs[0]
+
+
+def _one_spatial(df, keep=None):
+    """``df`` with the SpatialMaps of each level but one made TemporalMaps of the same size
+    and offset: the one on dim ``keep[level]``, else the level's first."""
+    out, level, seen = [], 0, False
+    for d in df.directives:
+        if d.kind == "C":
+            level, seen = level + 1, False
+        elif d.kind == "S":
+            mine = keep[level] == d.dim if keep and keep[level] else not seen
+            if not mine:
+                d = TemporalMap(d.size, d.offset, d.dim)
+            seen = True
+        out.append(d)
+    return Dataflow(tuple(out))
+
+
+def test_a_second_spatial_map_of_one_tile_is_counted():
+    """ResNet-18 CONV4_1_2: the inner level's ``SpatialMap(1,1) C`` gets a parent tile of
+    one channel, so it leaves C in one tile; PE 0 does the work of the same mapping with a
+    TemporalMap there (19 channel folds x 256 x 9 x 12 x 12 / 12 = 525,312 MACs), which
+    MAESTRO reports as 506,161 cycles for both."""
+    layer = Layer("CONV4_1_2", "CONV", dict(K=256, C=256, R=3, S=3, Y=14, X=14))
+    df = parse_dataflow("TemporalMap(49,49) K; TemporalMap(3,3) R; SpatialMap(1,1) C; "
+                        "TemporalMap(3,3) S; TemporalMap(14,12) Y; TemporalMap(3,1) X; "
+                        "Cluster(12,P); TemporalMap(3,3) S; TemporalMap(3,1) X; "
+                        "TemporalMap(3,3) R; SpatialMap(3,1) Y; TemporalMap(12,12) K; "
+                        "SpatialMap(1,1) C")
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
+    assert exact[0] and macs[0] == 19 * 256 * 9 * 12 == 525_312
+    for d in (df, _one_spatial(df)):
+        rep = evaluate(layer, HW, d)
+        assert rep.runtime == 506_161 and rep.flags & ERR_BUSIEST_PE
+        assert evaluate(layer, HW, d, cost_model="physical").runtime == 525_312
+
+
+def test_second_spatial_maps_count_as_temporal_maps_where_they_leave_one_tile():
+    """On random one- to three-level mappings with second SpatialMaps: where every level
+    splits at most one dim into several tiles, or has one unit, PE 0's count is that of the
+    mapping with the second SpatialMaps made TemporalMaps; where a level splits two over
+    several units, it is not counted."""
+    strided = Layer("c1", "CONV", dict(K=16, C=3, R=7, S=7, Y=64, X=64), {"X": 2, "Y": 2})
+    counted = uncounted = 0
+    for layer in (CONV, strided):
+        sp = MappingSpace(layer, HW, max_levels=3, second_spatial=True, second_spatial_rate=1.0)
+        g = sp.sample(np.random.default_rng(7), 300)
+        for i in range(len(g)):
+            df = sp.decode(g, i)
+            levels = levels_of(layer, df)
+            macs, exact = busiest_pe_macs(layer, levels)
+            split_two, keep = False, []
+            for lv in levels:
+                split = []
+                for j in lv.spatial:
+                    d = lv.directives[j]
+                    one = lv.SD[d.var][0] <= d.m[0] or (
+                        d.var in ("Y", "X")
+                        and (lv.SD[d.var][0] - layer.full_dims()[REF_DIMS[d.var]]) // d.o[0] == 0)
+                    if not one:
+                        split.append(d.var)
+                split_two |= len(split) >= 2 and lv.N[0] >= 2  # one unit: all its tiles
+                keep.append(split[0] if split else None)
+            if split_two:
+                assert not exact[0] and macs[0] == 0, str(df)
+                uncounted += 1
+                continue
+            ref = _one_spatial(df, keep)
+            m1, e1 = busiest_pe_macs(layer, levels_of(layer, ref))
+            assert exact[0] == e1[0] and macs[0] == m1[0], str(df)
+            counted += exact[0]
+    assert counted >= 50 and uncounted >= 50  # the draw holds both kinds
+
+
+def test_a_lone_unit_does_every_tile_of_two_spatial_maps():
+    """ResNet-50 CONV3_1_3: each cluster of one PE splits Y and K with two SpatialMaps;
+    that PE computes every Y and K tile of its cluster's tile, 401,408 MACs, where MAESTRO
+    reports 305,873 cycles."""
+    layer = Layer("CONV3_1_3", "CONV", dict(K=512, C=128, R=1, S=1, Y=28, X=28))
+    df = parse_dataflow("SpatialMap(2,2) K; TemporalMap(24,24) C; TemporalMap(1,1) S; "
+                        "TemporalMap(1,1) R; TemporalMap(21,21) X; TemporalMap(2,2) Y; "
+                        "Cluster(1,P); SpatialMap(1,1) Y; TemporalMap(1,1) R; "
+                        "TemporalMap(10,10) X; TemporalMap(1,1) S; SpatialMap(1,1) K; "
+                        "TemporalMap(10,10) C")
+    rep = evaluate(layer, HW, df)
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
+    assert exact[0] and macs[0] == 401_408 and rep.runtime == 305_873
+    assert rep.flags & ERR_BUSIEST_PE
+    assert evaluate(layer, HW, df, cost_model="physical").runtime == 401_408
 
 
 def test_two_spatial_maps_or_a_split_filter_are_not_counted():
