@@ -258,16 +258,23 @@ class MappingSpace:
 
     def pe0_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` PE 0's MAC count (:meth:`compute_estimate`) where the cost model counts it
-        exactly (:func:`costmodel.busiest_pe.busiest_pe_macs`: one spatial dim per level, no
-        filter narrower than its stride), 0 elsewhere. No valid ``maestro`` runtime and no
-        dense ``physical`` runtime is below it over the SIMD lanes (the busiest-PE check and
-        floor), so it bounds latency from below much closer than :meth:`busy_bound` where
-        edge tiles or uneven folds leave some PEs with more work."""
+        exactly (:func:`costmodel.busiest_pe.busiest_pe_macs`: one spatial dim per level, or
+        a second one whose tile covers its parent tile; no filter narrower than its stride),
+        0 elsewhere. No valid ``maestro`` runtime and no dense ``physical`` runtime is below
+        it over the SIMD lanes (the busiest-PE check and floor), so it bounds latency from
+        below much closer than :meth:`busy_bound` where edge tiles or uneven folds leave
+        some PEs with more work."""
         n = len(g)
         if self._narrow_filter:
             return np.zeros(n, dtype=np.int64)
-        used = np.arange(self.L)[None, :] < g.levels[:, None]
-        one = ~((g.par2 >= 0) & used).any(axis=1)
+        rows = np.arange(n)
+        one = np.ones(n, dtype=bool)
+        for lv in range(self.L):
+            p2 = g.par2[:, lv]
+            q = np.maximum(p2, 0)
+            parent = self.extent[q] if lv == 0 else g.tiles[rows, lv - 1, q]
+            whole = g.tiles[rows, lv, q] >= parent  # the second spatial dim: one tile
+            one &= (lv >= g.levels) | (p2 < 0) | (p2 == g.par[:, lv]) | whole
         out = np.zeros(n, dtype=np.int64)
         rows = np.flatnonzero(one)
         if len(rows):  # the estimate of the genomes counted (it works genome by genome)

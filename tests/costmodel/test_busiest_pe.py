@@ -103,6 +103,23 @@ def _one_spatial(df, keep=None):
     return Dataflow(tuple(out))
 
 
+def test_the_search_bound_counts_second_spatial_dims_of_one_tile_as_the_model_does():
+    """``MappingSpace.pe0_bound`` counts a genome whose second spatial dims keep one tile,
+    and then equals PE 0's count of its mapping; it leaves the others at 0."""
+    strided = Layer("c1", "CONV", dict(K=16, C=3, R=7, S=7, Y=64, X=64), {"X": 2, "Y": 2})
+    for layer in (CONV, strided):
+        sp = MappingSpace(layer, HW, max_levels=3, second_spatial=True, second_spatial_rate=1.0)
+        g = sp.sample(np.random.default_rng(5), 400)
+        bound = sp.pe0_bound(g)
+        counted = 0
+        for i in range(len(g)):
+            macs, exact = busiest_pe_macs(layer, levels_of(layer, sp.decode(g, i)))
+            if bound[i]:
+                assert exact[0] and macs[0] == bound[i], str(sp.decode(g, i))
+                counted += (g.par2[i, : g.levels[i]] >= 0).any()
+        assert counted >= 20  # second spatial dims among the counted genomes
+
+
 def test_a_second_spatial_map_of_one_tile_is_counted():
     """ResNet-18 CONV4_1_2: the inner level's ``SpatialMap(1,1) C`` gets a parent tile of
     one channel, so it leaves C in one tile; PE 0 does the work of the same mapping with a
