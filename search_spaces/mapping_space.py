@@ -283,6 +283,45 @@ class MappingSpace:
         return out
 
     @cached_property
+    def pe0_floor(self) -> int:
+        """The fewest MACs PE 0 does in any mapping of the space whose count is exact
+        (:meth:`pe0_bound`), 0 where some valid mapping is not counted (a filter narrower than
+        its stride, or R/S allowed as spatial dims, so split). Along each dim PE 0 does at
+        least ``ceil(extent / U)``, ``U`` the product of the unit counts of the levels that
+        spread that dim (in every fold it gets a full tile or the fold's lone edge tile, at
+        least the fold's mean), and the dims multiply; the least such product over every level
+        count, spatial dim per level and cluster sizes whose unit counts multiply to at most
+        the PEs. No valid ``maestro`` runtime and no dense ``physical`` runtime of the space is
+        below it over the SIMD lanes, so a search that reaches it can stop."""
+        if self._narrow_filter or self.rs_spatial or self.L > 3:
+            return 0
+        ext, P, best = self.extent, self.P, None
+        par = sorted(set(self.par_idx.tolist()))
+        for n in range(1, self.L + 1):
+            # unit counts per level for every choice of cluster sizes: [T, n]
+            units = np.array([[P]], dtype=np.int64)
+            if n >= 2:
+                c = np.arange(1, P + 1, dtype=np.int64)
+                if n == 2:
+                    inner = c[:, None]
+                else:
+                    c1, c2 = np.meshgrid(c, c, indexing="ij")
+                    ok = c1 * c2 <= P
+                    inner = np.stack([c1[ok], c2[ok]], axis=1)
+                units = np.concatenate([P // inner.prod(axis=1, keepdims=True), inner], axis=1)
+            for dims in _assignments(par, n):
+                work = np.ones(len(units), dtype=np.int64)
+                for d, e in enumerate(ext.tolist()):
+                    spread = np.ones(len(units), dtype=np.int64)
+                    for lv, dd in enumerate(dims):
+                        if dd == d:
+                            spread *= units[:, lv]
+                    work *= -(-e // spread)
+                low = int(work.min())
+                best = low if best is None else min(best, low)
+        return best or 0
+
+    @cached_property
     def _narrow_filter(self) -> bool:
         """A sliding dim whose filter is narrower than its stride (not counted exactly)."""
         full = self.layer.full_dims()
@@ -818,4 +857,12 @@ def _row_product(a: np.ndarray) -> np.ndarray:
     out = np.ones(len(a), dtype=np.int64)
     for j in range(a.shape[1]):
         out *= a[:, j]
+    return out
+
+
+def _assignments(dims: list[int], n: int) -> list[tuple[int, ...]]:
+    """Every choice of one of ``dims`` per level for ``n`` levels."""
+    out: list[tuple[int, ...]] = [()]
+    for _ in range(n):
+        out = [a + (d,) for a in out for d in dims]
     return out

@@ -61,20 +61,22 @@ def add_parser(sub) -> None:
                    help="islands of 0.3 x a first island's size each, held in reserve out of "
                    "the budget (when it allows two islands of 16000) for a layer whose best "
                    "latency is still between --extend-gap and --extend-max-gap above its "
-                   "compute bound MACs / (PEs x SIMD lanes) or that has no feasible mapping "
+                   "floor (the compute bound MACs / (PEs x SIMD lanes), or the least work of "
+                   "the busiest PE over its mapping space if higher) or that has no feasible "
+                   "mapping "
                    "(latency objective, GA and random; default 2; 0: none, the whole budget "
                    "goes to the first islands)")
     p.add_argument("--extend-gap", type=float_above(0, inclusive=True), default=None,
-                   help="relative gap to the compute bound above which a layer earns its extra "
+                   help="relative gap to the layer's floor above which it earns its extra "
                    "islands (default 0.005)")
     p.add_argument("--extend-max-gap", type=float_above(0, inclusive=True), default=None,
                    help="... and up to which (default 0.2: a layer further away is limited by "
                    "its shape, not by the search)")
     p.add_argument("--stop-gap", type=float_above(0, inclusive=True), default=None,
                    help="an island of a latency search ends once its best is within this "
-                   "relative gap of the compute bound (default 0.0001 with a --budget of "
+                   "relative gap of the layer's floor (default 0.0001 with a --budget of "
                    "24,000 or more or a time limit alone, else 0: a small budget is spent in "
-                   "full; 0: only at the bound)")
+                   "full; 0: only at the floor)")
     p.add_argument("--time-limit", type=float_above(0), default=None,
                    help="seconds per distinct layer (per island, with --budget)")
     p.add_argument("--jobs", type=jobs, default=-1,

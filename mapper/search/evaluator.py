@@ -61,7 +61,8 @@ class Evaluator:
     (:data:`costmodel.analysis.COST_MODELS`); ``sparsity`` (physical only) the accelerator's
     formats and compute action for the layer's densities (:mod:`costmodel.sparsity`).
     ``stop_gap``: a pruning search may end once its best latency is within this share of the
-    compute bound (:attr:`stop_latency`); 0 ends it only at the bound, where it is optimal."""
+    layer's latency floor (:attr:`stop_latency`); 0 ends it only at the floor, where it is
+    optimal."""
 
     def __init__(self, space: MappingSpace, objective: str = "latency",
                  constraints: Constraints | None = None, prune: bool = False,
@@ -86,10 +87,20 @@ class Evaluator:
         self.stop_gap = stop_gap
 
     @property
+    def floor(self) -> int:
+        """No valid mapping of the space is faster: the compute bound, or where the cost
+        model counts the busiest PE of every mapping (dense layers), PE 0's least work over
+        the space (:attr:`MappingSpace.pe0_floor`) over the SIMD lanes if that is higher."""
+        if self.executed < 1.0:
+            return self.compute_bound
+        lanes = max(int(self.space.hardware.simd_lanes), 1)
+        return max(self.compute_bound, -(-self.space.pe0_floor // lanes))
+
+    @property
     def stop_latency(self) -> int:
-        """A best latency at or below this ends a pruning search: the compute bound, or
+        """A best latency at or below this ends a pruning search: the :attr:`floor`, or
         within ``stop_gap`` of it."""
-        return math.floor(self.compute_bound * (1 + self.stop_gap))
+        return math.floor(self.floor * (1 + self.stop_gap))
 
     def latency_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` a lower bound on the latency of each genome's valid mappings: its MACs

@@ -95,7 +95,7 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     that prunes (:class:`Evaluator` ``prune``) is given the best latency so far: candidates
     that cannot beat it are not scored and do not count as evaluations, at most
     :data:`MAX_PROPOSALS` x ``budget`` candidates are proposed in all, and the search ends
-    at once when the best reaches the evaluator's ``stop_latency`` (the compute bound, where
+    at once when the best reaches the evaluator's ``stop_latency`` (its floor, where
     it is optimal, or within the evaluator's ``stop_gap`` of it). With
     ``state_file``, the whole :class:`SearchState` is saved atomically at most every
     ``save_every`` seconds and after the last batch; a later call with the same file

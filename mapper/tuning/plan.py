@@ -2,8 +2,9 @@
 
 A layer's budget is shared by independent runs ("islands", each with its own seed) of a
 strategy that allows them (:attr:`Strategy.islands`); the best of them is the layer's result.
-A layer still far from its compute bound after its first islands gets the reserve: more
-islands held back out of its budget (:func:`plan_extension`). :class:`LayerPlan` holds these
+A layer still far from its floor (:func:`latency_floor`) after its first islands gets the
+reserve: more islands held back out of its budget (:func:`plan_extension`). :class:`LayerPlan`
+holds these
 decisions for one layer; :func:`mapper.tuning.tuner.tune_layer` runs one plan alone and
 :func:`mapper.tuning.tuner.tune_model` feeds every layer's plan into one pool of workers.
 """
@@ -85,13 +86,25 @@ def extra_budgets(settings: TuneSettings) -> list[int]:
     return split_budget(settings)[1]
 
 
+def latency_floor(layer: Layer, hw: Hardware, settings: TuneSettings) -> float:
+    """No valid mapping of the layer's space is faster: its compute bound, or for a dense
+    layer PE 0's least work over the space (``MappingSpace.pe0_floor``) over the SIMD
+    lanes if that is higher."""
+    executed = skip_fraction(layer, settings.sparsity) if settings.cost_model == "physical" else 1
+    bound = compute_bound(layer, hw) * executed
+    if executed < 1:
+        return bound
+    space = make_space(layer, hw, settings.template, max_levels=settings.max_levels)
+    return max(bound, -(-space.pe0_floor // max(int(hw.simd_lanes), 1)))
+
+
 def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
     """True when the best latency found is more than ``settings.extend_gap`` and at most
-    ``settings.extend_max_gap`` above the layer's compute bound, or nothing feasible was."""
+    ``settings.extend_max_gap`` above the layer's :func:`latency_floor`, or nothing feasible
+    was."""
     if not np.isfinite(best):
         return True
-    executed = skip_fraction(layer, settings.sparsity) if settings.cost_model == "physical" else 1
-    gap = best / (compute_bound(layer, hw) * executed) - 1
+    gap = best / latency_floor(layer, hw, settings) - 1
     return settings.extend_gap < gap <= settings.extend_max_gap
 
 

@@ -32,9 +32,9 @@ DEFAULT_ISLANDS = 2
 DEFAULT_EXTRA_ISLANDS = 2
 EXTEND_GAP = 0.005
 EXTEND_MAX_GAP = 0.2
-# An island ends once its best latency is within STOP_GAP of the compute bound: the last
-# few cycles above it took 34% of ResNet-50's evaluations (docs/speed.md, "Stopping near
-# the bound").
+# An island ends once its best latency is within STOP_GAP of the layer's floor (the compute
+# bound, or the busiest PE's least work over the space): the last few cycles above it took
+# 34% of ResNet-50's evaluations (docs/speed.md, "Stopping near the bound").
 STOP_GAP = 1e-4
 # ... under a per-layer budget of at least this many evaluations (or a time limit alone): a
 # smaller budget is a request for the best mapping those evaluations find, and stopping near
@@ -74,10 +74,10 @@ class TuneSettings:
     seed: int = 0
     islands: int = DEFAULT_ISLANDS     # independent runs per layer sharing the budget
     extra_islands: int = DEFAULT_EXTRA_ISLANDS  # more islands for layers far above their bound
-    extend_gap: float = EXTEND_GAP     # "far": best latency > compute bound x (1 + extend_gap)
-    extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= compute bound x (1 + extend_max_gap)
-    # an island ends at compute bound x (1 + stop_gap); None: STOP_GAP on budgets of at
-    # least STOP_GAP_MIN_BUDGET, else 0 (see island_stop_gap)
+    extend_gap: float = EXTEND_GAP     # "far": best latency > floor x (1 + extend_gap)
+    extend_max_gap: float = EXTEND_MAX_GAP  # ... and <= floor x (1 + extend_max_gap)
+    # an island ends at floor x (1 + stop_gap) (plan.latency_floor); None: STOP_GAP on
+    # budgets of at least STOP_GAP_MIN_BUDGET, else 0 (see island_stop_gap)
     stop_gap: float | None = None
     jobs: int = -1                     # worker processes (-1: all cores); results independent
     max_levels: int = 2

@@ -37,6 +37,10 @@ def test_latency_bound_never_exceeds_a_valid_latency(layer, levels):
     assert valid.sum() > 50
     assert (m["runtime"][valid] >= bound[valid]).all()
     assert (bound >= ev.compute_bound).all()
+    assert (m["runtime"][valid] >= ev.floor).all()
+    phys = Evaluator(sp, cost_model="physical")
+    mp = phys.metrics(g)
+    assert (mp["runtime"][mp["valid"]] >= phys.floor).all()
 
 
 def test_bound_counts_y_units_that_hold_a_whole_filter_window():
@@ -104,6 +108,17 @@ def test_a_search_that_reaches_the_compute_bound_stops():
     assert r.found and len(r.history) == 1 and r.evaluations < 50_000
 
 
+def test_a_search_that_reaches_the_pe0_floor_stops():
+    """K = 20 and 7 x 7 outputs on 32 PEs: no split keeps every PE busy, so PE 0's least work
+    (1,764 MACs) is above the compute bound (1,654); a search that finds it stops there."""
+    layer = Layer("odd", "CONV", dict(K=20, C=6, R=3, S=3, Y=9, X=9))
+    sp = MappingSpace(layer, HW)
+    ev = Evaluator(sp, prune=True)
+    assert ev.compute_bound == 1654 and ev.floor == sp.pe0_floor == 1764
+    r = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=20_000)
+    assert r.best_fitness == 1764 and r.evaluations < 20_000
+
+
 def test_tune_settings_can_turn_pruning_off(monkeypatch):
     """``TuneSettings(prune=False)`` (``mapper tune --no-prune``) scores every proposal, so
     the budget counts them all; pruning is on by default."""
@@ -125,14 +140,14 @@ def test_tune_settings_can_turn_pruning_off(monkeypatch):
 
 def test_a_search_ends_within_its_stop_gap_of_the_bound():
     """``stop_gap``: the search ends after the first batch whose best is within the gap of the
-    compute bound; until then it is the same search as without a gap."""
+    layer's floor; until then it is the same search as without a gap."""
     sp = MappingSpace(LAYERS[0], HW)
     full = run_search(sp, make_strategy("ga", sp, seed=0), Evaluator(sp, prune=True),
                       budget=4000)
     bests = [b for _, _, b in full.history]
     assert bests[-1] < bests[0]  # it improved after its first batch
     target = bests[next(i for i, b in enumerate(bests) if b < bests[0])]
-    gap = (target + 0.5) / Evaluator(sp).compute_bound - 1
+    gap = (target + 0.5) / Evaluator(sp).floor - 1
     ev = Evaluator(sp, prune=True, stop_gap=gap)
     assert ev.stop_latency == target
     early = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=4000)
