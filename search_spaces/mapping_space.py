@@ -38,7 +38,8 @@ class MappingSpace:
     ``fixed_par[l]`` pins its spatial dim; ``par_choices`` limits the spatial dims;
     ``fixed_par2[l]`` pins a second spatial dim (``None``: none); ``second_spatial`` lets the
     search add one, and ``second_spatial_rate`` is the share of sampled levels that get one
-    (default: 0.9 for depthwise layers, 0.15 otherwise); ``rs_spatial`` allows R/S as spatial
+    (default: none unless ``rs_spatial``, then 0.9 for depthwise layers and 0.15 otherwise);
+    ``rs_spatial`` allows R/S as spatial
     dims at the innermost level (Eyeriss row-stationary: one filter row per PE);
     ``fixed_tiles[(l, dim)]`` pins a tile; ``fixed_clusters[l]`` pins a cluster size;
     ``tile_divisors`` restricts tiles to divisors of the parent tile.
@@ -87,10 +88,13 @@ class MappingSpace:
         self.par2_idx = np.array([dims.index(d) for d in allowed + extra], dtype=np.int64)
         self.L = self.fixed_levels or self.max_levels
         if self.second_spatial_rate is None:
-            # a depthwise layer has only C, Y and X to spread over the array, each often
-            # too small or not a multiple of the PE count, so its best mappings often put two
-            # dims on one level
-            self.second_spatial_rate = 0.9 if lay.type == "DSCONV" else 0.15
+            # with R/S whole, a valid second SpatialMap either leaves its dim in one tile or
+            # sits on a level of one unit: PE 0 works as with a TemporalMap there, so random
+            # ones mostly cost evaluations (docs/decisions.md, "Second spatial dims"); with
+            # R/S spatial (row stationary), Y with R and X with S are pairs that split, and
+            # a depthwise layer, with only C, Y and X to spread, uses them most
+            self.second_spatial_rate = (0.0 if not self.rs_spatial
+                                        else 0.9 if lay.type == "DSCONV" else 0.15)
         if self.fixed_levels:
             self.min_levels = self.max_levels = self.fixed_levels
         self.P = int(self.hardware.num_pes)

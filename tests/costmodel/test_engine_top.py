@@ -88,7 +88,7 @@ def test_compute_cycles_agree_with_the_report(layer, levels):
 def test_no_valid_case_has_no_compute_cycles(layer, seed):
     """Batches (from tests/costmodel/test_analysis.py) with mappings that have no valid case."""
     hw = Hardware(num_pes=16, noc_bw=64, offchip_bw=128)
-    space = MappingSpace(layer, hw, max_levels=3, min_levels=3)
+    space = MappingSpace(layer, hw, max_levels=3, min_levels=3, second_spatial_rate=0.15)
     g = space.sample(np.random.default_rng(seed), 8, tiles_per_structure=8)
     structure = space.structure_of(g, 0)
     sizes, offs = space.sizes_offsets(g, np.arange(8), structure)

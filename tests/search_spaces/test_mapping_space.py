@@ -43,18 +43,22 @@ def test_decode_gives_valid_maestro_dataflows():
 
 
 def test_second_spatial_map_in_the_free_space():
-    sp = MappingSpace(LAYER, HW, max_levels=2)
+    sp = MappingSpace(LAYER, HW, max_levels=2, second_spatial_rate=0.15)
     g = sp.sample(np.random.default_rng(3), 400)
     two = [sp.decode(g, i) for i in range(len(g)) if (g.par2[i, : g.levels[i]] >= 0).any()]
     assert two and all(1 <= sum(d.kind == "S" for d in lv) <= 2
                        for df in two for lv in df.levels())
 
 
-def test_depthwise_layers_sample_two_spatial_dims_per_level_more_often():
+def test_second_spatial_dims_are_sampled_where_r_and_s_can_split():
+    """Sampled second spatial dims: none with R/S whole (a valid one works as a TemporalMap),
+    some with R/S spatial, and most often for depthwise layers."""
     dw = Layer("dw", "DSCONV", dict(K=1, C=96, R=3, S=3, Y=16, X=16))
     share = {}
     for name, lay in (("conv", LAYER), ("dw", dw)):
-        space = MappingSpace(lay, HW, max_levels=2)
+        assert (MappingSpace(lay, HW, max_levels=2).sample(
+            np.random.default_rng(0), 500).par2 < 0).all()
+        space = MappingSpace(lay, HW, max_levels=2, rs_spatial=True)
         g = space.sample(np.random.default_rng(0), 4000)
         share[name] = (g.par2[:, 0] >= 0).mean()
     assert 0.05 < share["conv"] < 0.25 and share["dw"] > 0.45, share
@@ -84,7 +88,7 @@ def test_compute_estimate_tracks_the_cost_model_on_a_bandwidth_rich_array():
     lay = Layer("conv", "CONV", dict(K=64, C=64, R=3, S=3, Y=30, X=30))
     hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000,
                   offchip_bw=81920000)
-    sp = MappingSpace(lay, hw, max_levels=2)
+    sp = MappingSpace(lay, hw, max_levels=2, second_spatial_rate=0.15)
     g = sp.sample(np.random.default_rng(3), 1500, tiles_per_structure=25)
     m = Evaluator(sp).metrics(g)
     est = sp.compute_estimate(g)

@@ -30,10 +30,10 @@ NET = Network("n", [LAYER, Layer("fc", "GEMM", dict(M=4, N=32, K=64))])
 HW = Hardware(num_pes=32, l1_size=256, l2_size=20000, noc_bw=32, offchip_bw=32)
 
 
-def _search(layer, hw, settings, seed, budget, state_file, widen=False):
+def _search(layer, hw, settings, seed, budget, state_file, widen=False, island=0):
     """One island run as the tuner runs it (sharing the layer's budget when it is smaller)."""
     shared = budget is not None and settings.budget is not None and budget < settings.budget
-    return run_island(IslandTask(layer, hw, settings, 0, seed, budget, widen, shared,
+    return run_island(IslandTask(layer, hw, settings, island, seed, budget, widen, shared,
                                  state_file))
 
 
@@ -67,7 +67,7 @@ def test_best_island_wins_and_is_independent_of_jobs(small_islands):
         tune_layer(LAYER, HW, TuneSettings(**{**s.__dict__, "jobs": 2}))
     assert str(one.dataflow) == str(two.dataflow) and one.best_fitness == two.best_fitness
     base = shape_seed(2, LAYER)
-    runs = [_search(LAYER, HW, s, island_seed(base, j), 200, None) for j in range(3)]
+    runs = [_search(LAYER, HW, s, island_seed(base, j), 200, None, island=j) for j in range(3)]
     assert one.best_fitness == min(r.best_fitness for r in runs)
     # the GA may skip candidates that cannot win: at most the budget is scored
     assert one.evaluations == sum(r.evaluations for r in runs) <= 600
@@ -147,7 +147,7 @@ def test_layers_far_from_the_compute_bound_get_extra_islands(small_islands):
     assert len(first) == 2 == len(extra) and sum(first) + sum(extra) == 400
     never = tune_layer(LAYER, HW, TuneSettings(**{**base.__dict__, "extend_gap": 1e9}))
     seed = shape_seed(4, LAYER)
-    runs = [_search(LAYER, HW, base, island_seed(seed, j), b, None)
+    runs = [_search(LAYER, HW, base, island_seed(seed, j), b, None, island=j)
             for j, b in enumerate(first + extra)]
     assert never.evaluations == runs[0].evaluations + runs[1].evaluations
     bound = compute_bound(LAYER, HW)
@@ -207,7 +207,7 @@ def test_a_layer_whose_filter_rows_cannot_fit_searches_the_wider_space_at_once(s
     assert wide and budgets == [650] * 4 and sum(budgets) == s.budget
     assert planning.first_islands(small, SMALL_L1, s) == (island_budgets(s), False)
     seed = shape_seed(1, BIG_FILTER)
-    runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), b, None, widen=True)
+    runs = [_search(BIG_FILTER, SMALL_L1, s, island_seed(seed, j), b, None, widen=True, island=j)
             for j, b in enumerate(budgets)]
     assert r.evaluations == sum(x.evaluations for x in runs) <= s.budget
     assert r.best_fitness == min(x.best_fitness for x in runs)

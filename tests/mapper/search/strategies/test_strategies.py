@@ -167,7 +167,7 @@ def test_ga_neighbourhoods_leave_room_for_new_structures_under_small_budgets(bud
     assert len(proposed[0]) > len(batch)  # the neighbourhoods alone could fill the batch
     n_local = np.isin(batch.hashes(), proposed[0].hashes()).sum()
     if share < 1.0:  # (a few bred children may coincide with neighbours left out)
-        assert 0.7 * len(batch) <= n_local <= (share + 0.02) * len(batch) + 1
+        assert 0.7 * len(batch) <= n_local <= (share + 0.05) * len(batch) + 1
     else:
         assert n_local == len(batch)
 
