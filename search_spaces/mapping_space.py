@@ -39,8 +39,8 @@ class MappingSpace:
     ``fixed_par2[l]`` pins a second spatial dim (``None``: none); ``second_spatial`` lets the
     search add one, and ``second_spatial_rate`` is the share of sampled levels that get one
     (default: none unless ``rs_spatial``, then 0.9 for depthwise layers and 0.15 otherwise);
-    ``rs_spatial`` allows R/S as spatial
-    dims at the innermost level (Eyeriss row-stationary: one filter row per PE);
+    ``rs_spatial`` allows R/S as spatial dims at the innermost level (Eyeriss row-stationary:
+    one filter row per PE);
     ``fixed_tiles[(l, dim)]`` pins a tile; ``fixed_clusters[l]`` pins a cluster size;
     ``tile_divisors`` restricts tiles to divisors of the parent tile.
     """

@@ -4,9 +4,9 @@ A layer's budget is shared by independent runs ("islands", each with its own see
 strategy that allows them (:attr:`Strategy.islands`); the best of them is the layer's result.
 A layer still far from its floor (:func:`latency_floor`) after its first islands gets the
 reserve: more islands held back out of its budget (:func:`plan_extension`). :class:`LayerPlan`
-holds these
-decisions for one layer; :func:`mapper.tuning.tuner.tune_layer` runs one plan alone and
-:func:`mapper.tuning.tuner.tune_model` feeds every layer's plan into one pool of workers.
+holds these decisions for one layer; :func:`mapper.tuning.tuner.tune_layer` runs one plan
+alone and :func:`mapper.tuning.tuner.tune_model` feeds every layer's plan into one pool of
+workers.
 """
 
 from __future__ import annotations
