@@ -18,6 +18,7 @@ from mapper.tuning.plan import (
     extra_budgets,
     island_budgets,
     island_seed,
+    latency_floor,
     needs_extension,
     shape_seed,
 )
@@ -139,6 +140,16 @@ def test_extension_window_around_the_compute_bound():
     assert [needs_extension(bound * f, LAYER, HW, s) for f in (1.0, 1.009, 1.02, 1.19, 1.21)] == \
         [False, False, True, True, False]
     assert needs_extension(float("inf"), LAYER, HW, s)  # nothing feasible yet: search more
+
+
+def test_the_extension_window_starts_at_the_layers_floor():
+    """K = 20 over 32 PEs cannot keep every PE busy: the floor (PE 0's least work, 1,764
+    cycles) is 6.7% above the compute bound, and a layer at its floor needs no reserve."""
+    odd = Layer("odd", "CONV", dict(K=20, C=6, R=3, S=3, Y=9, X=9))
+    s = TuneSettings(extend_gap=0.005, extend_max_gap=0.2)
+    assert compute_bound(odd, HW) == 1654 and latency_floor(odd, HW, s) == 1764
+    assert not needs_extension(1764, odd, HW, s)
+    assert needs_extension(1764 * 1.01, odd, HW, s)
 
 
 def test_layers_far_from_the_compute_bound_get_extra_islands(small_islands):
