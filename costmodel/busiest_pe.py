@@ -60,10 +60,7 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         m = np.where(m > 0, m, p)  # a dim the level does not tile: whole
         o = np.where(o > 0, o, p)
         o = np.maximum(o, 1)
-        # tiles that hold a whole filter window (Y/X) or start inside the parent tile
-        n_slide = (np.maximum(p - window, 0)) // o + 1
-        n_plain = (np.maximum(p - m, 0) + o - 1) // o + 1
-        n = np.where(p <= m, 1, np.where(sliding, n_slide, n_plain))
+        n = _tile_count(p, m, o, window)
         edge = p - (n - 1) * o  # extent of the last tile (overlapping windows: at most m)
         tile = np.minimum(m, p)
         has_edge = edge < tile
@@ -79,18 +76,22 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
     return np.where(exact, macs, 0), exact
 
 
+def _tile_count(p: np.ndarray, m: np.ndarray, o: np.ndarray, window) -> np.ndarray:
+    """Tiles of size ``m`` every ``o`` that split an extent ``p``: for a sliding dim
+    (``window`` > 0, Y/X) those that hold a whole filter window, else those that start
+    inside ``p``; one where ``m`` covers ``p``."""
+    n_slide = np.maximum(p - window, 0) // o + 1
+    n_plain = (np.maximum(p - m, 0) + o - 1) // o + 1
+    return np.where(p <= m, 1, np.where(window > 0, n_slide, n_plain))
+
+
 def _tiles(lv: Level, d, names: list[str], window: np.ndarray,
            stride: np.ndarray) -> np.ndarray:
-    """``[B]`` the tiles a directive splits its dim's extent at level ``lv`` into, as
-    :func:`busiest_pe_macs` counts them (Y/X: tiles that hold a whole filter window)."""
-    p, m, o = lv.SD[d.var], np.maximum(d.m, 1), np.maximum(d.o, 1)
+    """``[B]`` the tiles a directive splits its dim's extent at level ``lv`` into
+    (:func:`_tile_count`, as :func:`busiest_pe_macs` counts them)."""
     k = names.index(d.var) if d.var in names else -1
     w = int(window[k, 0]) if k >= 0 else 0
-    if w > 0:
-        n = np.maximum(p - w, 0) // o + 1
-    else:
-        n = (np.maximum(p - m, 0) + o - 1) // o + 1
-    return np.where(p <= m, 1, n)
+    return _tile_count(lv.SD[d.var], np.maximum(d.m, 1), np.maximum(d.o, 1), w)
 
 
 _DIM_PLANS: dict[tuple, tuple] = {}

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from costmodel import Dataflow, Hardware, Layer
-from costmodel.analysis import compute_bound
-from costmodel.sparsity.report import skip_fraction
+from mapper.search.evaluator import Evaluator
 from mapper.search.loop import History, SearchResult
 from mapper.search.strategies import strategy_class
 from mapper.tuning.settings import TuneSettings
@@ -87,15 +86,11 @@ def extra_budgets(settings: TuneSettings) -> list[int]:
 
 
 def latency_floor(layer: Layer, hw: Hardware, settings: TuneSettings) -> float:
-    """No valid mapping of the layer's space is faster: its compute bound, or for a dense
-    layer PE 0's least work over the space (``MappingSpace.pe0_floor``) over the SIMD
-    lanes if that is higher."""
-    executed = skip_fraction(layer, settings.sparsity) if settings.cost_model == "physical" else 1
-    bound = compute_bound(layer, hw) * executed
-    if executed < 1:
-        return bound
+    """No valid mapping of the layer's space is faster: the islands' ``Evaluator.floor``
+    (its compute bound, or for a dense layer PE 0's least work over the space over the SIMD
+    lanes if that is higher)."""
     space = make_space(layer, hw, settings.template, max_levels=settings.max_levels)
-    return max(bound, -(-space.pe0_floor // max(int(hw.simd_lanes), 1)))
+    return Evaluator(space, cost_model=settings.cost_model, sparsity=settings.sparsity).floor
 
 
 def needs_extension(best: float, layer: Layer, hw: Hardware, settings: TuneSettings) -> bool:
