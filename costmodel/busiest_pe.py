@@ -23,14 +23,18 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
     extent of the others, as a TemporalMap of one step would give it, or the level has one
     unit, which does every tile of every dim of its parent's tile; the filter
     rows/columns are mapped whole at every level, so the work along each dim is independent
-    of the others; and no filter is narrower than its stride). Where not exact, ``macs``
-    is 0. One pass over the levels for all dims at once: ``[dims, B]`` arrays."""
+    of the others; and a filter narrower than its stride is covered by every tile of its
+    dim). Where not exact, ``macs`` is 0. One pass over the levels for all dims at once:
+    ``[dims, B]`` arrays.
+
+    A filter narrower than its stride (a 1x1 filter at stride 2) reads only some input
+    rows/columns; MAESTRO's stride rewrite keeps just those below the top level, ``r`` per
+    output, and steps the top level's tiles over the input in strides of ``q*s`` for ``q``
+    outputs. Such a dim is counted in those kept rows: the top extent is ``r`` per output,
+    and the top offset ``q*s`` becomes ``q*r``; the tiles then produce exactly the
+    outputs their kept rows hold."""
     B = len(levels[0].N)
-    names, whole, top, window, stride = _dim_plan(layer)
-    if names is None:
-        # a filter narrower than its stride: MAESTRO keeps only the input rows/columns some
-        # output reads, and its edge tiles mix those with whole ones; not counted
-        return np.zeros(B, dtype=np.int64), np.zeros(B, dtype=bool)
+    names, whole, top, window, stride, narrow = _dim_plan(layer)
     exact = np.ones(B, dtype=bool)
     for lv in levels:
         spatial = lv.spatial
@@ -46,16 +50,27 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         for d in lv.directives:
             if d.var in ("R", "S") and d.var in lv.SD:
                 exact &= d.m >= lv.SD[d.var]
+        for k in np.flatnonzero(narrow[:, 0]):
+            # a tile narrower than one filter window keeps whole input rows (MAESTRO's
+            # rewrite skips it): not counted
+            d = next((x for x in lv.directives if x.var == names[k]), None)
+            if d is not None:
+                exact &= d.m >= window[k, 0]
     if not np.count_nonzero(exact):
         return np.zeros(B, dtype=np.int64), exact
     sliding = window > 0
     plan = [_level_plan(lv, names, B) for lv in levels]
+    if narrow.any():
+        # the top level's offsets of q*s input rows become q*r kept rows
+        m0, o0, sp0, u0 = plan[0]
+        o0 = np.where(narrow & (o0 > 0), o0 // stride * window, o0)
+        plan[0] = (m0, o0, sp0, u0)
 
     def work(i: int, p: np.ndarray) -> np.ndarray:
         """``[V, B]`` unit 0's summed extent per dim at level ``i`` and below for parent
         tiles ``p`` (input rows/columns for Y/X); output rows/columns below the last level."""
         if i == len(plan):
-            return np.where(sliding, np.where(p >= window, (p - window) // stride + 1, 0), p)
+            return np.where(sliding, np.where(p >= window, (p - window) // step + 1, 0), p)
         m, o, spatial, units = plan[i]
         m = np.where(m > 0, m, p)  # a dim the level does not tile: whole
         o = np.where(o > 0, o, p)
@@ -72,6 +87,7 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         edge_part = work(i + 1, np.maximum(edge, 1))
         return np.where(mine_edge, (count - 1) * full_part + edge_part, count * full_part)
 
+    step = np.where(narrow, window, stride)  # kept rows: one window per output
     macs = work(0, np.broadcast_to(top, (len(names), B))).prod(axis=0) * whole
     return np.where(exact, macs, 0), exact
 
@@ -98,11 +114,12 @@ _DIM_PLANS: dict[tuple, tuple] = {}
 
 
 def _dim_plan(layer: Layer) -> tuple:
-    """``(names, whole, top, window, stride)`` of a layer shape: the dims counted one by one
-    (R and S, always mapped whole where the count is exact, multiply in as ``whole``), their
-    full sizes ``top``, filter windows (0: not sliding) and strides as ``[V, 1]`` read-only
-    arrays; ``names`` is None when a filter is narrower than its stride. Cached per shape
-    (a search evaluates one layer many times)."""
+    """``(names, whole, top, window, stride, narrow)`` of a layer shape: the dims counted one
+    by one (R and S, always mapped whole where the count is exact, multiply in as
+    ``whole``), their full sizes ``top``, filter windows (0: not sliding), strides and
+    whether the filter is narrower than the stride, as ``[V, 1]`` read-only arrays. A
+    narrow dim's ``top`` counts the input rows/columns its outputs read (``window`` per
+    output). Cached per shape (a search evaluates one layer many times)."""
     key = (layer.type, tuple(layer.dims.items()), tuple(layer.strides.items()))
     plan = _DIM_PLANS.get(key)
     if plan is not None:
@@ -122,14 +139,14 @@ def _dim_plan(layer: Layer) -> tuple:
         else:
             names.append(var)
     col = lambda vals: np.array(vals, dtype=np.int64)[:, None]  # noqa: E731
-    top = col([full[v] for v in names])
     window = col([full[REF_DIMS[v]] if v in REF_DIMS else 0 for v in names])
     stride = col([layer.stride(v) if v in REF_DIMS else 1 for v in names])
-    for a in (top, window, stride):
+    narrow = (window > 0) & (window < stride)
+    top = col([layer.output_size(v) * full[REF_DIMS[v]] if narrow[k, 0] else full[v]
+               for k, v in enumerate(names)])
+    for a in (top, window, stride, narrow):
         a.setflags(write=False)
-    plan = (names, whole, top, window, stride)
-    if ((window > 0) & (window < stride)).any():
-        plan = (None,) * 5
+    plan = (names, whole, top, window, stride, narrow)
     if len(_DIM_PLANS) >= 1024:
         _DIM_PLANS.clear()
     _DIM_PLANS[key] = plan

@@ -263,14 +263,12 @@ class MappingSpace:
     def pe0_bound(self, g: Genomes) -> np.ndarray:
         """``[G]`` PE 0's MAC count (:meth:`compute_estimate`) where the cost model counts it
         exactly (:func:`costmodel.busiest_pe.busiest_pe_macs`: one spatial dim per level, or
-        a second one whose tile covers its parent tile; no filter narrower than its stride),
-        0 elsewhere. No valid ``maestro`` runtime and no dense ``physical`` runtime is below
-        it over the SIMD lanes (the busiest-PE check and floor), so it bounds latency from
-        below much closer than :meth:`busy_bound` where edge tiles or uneven folds leave
-        some PEs with more work."""
+        a second one whose tile covers its parent tile), 0 elsewhere; a filter narrower than
+        its stride counts in output rows/columns, as the genome's tiles do. No valid
+        ``maestro`` runtime and no dense ``physical`` runtime is below it over the SIMD lanes
+        (the busiest-PE check and floor), so it bounds latency from below much closer than
+        :meth:`busy_bound` where edge tiles or uneven folds leave some PEs with more work."""
         n = len(g)
-        if self._narrow_filter:
-            return np.zeros(n, dtype=np.int64)
         rows = np.arange(n)
         one = np.ones(n, dtype=bool)
         for lv in range(self.L):
@@ -289,15 +287,15 @@ class MappingSpace:
     @cached_property
     def pe0_floor(self) -> int:
         """The fewest MACs PE 0 does in any mapping of the space whose count is exact
-        (:meth:`pe0_bound`), 0 where some valid mapping is not counted (a filter narrower than
-        its stride, or R/S allowed as spatial dims, so split). Along each dim PE 0 does at
+        (:meth:`pe0_bound`), 0 where some valid mapping is not counted (R/S allowed as
+        spatial dims, so split). Along each dim PE 0 does at
         least ``ceil(extent / U)``, ``U`` the product of the unit counts of the levels that
         spread that dim (in every fold it gets a full tile or the fold's lone edge tile, at
         least the fold's mean), and the dims multiply; the least such product over every level
         count, spatial dim per level and cluster sizes whose unit counts multiply to at most
         the PEs. No valid ``maestro`` runtime and no dense ``physical`` runtime of the space is
         below it over the SIMD lanes, so a search that reaches it can stop."""
-        if self._narrow_filter or self.rs_spatial or self.L > 3:
+        if self.rs_spatial or self.L > 3:
             return 0
         ext, P, best = self.extent, self.P, None
         par = sorted(set(self.par_idx.tolist()))
@@ -324,13 +322,6 @@ class MappingSpace:
                 low = int(work.min())
                 best = low if best is None else min(best, low)
         return best or 0
-
-    @cached_property
-    def _narrow_filter(self) -> bool:
-        """A sliding dim whose filter is narrower than its stride (not counted exactly)."""
-        full = self.layer.full_dims()
-        return any(d in self.dims and SLIDING[d] in full and full[SLIDING[d]] < self.layer.stride(d)
-                   for d in SLIDING)
 
     @cached_property
     def _partner(self) -> np.ndarray:

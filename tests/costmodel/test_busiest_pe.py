@@ -71,10 +71,13 @@ def test_the_floor_leaves_countable_mappings_at_or_above_it():
 
 def test_it_equals_the_genome_count_and_bounds_one_level_runtimes():
     """Two independent counts agree (levels here, genomes in MappingSpace.compute_estimate)
-    on random one- to three-level mappings, strided too; MAESTRO's runtime of a valid
-    one-level mapping is never below it."""
+    on random one- to three-level mappings, strided too, and with filters narrower than
+    their stride (kept rows against output rows); MAESTRO's runtime of a valid one-level
+    mapping is never below it."""
     strided = Layer("c1", "CONV", dict(K=16, C=3, R=7, S=7, Y=64, X=64), {"X": 2, "Y": 2})
-    for layer in (CONV, strided):
+    narrow = Layer("s2", "CONV", dict(K=24, C=16, R=1, S=1, Y=57, X=28), {"X": 2, "Y": 2})
+    wide_stride = Layer("s3", "CONV", dict(K=8, C=6, R=2, S=1, Y=40, X=41), {"X": 3, "Y": 3})
+    for layer in (CONV, strided, narrow, wide_stride):
         sp = MappingSpace(layer, HW, max_levels=3, second_spatial=False)
         g = sp.sample(np.random.default_rng(1), 150)
         est = sp.compute_estimate(g)
@@ -107,7 +110,9 @@ def test_the_search_bound_counts_second_spatial_dims_of_one_tile_as_the_model_do
     """``MappingSpace.pe0_bound`` counts a genome whose second spatial dims keep one tile,
     and then equals PE 0's count of its mapping; it leaves the others at 0."""
     strided = Layer("c1", "CONV", dict(K=16, C=3, R=7, S=7, Y=64, X=64), {"X": 2, "Y": 2})
-    for layer in (CONV, strided):
+    narrow = Layer("s2", "CONV", dict(K=24, C=16, R=1, S=1, Y=57, X=28), {"X": 2, "Y": 2})
+    wide_stride = Layer("s3", "CONV", dict(K=8, C=6, R=2, S=1, Y=40, X=41), {"X": 3, "Y": 3})
+    for layer in (CONV, strided, narrow, wide_stride):
         sp = MappingSpace(layer, HW, max_levels=3, second_spatial=True, second_spatial_rate=1.0)
         g = sp.sample(np.random.default_rng(5), 400)
         bound = sp.pe0_bound(g)
@@ -202,16 +207,29 @@ def test_two_spatial_maps_or_a_split_filter_are_not_counted():
         assert not exact[0] and macs[0] == 0
 
 
-def test_a_filter_narrower_than_its_stride_is_not_counted():
-    """A 1x1 filter at stride 2: MAESTRO keeps only the rows outputs read, and its edge tiles
-    mix kept and whole rows, so PE 0's work is not counted (never over-counted)."""
+def test_a_filter_narrower_than_its_stride_counts_output_rows():
+    """A 1x1 filter at stride 2 on 224 x 224 (112 x 112 outputs): MAESTRO's rewrite makes
+    ``T(155,156) X`` tiles of 78 kept columns every 156 input columns, so 78 outputs and an
+    edge of 34, and ``T(55,56) Y`` four tiles of 28 output rows; PE 0 takes 20 of the 64
+    output channels and all 3 input channels: 20 x 3 x 112 x 112 = 752,640 MACs, below
+    MAESTRO's 981,121 cycles, which stay unflagged by the count."""
     layer = Layer("s2", "CONV", dict(K=64, C=3, R=1, S=1, Y=224, X=224), {"X": 2, "Y": 2})
     df = parse_dataflow("TemporalMap(1,1) C; TemporalMap(155,156) X; SpatialMap(20,20) K; "
                         "TemporalMap(1,1) R; TemporalMap(55,56) Y; TemporalMap(1,1) S")
     macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
-    assert not exact[0] and macs[0] == 0
-    assert not evaluate(layer, HW, df).flags & ERR_BUSIEST_PE
+    assert exact[0] and macs[0] == 20 * 3 * 112 * 112 == 752_640
+    rep = evaluate(layer, HW, df)
+    assert rep.runtime == 981_121 and not rep.flags & ERR_BUSIEST_PE
 
+
+def test_a_tile_narrower_than_a_filter_wider_than_one_is_not_counted():
+    """A 2x2 filter at stride 3 with a 1-row Y tile: MAESTRO's stride rewrite skips a tile
+    narrower than the filter, so its rows are not the kept ones and PE 0 is not counted."""
+    layer = Layer("s3", "CONV", dict(K=8, C=4, R=2, S=2, Y=30, X=30), {"X": 3, "Y": 3})
+    df = parse_dataflow("SpatialMap(1,1) K; TemporalMap(1,1) Y; TemporalMap(30,30) X; "
+                        "TemporalMap(2,2) R; TemporalMap(2,2) S")
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
+    assert not exact[0] and macs[0] == 0
 
 
 def test_a_dim_of_no_tensor_multiplies_no_macs():

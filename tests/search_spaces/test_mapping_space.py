@@ -130,15 +130,16 @@ def test_pe0_floor_by_hand_and_where_it_does_not_apply():
     """ResNet-50 CONV4_1_2 on 168 PEs: two levels at best spread the 12 output rows over 12
     units and the 256 input channels over 14 (19 folds): 19 x 256 x 9 x 12 = 525,312 MACs
     on PE 0; three levels spread C over 7 units (37 channels), K over 2 and the output rows
-    over 12: 37 x 128 x 9 x 12 = 511,488. A 1x1 filter at stride 2, or R/S allowed to
-    split, leaves no floor."""
+    over 12: 37 x 128 x 9 x 12 = 511,488. R/S allowed to split leaves no floor. A 1x1
+    filter at stride 2 counts output rows: 64 output channels over 5 units and 32 input
+    channels over 32 (160 PEs) leave PE 0 13 x 1 x 14 x 14 = 2,548 MACs."""
     hw = HW.__class__(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
     conv = Layer("CONV4_1_2", "CONV", dict(K=256, C=256, R=3, S=3, Y=14, X=14))
     assert MappingSpace(conv, hw, max_levels=2).pe0_floor == 19 * 256 * 9 * 12 == 525_312
     assert MappingSpace(conv, hw, max_levels=3).pe0_floor == 37 * 128 * 9 * 12 == 511_488
     assert MappingSpace(conv, hw, max_levels=2, rs_spatial=True).pe0_floor == 0
     narrow = Layer("s2", "CONV", dict(K=64, C=32, R=1, S=1, Y=28, X=28), dict(Y=2, X=2))
-    assert MappingSpace(narrow, hw, max_levels=2).pe0_floor == 0
+    assert MappingSpace(narrow, hw, max_levels=2).pe0_floor == 13 * 14 * 14 == 2_548
 
 
 def test_pe0_floor_is_below_every_counted_genome():
@@ -146,7 +147,8 @@ def test_pe0_floor_is_below_every_counted_genome():
     several layer kinds and level counts."""
     layers = [LAYER, Layer("dw", "DSCONV", dict(C=40, R=3, S=3, Y=17, X=17)),
               Layer("fc", "GEMM", dict(M=7, N=100, K=60)),
-              Layer("s", "CONV", dict(K=24, C=5, R=5, S=5, Y=33, X=33), dict(Y=2, X=2))]
+              Layer("s", "CONV", dict(K=24, C=5, R=5, S=5, Y=33, X=33), dict(Y=2, X=2)),
+              Layer("s2", "CONV", dict(K=48, C=24, R=1, S=1, Y=29, X=28), dict(Y=2, X=2))]
     for layer in layers:
         for levels in (1, 2, 3):
             sp = MappingSpace(layer, HW, max_levels=levels)
