@@ -168,3 +168,11 @@ def test_costmodel_throughput_quick_ends_with_the_regimes():
         "regime GA's own batches", "regime sparse", "regime single", "regime GA-sized",
         "regime large"]
     assert all("/s" in x for x in last)
+
+
+def test_check_floor_small_draw():
+    out = _run(str(BENCH / "check_floor.py"), "--layers", "5", "--samples", "40")
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("valid runtimes: ") and "below the floor: 0," in last
+    assert int(last.split(":")[1].split(",")[0]) > 0  # some mappings were valid
+    assert sum(line.startswith("narrow") for line in out.splitlines()) == 1

@@ -20,6 +20,8 @@ LAYERS = [
     # 20 input rows, 9 output rows: a unit at rows 18-19 holds no whole filter window
     Layer("dw_edge", "DSCONV", dict(C=16, R=3, S=3, Y=20, X=20), dict(Y=2, X=2)),
     Layer("fc", "GEMM", dict(M=6, N=40, K=24)),
+    # a 1x1 filter at stride 2: counted in the rows MAESTRO's stride rewrite keeps
+    Layer("narrow", "CONV", dict(K=12, C=10, R=1, S=1, Y=23, X=22), dict(Y=2, X=2)),
 ]
 
 
