@@ -282,19 +282,24 @@ def whole_windows(lv: Level, var: str, span: np.ndarray, o: np.ndarray) -> np.nd
 
 
 def uncovered_pairs(levels: list[Level]) -> np.ndarray:
-    """``[B]`` True where a level gives two SpatialMaps to dims that are not sliding partners
-    and both split the level's extent into several tiles that compute, over 2+ units.
+    """``[B]`` True where a level gives two SpatialMaps whose tiles do not pair into whole
+    computations, both splitting the level's extent into several tiles over 2+ units.
 
     MAESTRO hands unit ``i`` tile ``i`` (mod the unit count) of *each* spatially mapped dim,
-    so such a level only ever computes the tile pairs on that diagonal: right for Y with R or
-    X with S (row stationary: the pairs that form one output row), but for independent dims
-    (e.g. X and Y, C and K) the other pairs are never computed, while MAESTRO still counts
-    every MAC. MAESTRO's own dataflows put two SpatialMaps on sliding partners only."""
+    so such a level only ever computes the tile pairs on that diagonal, while MAESTRO still
+    counts every MAC. For independent dims (e.g. X and Y, C and K) the other pairs are never
+    computed. For a sliding window and its filter (Y with R, X with S: row stationary) the
+    diagonal is the whole computation when both advance by the same offset and travel the
+    same distance (``extent - tile`` equal): unit ``i`` then holds input rows and filter rows
+    from the same start and computes every output row of the parent tile for its filter
+    rows. At other offsets or tile counts a unit's input rows are not the ones its filter
+    rows meet (e.g. input row 4 with filter row 1), and MAESTRO's count of such a level can
+    be half the busiest PE's work."""
     B = len(levels[0].N)
     out = np.zeros(B, dtype=bool)
     for lv in levels:
         sp = [lv.directives[j] for j in lv.spatial]
-        if len(sp) < 2 or PARTNER.get(sp[0].var) == sp[1].var:
+        if len(sp) < 2:
             continue
         split = []
         for d in sp[:2]:
@@ -304,5 +309,10 @@ def uncovered_pairs(levels: list[Level]) -> np.ndarray:
             else:
                 n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
             split.append(n >= 2)
-        out |= split[0] & split[1] & (lv.N >= 2)
+        bad = split[0] & split[1] & (lv.N >= 2)
+        a, b = sp[0], sp[1]
+        if PARTNER.get(a.var) == b.var:
+            paired = (a.o == b.o) & (lv.SD[a.var] - a.m == lv.SD[b.var] - b.m)
+            bad &= ~paired
+        out |= bad
     return out

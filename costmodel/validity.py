@@ -24,7 +24,7 @@ ERR_OCC_WRAP = 1024   # a case occurs 2^31+ times: MAESTRO's int count wraps (or
 # consistency checks of the report
 ERR_MACS = 16         # MAESTRO's MAC count differs from the layer's true MAC count
 ERR_RUNTIME = 32      # runtime below MACs / (PEs busy at once x SIMD lanes)
-ERR_PAIRS = 64        # two SpatialMaps on independent dims: some tile pairs never computed
+ERR_PAIRS = 64        # two SpatialMaps whose tiles do not pair: some pairs never computed
 ERR_BUSIEST_PE = 512  # runtime below the MACs of the busiest PE over the SIMD lanes
 # physical model
 ERR_L2_RESIDENCY = 128  # the stated L2-resident block does not fit the L2
@@ -47,9 +47,10 @@ REASONS = {
     ERR_MACS: "analysed MAC count differs from the layer's true MAC count",
     ERR_RUNTIME: ("runtime is below the compute bound MACs / (PEs x SIMD lanes), "
                   "counting only the PEs the mapping keeps busy at once"),
-    ERR_PAIRS: ("a level spreads two independent dims over its units (two SpatialMaps, "
-                "both split): MAESTRO pairs their tiles unit by unit, so most tile "
-                "pairs are never computed"),
+    ERR_PAIRS: ("a level spreads two dims over its units (two SpatialMaps, both split) "
+                "whose tiles do not pair: independent dims, or a sliding window and its "
+                "filter at different offsets or tile counts: MAESTRO pairs their tiles "
+                "unit by unit, so some tile pairs are never computed"),
     ERR_BUSIEST_PE: ("runtime is below the MAC count of the busiest PE (PE 0) over the SIMD "
                      "lanes: MAESTRO's multi-level analysis undercounts edge tiles here, and "
                      "no execution of the mapping is that fast"),

@@ -87,14 +87,16 @@ class MappingSpace:
         extra = tuple(d for d in ("R", "S") if self.rs_spatial and d in dims)
         self.par2_idx = np.array([dims.index(d) for d in allowed + extra], dtype=np.int64)
         self.L = self.fixed_levels or self.max_levels
-        if self.second_spatial_rate is None:
-            # with R/S whole, a valid second SpatialMap either leaves its dim in one tile or
-            # sits on a level of one unit: PE 0 works as with a TemporalMap there, so random
-            # ones mostly cost evaluations (docs/decisions.md, "Second spatial dims"); with
-            # R/S spatial (row stationary), Y with R and X with S are pairs that split, and
-            # a depthwise layer, with only C, Y and X to spread, uses them most
-            self.second_spatial_rate = (0.0 if not self.rs_spatial
-                                        else 0.9 if lay.type == "DSCONV" else 0.15)
+        # the share of sampled levels with a second spatial dim; the field stays as given, so
+        # that ``dataclasses.replace(space, rs_spatial=True)`` (the widened space) gets the
+        # rate of R/S spatial. With R/S whole, a valid second SpatialMap either leaves its dim
+        # in one tile or sits on a level of one unit: PE 0 works as with a TemporalMap there,
+        # so random ones mostly cost evaluations (docs/decisions.md, "Second spatial dims");
+        # with R/S spatial (row stationary), Y with R and X with S are pairs that split, and
+        # a depthwise layer, with only C, Y and X to spread, uses them most
+        self.second_rate: float = (
+            self.second_spatial_rate if self.second_spatial_rate is not None
+            else 0.0 if not self.rs_spatial else 0.9 if lay.type == "DSCONV" else 0.15)
         if self.fixed_levels:
             self.min_levels = self.max_levels = self.fixed_levels
         self.P = int(self.hardware.num_pes)
@@ -158,7 +160,7 @@ class MappingSpace:
             clusters[:, 1:] = np.maximum(1, np.round(2.0 ** share[:, 1:])).astype(np.int64)
         par2 = np.full((n, L), -1, dtype=np.int64)
         if self.second_spatial:
-            two = rng.random((n, L)) < self.second_spatial_rate
+            two = rng.random((n, L)) < self.second_rate
             par2 = np.where(two, self.par2_idx[rng.integers(0, len(self.par2_idx), (n, L))], -1)
         g = self.repair(Genomes(levels, order, par, tiles, clusters, par2))
         # half of the samples get utilisation-aware spatial tiles and cluster sizes

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from costmodel import Cluster, Dataflow, Hardware, Layer, SpatialMap, TemporalMap
 from costmodel.analysis import evaluate, evaluate_batch
 from costmodel.errors import MappingError
+from costmodel.io import parse_dataflow
 from search_spaces import MappingSpace
 
 T, S = TemporalMap, SpatialMap
@@ -101,10 +102,28 @@ def test_two_spatial_maps_on_independent_dims_that_both_split_are_flagged():
     whole = [T(3, 3, "S"), S(3, 2, "Y"), T(3, 3, "R"), T(3, 2, "X"), S(192, 192, "C")]
     r = evaluate(DW, EDGE168, Dataflow(whole + inner))
     assert "pairs" not in r.reason
-    # Y with its filter rows R: the row-stationary diagonal, the pairs it means
-    rs = Dataflow([S(1, 1, "C"), T(3, 2, "X"), T(14, 14, "Y"), Cluster(3), S(1, 1, "Y"),
+    # Y with its filter rows R: the row-stationary diagonal, the pairs it means (one output
+    # row per parent step, unit i with input row i and filter row i)
+    rs = Dataflow([S(1, 1, "C"), T(3, 2, "X"), T(3, 2, "Y"), Cluster(3), S(1, 1, "Y"),
                    S(1, 1, "R"), T(3, 2, "X"), T(3, 3, "S")])
-    assert "pairs" not in evaluate(DW, EDGE168, rs).reason
+    r = evaluate(DW, EDGE168, rs)
+    assert r.valid and r.num_macs == 292_032
+
+
+def test_a_window_and_its_filter_spread_at_different_offsets_are_flagged():
+    """AlexNet CONV1, 11 filter rows over 6 units with input rows every 4: unit 1 holds
+    input row 4 and filter row 1, which meet in no output. MAESTRO times it at 421,301
+    cycles, half the 842,381 of the same mapping with input rows every 1 (unit i: input
+    row i, filter row i), whose PE 0 does filter rows 0 and 6 in two folds."""
+    lay = Layer("CONV1", "CONV", dict(K=64, C=3, R=11, S=11, Y=227, X=227), {"X": 4, "Y": 4})
+    text = ("TemporalMap(56,56) K; TemporalMap(11,11) S; TemporalMap(11,4) Y; "
+            "TemporalMap(11,11) R; TemporalMap(3,3) C; SpatialMap(11,4) X; Cluster(6,P); "
+            "SpatialMap(1,1) R; TemporalMap(1,1) C; TemporalMap(11,4) X; "
+            "TemporalMap(11,11) S; SpatialMap(1,{o}) Y; TemporalMap(9,9) K")
+    apart = evaluate(lay, EDGE168, parse_dataflow(text.format(o=4)), cost_model="physical")
+    assert apart.runtime == 421_301 and not apart.valid and "pairs" in apart.reason
+    paired = evaluate(lay, EDGE168, parse_dataflow(text.format(o=1)), cost_model="physical")
+    assert paired.runtime == 842_381 and paired.valid
 
 
 def test_no_spatial_map_is_an_error():

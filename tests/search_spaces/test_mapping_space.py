@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from costmodel import Layer
@@ -64,6 +66,11 @@ def test_second_spatial_dims_are_sampled_where_r_and_s_can_split():
     assert 0.05 < share["conv"] < 0.25 and share["dw"] > 0.45, share
     assert (MappingSpace(dw, HW, second_spatial_rate=0.0).sample(
         np.random.default_rng(0), 500).par2 < 0).all()
+    # the widened space is made from the base space by ``dataclasses.replace``: it gets
+    # the rate of R/S spatial, not the base space's none
+    wide = dataclasses.replace(MappingSpace(LAYER, HW, max_levels=2), rs_spatial=True)
+    g = wide.sample(np.random.default_rng(0), 4000)
+    assert 0.05 < (g.par2[:, 0] >= 0).mean() < 0.25
 
 
 def test_l1_requirement_and_busy_bound_match_the_cost_model():
