@@ -479,7 +479,37 @@ class MappingSpace:
             self._nest_divisor_tiles(g)
         else:
             self._nest_tiles(g)
+            if self.rs_spatial and self._pair_window_tiles(g):
+                self._nest_tiles(g)  # the levels below a raised tile nest in it again
         return g
+
+    def _pair_window_tiles(self, g: Genomes) -> bool:
+        """Where the innermost level spreads Y with R (or X with S) and splits the filter,
+        in place: the Y tile takes its parent's output rows and the filter tile ``rows x
+        stride`` filter rows (at most all). Unit ``i`` then holds the input rows and filter
+        rows that start at the same offset, the only split the cost model accepts
+        (:func:`costmodel.levels.uncovered_pairs`): any other tiles put input and filter rows
+        that meet in no output on one unit. At a stride above 1 MAESTRO's stride rewrite
+        still moves the input rows of a tile that holds a whole filter window (two output
+        rows or more here), and the cost model flags those. True where some tile changed."""
+        rows = np.arange(len(g))
+        changed = False
+        inner = np.maximum(g.levels - 1, 0)
+        par, par2 = g.par[rows, inner], g.par2[rows, inner]
+        for ref, fil in SLIDING.items():
+            if ref not in self.dims or fil not in self.dims:
+                continue
+            y, r = self.dims.index(ref), self.dims.index(fil)
+            t = g.tiles
+            pick = (par == y) & (par2 == r) & (t[rows, inner, r] < self.extent[r])
+            if not pick.any():
+                continue
+            at, lv = rows[pick], inner[pick]
+            parent = np.where(lv > 0, t[at, np.maximum(lv - 1, 0), y], self.extent[y])
+            t[at, lv, y] = parent
+            t[at, lv, r] = np.minimum(parent * self.layer.stride(ref), self.extent[r])
+            changed = True
+        return changed
 
     def repair_clusters(self, g: Genomes) -> Genomes:
         """The cluster-size part of :meth:`repair` (fixed sizes, at most the PE array in

@@ -162,3 +162,40 @@ def test_pe0_floor_is_below_every_counted_genome():
             g = sp.sample(np.random.default_rng(levels), 500)
             b = sp.pe0_bound(g)
             assert sp.pe0_floor > 0 and (b[b > 0] >= sp.pe0_floor).all()
+
+
+def test_widened_space_pairs_a_window_with_its_split_filter():
+    """Repair gives an innermost level that spreads X with a split S the parent's output
+    columns and ``columns x stride`` filter columns, so that each unit's input and filter
+    columns start together; at stride 1 the cost model accepts every such level (no
+    ERR_PAIRS; at a larger stride MAESTRO's stride rewrite moves the input columns of a
+    tile of two outputs or more), and repair leaves repaired genomes as they are."""
+    from costmodel.validity import ERR_PAIRS
+    from mapper.search.evaluator import Evaluator
+
+    hw = HW.__class__(num_pes=168, l1_size=512, l2_size=108000, noc_bw=81920000)
+    lay = Layer("wide", "CONV", dict(K=64, C=3, R=11, S=11, Y=40, X=40))
+    sp = MappingSpace(lay, hw, max_levels=2, rs_spatial=True, second_spatial_rate=0.5)
+    rng = np.random.default_rng(3)
+    g = sp.sample(rng, 600)
+    rows = np.arange(len(g))
+    inner = g.levels - 1
+    x, s = sp.dims.index("X"), sp.dims.index("S")
+    # X with S at the innermost level (no second spatial dim above), random tiles of both
+    g.par2[:] = -1
+    g.par[rows, inner], g.par2[rows, inner] = x, s
+    g.tiles[rows, inner, s] = rng.integers(1, 12, len(g))
+    g.tiles[rows, inner, x] = rng.integers(1, 31, len(g))
+    sp.repair(g)
+    pair = (g.par[rows, inner] == x) & (g.par2[rows, inner] == s)
+    split = pair & (g.tiles[rows, inner, s] < 11)
+    assert split.sum() > 50
+    at = np.flatnonzero(split)
+    parent = np.where(inner[at] > 0, g.tiles[at, 0, x], sp.extent[x])
+    assert (g.tiles[at, inner[at], x] == parent).all()
+    assert (g.tiles[at, inner[at], s] == np.minimum(parent, 11)).all()
+    flags = Evaluator(sp).metrics(g.take(np.flatnonzero(pair)))["flags"]
+    assert not (flags & ERR_PAIRS).any()
+    again = g.copy()
+    sp.repair(again)
+    assert (again.tiles == g.tiles).all()
