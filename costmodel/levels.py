@@ -301,18 +301,27 @@ def uncovered_pairs(levels: list[Level]) -> np.ndarray:
         sp = [lv.directives[j] for j in lv.spatial]
         if len(sp) < 2:
             continue
-        split = []
-        for d in sp[:2]:
-            D, m, o = lv.SD[d.var], d.m, d.o
-            if d.var in REF_DIMS:  # tiles that hold a whole filter window
-                n = whole_windows(lv, d.var, D, o)
-            else:
-                n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
-            split.append(n >= 2)
-        bad = split[0] & split[1] & (lv.N >= 2)
         a, b = sp[0], sp[1]
+        bad = splits(lv, a) & splits(lv, b) & (lv.N >= 2)
         if PARTNER.get(a.var) == b.var:
-            paired = (a.o == b.o) & (lv.SD[a.var] - a.m == lv.SD[b.var] - b.m)
-            bad &= ~paired
+            bad &= ~paired_window(lv, a, b)
         out |= bad
     return out
+
+
+def splits(lv: Level, d: LevelDirective) -> np.ndarray:
+    """``[B]`` True where directive ``d`` splits level ``lv``'s extent of its dim into
+    several tiles that compute (for Y/X: tiles that hold the filter extent mapped here)."""
+    D, m, o = lv.SD[d.var], d.m, d.o
+    if d.var in REF_DIMS:
+        n = whole_windows(lv, d.var, D, o)
+    else:
+        n = np.where(D <= m, 1, -(-(D - m) // o) + 1)
+    return n >= 2
+
+
+def paired_window(lv: Level, a: LevelDirective, b: LevelDirective) -> np.ndarray:
+    """``[B]`` True where SpatialMaps ``a`` and ``b`` of a window and its filter (Y with R,
+    X with S) advance by the same offset and travel the same distance, so that unit ``i``
+    holds input and filter rows that start together (:func:`uncovered_pairs`)."""
+    return (a.o == b.o) & (lv.SD[a.var] - a.m == lv.SD[b.var] - b.m)

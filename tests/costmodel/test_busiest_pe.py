@@ -232,6 +232,43 @@ def test_a_tile_narrower_than_a_filter_wider_than_one_is_not_counted():
     assert not exact[0] and macs[0] == 0
 
 
+def test_a_paired_row_stationary_level_counts_its_filter_rows():
+    """AlexNet CONV1 with 11 filter rows over 6 units, input rows paired (unit i: input row
+    i, filter row i): PE 0 takes 2 of 55 output columns (X over 28 units), all 55 output
+    rows, 64 output channels, 3 input channels, 11 filter columns and filter rows 0 and 6:
+    2 x 55 x 64 x 3 x 11 x 2 = 464,640 MACs, below MAESTRO's 842,381 cycles. Input rows
+    every 4 put rows that meet in no output on a unit: not counted (and flagged)."""
+    layer = Layer("CONV1", "CONV", dict(K=64, C=3, R=11, S=11, Y=227, X=227), {"X": 4, "Y": 4})
+    text = ("TemporalMap(56,56) K; TemporalMap(11,11) S; TemporalMap(11,4) Y; "
+            "TemporalMap(11,11) R; TemporalMap(3,3) C; SpatialMap(11,4) X; Cluster(6,P); "
+            "SpatialMap(1,1) R; TemporalMap(1,1) C; TemporalMap(11,4) X; "
+            "TemporalMap(11,11) S; SpatialMap(1,{o}) Y; TemporalMap(9,9) K")
+    paired = parse_dataflow(text.format(o=1))
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, paired))
+    assert exact[0] and macs[0] == 2 * 55 * 64 * 3 * 11 * 2 == 464_640
+    assert evaluate(layer, HW, paired).valid
+    macs, exact = busiest_pe_macs(layer, levels_of(layer, parse_dataflow(text.format(o=4))))
+    assert not exact[0] and macs[0] == 0
+
+
+def test_row_stationary_levels_bound_one_level_runtimes():
+    """Random one-level mappings of a widened space (R/S spatial, second spatial dims on
+    most levels): no valid MAESTRO runtime is below PE 0's count, and paired window/filter
+    levels are counted."""
+    layer = Layer("c3", "CONV", dict(K=32, C=16, R=3, S=3, Y=20, X=20))
+    sp = MappingSpace(layer, HW, max_levels=1, rs_spatial=True, second_spatial_rate=0.9)
+    g = sp.sample(np.random.default_rng(2), 300)
+    counted = 0
+    for i in range(len(g)):
+        df = sp.decode(g, i)
+        macs, exact = busiest_pe_macs(layer, levels_of(layer, df))
+        rep = evaluate(layer, HW, df)
+        pair = any(d.kind == "S" and d.dim in ("R", "S") for d in df.directives)
+        counted += bool(exact[0] and pair and rep.valid)
+        assert not (exact[0] and rep.valid and rep.runtime < macs[0]), str(df)
+    assert counted >= 10
+
+
 def test_a_dim_of_no_tensor_multiplies_no_macs():
     """A depthwise layer's K belongs to no tensor (MAGMA's instance rows carry K = 32 on
     them): PE 0's count, the check and the physical floor are those of K = 1."""
