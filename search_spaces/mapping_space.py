@@ -290,13 +290,13 @@ class MappingSpace:
     def pe0_floor(self) -> int:
         """The fewest MACs PE 0 does in any mapping of the space whose count is exact
         (:meth:`pe0_bound`), 0 where some valid mapping is not counted (R/S allowed as
-        spatial dims, so split). Along each dim PE 0 does at
-        least ``ceil(extent / U)``, ``U`` the product of the unit counts of the levels that
-        spread that dim (in every fold it gets a full tile or the fold's lone edge tile, at
-        least the fold's mean), and the dims multiply; the least such product over every level
-        count, spatial dim per level and cluster sizes whose unit counts multiply to at most
-        the PEs. No valid ``maestro`` runtime and no dense ``physical`` runtime of the space is
-        below it over the SIMD lanes, so a search that reaches it can stop."""
+        spatial dims, so split). Along each dim PE 0 does at least ``ceil(extent / U)``,
+        ``U`` the product of the unit counts of the levels that spread that dim (in every
+        fold it gets a full tile or the fold's lone edge tile, at least the fold's mean), and
+        the dims multiply; the least such product over every level count, spatial dim per
+        level and cluster sizes whose unit counts multiply to at most the PEs. No valid
+        ``maestro`` runtime and no dense ``physical`` runtime of the space is below it over
+        the SIMD lanes, so a search that reaches it can stop."""
         if self.rs_spatial or self.L > 3:
             return 0
         ext, P, best = self.extent, self.P, None
