@@ -43,7 +43,7 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
     B = len(levels[0].N)
     names, top, window, stride, narrow = _dim_plan(layer)
     exact = np.ones(B, dtype=bool)
-    rs_pairs: list[tuple[str, np.ndarray]] = []  # (window dim, candidates) paired at the end
+    rs_pair = None  # (window dim, candidates) of a paired innermost level
     last = len(levels) - 1
     for i, lv in enumerate(levels):
         spatial = lv.spatial
@@ -67,7 +67,7 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
                 paired = pair & paired_window(lv, a, b)
                 exact &= ~(both | pair) | paired
                 if np.count_nonzero(paired):
-                    rs_pairs.append((ref.var, paired))
+                    rs_pair = (ref.var, paired)
                     split_filter[fil.var] = paired
             else:
                 exact &= ~both
@@ -87,9 +87,10 @@ def busiest_pe_macs(layer: Layer, levels: list[Level]) -> tuple[np.ndarray, np.n
         return np.zeros(B, dtype=np.int64), exact
     sliding = window > 0
     plan = [_level_plan(lv, names, B) for lv in levels]
-    for ref, paired in rs_pairs:
+    if rs_pair is not None:
         # the window is whole at the paired level: every unit computes all its parent's
         # outputs, for the filter rows of its own tiles
+        ref, paired = rs_pair
         m, o, sp, u = plan[last]
         k = names.index(ref)
         m, o = m.copy(), o.copy()
