@@ -743,9 +743,39 @@ class MappingSpace:
     def l1_requirement(self, g: Genomes) -> np.ndarray:
         """The L1 size MAESTRO will report for the innermost level (2x the mapped tiles), from
         the genome alone; exact unless leading iteration cases are invalid (then larger)."""
+        return self._double_buffered(g.tiles[np.arange(len(g)), g.levels - 1])
+
+    def fits_buffers(self, g: Genomes) -> np.ndarray:
+        """``[G]`` whether the innermost tiles fit the L1 (:meth:`l1_requirement`, exact)
+        and the top level's first step the L2 (:meth:`l2_requirement`, an estimate; with a
+        filter wider than one row, only data past twice the L2 counts as not fitting, since
+        the estimate is then off by up to about 2x either way): what a search ranks by
+        before it spends a cost-model call."""
+        hw = self.hardware
+        wide = any(self.layer.dims.get(f, 1) > 1 for f in SLIDING.values())
+        return ((self.l1_requirement(g) <= hw.l1_size)
+                & (self.l2_requirement(g) <= (2 if wide else 1) * hw.l2_size))
+
+    def l2_requirement(self, g: Genomes) -> np.ndarray:
+        """``[G]`` an estimate of the L2 size the cost model reports: twice the data the top
+        level's first step maps over all its units (each spatial dim covers its tile times
+        the top level's units, at most its extent). Close to the cost model's figure for
+        1x1 filters; with wider ones MAESTRO counts the rows of a window split over units
+        in its own way, and this is off by up to about 2x either way."""
+        rows = np.arange(len(g))
+        t = np.minimum(g.tiles[:, 0], self.extent).copy()  # [n, D]
+        u0 = self.units(g)[:, 0]
+        for par in (g.par[:, 0], g.par2[:, 0]):
+            p = np.maximum(par, 0)
+            cover = np.minimum(t[rows, p] * u0, self.extent[p])
+            t[rows, p] = np.where(par >= 0, cover, t[rows, p])
+        return self._double_buffered(t)
+
+    def _double_buffered(self, t: np.ndarray) -> np.ndarray:
+        """``[n]`` twice the summed volumes of the layer's tensors for ``[n, D]`` tile
+        extents ``t`` (output rows for a sliding dim: its input rows follow from the stride
+        and the filter tile)."""
         lay = self.layer
-        inner = g.levels - 1
-        t = g.tiles[np.arange(len(g)), inner]  # [n, D]
         size = {}
         for k, d in enumerate(self.dims):
             if d in SLIDING:
@@ -754,9 +784,9 @@ class MappingSpace:
                 size[d] = t[:, k]
         from costmodel.layer import tensor_table
 
-        total = np.zeros(len(g), dtype=np.int64)
+        total = np.zeros(len(t), dtype=np.int64)
         for tv in tensor_table(lay.type, "N" in lay.dims).tensors():
-            vol = np.ones(len(g), dtype=np.int64)
+            vol = np.ones(len(t), dtype=np.int64)
             for d in tv:
                 if d in size:
                     vol = vol * size[d]

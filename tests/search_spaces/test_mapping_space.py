@@ -199,3 +199,25 @@ def test_widened_space_pairs_a_window_with_its_split_filter():
     again = g.copy()
     sp.repair(again)
     assert (again.tiles == g.tiles).all()
+
+
+def test_l2_requirement_is_the_cost_models_l2_size_on_one_by_one_filters():
+    """With 1x1 filters the estimate is the cost model's L2 size for most genomes and
+    rarely calls a fitting one too big; a wider filter only counts past twice the L2."""
+    from costmodel import Hardware
+
+    hw = Hardware(num_pes=168, l1_size=512, l2_size=108000, noc_bw=64, offchip_bw=64)
+    lay = Layer("pw", "CONV", dict(K=160, C=960, R=1, S=1, Y=7, X=7))
+    sp = MappingSpace(lay, hw, max_levels=3)
+    g = sp.sample(np.random.default_rng(0), 300)
+    est = sp.l2_requirement(g)
+    act = np.array([evaluate(lay, hw, sp.decode(g, i)).l2_size for i in range(len(g))])
+    assert (est == act).mean() > 0.75
+    too_big = act > hw.l2_size
+    assert too_big.any() and (~sp.fits_buffers(g) == (too_big | (
+        sp.l1_requirement(g) > hw.l1_size))).mean() > 0.98
+    wide = MappingSpace(Layer("c3", "CONV", dict(K=256, C=256, R=3, S=3, Y=30, X=30)), hw)
+    g = wide.sample(np.random.default_rng(1), 400)
+    est, l1_ok = wide.l2_requirement(g), wide.l1_requirement(g) <= hw.l1_size
+    assert ((est > hw.l2_size) & (est <= 2 * hw.l2_size)).any()
+    assert (wide.fits_buffers(g) == (l1_ok & (est <= 2 * hw.l2_size))).all()

@@ -72,6 +72,7 @@ class GeneticAlgorithm(Strategy):
     BOUND_SELECT_BELOW = 24_000  # budgets whose latency searches select by busy bound
     BOUND_SELECT = 4  # new genomes drawn per one proposed under selection
     SELECT_BY = "estimate"  # what bound_select ranks by: "estimate" or "busy"
+    PROBE = 16  # trial splits per kind when a split's kind is chosen by selection
     SEEN_CAP = 1_000_000  # hashes kept for duplicate filtering (about 70 MB at most)
 
     def __init__(self, space, seed: int = 0, population: int = 64, n_structures: int = 8,
@@ -279,8 +280,7 @@ class GeneticAlgorithm(Strategy):
         if self.bound_select == 1 or not len(local):
             return local
         sp = self.space
-        est = np.where(sp.l1_requirement(local) <= sp.hardware.l1_size,
-                       sp.compute_estimate(local), np.inf)
+        est = np.where(sp.fits_buffers(local), sp.compute_estimate(local), np.inf)
         return local.take(np.argsort(est, kind="stable"))
 
     def _noisy_busy(self, g: Genomes) -> np.ndarray:
@@ -290,7 +290,7 @@ class GeneticAlgorithm(Strategy):
         overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible); ties in random
         order."""
         sp = self.space
-        fits = sp.l1_requirement(g) <= sp.hardware.l1_size
+        fits = sp.fits_buffers(g)
         if self.select_by == "estimate":
             est = sp.compute_estimate(g) * (1.0 + 1e-6 * self.rng.random(len(g)))
             return np.where(fits, -est, -np.inf)
@@ -339,11 +339,31 @@ class GeneticAlgorithm(Strategy):
         parts = []
         for _ in range(self.splits if len(room) else 0):
             i = room[0] if rng.random() < 0.5 else room[rng.integers(0, len(room))]
-            above = np.array(rng.random() < 0.5)
-            dim = np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))])
-            parts.append(split_level(sp, rng, elite.take(np.full(k, i)), above, dim,
-                                     own_share=self.own_split_share))
+            above, dim = self._split_kind(elite, i)
+            m = self.bound_select
+            parts.append(self._busiest(
+                split_level(sp, rng, elite.take(np.full(k * m, i)), above, dim,
+                            own_share=self.own_split_share), k, k * m))
         return Genomes.concat(parts) if parts else sp.empty()
+
+    def _split_kind(self, elite: Genomes, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where elite ``i``'s new level goes (``above`` its top level or not) and which
+        dim it spreads: at random, or under selection (``bound_select`` > 1) the kind whose
+        best of ``PROBE`` trial splits has the best selection score, so that a one-level
+        mapping whose last fold is part-empty is split along the dim and cluster size that
+        fill the array (docs/decisions.md, "GA under small budgets")."""
+        sp, rng = self.space, self.rng
+        if self.bound_select == 1 or not self.PROBE:
+            return (np.array(rng.random() < 0.5),
+                    np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))]))
+        kinds = [(a, d) for a in (True, False) for d in sp.par_idx]
+        q = self.PROBE
+        above = np.repeat([a for a, _ in kinds], q)
+        dim = np.repeat([d for _, d in kinds], q)
+        trial = split_level(sp, rng, elite.take(np.full(len(above), i)), above, dim,
+                            own_share=self.own_split_share)
+        best = int(np.argmax(self._noisy_busy(trial).reshape(len(kinds), q).max(axis=1)))
+        return np.array(kinds[best][0]), np.array(kinds[best][1])
 
     def _asked(self, g: Genomes, hashes: np.ndarray) -> Genomes:
         """``g``, the batch :meth:`ask` proposes, kept with its :meth:`Genomes.hashes` until
