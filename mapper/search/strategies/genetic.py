@@ -54,9 +54,10 @@ class GeneticAlgorithm(Strategy):
     evaluation budget (not a time limit alone) each generation makes 2 split structures
     (``splits``, if not given), and a latency search draws ``bound_select``
     (if not given: 4) new structures, tiles and children for every one it proposes and keeps
-    those fitting the L1 with the lowest compute estimate
+    those fitting the buffers with the lowest compute estimate
     (:meth:`~search_spaces.MappingSpace.compute_estimate`; ``select_by="busy"``: the most PEs
-    busy) (the initial sample, crossover, immigrants and children; not restarts), and orders
+    busy) (the initial sample, crossover, immigrants, children and split structures, whose
+    new level's place and dim it picks from trial splits; not restarts), and orders
     the neighbourhoods' moves by that estimate before they are cut to their share of the
     batch. Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
@@ -286,9 +287,9 @@ class GeneticAlgorithm(Strategy):
     def _noisy_busy(self, g: Genomes) -> np.ndarray:
         """``[G]`` the selection score, higher is better: minus
         :meth:`MappingSpace.compute_estimate` (``select_by="busy"``:
-        :meth:`MappingSpace.busy_bound`), the worst for a genome whose innermost tiles
-        overflow the L1 (:meth:`MappingSpace.l1_requirement`: infeasible); ties in random
-        order."""
+        :meth:`MappingSpace.busy_bound`), the worst for a genome whose tiles overflow the
+        L1 or, by estimate, the L2 (:meth:`MappingSpace.fits_buffers`: infeasible); ties in
+        random order."""
         sp = self.space
         fits = sp.fits_buffers(g)
         if self.select_by == "estimate":
