@@ -25,6 +25,16 @@ from search_spaces import Genomes, MappingSpace
 # busiest-PE bound prunes more than the busy-PE bound alone: at 3, islands ended after about
 # half their evaluations and 2 of 64 layers fell over 1% from the best-known (docs/search.md)
 MAX_PROPOSALS = 6
+# ... but a budget smaller than this may propose as many as this one: a search of a few
+# thousand evaluations otherwise ends with half its budget unspent once most of its
+# proposals are pruned (docs/search.md); the default plan's islands (24,000 and 7,200) are
+# not affected
+MIN_PROPOSAL_BUDGET = 7_200
+
+
+def max_proposals(budget: int) -> int:
+    """Candidates a pruning search of ``budget`` evaluations may propose in all."""
+    return MAX_PROPOSALS * max(budget, MIN_PROPOSAL_BUDGET)
 # ... and per scored candidate within one batch (a batch may be mostly pruned once the search
 # has converged: larger batches then mean fewer, cheaper generations)
 MAX_OVERSAMPLE = 8
@@ -94,7 +104,7 @@ def run_search(space: MappingSpace, strategy: Strategy, evaluator: Evaluator, *,
     With only an evaluation budget the result is reproducible for a given seed. An evaluator
     that prunes (:class:`Evaluator` ``prune``) is given the best latency so far: candidates
     that cannot beat it are not scored and do not count as evaluations, at most
-    :data:`MAX_PROPOSALS` x ``budget`` candidates are proposed in all, and the search ends
+    :func:`max_proposals` candidates are proposed in all, and the search ends
     at once when the best reaches the evaluator's ``stop_latency`` (its floor, where
     it is optimal, or within the evaluator's ``stop_gap`` of it). With
     ``state_file``, the whole :class:`SearchState` is saved atomically at most every
@@ -149,11 +159,11 @@ def _batch(st: SearchState, evaluator: Evaluator, budget: int | None,
     if time_limit is not None and time.perf_counter() - t0 >= time_limit:
         return False
     if prune and (st.best <= evaluator.stop_latency
-                  or (budget is not None and st.proposals >= MAX_PROPOSALS * budget)):
+                  or (budget is not None and st.proposals >= max_proposals(budget))):
         return False
     limit = None if budget is None else budget - st.evaluations
     if prune and limit is not None:
-        limit = min(math.ceil(limit * strategy.oversample), MAX_PROPOSALS * budget - st.proposals)
+        limit = min(math.ceil(limit * strategy.oversample), max_proposals(budget) - st.proposals)
     g = strategy.ask(limit)
     if len(g) == 0:
         return False
