@@ -25,16 +25,18 @@ from search_spaces import Genomes, MappingSpace
 # busiest-PE bound prunes more than the busy-PE bound alone: at 3, islands ended after about
 # half their evaluations and 2 of 64 layers fell over 1% from the best-known (docs/search.md)
 MAX_PROPOSALS = 6
-# ... but a budget smaller than this may propose as many as this one: a search of a few
-# thousand evaluations otherwise ends with half its budget unspent once most of its
-# proposals are pruned (docs/search.md); the default plan's islands (24,000 and 7,200) are
-# not affected
+# ... but a budget smaller than this may propose as many as this one, up to SMALL_BUDGET_GROWTH
+# times its own cap: a search of a few thousand evaluations otherwise ends with half its
+# budget unspent once most of its proposals are pruned, while one of a few hundred would
+# spend seconds on proposals for nothing measurable (docs/search.md); the default plan's
+# islands (24,000 and 7,200) are not affected
 MIN_PROPOSAL_BUDGET = 7_200
+SMALL_BUDGET_GROWTH = 3
 
 
 def max_proposals(budget: int) -> int:
     """Candidates a pruning search of ``budget`` evaluations may propose in all."""
-    return MAX_PROPOSALS * max(budget, MIN_PROPOSAL_BUDGET)
+    return MAX_PROPOSALS * max(budget, min(MIN_PROPOSAL_BUDGET, SMALL_BUDGET_GROWTH * budget))
 # ... and per scored candidate within one batch (a batch may be mostly pruned once the search
 # has converged: larger batches then mean fewer, cheaper generations)
 MAX_OVERSAMPLE = 8

@@ -7,7 +7,13 @@ import pytest
 
 from costmodel import Hardware, Layer
 from mapper.search.evaluator import Evaluator
-from mapper.search.loop import MAX_PROPOSALS, MIN_PROPOSAL_BUDGET, max_proposals, run_search
+from mapper.search.loop import (
+    MAX_PROPOSALS,
+    MIN_PROPOSAL_BUDGET,
+    SMALL_BUDGET_GROWTH,
+    max_proposals,
+    run_search,
+)
 from mapper.search.strategies import make_strategy
 from search_spaces import Genomes, MappingSpace
 from search_spaces.variation import mutate
@@ -103,9 +109,10 @@ def test_pruning_search_respects_its_budgets():
 
 def test_small_budgets_may_propose_as_many_as_the_minimum_budget():
     """A pruning search proposes at most MAX_PROPOSALS per evaluation of its budget, but a
-    small budget as many as MIN_PROPOSAL_BUDGET's: the default plan's islands (24,000 and
-    7,200 evaluations) keep their cap."""
-    assert max_proposals(1_000) == max_proposals(MIN_PROPOSAL_BUDGET)
+    small budget as many as MIN_PROPOSAL_BUDGET's, up to SMALL_BUDGET_GROWTH times its own
+    cap: the default plan's islands (24,000 and 7,200 evaluations) keep their cap."""
+    assert max_proposals(2_700) == max_proposals(MIN_PROPOSAL_BUDGET)
+    assert max_proposals(900) == SMALL_BUDGET_GROWTH * MAX_PROPOSALS * 900
     assert max_proposals(MIN_PROPOSAL_BUDGET) == MAX_PROPOSALS * MIN_PROPOSAL_BUDGET
     assert max_proposals(24_000) == MAX_PROPOSALS * 24_000
     assert MIN_PROPOSAL_BUDGET <= 7_200
