@@ -32,14 +32,15 @@ MAX_PROPOSALS = 6
 # islands (24,000 and 7,200) are not affected
 MIN_PROPOSAL_BUDGET = 7_200
 SMALL_BUDGET_GROWTH = 3
+# ... and per scored candidate within one batch (a batch may be mostly pruned once the search
+# has converged: larger batches then mean fewer, cheaper generations)
+MAX_OVERSAMPLE = 8
 
 
 def max_proposals(budget: int) -> int:
     """Candidates a pruning search of ``budget`` evaluations may propose in all."""
     return MAX_PROPOSALS * max(budget, min(MIN_PROPOSAL_BUDGET, SMALL_BUDGET_GROWTH * budget))
-# ... and per scored candidate within one batch (a batch may be mostly pruned once the search
-# has converged: larger batches then mean fewer, cheaper generations)
-MAX_OVERSAMPLE = 8
+
 
 History = list[tuple[int, float, float]]  # (evaluations, seconds, best so far) per batch
 
