@@ -56,8 +56,8 @@ class GeneticAlgorithm(Strategy):
     (if not given: 4) new structures, tiles and children for every one it proposes and keeps
     those fitting the buffers with the lowest compute estimate
     (:meth:`~search_spaces.MappingSpace.compute_estimate`; ``select_by="busy"``: the most PEs
-    busy) (the initial sample, crossover, immigrants, children and split structures, whose
-    new level's place and dim it picks from trial splits; not restarts), and orders
+    busy) (the initial sample and restarts, crossover, immigrants, children and split
+    structures, whose new level's place and dim it picks from trial splits), and orders
     the neighbourhoods' moves by that estimate before they are cut to their share of the
     batch. Under a pruning
     evaluator (the tuner's default) children whose latency bound cannot beat the best are not
@@ -315,13 +315,14 @@ class GeneticAlgorithm(Strategy):
 
     def _initial_sample(self, n: int) -> Genomes:
         """``n`` random genomes in blocks of ``init_tiles_per_structure`` sharing a structure.
-        With ``bound_select`` = m (first sample only), m times as many structures with m
-        times as many tiles each are drawn; each keeps its tiles that can keep most PEs
-        busy, and the structures whose kept tiles reach the highest bound come first."""
+        With ``bound_select`` = m (the first sample and restarts), m times as many structures
+        with m times as many tiles each are drawn; each keeps its tiles with the best
+        selection score, and the structures whose kept tiles score best come first."""
         sp, k = self.space, self.init_tiles_per_structure
-        # a restart draws without the bound, so that it does not fall back into the basin
-        # the busiest structures led to (docs/decisions.md, "GA under small budgets")
-        m = 1 if self._restarts else self.bound_select
+        # restarts too: under pruning an unselected restart sample rarely has a candidate
+        # that can beat the best, so it is never scored (docs/decisions.md, "GA under small
+        # budgets")
+        m = self.bound_select
         if m == 1:
             return sp.sample(self.rng, n, tiles_per_structure=k)
         n_structures = -(-n // k)

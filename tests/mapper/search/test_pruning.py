@@ -133,8 +133,10 @@ def test_a_search_that_reaches_the_pe0_floor_stops():
     sp = MappingSpace(layer, HW)
     ev = Evaluator(sp, prune=True)
     assert ev.compute_bound == 1654 and ev.floor == sp.pe0_floor == 1764
-    r = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=20_000)
-    assert r.best_fitness == 1764 and r.evaluations < 20_000
+    # a budget above the GA's small-budget settings: which seeds reach 1,764 under them
+    # varies with the selection (4 of 12 seeds either way at 20,000)
+    r = run_search(sp, make_strategy("ga", sp, seed=0), ev, budget=30_000)
+    assert r.best_fitness == 1764 and r.evaluations < 30_000
 
 
 def test_tune_settings_can_turn_pruning_off(monkeypatch):
