@@ -763,7 +763,7 @@ class MappingSpace:
         1x1 filters; with wider ones MAESTRO counts the rows of a window split over units
         in its own way, and this is off by up to about 2x either way."""
         rows = np.arange(len(g))
-        t = np.minimum(g.tiles[:, 0], self.extent).copy()  # [n, D]
+        t = np.minimum(g.tiles[:, 0], self.extent)  # [n, D], a new array
         u0 = self.units(g)[:, 0]
         for par in (g.par[:, 0], g.par2[:, 0]):
             p = np.maximum(par, 0)

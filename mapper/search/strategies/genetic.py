@@ -355,7 +355,7 @@ class GeneticAlgorithm(Strategy):
         mapping whose last fold is part-empty is split along the dim and cluster size that
         fill the array (docs/decisions.md, "GA under small budgets")."""
         sp, rng = self.space, self.rng
-        if self.bound_select == 1 or not self.PROBE:
+        if self.bound_select == 1:
             return (np.array(rng.random() < 0.5),
                     np.array(sp.par_idx[rng.integers(0, len(sp.par_idx))]))
         kinds = [(a, d) for a in (True, False) for d in sp.par_idx]
