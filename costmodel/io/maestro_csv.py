@@ -1,14 +1,17 @@
 """MAESTRO's per-layer CSV format (header text and column order exactly as the binary writes).
 
-Existing MAESTRO post-processing scripts read these files; keep them byte-compatible. The one
-deliberate difference: the energy column is :attr:`CostReport.energy_nj`, computed from the
-layer's own counters (MAESTRO takes the previous layer's L1 counts for multi-level mappings).
+Existing MAESTRO post-processing scripts read these files; keep them byte-compatible. The
+energy column (and Ops/J and throughput per energy, derived from it) is
+:attr:`CostReport.energy_nj`, computed from the layer's own counters, unless the caller passes
+MAESTRO's own figures (``energies``, :func:`costmodel.analysis.maestro_csv_energy`: the
+previous layer's L1 counts for multi-level mappings), as ``mapper evaluate --cost-model
+maestro`` does so that its CSV is the binary's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..analysis import CostReport
 
@@ -47,11 +50,13 @@ def _ratio(a: float, b: float) -> float:
     return a / b
 
 
-def row_values(network: str, rep: CostReport, noc_bw: int, digits: int = 6) -> list[str]:
-    """The 52 CSV fields of one layer, formatted as MAESTRO prints them."""
+def row_values(network: str, rep: CostReport, noc_bw: int, digits: int = 6,
+               energy: float | None = None) -> list[str]:
+    """The 52 CSV fields of one layer, formatted as MAESTRO prints them; ``energy`` (nJ) for
+    the energy column and the two fields derived from it, else the report's own."""
     g = lambda x: _g(x, digits)  # noqa: E731
     i = lambda x: str(int(x))  # noqa: E731
-    e = rep.energy_nj
+    e = rep.energy_nj if energy is None else energy
     vals = [
         network, rep.layer, i(rep.num_pes), i(rep.runtime), g(e), g(rep.throughput),
         g(_ratio(rep.throughput, e) * 1e9), g(rep.area), g(rep.power), i(rep.noc_bw_req),
@@ -77,8 +82,15 @@ def format_row(values: list[str]) -> str:
 
 
 def format_csv(network: str, reports: Iterable[CostReport], noc_bw: int = 0, *,
-               header: bool = True, digits: int = 6) -> str:
-    """A whole MAESTRO CSV file for one network's layer reports."""
+               header: bool = True, digits: int = 6,
+               energies: Sequence[float] | None = None) -> str:
+    """A whole MAESTRO CSV file for one network's layer reports (``energies``: one per
+    report, in nJ, for the energy column; see :func:`row_values`)."""
+    reports = list(reports)
+    if energies is not None and len(energies) != len(reports):
+        raise ValueError(f"{len(energies)} energies for {len(reports)} reports")
+    each = [None] * len(reports) if energies is None else list(energies)
     lines = [HEADER] if header else []
-    lines += [format_row(row_values(network, r, noc_bw, digits)) for r in reports]
+    lines += [format_row(row_values(network, r, noc_bw, digits, e))
+              for r, e in zip(reports, each)]
     return "\n".join(lines) + "\n"

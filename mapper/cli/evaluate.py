@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from costmodel import Hardware
-from costmodel.analysis import COST_MODELS, evaluate_network
+from costmodel.analysis import COST_MODELS, evaluate_network, maestro_csv_energy
 from costmodel.engine import ERR_PES, ERR_UNIQUE_ZERO, ERR_ZERO_COMPUTE
 from costmodel.errors import MaestroInputError, MappingError
 from costmodel.hardware import INT_MAX
@@ -72,7 +72,10 @@ def add_parser(sub) -> None:
     p.add_argument("--hw-set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change one field of the hardware, e.g. --hw-set simd_lanes=4 (as "
                    "mapper tune)")
-    p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "maestro-csv"), default="table",
+                   help="maestro-csv: the binary's CSV, its energy column included (with "
+                   "--cost-model maestro, MAESTRO's own rule: the previous layer's L1 counts "
+                   "for multi-level mappings; table and json give each layer's own)")
     p.add_argument("--out", help="write the output to this file instead of standard output")
     p.add_argument("--digits", type=int_at_least(1, 17), default=6,
                    help="significant digits of floats in maestro-csv, 1 to 17 (MAESTRO "
@@ -198,7 +201,12 @@ def run(args) -> int:
                                source=str(path), line=layer.source_line,
                                rule=FATAL_RULES[rep.flags & FATAL & -(rep.flags & FATAL)])
     if args.format == "maestro-csv":
-        text = format_csv(network.name, reports, hw.noc_bw, digits=args.digits)
+        # the binary's CSV energy (its previous-layer rule) where the numbers are MAESTRO's
+        energies = (maestro_csv_energy(reports, [layer.dataflow.num_levels > 1
+                                                 for layer in network.layers])
+                    if args.cost_model == "maestro" else None)
+        text = format_csv(network.name, reports, hw.noc_bw, digits=args.digits,
+                          energies=energies)
     elif args.format == "json":
         text = json.dumps({"network": network.name, "mapping": str(path),
                            "cost_model": args.cost_model,

@@ -60,3 +60,18 @@ def test_floats_print_like_cpp_ostream(golden):
     assert vals[6] == "-nan" and vals[20] == "-nan"  # 0/0, as MAESTRO prints it
     inf = replace(rep, energy_nj=0.0)
     assert row_values("n", inf, 0)[20] == "inf" and not math.isinf(rep.energy_nj)
+
+
+def test_given_energies_fill_the_energy_column_and_the_two_fields_derived_from_it(golden):
+    reps = [rep for _, rep in golden[:2]]
+    own = [row.split(",") for row in format_csv("net", reps, header=False).splitlines()]
+    given = [row.split(",") for row in
+             format_csv("net", reps, header=False, energies=[2.0, 4.0]).splitlines()]
+    for rep, a, b, e in zip(reps, own, given, (2.0, 4.0)):
+        assert float(b[4]) == e and float(a[4]) == pytest.approx(rep.energy_nj, rel=1e-5)
+        assert float(b[20]) == pytest.approx(rep.num_macs / e * 1e9, rel=1e-5)
+        assert float(b[6]) == pytest.approx(rep.throughput / e * 1e9, rel=1e-5)
+        assert [x for k, x in enumerate(a) if k not in (4, 6, 20)] == \
+            [x for k, x in enumerate(b) if k not in (4, 6, 20)]
+    with pytest.raises(ValueError, match="1 energies for 2 reports"):
+        format_csv("net", reps, energies=[1.0])
