@@ -747,45 +747,66 @@ class MappingSpace:
 
     def fits_buffers(self, g: Genomes) -> np.ndarray:
         """``[G]`` whether the innermost tiles fit the L1 (:meth:`l1_requirement`, exact)
-        and the top level's first step the L2 (:meth:`l2_requirement`, an estimate; with a
-        filter wider than one row, only data past twice the L2 counts as not fitting, since
-        the estimate is then off by up to about 2x either way): what a search ranks by
-        before it spends a cost-model call."""
+        and the top level's first step the L2 (:meth:`l2_requirement`, an estimate that
+        agrees with the cost model's verdict on nearly every mapping): what a search ranks
+        by before it spends a cost-model call."""
         hw = self.hardware
-        wide = any(self.layer.dims.get(f, 1) > 1 for f in SLIDING.values())
-        return ((self.l1_requirement(g) <= hw.l1_size)
-                & (self.l2_requirement(g) <= (2 if wide else 1) * hw.l2_size))
+        return (self.l1_requirement(g) <= hw.l1_size) & (self.l2_requirement(g) <= hw.l2_size)
 
     def l2_requirement(self, g: Genomes) -> np.ndarray:
         """``[G]`` an estimate of the L2 size the cost model reports: twice the data the top
-        level's first step maps over all its units (each spatial dim covers its tile times
-        the top level's units, at most its extent). Close to the cost model's figure for
-        1x1 filters; with wider ones MAESTRO counts the rows of a window split over units
-        in its own way, and this is off by up to about 2x either way."""
+        level's first step loads, as MAESTRO counts it (spec §5.2: its first case, a full
+        load of every unit's mapped tile). A tensor spread over the top level's units is
+        counted once per active unit, so the input rows of a sliding window split over units
+        count in every unit's window, overlaps included; a tensor the units share is counted
+        once. Exact for most mappings; off where MAESTRO's edge rules give a unit a
+        different tile."""
         rows = np.arange(len(g))
         t = np.minimum(g.tiles[:, 0], self.extent)  # [n, D], a new array
         u0 = self.units(g)[:, 0]
+        active = np.ones_like(t)  # units with a tile of the dim in the first fold
         for par in (g.par[:, 0], g.par2[:, 0]):
             p = np.maximum(par, 0)
-            cover = np.minimum(t[rows, p] * u0, self.extent[p])
-            t[rows, p] = np.where(par >= 0, cover, t[rows, p])
-        return self._double_buffered(t)
+            tp = t[rows, p]
+            n = np.minimum(-(-self.extent[p] // tp), u0)
+            active[rows, p] = np.where(par >= 0, np.maximum(n, 1), active[rows, p])
+        return self._double_buffered(t, active)
 
-    def _double_buffered(self, t: np.ndarray) -> np.ndarray:
+    def _double_buffered(self, t: np.ndarray, units: np.ndarray | None = None) -> np.ndarray:
         """``[n]`` twice the summed volumes of the layer's tensors for ``[n, D]`` tile
         extents ``t`` (output rows for a sliding dim: its input rows follow from the stride
-        and the filter tile)."""
+        and the filter tile), as MAESTRO sizes its buffers. Without ``units``, one unit's
+        tiles (the L1; MAESTRO sizes the output tile in input rows there too); with them,
+        each dim's tile taken ``units`` times (the last one cut at the dim's extent) in the
+        tensors that dim indexes, and the output in output rows, which MAESTRO counts
+        without the stride (the L2)."""
         lay = self.layer
-        size = {}
+        inputs, outputs = {}, {}  # per dim: the extent in input and output tensors
         for k, d in enumerate(self.dims):
-            if d in SLIDING:
-                size[d] = (t[:, k] - 1) * lay.stride(d) + t[:, self.dims.index(SLIDING[d])]
+            q = t[:, k]
+            if units is None:
+                u, last = 1, q
             else:
-                size[d] = t[:, k]
+                u = units[:, k]
+                last = np.minimum(q, self.extent[k] - (u - 1) * q)  # the last unit's tile
+            if d in SLIDING:
+                s, r = lay.stride(d), t[:, self.dims.index(SLIDING[d])]
+                if lay.dims.get(SLIDING[d], 1) < s:
+                    # MAESTRO's stride rewrite keeps only the rows a filter narrower than
+                    # its stride reads: r per output
+                    s = r
+                inputs[d] = (u - 1) * ((q - 1) * s + r) + (last - 1) * s + r
+                # output rows without the stride: from the first input row of the first
+                # window to the first of the last, plus one
+                outputs[d] = inputs[d] if units is None else ((u - 1) * q + last - 1) * s + 1
+            else:
+                inputs[d] = outputs[d] = (u - 1) * q + last
         from costmodel.layer import tensor_table
 
+        tensors = tensor_table(lay.type, "N" in lay.dims).tensors()
         total = np.zeros(len(t), dtype=np.int64)
-        for tv in tensor_table(lay.type, "N" in lay.dims).tensors():
+        for i, tv in enumerate(tensors):
+            size = outputs if i == len(tensors) - 1 else inputs
             vol = np.ones(len(t), dtype=np.int64)
             for d in tv:
                 if d in size:

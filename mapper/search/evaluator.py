@@ -33,7 +33,8 @@ def objective_values(metrics: dict[str, np.ndarray], objective: str) -> np.ndarr
 @dataclass
 class Evaluation:
     """Results for a batch: ``fitness`` is the objective, ``inf`` where infeasible or pruned
-    (``pruned``: not scored, since its latency bound could not beat the incumbent);
+    (``pruned``: not scored, since its latency bound could not beat the incumbent or its
+    tiles overflow the L1);
     ``evaluated`` counts the candidates the cost model scored."""
 
     fitness: np.ndarray
@@ -56,7 +57,9 @@ class Evaluator:
 
     With ``prune`` (latency objective only), a call given the ``incumbent`` latency skips
     the candidates whose latency lower bound (:meth:`latency_bound`) is not below it: they
-    cannot improve on it, and are returned as pruned, unscored and infeasible.
+    cannot improve on it, and are returned as pruned, unscored and infeasible; so are the
+    candidates whose innermost tiles overflow the L1 (:meth:`l1_excess`), with that excess
+    as their violation, unless ``prune_l1`` is False.
     ``cost_model`` names the model that scores candidates
     (:data:`costmodel.analysis.COST_MODELS`); ``sparsity`` (physical only) the accelerator's
     formats and compute action for the layer's densities (:mod:`costmodel.sparsity`).
@@ -67,7 +70,7 @@ class Evaluator:
     def __init__(self, space: MappingSpace, objective: str = "latency",
                  constraints: Constraints | None = None, prune: bool = False,
                  cost_model: str = "maestro", sparsity: SparsityConfig | None = None,
-                 stop_gap: float = 0.0):
+                 stop_gap: float = 0.0, prune_l1: bool | None = None):
         if not 0 <= stop_gap < math.inf:
             raise ValueError(f"stop_gap must be a finite number >= 0, got {stop_gap!r}")
         if objective not in OBJECTIVES:
@@ -82,6 +85,8 @@ class Evaluator:
         self.constraints = constraints or Constraints()
         self.evaluations = 0
         self.prune = prune and objective == "latency"
+        # L1 overflows skipped with the bound (None: whenever pruning)
+        self.prune_l1 = self.prune and (prune_l1 is None or prune_l1)
         # no valid mapping is faster than every PE busy on every cycle
         self.compute_bound = int(compute_bound(space.layer, space.hardware) * self.executed)
         self.stop_gap = stop_gap
@@ -115,6 +120,17 @@ class Evaluator:
             return np.floor(bound * self.executed)
         return np.maximum(bound, -(-self.space.pe0_bound(g) // lanes))
 
+    def l1_excess(self, g: Genomes) -> np.ndarray | None:
+        """``[G]`` by how much (relative) each genome's innermost tiles overflow the L1, 0
+        where they fit, or None where that is not known before the cost model: the L1
+        limit is off, or a sparse layer's compressed tiles may need less. The genome's L1
+        size (:meth:`MappingSpace.l1_requirement`) is what the cost model reports or
+        less, so a genome it overflows is infeasible whatever its scores."""
+        if not self.constraints.l1_capacity or self.sparsity is not None or not len(g):
+            return None
+        l1 = float(self.space.hardware.l1_size)
+        return np.maximum(self.space.l1_requirement(g) / l1 - 1.0, 0.0)
+
     def metrics(self, g: Genomes) -> dict[str, np.ndarray]:
         """``{metric: [G]}`` of :data:`METRICS`, one cost-model call per dataflow structure (a
         structure the model rejects is left invalid)."""
@@ -145,9 +161,13 @@ class Evaluator:
         """Score ``g``; with ``prune``, skip what cannot beat ``incumbent`` and score at most
         ``max_evals`` of the rest (the others are skipped too, as if pruned)."""
         pruned = np.zeros(len(g), dtype=bool)
+        l1_excess = None
         if self.prune:
             if np.isfinite(incumbent) and len(g):
                 pruned = self.latency_bound(g) >= incumbent
+            l1_excess = self.l1_excess(g) if self.prune_l1 else None
+            if l1_excess is not None:
+                pruned |= l1_excess > 0
             if max_evals is not None:
                 pruned[np.flatnonzero(~pruned)[max(max_evals, 0):]] = True
         keep = np.flatnonzero(~pruned)
@@ -160,6 +180,8 @@ class Evaluator:
                 m[k][keep] = v
         self.evaluations += len(keep)
         viol = self.constraints.violation(m, self.space.hardware)
+        if l1_excess is not None:  # what a candidate pruned for its L1 is known to need
+            viol = np.where(pruned & (l1_excess > 0), l1_excess, viol)
         feasible = m["valid"] & (viol == 0)
         fit = np.where(feasible, objective_values(m, self.objective), np.inf)
         return Evaluation(fit, feasible, viol, m, pruned)

@@ -51,7 +51,7 @@ def run_island(task: IslandTask) -> SearchResult:
     prune = s.prune and cls.prunes and not s.pareto
     evaluator = Evaluator(space, s.objective, s.constraints, prune=prune,
                           cost_model=s.cost_model, sparsity=s.sparsity,
-                          stop_gap=s.island_stop_gap())
+                          stop_gap=s.island_stop_gap(), prune_l1=s.prunes_l1())
     return run_search(space, strategy, evaluator, budget=task.budget, time_limit=s.time_limit,
                       pareto=ParetoArchive() if s.pareto else None, state_file=state_file)
 

@@ -40,6 +40,10 @@ STOP_GAP = 1e-4
 # smaller budget is a request for the best mapping those evaluations find, and stopping near
 # the bound saves little there (docs/decisions.md, "Stop gap only on large budgets").
 STOP_GAP_MIN_BUDGET = 24_000
+# a pruning search under a per-layer budget below this skips candidates that overflow the
+# L1 without counting them; above it, measured on the quality benchmark, doing so took 18%
+# more time for no better latency (docs/decisions.md, "Buffers as MAESTRO sizes them")
+L1_PRUNE_BELOW = 24_000
 BACKENDS = ("loky", "threading", "multiprocessing", "dask")
 # the packages whose code decides what a tuning run finds (their sources are fingerprinted)
 RESULT_PACKAGES = ("costmodel", "search_spaces", "mapper/search", "mapper/tuning")
@@ -135,6 +139,14 @@ class TuneSettings:
         if self.stop_gap is not None:
             return self.stop_gap
         return STOP_GAP if self.budget is None or self.budget >= STOP_GAP_MIN_BUDGET else 0.0
+
+    def prunes_l1(self) -> bool:
+        """Whether a pruning search also skips (and does not count) candidates whose tiles
+        overflow the L1: under a per-layer budget below :data:`L1_PRUNE_BELOW`, where
+        evaluations are few and a tight L1 can reject most of them; a larger budget spends
+        them as before, which measured as fast and as good (docs/decisions.md, "Buffers as
+        MAESTRO sizes them")."""
+        return self.budget is not None and self.budget < L1_PRUNE_BELOW
 
     def fingerprint(self, hw: Hardware) -> str:
         """Identifies settings + hardware + code, so a checkpoint is only reused by the same
