@@ -803,10 +803,9 @@ class MappingSpace:
                 inputs[d] = outputs[d] = (u - 1) * q + last
         from costmodel.layer import tensor_table
 
-        tensors = tensor_table(lay.type, "N" in lay.dims).tensors()
+        table = tensor_table(lay.type, "N" in lay.dims)
         total = np.zeros(len(t), dtype=np.int64)
-        for i, tv in enumerate(tensors):
-            size = outputs if i == len(tensors) - 1 else inputs
+        for tv, size in ((table.input, inputs), (table.filter, inputs), (table.output, outputs)):
             vol = np.ones(len(t), dtype=np.int64)
             for d in tv:
                 if d in size:
