@@ -53,3 +53,25 @@ def test_storage_strategies_get_a_study_beside_the_state_file_or_the_shared_one(
     shared = _storage_params(_task(tmp_path, strategy="tpe", storage=url))
     assert shared["storage"] == url and shared["shared"] and shared["max_trials"] == 300
     assert _storage_params(_task(None, strategy="tpe")) == {}
+
+
+def test_a_worker_runs_an_island_without_the_slow_optional_imports():
+    # every search worker process imports this module and runs islands: scipy (0.15 s for
+    # scipy.special alone), Optuna, pandas or matplotlib there would add their import time
+    # to every tune's start-up on every worker
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from costmodel import Hardware, Layer\n"
+            "from mapper.tuning.island import run_island\n"
+            "from mapper.tuning.plan import IslandTask\n"
+            "from mapper.tuning.settings import TuneSettings\n"
+            "s = TuneSettings(budget=300)\n"
+            "run_island(IslandTask(Layer('a', 'CONV', dict(K=16, C=8, R=3, S=3, Y=10, X=10)),"
+            " Hardware(num_pes=32, l1_size=256, l2_size=20000, noc_bw=32, offchip_bw=32),"
+            " s, 0, 7, s.budget, state_file=None))\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert "numpy" in out and "costmodel" in out
+    assert not {"scipy", "optuna", "pandas", "matplotlib"} & set(out)
